@@ -1,0 +1,204 @@
+"""The ReAct loop: model step → parse → tool → observation, until a final answer or a limit.
+
+Plain Python on top of langchain-core pieces (a ``BaseChatModel`` and ``BaseTool``s), so any
+chat model works: ChatOpenAI against OpenAI/vLLM/Ollama, or qreact's local transformers model.
+It replaces the deprecated ``initialize_agent``/``AgentExecutor`` with the same text protocol.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import BaseTool
+
+from agent.parser import ParsedAction, ReActParser, cut_at_stop
+from agent.prompt import STOP_SEQUENCES, render_prompt
+from agent.trace import RunResult, Step, Usage
+
+# Read by backends that can stop themselves (the local model passes it to generate's max_time),
+# so a run's wall-clock budget also bounds the model call in flight.
+DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("qreact_deadline", default=None)
+
+# One shared pool: tool calls run here so a slow tool can be abandoned at its timeout.
+_TOOL_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qreact-tool")
+
+
+@dataclass
+class AgentConfig:
+    max_steps: int = 6  # model calls per run, format retries included
+    max_format_errors: int = 2  # malformed steps fed back before the run ends with status "error"
+    timeout_s: float = 120.0  # wall-clock budget of one run, seconds
+    tool_timeout_s: float = 15.0  # one tool call, seconds
+    observation_max_chars: int = 1200  # longer observations are cut (prompt length is latency)
+
+
+def format_observation(text: str, max_chars: int) -> str:
+    """Observation text as it enters the prompt: one paragraph, bounded length.
+
+    Newlines are flattened so that tool output can never start a line with ``Action:`` or
+    ``Final Answer:``; the gold trajectories go through this same function.
+    """
+    flat = " ".join(str(text).split())
+    if len(flat) > max_chars:
+        flat = flat[: max_chars - 3].rstrip() + "..."
+    return flat
+
+
+def invalid_tool_message(name: str, tool_names: Sequence[str]) -> str:
+    # LangChain's InvalidTool wording
+    return f"{name} is not a valid tool, try one of [{', '.join(tool_names)}]."
+
+
+StepCallback = Callable[[Step], None]
+
+
+class ReActAgent:
+    """Runs questions through the zero-shot ReAct protocol on one chat model and a set of tools."""
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        tools: Sequence[BaseTool],
+        config: AgentConfig | None = None,
+        *,
+        backend: str = "custom",
+        model: str = "unknown",
+        adapter: Callable[[], str | None] | str | None = None,
+    ) -> None:
+        self.llm = llm
+        self.tools = {t.name: t for t in tools}
+        self.config = config or AgentConfig()
+        self.parser = ReActParser()
+        self.backend = backend
+        self.model = model
+        self._adapter = adapter
+
+    @property
+    def adapter(self) -> str | None:
+        return self._adapter() if callable(self._adapter) else self._adapter
+
+    @property
+    def tool_specs(self) -> list[tuple[str, str]]:
+        return [(t.name, t.description) for t in self.tools.values()]
+
+    def _call_tool(self, name: str, tool_input: str) -> tuple[str, str]:
+        """Run a tool with a timeout; returns (observation text, source).
+
+        Tools that can say who answered (search: duckduckgo or local) expose
+        ``run_with_source(text) -> (text, source)``; others are plain langchain-core tools.
+        """
+        tool = self.tools[name]
+        call = getattr(tool, "run_with_source", None)
+        fn = call if call is not None else (lambda text: (tool.invoke(text), name))
+        future = _TOOL_POOL.submit(contextvars.copy_context().run, fn, tool_input)
+        try:
+            text, source = future.result(timeout=self.config.tool_timeout_s)
+        except FutureTimeout:
+            return f"Error: {name} timed out after {self.config.tool_timeout_s:g} s.", name
+        except Exception as exc:  # a tool failure is an observation, the run goes on
+            return f"Error: {name} failed: {exc}", name
+        return str(text), str(source)
+
+    def run(self, question: str, max_steps: int | None = None, on_step: StepCallback | None = None) -> RunResult:
+        cfg = self.config
+        limit = min(max_steps or cfg.max_steps, cfg.max_steps) if max_steps else cfg.max_steps
+        started = time.perf_counter()
+        deadline = time.monotonic() + cfg.timeout_s
+        token = DEADLINE.set(deadline)
+        header_prompt = render_prompt(question, self.tool_specs)
+        result = RunResult(
+            run_id=uuid.uuid4().hex,
+            question=question,
+            status="max_steps",
+            backend=self.backend,
+            model=self.model,
+            adapter=self.adapter,
+            prompt=header_prompt,
+        )
+        scratchpad = ""
+        format_errors = 0
+        try:
+            for index in range(limit):
+                if time.monotonic() >= deadline:
+                    result.status, result.error = "timeout", f"wall-clock budget of {cfg.timeout_s:g} s spent"
+                    break
+                step, scratchpad_add = self._step(index, question, scratchpad)
+                scratchpad += scratchpad_add
+                result.steps.append(step)
+                result.usage.add(step.prompt_tokens, step.completion_tokens)
+                if on_step is not None:
+                    on_step(step)
+                if step.kind == "final":
+                    result.status, result.answer = "answered", step.final_answer
+                    break
+                if step.kind == "format_error":
+                    format_errors += 1
+                    if format_errors > cfg.max_format_errors:
+                        result.status = "error"
+                        result.error = f"{format_errors} malformed steps in a row: {step.format_error}"
+                        break
+                else:
+                    format_errors = 0
+                if time.monotonic() >= deadline:
+                    result.status, result.error = "timeout", f"wall-clock budget of {cfg.timeout_s:g} s spent"
+                    break
+            else:
+                result.error = f"no final answer after {limit} steps"
+        except Exception as exc:  # the model (or anything else) failed mid-run: honest status, no crash
+            result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
+        finally:
+            DEADLINE.reset(token)
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def _step(self, index: int, question: str, scratchpad: str) -> tuple[Step, str]:
+        t0 = time.perf_counter()
+        prompt = render_prompt(question, self.tool_specs, scratchpad)
+        message = self.llm.invoke([HumanMessage(content=prompt)], stop=STOP_SEQUENCES)
+        llm_ms = (time.perf_counter() - t0) * 1000
+        text = cut_at_stop(str(message.content))
+        usage = getattr(message, "usage_metadata", None) or {}
+        step = Step(
+            index=index,
+            kind="format_error",
+            log=text,
+            llm_ms=llm_ms,
+            prompt_tokens=int(usage.get("input_tokens", 0)),
+            completion_tokens=int(usage.get("output_tokens", 0)),
+        )
+        try:
+            parsed = self.parser.parse(text)
+        except OutputParserException as exc:
+            observation = str(exc).split("\n", 1)[0]
+            step.format_error = step.observation = observation
+            step.observation_source = "agent"
+        else:
+            step.thought = parsed.thought
+            if isinstance(parsed, ParsedAction):
+                step.tool, step.tool_input = parsed.tool, parsed.tool_input
+                if parsed.tool not in self.tools:
+                    step.format_error = step.observation = invalid_tool_message(parsed.tool, list(self.tools))
+                    step.observation_source = "agent"
+                else:
+                    t1 = time.perf_counter()
+                    raw, source = self._call_tool(parsed.tool, parsed.tool_input)
+                    step.tool_ms = (time.perf_counter() - t1) * 1000
+                    step.kind = "tool"
+                    step.observation = format_observation(raw, self.config.observation_max_chars)
+                    step.observation_source = source
+            else:
+                step.kind, step.final_answer = "final", parsed.answer
+        step.ms = (time.perf_counter() - t0) * 1000
+        if step.kind == "final":
+            return step, ""
+        # LangChain's format_log_to_str: log + "\nObservation: " + obs + "\nThought: "
+        return step, f"{text}\nObservation: {step.observation}\nThought: "

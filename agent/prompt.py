@@ -1,0 +1,85 @@
+"""The zero-shot ReAct prompt, word for word as LangChain's ZERO_SHOT_REACT_DESCRIPTION.
+
+Runs from OpenAI, runs from the local model and the fine-tuning data all share this one text
+format, so a trajectory recorded anywhere can train or be replayed anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+# langchain_classic/agents/mrkl/prompt.py, unchanged
+PREFIX = "Answer the following questions as best you can. You have access to the following tools:"
+FORMAT_INSTRUCTIONS = """Use the following format:
+
+Question: the input question you must answer
+Thought: you should always think about what to do
+Action: the action to take, should be one of [{tool_names}]
+Action Input: the input to the action
+Observation: the result of the action
+... (this Thought/Action/Action Input/Observation can repeat N times)
+Thought: I now know the final answer
+Final Answer: the final answer to the original input question"""
+SUFFIX = """Begin!
+
+Question: {input}
+Thought:{agent_scratchpad}"""
+
+# Generation ends here on every backend: the tool, not the model, writes observations.
+STOP = "\nObservation:"
+STOP_SEQUENCES: list[str] = [STOP]
+
+# The two tools of the product; descriptions are the seed's ("Useful for web search.") and
+# LangChain's llm-math tool's. Changing them changes the prompt the adapter was trained on.
+SEARCH_NAME = "Search"
+SEARCH_DESCRIPTION = "Useful for web search."
+CALCULATOR_NAME = "Calculator"
+CALCULATOR_DESCRIPTION = "Useful for when you need to answer questions about math."
+DEFAULT_TOOLS: list[tuple[str, str]] = [
+    (SEARCH_NAME, SEARCH_DESCRIPTION),
+    (CALCULATOR_NAME, CALCULATOR_DESCRIPTION),
+]
+
+
+def render_header(tools: Sequence[tuple[str, str]] = DEFAULT_TOOLS) -> str:
+    """Everything before the question: prefix, tool list and format instructions."""
+    tool_strings = "\n".join(f"{name}: {description}" for name, description in tools)
+    tool_names = ", ".join(name for name, _ in tools)
+    return "\n\n".join([PREFIX, tool_strings, FORMAT_INSTRUCTIONS.format(tool_names=tool_names)]) + "\n\n"
+
+
+def render_prompt(question: str, tools: Sequence[tuple[str, str]] = DEFAULT_TOOLS, scratchpad: str = "") -> str:
+    """The full prompt for one step: header + question + the scratchpad so far."""
+    return render_header(tools) + SUFFIX.format(input=question, agent_scratchpad=scratchpad)
+
+
+def step_log(thought: str, action: str, action_input: str, first: bool) -> str:
+    """The text the model writes for one tool step.
+
+    The first step follows ``Thought:`` (so it starts with a space); later steps follow the
+    scratchpad's ``Thought: `` (LangChain ends it with a space), so they do not.
+    """
+    lead = " " if first else ""
+    return f"{lead}{thought.strip()}\nAction: {action}\nAction Input: {action_input}"
+
+
+def final_log(thought: str, answer: str, first: bool) -> str:
+    """The text the model writes for the final step."""
+    lead = " " if first else ""
+    return f"{lead}{thought.strip()}\nFinal Answer: {answer}"
+
+
+def observation_suffix(observation: str) -> str:
+    """What the loop appends after a step's log: LangChain's ``format_log_to_str``
+    (``observation_prefix="Observation: "``, ``llm_prefix="Thought: "``)."""
+    return f"{STOP} {observation}\nThought: "
+
+
+def build_scratchpad(steps: Iterable[tuple[str, str]]) -> str:
+    """Scratchpad from (model log, observation) pairs, exactly as LangChain formats it.
+
+    The text reads ``Thought: I should ...\\nAction: ...\\nAction Input: ...\\nObservation: ...\\nThought: ``.
+    Local backends strip the trailing space before tokenizing and let the model write it back
+    as part of its first word (token healing), which is how the training data tokenizes it.
+    """
+    return "".join(log + observation_suffix(obs) for log, obs in steps)

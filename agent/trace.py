@@ -1,0 +1,63 @@
+"""What a run returns and what the run store, the API and the fine-tuning data share."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+RunStatus = Literal["answered", "max_steps", "timeout", "error"]
+StepKind = Literal["tool", "final", "format_error"]
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def add(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        self.total_tokens = self.prompt_tokens + self.completion_tokens
+
+
+class Step(BaseModel):
+    """One model call and what followed it."""
+
+    index: int = Field(description="0-based position in the run")
+    kind: StepKind = Field(description="tool call, final answer, or a malformed step fed back to the model")
+    thought: str = ""
+    tool: str | None = Field(default=None, examples=["Calculator"])
+    tool_input: str | None = Field(default=None, examples=["37 * 12 + 5"])
+    observation: str | None = Field(
+        default=None,
+        description="Text returned by the tool (or the format error). Always data: the loop never "
+        "parses it, so markers such as 'Final Answer:' inside it cannot forge a step.",
+        examples=["449"],
+    )
+    observation_source: str | None = Field(
+        default=None, description="who produced the observation: a tool/provider name, or 'agent' for format errors"
+    )
+    final_answer: str | None = None
+    format_error: str | None = None
+    log: str = Field(default="", description="the model's raw text for this step, cut at the stop sequence")
+    ms: float = Field(default=0.0, description="wall time of the step (model + tool), milliseconds")
+    llm_ms: float = 0.0
+    tool_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class RunResult(BaseModel):
+    run_id: str
+    question: str
+    answer: str | None = Field(default=None, examples=["449"])
+    status: RunStatus
+    steps: list[Step] = Field(default_factory=list)
+    backend: str = Field(examples=["local"])
+    model: str = Field(examples=["gemma-3-270m"])
+    adapter: str | None = Field(default=None, examples=["qreact-default"])
+    latency_ms: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
+    error: str | None = Field(default=None, description="why the run ended without an answer, when it did")
+    prompt: str = Field(default="", description="the exact prompt of the first step (header + question)")

@@ -1,0 +1,1 @@
+"""qreact finetune package."""
