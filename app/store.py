@@ -1,0 +1,366 @@
+"""The run store: every agent run and its feedback, in SQLite (default) or PostgreSQL.
+
+SQLAlchemy 2 Core. SQLite runs in WAL mode with ``synchronous=FULL`` so a run is on disk when
+``save`` returns (a SIGKILL right after loses nothing); PostgreSQL commits are durable by default.
+One ``RunStore`` is shared by the app's worker threads: the engine's pool is thread-safe and
+SQLite writes are serialised by a lock (SQLite allows one writer at a time anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from agent.trace import RunResult
+
+logger = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("answer", Text),
+    Column("status", String(16), nullable=False),
+    Column("backend", String(64), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("adapter", String(256)),
+    Column("latency_ms", Float, nullable=False, default=0.0),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("trace", JSON, nullable=False),  # {"prompt", "steps", "meta"}: the full run, replayable
+    Column("error", Text),
+    Index("ix_runs_created_at", "created_at"),
+    Index("ix_runs_status", "status"),
+    Index("ix_runs_adapter", "adapter"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("correct", Boolean, nullable=False),
+    Column("answer", Text),  # the corrected answer, when the user gave one
+    Column("note", Text),
+    # True: the trace's own tool calls support the corrected answer, so the run becomes a
+    # training trajectory; False: kept only as a question/answer pair (teacher/gold input).
+    Column("replayable", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_feedback_run_id", "run_id"),
+)
+
+
+class RunNotFoundError(KeyError):
+    """No run with that id."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain ``postgresql://`` / ``postgres://`` and route them to the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    v = _utc(value)
+    return v.isoformat() if v else None
+
+
+class RunStore:
+    """Durable log of runs and feedback behind one SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self.engine = self._make_engine(parsed)
+        metadata.create_all(self.engine)
+
+    def _make_engine(self, parsed: Any) -> Engine:
+        if self.dialect != "sqlite":
+            return create_engine(self.url, pool_pre_ping=True, future=True)
+        database = parsed.database
+        memory = not database or database == ":memory:"
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}  # busy wait, s
+        if memory:
+            kwargs["poolclass"] = StaticPool  # one shared connection, or each thread sees an empty db
+        else:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self.url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")  # fsync at every commit: durable when save returns
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")  # ms: other processes (export, a 2nd worker)
+            cur.close()
+
+        return engine
+
+    # --- writes
+    def _write(self, stmt: Any) -> Any:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                return conn.execute(stmt)
+        with self._write_lock, self.engine.begin() as conn:
+            return conn.execute(stmt)
+
+    def save(self, run: RunResult, **extra: Any) -> None:
+        """Write one run; durable when this returns. ``extra`` (JSON-able) lands in ``meta``."""
+        trace = {
+            "prompt": run.prompt,
+            "steps": [s.model_dump(mode="json") for s in run.steps],
+            "usage": run.usage.model_dump(mode="json"),
+            "meta": {k: v for k, v in extra.items() if k != "created_at"},
+        }
+        created = extra.get("created_at")
+        created_at = created if isinstance(created, datetime) else datetime.now(UTC)
+        self._write(
+            insert(runs).values(
+                id=run.run_id,
+                created_at=created_at,
+                question=run.question,
+                answer=run.answer,
+                status=run.status,
+                backend=run.backend,
+                model=run.model,
+                adapter=run.adapter,
+                latency_ms=float(run.latency_ms),
+                prompt_tokens=run.usage.prompt_tokens,
+                completion_tokens=run.usage.completion_tokens,
+                trace=trace,
+                error=run.error,
+            )
+        )
+
+    def add_feedback(
+        self,
+        run_id: str,
+        correct: bool,
+        answer: str | None = None,
+        note: str | None = None,
+        *,
+        replayable: bool = False,
+    ) -> dict[str, Any]:
+        """Record feedback on a run (the latest feedback wins). Raises ``RunNotFoundError``."""
+        now = datetime.now(UTC)
+        try:
+            self._write(
+                insert(feedback).values(
+                    run_id=run_id,
+                    correct=correct,
+                    answer=answer,
+                    note=note,
+                    replayable=replayable,
+                    created_at=now,
+                )
+            )
+        except IntegrityError as exc:  # foreign key: the run does not exist
+            raise RunNotFoundError(run_id) from exc
+        return {
+            "run_id": run_id,
+            "correct": correct,
+            "answer": answer,
+            "note": note,
+            "replayable": replayable,
+            "created_at": now.isoformat(),
+        }
+
+    # --- reads
+    def _latest_feedback(self, conn: Any, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not run_ids:
+            return {}
+        rows = conn.execute(
+            select(feedback).where(feedback.c.run_id.in_(run_ids)).order_by(feedback.c.id)
+        ).mappings()
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:  # ascending id: the last one seen per run is the latest
+            latest[row["run_id"]] = {
+                "correct": bool(row["correct"]),
+                "answer": row["answer"],
+                "note": row["note"],
+                "replayable": bool(row["replayable"]),
+                "created_at": _iso(row["created_at"]),
+            }
+        return latest
+
+    @staticmethod
+    def _row_dict(row: Any, fb: dict[str, Any] | None, with_trace: bool) -> dict[str, Any]:
+        trace = row["trace"] or {}
+        out: dict[str, Any] = {
+            "run_id": row["id"],
+            "created_at": _iso(row["created_at"]),
+            "question": row["question"],
+            "answer": row["answer"],
+            "status": row["status"],
+            "backend": row["backend"],
+            "model": row["model"],
+            "adapter": row["adapter"],
+            "latency_ms": row["latency_ms"],
+            "prompt_tokens": row["prompt_tokens"],
+            "completion_tokens": row["completion_tokens"],
+            "error": row["error"],
+            "n_steps": len(trace.get("steps", [])),
+            "feedback": fb,
+        }
+        if with_trace:
+            out["prompt"] = trace.get("prompt", "")
+            out["steps"] = trace.get("steps", [])
+            out["meta"] = trace.get("meta", {})
+        return out
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        """One run with its full trace and latest feedback, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            if row is None:
+                return None
+            fb = self._latest_feedback(conn, [run_id]).get(run_id)
+        return self._row_dict(row, fb, with_trace=True)
+
+    def get_result(self, run_id: str) -> RunResult | None:
+        """The stored run rebuilt as a ``RunResult``."""
+        d = self.get(run_id)
+        return None if d is None else to_run_result(d)
+
+    def list(
+        self,
+        limit: int = 20,
+        offset: int = 0,
+        status: str | None = None,
+        adapter: str | None = None,
+        has_feedback: bool | None = None,
+        *,
+        with_trace: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Newest first. ``adapter="none"`` matches runs without an adapter."""
+        stmt = select(runs)
+        if status is not None:
+            stmt = stmt.where(runs.c.status == status)
+        if adapter is not None:
+            stmt = stmt.where(runs.c.adapter.is_(None) if adapter == "none" else runs.c.adapter == adapter)
+        if has_feedback is not None:
+            has = exists().where(feedback.c.run_id == runs.c.id)
+            stmt = stmt.where(has if has_feedback else ~has)
+        stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(stmt).mappings())
+            fbs = self._latest_feedback(conn, [r["id"] for r in rows])
+        return [self._row_dict(r, fbs.get(r["id"]), with_trace) for r in rows]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(runs)).scalar_one())
+
+    def confirmed_runs(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Runs usable as training data, oldest first, with their latest feedback.
+
+        Confirmed = the latest feedback says correct, or gives a corrected answer the trace can be
+        replayed to (``replayable``). Corrected-but-not-replayable runs: see ``qa_pairs``.
+        """
+        return [
+            r
+            for r in self._with_feedback(since)
+            if r["feedback"]["correct"] or (r["feedback"]["replayable"] and r["feedback"]["answer"])
+        ]
+
+    def qa_pairs(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Corrected answers whose trace does not support them: question/answer pairs only."""
+        return [
+            {"run_id": r["run_id"], "question": r["question"], "answer": r["feedback"]["answer"]}
+            for r in self._with_feedback(since)
+            if not r["feedback"]["correct"] and r["feedback"]["answer"] and not r["feedback"]["replayable"]
+        ]
+
+    def _with_feedback(self, since: datetime | None) -> list[dict[str, Any]]:
+        stmt = select(runs).where(exists().where(feedback.c.run_id == runs.c.id))
+        if since is not None:
+            since_utc = _utc(since)
+            stmt = stmt.where(and_(runs.c.created_at >= since_utc))
+        stmt = stmt.order_by(runs.c.created_at, runs.c.id)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(stmt).mappings())
+            fbs = self._latest_feedback(conn, [r["id"] for r in rows])
+        return [self._row_dict(r, fbs.get(r["id"]), with_trace=True) for r in rows if r["id"] in fbs]
+
+    def ping(self) -> bool:
+        """True when the database answers (readiness probes)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except Exception:  # a probe reports, it does not raise
+            logger.exception("run store ping failed")
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def to_run_result(d: dict[str, Any]) -> RunResult:
+    """Rebuild a ``RunResult`` from a ``RunStore.get`` dict."""
+    return RunResult.model_validate(
+        {
+            "run_id": d["run_id"],
+            "question": d["question"],
+            "answer": d["answer"],
+            "status": d["status"],
+            "steps": d.get("steps", []),
+            "backend": d["backend"],
+            "model": d["model"],
+            "adapter": d["adapter"],
+            "latency_ms": d["latency_ms"],
+            "usage": {
+                "prompt_tokens": d["prompt_tokens"],
+                "completion_tokens": d["completion_tokens"],
+                "total_tokens": d["prompt_tokens"] + d["completion_tokens"],
+            },
+            "error": d["error"],
+            "prompt": d.get("prompt", ""),
+        }
+    )
