@@ -35,6 +35,7 @@ _TOOL_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qreact-tool")
 @dataclass
 class AgentConfig:
     max_steps: int = 6  # model calls per run, format retries included
+    max_steps_cap: int = 12  # the most model calls a caller may ask for with run(max_steps=...)
     max_format_errors: int = 2  # malformed steps fed back before the run ends with status "error"
     timeout_s: float = 120.0  # wall-clock budget of one run, seconds
     tool_timeout_s: float = 15.0  # one tool call, seconds
@@ -110,7 +111,7 @@ class ReActAgent:
 
     def run(self, question: str, max_steps: int | None = None, on_step: StepCallback | None = None) -> RunResult:
         cfg = self.config
-        limit = min(max_steps or cfg.max_steps, cfg.max_steps) if max_steps else cfg.max_steps
+        limit = min(max_steps, max(cfg.max_steps_cap, cfg.max_steps)) if max_steps else cfg.max_steps
         started = time.perf_counter()
         deadline = time.monotonic() + cfg.timeout_s
         token = DEADLINE.set(deadline)
