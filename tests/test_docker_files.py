@@ -157,7 +157,8 @@ def test_dockerfile_copies_only_what_exists(name: str) -> None:
             sources = rest.split()[:-1]
             for source in sources:
                 assert (ROOT / source).exists(), f"{name}: COPY {source}: not in the repository"
-    ignore = [line for line in (DOCKER / f"{name}.dockerignore").read_text().split() if not line.startswith("#")]
+    ignore_file = (DOCKER / f"{name}.dockerignore").read_text()
+    ignore = [s.strip() for s in ignore_file.splitlines() if s.strip() and not s.lstrip().startswith("#")]
     assert ignore[0] == "**", "the build context (the repo root) must exclude everything by default"
     for source in (s for word, rest in instructions if word == "COPY" for s in rest.split()[:-1]):
         assert f"!{source}" in ignore or f"!{source}/" in ignore, f"{source} is excluded by the .dockerignore"
@@ -165,9 +166,8 @@ def test_dockerfile_copies_only_what_exists(name: str) -> None:
 
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_entrypoint_is_qreact_serve_on_the_exposed_port(name: str, pyproject: dict) -> None:
-    from typer.testing import CliRunner
-
     from agent.cli import app as cli
+    from typer.testing import CliRunner
 
     instructions = parse_dockerfile(DOCKER / name)
     entry = json.loads(next(rest for word, rest in instructions if word == "ENTRYPOINT"))
