@@ -1,0 +1,271 @@
+"""Logged runs → fine-tuning trajectories: the run store's confirmed runs as trajectory JSONL.
+
+    qreact data export --since 7d --only-confirmed --out runs.jsonl
+
+A run becomes a training example when its latest feedback confirms it, or corrects its answer
+to one that the trace's own tool calls support (``replay_check``: the calculator calls are
+re-run and must give the recorded observations, and the last observation must contain the
+corrected answer). Other corrections are question/answer pairs only (``--qa-out``), material
+for the gold or teacher generators. Logs are rebuilt canonically from the parsed steps and
+malformed steps are dropped, so the data teaches the exact format and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agent.prompt import CALCULATOR_NAME, final_log, render_prompt, step_log
+from finetune.scoring import as_number, normalize, number_matches
+
+logger = logging.getLogger(__name__)
+
+FINAL_THOUGHT = "I now know the final answer"  # LangChain's format instructions, word for word
+# A corrected number must match an observation within 0.1 %: "25.7 million" supports 25,687,041,
+# but 450 does not support 449 (scoring's 1 % is for graded answers, too loose to trust a correction).
+REPLAY_REL_TOL = 1e-3
+Replayer = Callable[[str], str]
+
+
+@dataclass
+class ReplayResult:
+    ok: bool
+    reason: str
+
+
+def default_replayers() -> dict[str, Replayer]:
+    """Deterministic tools that can be re-run offline: the calculator (search results drift, so
+    their recorded observations are taken as they are)."""
+    try:
+        from agent.tools.calculator import evaluate, format_number
+    except ImportError:  # the tools package is optional here: observations are then trusted
+        return {}
+    return {CALCULATOR_NAME: lambda expr: format_number(evaluate(expr))}
+
+
+def supports(observation: str, answer: str) -> bool:
+    """The observation contains the answer: the same number (1 % tolerance), or the words."""
+    number = as_number(answer.strip())
+    if number is not None:
+        return number_matches(observation, number, rel_tol=REPLAY_REL_TOL)
+    target = normalize(answer)
+    return bool(target) and f" {target} " in f" {normalize(observation)} "
+
+
+def tool_steps(steps: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The steps that called a real tool (malformed steps and the final step left out)."""
+    return [
+        s for s in steps if s.get("kind") == "tool" and s.get("tool") and s.get("observation") is not None
+    ]
+
+
+def replay_check(
+    steps: Iterable[Mapping[str, Any]], answer: str, replayers: Mapping[str, Replayer] | None = None
+) -> ReplayResult:
+    """Can the trace be replayed to ``answer``? Re-runs what is deterministic, checks the last observation."""
+    calls = tool_steps(steps)
+    if not answer or not answer.strip():
+        return ReplayResult(False, "no corrected answer")
+    if not calls:
+        return ReplayResult(False, "the trace has no tool call to support the answer")
+    tools = default_replayers() if replayers is None else replayers
+    for step in calls:
+        replay = tools.get(str(step["tool"]))
+        if replay is None:
+            continue
+        try:
+            fresh = str(replay(str(step["tool_input"])))
+        except Exception as exc:  # a failing replay is a verdict, not a crash
+            return ReplayResult(False, f"replaying {step['tool']}({step['tool_input']!r}) failed: {exc}")
+        recorded = str(step["observation"])
+        if " ".join(fresh.split()) != recorded and not supports(recorded, fresh):
+            call = f"{step['tool']}({step['tool_input']!r})"
+            return ReplayResult(False, f"replaying {call} gave {fresh!r}, the trace says {recorded!r}")
+    last = str(calls[-1]["observation"])
+    if not supports(last, answer):
+        return ReplayResult(False, "the last observation does not contain the corrected answer")
+    return ReplayResult(True, "the last observation supports the corrected answer")
+
+
+def run_to_trajectory(run: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A stored run (``RunStore.get`` dict with feedback) as one trajectory line, or None if unusable."""
+    fb = run.get("feedback") or {}
+    if fb.get("correct"):
+        answer, how = run.get("answer"), "confirmed"
+    elif fb.get("replayable") and fb.get("answer"):
+        answer, how = fb["answer"], "corrected"
+    else:
+        return None
+    if answer is None or not str(answer).strip():
+        return None
+    steps = list(run.get("steps") or [])
+    calls = tool_steps(steps)
+    out_steps = [
+        {
+            "thought": s.get("thought") or "",
+            "tool": s["tool"],
+            "tool_input": s.get("tool_input") or "",
+            "observation": s["observation"],
+            "log": step_log(s.get("thought") or "", s["tool"], s.get("tool_input") or "", first=i == 0),
+        }
+        for i, s in enumerate(calls)
+    ]
+    final = next((s for s in reversed(steps) if s.get("kind") == "final"), None)
+    thought = (final or {}).get("thought") if how == "confirmed" else None
+    question = str(run["question"])
+    return {
+        "id": f"run-{run['run_id']}",
+        "question": question,
+        "prompt": render_prompt(question),
+        "steps": out_steps,
+        "final_answer": str(answer),
+        "final_log": final_log(thought or FINAL_THOUGHT, str(answer), first=not out_steps),
+        "source": "logged",
+        "answer": str(answer),
+        "kind": "logged",
+        "meta": {
+            "run_id": run["run_id"],
+            "created_at": run.get("created_at"),
+            "feedback": how,
+            "note": fb.get("note"),
+            "backend": run.get("backend"),
+            "model": run.get("model"),
+            "adapter": run.get("adapter"),
+            "dropped_steps": len([s for s in steps if s.get("kind") != "final"]) - len(calls),
+        },
+    }
+
+
+def dedup_key(traj: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Same question (normalised) and same tool calls/observations = the same example."""
+    steps = tuple((s["tool"], s["tool_input"].strip(), s["observation"]) for s in traj["steps"])
+    return (normalize(traj["question"]), steps)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """``2026-01-31``, an ISO date-time, or a relative ``30m`` / ``12h`` / ``7d`` (UTC)."""
+    if value is None or not value.strip():
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value)
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(m.group(1))})
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"--since: {value!r} is neither an ISO date/time nor like 7d / 12h / 30m") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _candidates(store: Any, since: datetime | None, only_confirmed: bool) -> list[dict[str, Any]]:
+    if only_confirmed:
+        return store.confirmed_runs(since=since)
+    # every answered run not marked wrong (plus confirmed/corrected ones), oldest first
+    out: list[dict[str, Any]] = []
+    offset, page = 0, 500
+    while True:
+        rows = store.list(limit=page, offset=offset, with_trace=True)
+        if not rows:
+            break
+        out.extend(rows)
+        offset += page
+    out.reverse()
+    keep = []
+    for run in out:
+        created = datetime.fromisoformat(run["created_at"]) if run.get("created_at") else None
+        if since is not None and created is not None and created < since:
+            continue
+        fb = run.get("feedback")
+        if fb is None and run["status"] == "answered":
+            run = {**run, "feedback": {"correct": True, "note": "unreviewed"}}
+        keep.append(run)
+    return keep
+
+
+def export_runs(
+    store_url: str,
+    out_path: str | Path,
+    since: datetime | str | None = None,
+    only_confirmed: bool = True,
+    qa_out: str | Path | None = None,
+) -> dict[str, int]:
+    """Write the store's usable runs as trajectory JSONL; returns counts (per source, duplicates, skipped)."""
+    from app.store import RunStore
+
+    since_dt = parse_since(since) if isinstance(since, str) or since is None else since
+    store = RunStore(store_url)
+    try:
+        runs = _candidates(store, since_dt, only_confirmed)
+        pairs = store.qa_pairs(since=since_dt)
+    finally:
+        store.close()
+    seen: set[tuple[Any, ...]] = set()
+    written = duplicates = skipped = 0
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for run in runs:
+            traj = run_to_trajectory(run)
+            if traj is None:
+                skipped += 1
+                continue
+            key = dedup_key(traj)
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            fh.write(json.dumps(traj, ensure_ascii=False) + "\n")
+            written += 1
+    if qa_out is not None:
+        qa_path = Path(qa_out)
+        qa_path.parent.mkdir(parents=True, exist_ok=True)
+        with qa_path.open("w", encoding="utf-8") as fh:
+            for pair in pairs:
+                fh.write(json.dumps({**pair, "source": "feedback"}, ensure_ascii=False) + "\n")
+    counts = {
+        "logged": written,  # per source: everything exported here is "logged"
+        "written": written,
+        "duplicates": duplicates,
+        "skipped": skipped,
+        "qa_pairs": len(pairs),
+    }
+    logger.info("exported runs: %s", counts)
+    return counts
+
+
+def export_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="trajectory JSONL to write")] = Path("runs.jsonl"),
+    since: Annotated[
+        str | None, typer.Option(help="only runs created since: 2026-01-31, an ISO date-time, or 7d/12h/30m")
+    ] = None,
+    only_confirmed: Annotated[
+        bool,
+        typer.Option(
+            "--only-confirmed/--all",
+            help="confirmed or replayably corrected runs only (default); --all adds unreviewed answered runs",
+        ),
+    ] = True,
+    store_url: Annotated[
+        str | None, typer.Option(help="run store URL (default: QREACT_STORE_URL or SQLite in the cache)")
+    ] = None,
+    qa_out: Annotated[
+        Path | None, typer.Option(help="also write corrected answers the trace cannot support as Q/A pairs")
+    ] = None,
+) -> None:
+    """Export logged runs from the run store as fine-tuning trajectories (de-duplicated)."""
+    from app.settings import get_settings
+
+    url = store_url or get_settings().resolved_store_url
+    try:
+        counts = export_runs(url, out, since=since, only_confirmed=only_confirmed, qa_out=qa_out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(json.dumps({"out": str(out), **counts}))
