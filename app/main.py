@@ -1,0 +1,124 @@
+"""The qreact HTTP service: ``create_app()`` builds the FastAPI app; the lifespan loads the agent.
+
+Run it with ``qreact serve`` (or ``uvicorn app.main:create_app --factory``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+
+from app.deps import ServiceUnavailable
+from app.routes import ask, health, openai_compat
+from app.settings import Settings, get_settings
+from app.store import RunStore
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+**qreact** answers questions with a zero-shot **ReAct agent** (LangChain's ZERO_SHOT_REACT prompt)
+that thinks step by step and uses two tools: **Search** (DuckDuckGo, or a local knowledge base of
+every country) and **Calculator** (safe arithmetic, no `eval`).
+
+The chat model is either an OpenAI-compatible API (`QREACT_BACKEND=openai`) or a **local model**
+(`QREACT_BACKEND=local`, the default): Gemma-3-270M embedded from PyPI, with a LoRA adapter
+fine-tuned on ReAct trajectories, running offline on a CPU.
+
+* `POST /ask` runs the agent and returns the answer with a trace of every step;
+  `POST /ask/stream` sends each step as a Server-Sent Event while it happens.
+* `POST /v1/chat/completions` and `GET /v1/models` serve the local model to any OpenAI client.
+* `GET /healthz` (alive) and `GET /readyz` (model loaded) are for probes.
+
+Every run ends with an honest status: `answered`, `max_steps`, `timeout` or `error`.
+"""
+
+
+def _load_agent(
+    app: FastAPI, settings: Settings, chat_model: BaseChatModel | None, tools: Sequence[BaseTool] | None
+) -> None:
+    """Build the agent (the local model may take minutes on a first start); runs in a thread."""
+    from agent.factory import build_agent
+
+    state = app.state
+    try:
+        agent = build_agent(settings, chat_model=chat_model, tools=tools)
+    except Exception as exc:  # readiness reports it; the process stays up for /healthz and logs
+        logger.exception("the agent failed to load")
+        state.load_error = f"{type(exc).__name__}: {exc}"
+        return
+    state.chat_model, state.agent = agent.llm, agent
+    state.ready = True
+    logger.info("ready: backend=%s model=%s adapter=%s", agent.backend, agent.model, agent.adapter)
+
+
+def _field(loc: Sequence[str | int]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    message = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in errors)
+    return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors, "message": message}))
+
+
+async def _service_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceUnavailable)
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+    content = {"detail": exc.reason} | ({"run_id": exc.run_id} if exc.run_id else {})
+    return JSONResponse(status_code=503, content=content, headers=headers)
+
+
+async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error", exc_info=exc)
+    return JSONResponse(status_code=500, content={"detail": "internal server error (see the server log)"})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    chat_model: BaseChatModel | None = None,
+    tools: Sequence[BaseTool] | None = None,
+) -> FastAPI:
+    """The FastAPI app. ``chat_model``/``tools`` replace the configured ones (tests, embedding)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        state.ready, state.agent, state.chat_model, state.load_error = False, None, None, None
+        state.store = RunStore(settings.resolved_store_url)
+        # Loading runs beside the server so /healthz answers and /readyz says "loading" meanwhile.
+        threading.Thread(
+            target=_load_agent, args=(app, settings, chat_model, tools), name="qreact-load", daemon=True
+        ).start()
+        try:
+            yield
+        finally:
+            state.ready = False
+            state.store.close()
+
+    app = FastAPI(title="qreact", description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.ready = False
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ServiceUnavailable, _service_unavailable)
+    app.add_exception_handler(Exception, _unhandled)
+
+    app.include_router(health.router)
+    app.include_router(ask.router)
+    app.include_router(openai_compat.router)
+    return app

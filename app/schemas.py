@@ -1,0 +1,325 @@
+"""Request and response models of the HTTP API, with the examples Swagger shows."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agent.trace import RunResult
+
+# A real trace shape (Calculator run); the numbers are what the calculator returns.
+_ASK_EXAMPLE: dict[str, Any] = {
+    "run_id": "4f1c2a9e8b7d4c3e9a1b2c3d4e5f6a7b",
+    "question": "What is 37 * 12 + 5?",
+    "answer": "449",
+    "status": "answered",
+    "steps": [
+        {
+            "index": 0,
+            "kind": "tool",
+            "thought": "I need to compute 37 * 12 + 5.",
+            "tool": "Calculator",
+            "tool_input": "37 * 12 + 5",
+            "observation": "449",
+            "observation_source": "Calculator",
+            "final_answer": None,
+            "format_error": None,
+            "log": " I need to compute 37 * 12 + 5.\nAction: Calculator\nAction Input: 37 * 12 + 5",
+            "ms": 2310.4,
+            "llm_ms": 2305.9,
+            "tool_ms": 1.2,
+            "prompt_tokens": 174,
+            "completion_tokens": 24,
+        },
+        {
+            "index": 1,
+            "kind": "final",
+            "thought": "I now know the final answer",
+            "tool": None,
+            "tool_input": None,
+            "observation": None,
+            "observation_source": None,
+            "final_answer": "449",
+            "format_error": None,
+            "log": "I now know the final answer\nFinal Answer: 449",
+            "ms": 1402.7,
+            "llm_ms": 1402.5,
+            "tool_ms": 0.0,
+            "prompt_tokens": 12,
+            "completion_tokens": 11,
+        },
+    ],
+    "backend": "local",
+    "model": "gemma-3-270m",
+    "adapter": "default",
+    "latency_ms": 3714.6,
+    "usage": {"prompt_tokens": 186, "completion_tokens": 35, "total_tokens": 221},
+    "error": None,
+    "prompt": "Answer the following questions as best you can. You have access to the following tools:\n...",
+}
+
+
+class AskRequest(BaseModel):
+    """A question for the agent."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": "What is 37 * 12 + 5?"},
+                {"question": "What is the capital of Australia?", "max_steps": 4},
+            ]
+        },
+    )
+
+    question: str = Field(
+        min_length=1,
+        strict=True,
+        description="The question, in plain words. Longer than QREACT_MAX_QUESTION_CHARS → 422.",
+        examples=["What is 37 * 12 + 5?"],
+    )
+    max_steps: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        strict=True,
+        description="Model steps for this run (default QREACT_MAX_STEPS); over QREACT_MAX_STEPS_CAP → 422.",
+        examples=[4],
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the question is empty")
+        return value.strip()
+
+
+class AskResponse(RunResult):
+    """The whole run: the answer, an honest status and a trace of every step."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_ASK_EXAMPLE]})
+
+
+class ErrorResponse(BaseModel):
+    """An error with its reason (never a stack trace)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "the model is still loading; retry in a few seconds"}]}
+    )
+
+    detail: str = Field(description="what went wrong, in words")
+    run_id: str | None = Field(default=None, description="the stored run, when one was recorded")
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="where the bad value is, e.g. ['body', 'question']")
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    """422: which field is wrong and why."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "question"],
+                            "msg": "String should have at least 1 character",
+                            "type": "string_too_short",
+                        }
+                    ],
+                    "message": "question: String should have at least 1 character",
+                }
+            ]
+        }
+    )
+
+    detail: list[ValidationErrorItem]
+    message: str = Field(description="the same errors in one line, each naming its field")
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """Whether the agent (model, tools, run store) is loaded and can take questions."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "backend": "local",
+                    "model": "gemma-3-270m",
+                    "adapter": "default",
+                    "reason": None,
+                },
+                {
+                    "status": "loading",
+                    "backend": "local",
+                    "model": None,
+                    "adapter": None,
+                    "reason": "loading the local model (first start converts it: ~2 minutes)",
+                },
+            ]
+        }
+    )
+
+    status: Literal["ready", "loading", "failed"]
+    backend: str
+    model: str | None = None
+    adapter: str | None = None
+    reason: str | None = Field(default=None, description="why the service is not ready")
+
+
+# --- OpenAI-compatible API (/v1)
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "text"
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        """The message's text; list content keeps its text parts only."""
+        if isinstance(self.content, list):
+            return "".join(part.text or "" for part in self.content if part.type == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat completion request; fields qreact does not use (top_p, seed...) are ignored."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "gemma-3-270m",
+                    "messages": [{"role": "user", "content": "Question: What is 2 + 2?\nThought:"}],
+                    "max_tokens": 64,
+                    "temperature": 0,
+                    "stop": ["\nObservation:"],
+                }
+            ]
+        },
+    )
+
+    model: str = Field(default="", description="accepted for compatibility; the served local model answers")
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="default 0 (greedy), unlike OpenAI's 1"
+    )
+    stop: str | list[str] | None = Field(default=None, description="up to 8 stop strings")
+    stream: bool = False
+    n: int = Field(default=1, ge=1, le=1, description="only 1 is supported")
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(value) > 8:
+            raise ValueError("at most 8 stop strings")
+        return value
+
+    def stop_list(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else [s for s in self.stop if s]
+
+
+class ChatCompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatCompletionChoice(BaseModel):
+    index: int = 0
+    message: ChatCompletionMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "chatcmpl-9b1f0c6e2a7d4e21",
+                    "object": "chat.completion",
+                    "created": 1764460800,
+                    "model": "gemma-3-270m",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": " I need to add.\nAction: Calculator",
+                            },
+                            "finish_reason": "stop",
+                            "logprobs": None,
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
+                    "system_fingerprint": None,
+                }
+            ]
+        }
+    )
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatCompletionChoice]
+    usage: CompletionUsage
+    system_fingerprint: str | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "qreact"
+
+
+class ModelList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": "gemma-3-270m", "object": "model", "created": 1764460800, "owned_by": "qreact"}
+                    ],
+                }
+            ]
+        }
+    )
+
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
