@@ -1,0 +1,86 @@
+"""Chat-model backends: the local transformers model or an OpenAI-compatible server.
+
+``build_chat_model(settings)`` is the one entry point; heavy imports happen inside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from agent.backends.local import LocalChatModel
+
+logger = logging.getLogger(__name__)
+
+# The shipped adapter: adapters/default/ in the repository (next to the agent package).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ADAPTER_NAME = "default"
+_warned_missing_default = False
+
+__all__ = ["AdapterError", "GenerationResult", "LocalChatModel", "build_chat_model", "resolve_adapter"]
+
+
+def default_adapter_dir() -> Path:
+    return REPO_ROOT / "adapters" / DEFAULT_ADAPTER_NAME
+
+
+def resolve_adapter(adapter: str | None) -> tuple[str, Path] | None:
+    """settings.adapter → (name, folder) or None.
+
+    None/'none' → None; 'default' → ``adapters/default/`` if present (else None, logged once);
+    anything else is a folder path (name = folder name) and must exist.
+    """
+    global _warned_missing_default
+    if adapter is None or adapter.strip().lower() in {"", "none", "off"}:
+        return None
+    if adapter == DEFAULT_ADAPTER_NAME:
+        folder = default_adapter_dir()
+        if (folder / "adapter_config.json").is_file():
+            return DEFAULT_ADAPTER_NAME, folder
+        if not _warned_missing_default:
+            logger.warning("no shipped adapter at %s: serving the base model", folder)
+            _warned_missing_default = True
+        return None
+    folder = Path(adapter).expanduser()
+    if not folder.is_dir():
+        from agent.backends.local import AdapterError
+
+        raise AdapterError(f"adapter folder {folder} does not exist (QREACT_ADAPTER)")
+    return folder.resolve().name, folder
+
+
+def build_local_chat_model(settings: Any) -> LocalChatModel:
+    """The local model from settings, with the configured adapter loaded and active."""
+    from agent.backends.local import LocalChatModel
+
+    model = LocalChatModel.from_settings(settings)
+    resolved = resolve_adapter(settings.adapter)
+    if resolved is not None:
+        name, folder = resolved
+        model.load_adapter(folder, name)
+        model.activate_adapter(name)
+    return model
+
+
+def build_chat_model(settings: Any) -> BaseChatModel:
+    """settings.backend 'local' → LocalChatModel; 'openai' → ChatOpenAI."""
+    if settings.backend == "openai":
+        from agent.backends.openai import build_openai_chat
+
+        return build_openai_chat(settings)
+    if settings.backend == "local":
+        return build_local_chat_model(settings)
+    raise ValueError(f"unknown backend {settings.backend!r}")
+
+
+def __getattr__(name: str) -> Any:
+    # lazy re-exports: importing agent.backends must not import torch
+    if name in {"AdapterError", "GenerationResult", "LocalChatModel"}:
+        from agent.backends import local
+
+        return getattr(local, name)
+    raise AttributeError(name)

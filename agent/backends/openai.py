@@ -1,0 +1,52 @@
+"""The OpenAI-compatible backend: langchain-openai's ChatOpenAI, as the seed used it.
+
+Works against OpenAI, vLLM, Ollama and qreact's own ``/v1``: the ReAct prompt goes as one user
+message with ``stop=["\\nObservation:"]`` through the Chat Completions API (never the Responses
+API, which the compatible servers lack).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+# vLLM and Ollama ignore the key but the client refuses to start without one.
+DUMMY_KEY = "not-needed"
+
+
+def resolve_api_key(settings: Any) -> SecretStr | None:
+    """settings.openai_api_key, else $OPENAI_API_KEY, else a dummy key when a base_url is set."""
+    key = settings.openai_api_key
+    if key is not None and key.get_secret_value():
+        return key
+    env = os.environ.get("OPENAI_API_KEY")
+    if env:
+        return SecretStr(env)
+    if settings.openai_base_url:
+        return SecretStr(DUMMY_KEY)
+    return None
+
+
+def build_openai_chat(settings: Any, **overrides: Any) -> ChatOpenAI:
+    """A ChatOpenAI from settings (temperature 0); ``overrides`` (e.g. ``http_client=``) win."""
+    key = resolve_api_key(settings)
+    if key is None:
+        raise ValueError(
+            "the openai backend needs a key: set QREACT_OPENAI_API_KEY or OPENAI_API_KEY, "
+            "or QREACT_OPENAI_BASE_URL for a local server that needs none"
+        )
+    kwargs: dict[str, Any] = {
+        "model": settings.openai_model,
+        "base_url": settings.openai_base_url,
+        "api_key": key,
+        "timeout": settings.openai_timeout_s,
+        "max_retries": settings.openai_max_retries,
+        "temperature": 0.0,
+        "max_tokens": settings.max_new_tokens,
+        "use_responses_api": False,
+    }
+    kwargs.update(overrides)
+    return ChatOpenAI(**kwargs)
