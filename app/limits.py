@@ -1,0 +1,198 @@
+"""Bounded concurrency on the model: ``max_concurrency`` runs at once, ``max_queue`` waiting.
+
+A request beyond that is answered at once with ``503`` and ``Retry-After`` (never queued without
+bound, never a crash or an out-of-memory). ``ModelSlotMiddleware`` holds a slot for the whole
+request on the model routes (streams included, until the last byte); ``model_slot`` is the same
+as a FastAPI dependency for routes that prefer to say it (it is a no-op when the middleware
+already holds a slot for the request). ``/healthz`` and ``/readyz`` never pass through a slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.logging import current_request_id
+
+# Routes that run the model. POST only: GETs of these paths do not exist or are cheap.
+MODEL_PATHS = ("/ask", "/ask/stream", "/v1/chat/completions", "/v1/completions")
+_SCOPE_KEY = "qreact.model_slot"
+
+
+class Overloaded(Exception):
+    """No slot and no room in the queue (or the wait ran past the queue timeout)."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ModelLimiter:
+    """A semaphore with a bounded FIFO queue, for one event loop (the server's).
+
+    Slots are handed over directly to the next waiter on release, so the order is fair and a
+    burst cannot starve the queue. ``Retry-After`` is estimated from the mean time a run holds
+    a slot (an exponential moving average), clamped to 1..120 s.
+    """
+
+    def __init__(self, max_concurrency: int, max_queue: int, queue_timeout_s: float | None = None) -> None:
+        if max_concurrency < 1 or max_queue < 0:
+            raise ValueError("max_concurrency must be >= 1 and max_queue >= 0")
+        self.max_concurrency = max_concurrency
+        self.max_queue = max_queue
+        self.queue_timeout_s = queue_timeout_s
+        self.active = 0
+        self.rejected = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._mean_hold_s = 1.0  # prior before the first run finishes, seconds
+        self.on_change: list[Callable[[ModelLimiter], None]] = []
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for f in self._waiters if not f.done())
+
+    def retry_after_s(self) -> int:
+        # expected wait for the back of the queue: queued runs / concurrency x mean run time
+        rounds = (self.waiting + 1) / self.max_concurrency
+        return max(1, min(120, math.ceil(rounds * self._mean_hold_s)))
+
+    def _changed(self) -> None:
+        for callback in self.on_change:
+            callback(self)
+
+    async def acquire(self) -> None:
+        if self.active < self.max_concurrency and not self.waiting:
+            self.active += 1
+            self._changed()
+            return
+        if self.waiting >= self.max_queue:
+            self.rejected += 1
+            self._changed()
+            raise Overloaded(
+                f"model busy: {self.active} running, {self.waiting} queued (limits: "
+                f"max_concurrency={self.max_concurrency}, max_queue={self.max_queue})",
+                self.retry_after_s(),
+            )
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        self._changed()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.queue_timeout_s)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            if future.done() and not future.cancelled():
+                self.release(0.0)  # the slot arrived as we gave up: pass it on
+            else:
+                future.cancel()
+            self._prune()
+            self._changed()
+            if isinstance(exc, TimeoutError):
+                self.rejected += 1
+                raise Overloaded(
+                    f"model busy: waited {self.queue_timeout_s:g} s in the queue", self.retry_after_s()
+                ) from None
+            raise
+        # the releasing run handed its slot to us: self.active is unchanged
+
+    def release(self, held_s: float | None = None) -> None:
+        if held_s:
+            self._mean_hold_s = 0.8 * self._mean_hold_s + 0.2 * held_s
+        while self._waiters:
+            future = self._waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                self._changed()
+                return
+        self.active = max(0, self.active - 1)
+        self._changed()
+
+    def _prune(self) -> None:
+        self._waiters = deque(f for f in self._waiters if not f.done())
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.release(time.monotonic() - started)
+
+
+def limiter_from_settings(settings: object) -> ModelLimiter:
+    return ModelLimiter(
+        max_concurrency=settings.max_concurrency,  # type: ignore[attr-defined]
+        max_queue=settings.max_queue,  # type: ignore[attr-defined]
+        queue_timeout_s=settings.timeout_s,  # type: ignore[attr-defined]  # a run's own budget, seconds
+    )
+
+
+def overloaded_body(exc: Overloaded) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    body = json.dumps({"detail": str(exc), "request_id": current_request_id()}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(body)),
+        (b"retry-after", b"%d" % exc.retry_after_s),
+    ]
+    return body, headers
+
+
+class ModelSlotMiddleware:
+    """Holds a model slot around every POST to ``paths``; 503 + Retry-After when full."""
+
+    def __init__(self, app: ASGIApp, limiter: ModelLimiter, paths: Iterable[str] = MODEL_PATHS) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.paths = frozenset(p.rstrip("/") or "/" for p in paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = (scope.get("path") or "/").rstrip("/") or "/"
+        if scope["type"] != "http" or scope.get("method") != "POST" or path not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.limiter.acquire()
+        except Overloaded as exc:
+            body, headers = overloaded_body(exc)
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        scope[_SCOPE_KEY] = True
+        started = time.monotonic()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.limiter.release(time.monotonic() - started)
+
+
+def get_limiter(request: Request) -> ModelLimiter:
+    limiter = getattr(request.app.state, "model_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.model_limiter = limiter_from_settings(request.app.state.settings)
+    return limiter
+
+
+async def model_slot(request: Request) -> AsyncIterator[None]:
+    """FastAPI dependency: hold a model slot while the route runs (no-op under the middleware)."""
+    if request.scope.get(_SCOPE_KEY):
+        yield
+        return
+    try:
+        async with get_limiter(request).slot():
+            request.scope[_SCOPE_KEY] = True
+            yield
+    except Overloaded as exc:
+        raise HTTPException(
+            status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}
+        ) from None
+
+
+ModelSlotDep = Annotated[None, Depends(model_slot)]

@@ -1,0 +1,234 @@
+"""API keys, admin key, CORS, body-size limit and rate limit (app/security.py).
+
+A small FastAPI app with the same public/protected/admin/model routes as the real one gets
+``install_hardening``; the real app is checked at the end with a scripted model.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from app import security
+from app.logging import configure_logging
+from app.security import KeyRing, RateLimiter, install_hardening
+from app.settings import Settings
+
+KEY, OTHER_KEY, ADMIN = "user-key-0123456789", "user-key-abcdefghij", "admin-key-9876543210"
+
+
+class Question(BaseModel):
+    question: str
+
+
+def make_app(tmp_path: Path, **overrides: object) -> FastAPI:
+    settings = Settings(_env_file=None, cache_dir=tmp_path, **overrides)  # type: ignore[call-arg]
+    app = FastAPI()
+    app.state.settings = settings
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> dict:
+        return {"status": "ready"}
+
+    @app.get("/")
+    async def console() -> dict:
+        return {"page": "console"}
+
+    @app.post("/ask")
+    async def ask(body: Question) -> dict:
+        return {"answer": body.question[::-1]}
+
+    @app.get("/runs")
+    async def runs() -> list:
+        return []
+
+    @app.get("/admin/adapters")
+    async def adapters() -> list:
+        return []
+
+    @app.get("/boom")
+    async def boom(authorization: str | None = None) -> dict:
+        raise RuntimeError(f"leaking Bearer {KEY} and {ADMIN} in an error")
+
+    install_hardening(app, settings)
+    return app
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_open_when_no_keys_are_configured(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path))
+    assert client.post("/ask", json={"question": "abc"}).json() == {"answer": "cba"}
+    assert client.get("/admin/adapters").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_api_keys_protect_everything_but_probes_and_console(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, api_keys=[KEY, OTHER_KEY]))
+    for path in ("/healthz", "/readyz", "/"):
+        assert client.get(path).status_code == 200, path
+    for headers in ({}, bearer("wrong"), bearer(KEY + "x"), {"Authorization": f"Basic {KEY}"}, bearer("")):
+        response = client.post("/ask", json={"question": "abc"}, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "API key" in response.json()["detail"]
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+    for key in (KEY, OTHER_KEY):
+        assert client.post("/ask", json={"question": "abc"}, headers=bearer(key)).status_code == 200
+    for path in ("/docs", "/openapi.json", "/metrics", "/runs"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers=bearer(KEY)).status_code == 200, path
+
+
+def test_admin_needs_the_admin_key(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, api_keys=[KEY], admin_key=ADMIN))
+    assert client.get("/admin/adapters").status_code == 401
+    assert client.get("/admin/adapters", headers=bearer(KEY)).status_code == 403
+    assert client.get("/admin/adapters", headers=bearer(ADMIN)).status_code == 200
+    # the admin key is also a valid key for the ordinary routes
+    assert client.post("/ask", json={"question": "x"}, headers=bearer(ADMIN)).status_code == 200
+
+
+def test_admin_disabled_when_keys_are_set_without_an_admin_key(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, api_keys=[KEY]))
+    response = client.get("/admin/adapters", headers=bearer(KEY))
+    assert response.status_code == 403
+    assert "QREACT_ADMIN_KEY" in response.json()["detail"]
+
+
+def test_admin_key_alone_leaves_ordinary_routes_open(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, admin_key=ADMIN))
+    assert client.post("/ask", json={"question": "x"}).status_code == 200
+    assert client.get("/admin/adapters").status_code == 401
+    assert client.get("/admin/adapters", headers=bearer(ADMIN)).status_code == 200
+
+
+def test_keys_are_compared_in_constant_time_against_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    ring = KeyRing(["k1-aaaa", "k2-bbbb", "k3-cccc"], "adm-dddd")
+    assert ring.role("k1-aaaa") == "user"  # a match on the first key still compares all of them
+    assert len(calls) == 4
+    assert ring.role("adm-dddd") == "admin"
+    assert ring.role("nope") is None
+    assert ring.role(None) is None
+
+
+def test_keys_never_reach_the_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app(tmp_path, api_keys=[KEY], admin_key=ADMIN)
+    out = io.StringIO()
+    configure_logging("DEBUG", json_logs=True, stream=out)
+    caplog.set_level(logging.DEBUG)
+    client = TestClient(app, raise_server_exceptions=False)
+    client.post("/ask", json={"question": "hi"}, headers=bearer(KEY))
+    client.post("/ask", json={"question": "hi"}, headers=bearer(OTHER_KEY))  # a wrong key is not logged either
+    client.get("/admin/adapters", headers=bearer(ADMIN))
+    response = client.get("/boom", headers=bearer(KEY))
+    assert response.status_code == 500
+    assert KEY not in response.text and "Traceback" not in response.text
+    text = out.getvalue()
+    assert '"status": 200' in text and "leaking Bearer ***" in text  # the error was logged, scrubbed
+    for secret in (KEY, OTHER_KEY, ADMIN):
+        assert secret not in text
+        # no record carries a key in its message or fields (only the exception text did: scrubbed above)
+        assert all(secret not in r.getMessage() and secret not in str(vars(r).get("path")) for r in caplog.records)
+
+
+def test_cors_is_off_by_default(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path))
+    response = client.post("/ask", json={"question": "x"}, headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+    preflight = client.options(
+        "/ask", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_cors_origins_enable_cors_for_those_origins_only(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, cors_origins=["https://console.example"], api_keys=[KEY]))
+    preflight = client.options(
+        "/ask",
+        headers={
+            "Origin": "https://console.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert preflight.status_code == 200  # answered before the key check: browsers send no key there
+    assert preflight.headers["access-control-allow-origin"] == "https://console.example"
+    response = client.post(
+        "/ask", json={"question": "x"}, headers={"Origin": "https://console.example", **bearer(KEY)}
+    )
+    assert response.headers["access-control-allow-origin"] == "https://console.example"
+    other = client.post("/ask", json={"question": "x"}, headers={"Origin": "https://evil.example", **bearer(KEY)})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_body_size_limit_with_content_length_and_chunked(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, max_body_bytes=2048))
+    assert client.post("/ask", json={"question": "x" * 1000}).status_code == 200
+    big = b'{"question": "' + b"x" * 5000 + b'"}'
+    response = client.post("/ask", content=big, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+    def chunks():  # no Content-Length: Transfer-Encoding chunked
+        yield b'{"question": "'
+        for _ in range(10):
+            yield b"y" * 500
+        yield b'"}'
+
+    response = client.post("/ask", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "x-request-id" in response.headers
+
+
+def test_rate_limit_per_key_with_retry_after(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, api_keys=[KEY, OTHER_KEY], rate_limit_per_minute=3))
+    codes = [client.post("/ask", json={"question": "x"}, headers=bearer(KEY)).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = client.post("/ask", json={"question": "x"}, headers=bearer(KEY))
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["retry-after"]) <= 20  # one token per 20 s at 3/min
+    assert "rate limit" in limited.json()["detail"]
+    # another key has its own bucket; probes and scrapes are never limited
+    assert client.post("/ask", json={"question": "x"}, headers=bearer(OTHER_KEY)).status_code == 200
+    assert all(client.get("/healthz").status_code == 200 for _ in range(10))
+    assert all(client.get("/metrics", headers=bearer(KEY)).status_code == 200 for _ in range(5))
+
+
+def test_rate_limit_per_ip_without_keys(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, rate_limit_per_minute=2))
+    codes = [client.get("/runs").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_token_bucket_refills_and_stays_bounded() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, max_callers=100, clock=lambda: now[0])
+    assert all(limiter.take("a") == 0.0 for _ in range(60))
+    wait = limiter.take("a")
+    assert 0.9 < wait <= 1.0  # one token per second at 60/min
+    now[0] += 1.0
+    assert limiter.take("a") == 0.0
+    for i in range(1000):  # a flood of new callers keeps at most max_callers buckets
+        limiter.take(f"ip:{i}")
+    assert len(limiter._buckets) == 100
