@@ -1,0 +1,102 @@
+"""/runs routes through the real app (TestClient) with a scripted fake chat model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.tools import tool
+
+from app.main import create_app
+from app.routes import runs
+from app.settings import Settings
+
+SCRIPT = [
+    " I need to compute it.\nAction: Calculator\nAction Input: 37 * 12 + 5",
+    "I now know the final answer\nFinal Answer: 449",
+]
+
+
+@tool("Calculator")
+def calculator(expr: str) -> str:
+    """Useful for when you need to answer questions about math."""
+    return {"37 * 12 + 5": "449", "2 + 2": "4"}.get(expr.strip(), "Error: unknown")
+
+
+def with_runs_router(app: FastAPI) -> FastAPI:
+    if not any(getattr(r, "path", "") == "/runs" for r in app.routes):  # until app/main.py includes it
+        app.include_router(runs.router)
+    return app
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(cache_dir=tmp_path, store_url=f"sqlite:///{tmp_path / 'runs.db'}", log_json=False)
+    fake = FakeListChatModel(responses=SCRIPT)
+    app = with_runs_router(create_app(settings, chat_model=fake, tools=[calculator]))
+    with TestClient(app) as c:
+        deadline = time.monotonic() + 30
+        while not app.state.ready and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert app.state.ready, app.state.load_error
+        yield c
+
+
+def ask(client: TestClient, question: str = "What is 37 * 12 + 5?") -> str:
+    r = client.post("/ask", json={"question": question})
+    assert r.status_code == 200, r.text
+    assert r.json()["answer"] == "449"
+    return r.json()["run_id"]
+
+
+def test_runs_list_get_and_404(client: TestClient) -> None:
+    ids = [ask(client, f"What is 37 * 12 + 5? ({i})") for i in range(3)]
+    page = client.get("/runs", params={"limit": 2}).json()
+    assert [r["run_id"] for r in page["items"]] == ids[::-1][:2] and page["next_offset"] == 2
+    last = client.get("/runs", params={"limit": 2, "offset": 2}).json()
+    assert [r["run_id"] for r in last["items"]] == [ids[0]] and last["next_offset"] is None
+    detail = client.get(f"/runs/{ids[0]}").json()
+    assert detail["question"] == "What is 37 * 12 + 5? (0)" and detail["status"] == "answered"
+    assert detail["steps"][0]["tool"] == "Calculator" and detail["steps"][0]["observation"] == "449"
+    assert detail["prompt"].startswith("Answer the following questions")
+    missing = client.get("/runs/nope")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+    assert client.get("/runs", params={"limit": 0}).status_code == 422
+    assert client.get("/runs", params={"status": "exploded"}).status_code == 422
+    assert client.get("/runs", params={"status": "max_steps"}).json()["items"] == []
+
+
+def test_feedback_confirm_correct_and_filters(client: TestClient) -> None:
+    a, b, c, d = (ask(client, f"What is 37 * 12 + 5? ({i})") for i in range(4))
+    ok = client.post(f"/runs/{a}/feedback", json={"correct": True})
+    assert ok.status_code == 200 and ok.json()["use"] == "training"
+    fixed = client.post(f"/runs/{b}/feedback", json={"correct": False, "answer": "449.0", "note": "format"})
+    assert fixed.json()["replayable"] is True and fixed.json()["use"] == "training"
+    qa = client.post(f"/runs/{c}/feedback", json={"correct": False, "answer": "Canberra"})
+    assert qa.json()["replayable"] is False and qa.json()["use"] == "qa_pair"
+    assert "does not contain" in qa.json()["reason"]
+    assert client.post(f"/runs/{d}/feedback", json={"correct": False}).json()["use"] == "none"
+    assert client.post("/runs/nope/feedback", json={"correct": True}).status_code == 404
+    assert client.post(f"/runs/{a}/feedback", json={"answer": "x"}).status_code == 422  # correct is required
+    assert client.post(f"/runs/{a}/feedback", json={"correct": True, "extra": 1}).status_code == 422
+
+    with_fb = client.get("/runs", params={"has_feedback": True}).json()["items"]
+    assert {r["run_id"] for r in with_fb} == {a, b, c, d}
+    assert client.get(f"/runs/{c}").json()["feedback"]["answer"] == "Canberra"
+    store = client.app.state.store  # type: ignore[attr-defined]
+    assert {r["run_id"] for r in store.confirmed_runs()} == {a, b}
+    assert [p["run_id"] for p in store.qa_pairs()] == [c]
+    ask(client)
+    assert len(client.get("/runs", params={"has_feedback": False}).json()["items"]) == 1
+
+
+def test_openapi_has_examples(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/runs/{run_id}/feedback" in spec["paths"]
+    schema = spec["components"]["schemas"]["FeedbackRequest"]
+    assert schema["examples"][1]["answer"] == "Canberra"
