@@ -1,0 +1,506 @@
+"""Train a LoRA / QLoRA adapter on ReAct trajectories (the function behind ``qreact finetune``).
+
+    python -m finetune.train --config finetune/configs/cpu-default.yaml
+
+Flags override the YAML (``--max_steps 20 --output_dir /tmp/adapter``); ``--resume`` continues from
+the last checkpoint in ``output_dir/checkpoints``; Ctrl-C (or SIGTERM) saves a checkpoint at the end
+of the current optimizer step and exits with status 130. The output is a standard peft adapter folder
+plus ``training_card.json`` / ``training_card.md`` and ``loss_curve.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from finetune.config import DEFAULT_BASE_MODEL, ConfigError, FinetuneConfig, parse_args
+from finetune.data import IGNORE_INDEX, DataError, FileSummary, PadCollator, build_dataset, scan_files
+
+logger = logging.getLogger(__name__)
+
+EXIT_INTERRUPTED = 130  # the shell convention for "stopped by SIGINT"
+
+
+@dataclass
+class Plan:
+    """What the run resolved from the config: where, how and why."""
+
+    device: str
+    precision: str
+    reason: str
+    base_path: str
+    train_files: list[str]
+    eval_files: list[str]
+    summaries: dict[str, list[FileSummary]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- resolving
+
+
+def resolve_device(cfg: FinetuneConfig) -> str:
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "1 problem(s) in the fine-tuning config:\n  - device: cuda requested but no CUDA device"
+        )
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return cfg.device
+
+
+def resolve_precision(cfg: FinetuneConfig, device: str) -> tuple[str, str]:
+    """(precision, reason) — the reason is printed at start and written to the training card."""
+    if cfg.precision == "auto":
+        if device == "cuda":
+            return "4bit", "auto on CUDA: 4-bit NF4 QLoRA with bf16 compute (the seed recipe, least VRAM)"
+        return "fp32", (
+            "auto on CPU: fp32 LoRA (bf16 training is >10x slower on CPUs without native bf16; "
+            "NF4 is no faster and lowers top-1 agreement, see MEASURED.md)"
+        )
+    if cfg.precision == "bf16" and device == "cpu":
+        logger.warning("bf16 on CPU: expect >10x slower training than fp32 on CPUs without native bf16")
+        return "bf16", "bf16 requested on CPU (slow; fp32 is the CPU default)"
+    if cfg.precision == "4bit" and device == "cpu":
+        return (
+            "4bit",
+            "4bit requested on CPU: NF4 base with fp32 compute (bf16 compute is ~16x slower on CPU)",
+        )
+    return cfg.precision, f"{cfg.precision} requested"
+
+
+def resolve_base_model(cfg: FinetuneConfig) -> str:
+    """A folder or hub id; the default name converts the packaged GGUF once into the qreact cache."""
+    if cfg.base_model != DEFAULT_BASE_MODEL:
+        return cfg.base_model
+    from agent.backends.gemma import ensure_default_model
+
+    return str(ensure_default_model(_cache_dir(cfg)))
+
+
+def _cache_dir(cfg: FinetuneConfig) -> Path:
+    if cfg.cache_dir:
+        return Path(cfg.cache_dir).expanduser()
+    from app.settings import get_settings
+
+    return Path(get_settings().cache_dir)
+
+
+def export_from_runs(cfg: FinetuneConfig, out_path: Path) -> Path:
+    """Write confirmed runs from the run store as trajectory JSONL (``finetune.export.export_runs``)."""
+    try:
+        from finetune.export import export_runs
+    except ImportError as exc:
+        raise ConfigError(
+            "1 problem(s) in the fine-tuning config:\n  - from_runs: finetune.export is not available "
+            f"({exc}); export runs with `qreact data export` and pass the file in train_files"
+        ) from exc
+    url = cfg.store_url
+    if url is None:
+        from app.settings import get_settings
+
+        url = get_settings().resolved_store_url
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    counts = export_runs(url, out_path, only_confirmed=True)
+    logger.info("from_runs: exported %s from %s to %s", counts, url, out_path)
+    return out_path
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_tokenizer(base_path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def build_lora_config(cfg: FinetuneConfig) -> Any:
+    from peft import LoraConfig
+
+    targets: Any = cfg.target_modules
+    if targets == ["all-linear"]:
+        targets = "all-linear"  # peft's shorthand: every nn.Linear except the output layer
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        bias=cfg.lora_bias,
+        task_type="CAUSAL_LM",
+        target_modules=targets,
+    )
+
+
+def build_model(cfg: FinetuneConfig, plan: Plan) -> Any:
+    """The base model in the planned precision with LoRA adapters attached (peft PeftModel)."""
+    from peft import get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs: dict[str, Any] = {}
+    if plan.precision == "4bit":
+        compute = torch.bfloat16 if plan.device == "cuda" else torch.float32
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=compute,
+        )
+        kwargs["device_map"] = "auto" if plan.device == "cuda" else {"": "cpu"}
+        kwargs["dtype"] = compute
+    else:
+        kwargs["dtype"] = torch.bfloat16 if plan.precision == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(plan.base_path, **kwargs)
+    model.config.use_cache = False  # no KV cache while training
+    if plan.precision == "4bit":
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=cfg.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    model = get_peft_model(model, build_lora_config(cfg))
+    return model
+
+
+def build_training_args(cfg: FinetuneConfig, plan: Plan, streaming: bool) -> TrainingArguments:
+    workers = cfg.dataloader_num_workers
+    if workers is None:
+        workers = 2 if plan.device == "cuda" else 0  # CPU cores are busy training
+    group = cfg.group_by_length and not streaming
+    return TrainingArguments(
+        output_dir=str(Path(cfg.output_dir) / "checkpoints"),
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_ratio,  # a float < 1 is a fraction of the total steps
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        eval_strategy="steps" if cfg.eval_steps and plan.eval_files else "no",
+        eval_steps=cfg.eval_steps or None,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        bf16=plan.device == "cuda" and plan.precision in ("bf16", "4bit"),
+        use_cpu=plan.device == "cpu",
+        dataloader_num_workers=workers,
+        torch_compile=cfg.torch_compile,
+        report_to="none",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        train_sampling_strategy="group_by_length" if group else "random",
+        length_column_name="length",
+        remove_unused_columns=False,  # the collator picks its columns
+        prediction_loss_only=True,
+        logging_first_step=True,
+    )
+
+
+# ---------------------------------------------------------------- loss
+
+
+def supervised_loss(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    labels: torch.Tensor,
+    num_items: Any = None,
+) -> torch.Tensor:
+    """Causal-LM cross-entropy with the output layer applied only where the shifted labels are supervised.
+
+    Same value and gradients as the full loss: positions whose label is -100 contribute nothing, so
+    their 262k-wide logits never need computing. Sum over tokens / ``num_items`` (the supervised
+    count over the whole accumulated batch) or / this batch's count when ``num_items`` is None.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)[0]
+    targets = labels[:, 1:]
+    mask = targets != IGNORE_INDEX
+    logits = base.get_output_embeddings()(hidden[:, :-1][mask])
+    cap = getattr(base.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    total = F.cross_entropy(logits.float(), targets[mask], reduction="sum")
+    denom = num_items if num_items is not None else mask.sum().clamp(min=1)
+    return total / denom
+
+
+def full_loss(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    labels: torch.Tensor,
+    num_items: Any = None,
+) -> torch.Tensor:
+    """The plain recipe: logits at every position, then the same masked cross-entropy."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+    targets = labels[:, 1:]
+    total = F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.size(-1)),
+        targets.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    denom = num_items if num_items is not None else (targets != IGNORE_INDEX).sum().clamp(min=1)
+    return total / denom
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+class SupervisedTrainer(Trainer):
+    """A Trainer whose loss computes logits only at supervised positions, and logs tokens/s and memory."""
+
+    loss_is_scaled_for_ga = (
+        True  # compute_loss divides by the supervised count of the whole accumulated batch
+    )
+
+    def __init__(self, *args: Any, supervised_logits_only: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.model_accepts_loss_kwargs = True  # makes Trainer count supervised tokens across accumulation
+        self.supervised_logits_only = supervised_logits_only
+        self.tokens = {"supervised": 0, "total": 0}
+        self._last_log = (time.perf_counter(), 0, 0)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
+        loss_fn = supervised_loss if self.supervised_logits_only else full_loss
+        loss = loss_fn(
+            model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"], num_items_in_batch
+        )
+        if model.training:
+            self.tokens["supervised"] += int((inputs["labels"][:, 1:] != IGNORE_INDEX).sum())
+            self.tokens["total"] += int(inputs["attention_mask"].sum())
+        return (loss, {"loss": loss}) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        now = time.perf_counter()
+        then, sup0, tot0 = self._last_log
+        if "loss" in logs and now > then:
+            logs["sup_tok_s"] = round((self.tokens["supervised"] - sup0) / (now - then), 1)
+            logs["tok_s"] = round((self.tokens["total"] - tot0) / (now - then), 1)
+            logs["peak_rss_mb"] = round(peak_rss_mb())
+            if torch.cuda.is_available():
+                logs["peak_vram_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+            self._last_log = (now, self.tokens["supervised"], self.tokens["total"])
+        super().log(logs, start_time)
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+class GracefulStop(TrainerCallback):
+    """First Ctrl-C / SIGTERM: save a checkpoint at the end of this optimizer step and stop. Second: abort."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def request(self, signum: int = signal.SIGINT, frame: Any = None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        logger.warning("stop requested: saving a checkpoint after this step (press Ctrl-C again to abort)")
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if self.requested:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+class ProgressFile(TrainerCallback):
+    """Rewrites a small JSON file at every log: state, step, loss, ETA (for job pollers, app/jobs.py)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self.started = time.time()
+        self.first_step: int | None = None
+
+    def write(self, **fields: Any) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(json.dumps({**fields, "updated": time.time()}))
+        os.replace(tmp, self.path)  # atomic: a poller never reads half a file
+
+    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self.started = time.time()
+        self.first_step = state.global_step
+        self.write(state="running", step=state.global_step, max_steps=state.max_steps)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+        done = state.global_step - (self.first_step or 0)
+        elapsed = time.time() - self.started
+        eta = elapsed / done * (state.max_steps - state.global_step) if done > 0 else None
+        losses = [h["loss"] for h in state.log_history if "loss" in h]
+        self.write(
+            state="running",
+            step=state.global_step,
+            max_steps=state.max_steps,
+            epoch=state.epoch,
+            loss=losses[-1] if losses else None,
+            eval_loss=(logs or {}).get("eval_loss"),
+            eta_s=round(eta, 1) if eta is not None else None,
+            sup_tok_s=(logs or {}).get("sup_tok_s"),
+        )
+
+
+# ---------------------------------------------------------------- main
+
+
+def plan_run(cfg: FinetuneConfig) -> Plan:
+    device = resolve_device(cfg)
+    precision, reason = resolve_precision(cfg, device)
+    logger.info("device %s, precision %s: %s", device, precision, reason)
+    train_files = list(cfg.train_files)
+    if cfg.from_runs:
+        train_files.append(str(export_from_runs(cfg, Path(cfg.output_dir) / "from_runs.jsonl")))
+    plan = Plan(device, precision, reason, "", train_files, list(cfg.eval_files))
+    plan.summaries = {
+        "train": scan_files(train_files, cfg.on_bad_line),
+        "eval": scan_files(plan.eval_files, cfg.on_bad_line),
+    }
+    if not sum(s.used for s in plan.summaries["train"]):
+        raise DataError(f"no usable trajectories in {', '.join(train_files)}")
+    plan.base_path = resolve_base_model(cfg)
+    return plan
+
+
+def main(cfg: FinetuneConfig, resume: bool = False) -> dict[str, Any]:
+    """Train as configured; returns the training card (``status`` is "completed" or "interrupted")."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from finetune.card import write_card
+
+    cfg.validate()
+    started = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    plan = plan_run(cfg)
+    progress = ProgressFile(cfg.progress_file)
+    progress.write(state="loading", step=0)
+    tokenizer = build_tokenizer(plan.base_path)
+    hashes = {s.path: s.sha256 for s in plan.summaries["train"] + plan.summaries["eval"]}
+    train_ds = build_dataset(
+        plan.train_files, tokenizer, cfg.max_length, cfg.streaming, [hashes[p] for p in plan.train_files]
+    )
+    eval_ds = (
+        build_dataset(plan.eval_files, tokenizer, cfg.max_length, False, [hashes[p] for p in plan.eval_files])
+        if plan.eval_files
+        else None
+    )
+    model = build_model(cfg, plan)
+    trainable, total = model.get_nb_trainable_parameters()
+    logger.info("LoRA r=%d: %s trainable of %s parameters", cfg.lora_r, f"{trainable:,}", f"{total:,}")
+
+    args = build_training_args(cfg, plan, cfg.streaming)
+    stop = GracefulStop()
+    trainer = SupervisedTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        data_collator=PadCollator(tokenizer.pad_token_id),
+        callbacks=[stop, progress],
+        supervised_logits_only=cfg.supervised_logits_only,
+    )
+    checkpoint = None
+    if resume:
+        checkpoint = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+        if checkpoint is None:
+            logger.warning("--resume: no checkpoint in %s, starting from scratch", args.output_dir)
+        else:
+            logger.info("resuming from %s", checkpoint)
+
+    handlers = _install_signal_handlers(stop)
+    try:
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+    except BaseException:
+        progress.write(state="failed", step=trainer.state.global_step)
+        raise
+    finally:
+        _restore_signal_handlers(handlers)
+
+    status = "interrupted" if stop.requested else "completed"
+    eval_loss = None
+    if status == "completed":
+        if eval_ds is not None:
+            eval_loss = trainer.evaluate().get("eval_loss")
+        out = Path(cfg.output_dir)
+        model.peft_config["default"].base_model_name_or_path = cfg.base_model  # not a local cache path
+        model.save_pretrained(out)
+        if not cfg.keep_checkpoints:
+            shutil.rmtree(args.output_dir, ignore_errors=True)
+    else:
+        logger.warning(
+            "interrupted at step %d; checkpoint in %s; continue with --resume",
+            trainer.state.global_step,
+            args.output_dir,
+        )
+    card = write_card(
+        cfg,
+        plan,
+        trainer,
+        status=status,
+        seconds=time.time() - started,
+        train_loss=result.training_loss,
+        eval_loss=eval_loss,
+        resumed_from=checkpoint,
+    )
+    progress.write(state=status, step=trainer.state.global_step, max_steps=trainer.state.max_steps)
+    return card
+
+
+def _install_signal_handlers(stop: GracefulStop) -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # signal handlers can only be set from the main thread
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old[sig] = signal.signal(sig, stop.request)
+    return old
+
+
+def _restore_signal_handlers(old: dict[int, Any]) -> None:
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
+
+
+def run_cli(argv: list[str] | None = None, prog: str = "python -m finetune.train") -> int:
+    """Parse flags, train, and return the exit status (0 done, 130 interrupted, 2 bad config/data)."""
+    try:
+        cfg, resume = parse_args(argv, prog=prog)
+        card = main(cfg, resume=resume)
+    except (ConfigError, DataError) as exc:
+        logger.error("%s", exc)
+        return 2
+    if card["status"] == "interrupted":
+        return EXIT_INTERRUPTED
+    logger.info("adapter written to %s (%s)", cfg.output_dir, card["summary"])
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(run_cli())
