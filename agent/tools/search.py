@@ -1,0 +1,282 @@
+"""The "Search" tool: DuckDuckGo (ddgs), a local SQLite FTS5 knowledge base, or both.
+
+Modes: ``local`` (BM25 over an FTS5 index: the country pack or a user's folder),
+``duckduckgo`` (ddgs web search with a timeout and a backoff on rate limits) and ``auto``
+(DuckDuckGo; on any failure the local index answers and the observation says so).
+``run_with_source(query)`` returns ``(text, source)`` with source "duckduckgo" or "local".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.tools import BaseTool
+from pydantic import ConfigDict, PrivateAttr
+
+from agent.prompt import SEARCH_DESCRIPTION, SEARCH_NAME
+
+logger = logging.getLogger(__name__)
+
+SearchMode = Literal["auto", "duckduckgo", "local"]
+LOCAL_PREFIX = "[local knowledge base] "  # marks an auto-mode answer that came from the fallback
+NO_RESULTS = "No good search result found."
+MAX_QUERY_CHARS = 300  # longer queries are cut: FTS/web queries gain nothing past this
+MAX_QUERY_TERMS = 24  # FTS5 terms per query (each is a quoted token OR-ed with the others)
+RESULT_CHARS = 400  # one local result in an observation, characters
+WEB_RESULT_CHARS = 300  # one web snippet, characters
+CANDIDATES = 50  # BM25 candidates fetched before named documents are moved first
+BM25_WEIGHTS = (10.0, 5.0, 1.0)  # title, aliases, body: a name in the title outranks a mention
+RATE_LIMIT_BACKOFF_S = (1.0, 2.0)  # waits before the 2nd and 3rd web attempt after a rate limit
+
+# words that carry no search meaning; dropped so BM25 ranks on the content words
+STOPWORDS = frozenset(
+    """a an and are as at be by can could did do does for from had has have how i in into is it its
+    me much many my of on or our please show tell than that the their them then there these they this
+    to us was we were what when where which who whom whose why will with would you your""".split()
+)
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression for arbitrary text: content words, each quoted, OR-ed.
+
+    Quoting every token means no user or model text can inject FTS5 syntax (NEAR, column
+    filters, ``*``, ``^``, unbalanced quotes) or raise a syntax error.
+    """
+    tokens = [t for t in _TOKEN.findall(text[:MAX_QUERY_CHARS].lower()) if t not in STOPWORDS]
+    if not tokens:  # a query made only of stopwords still searches for them
+        tokens = _TOKEN.findall(text[:MAX_QUERY_CHARS].lower())
+    unique = list(dict.fromkeys(t.replace('"', "") for t in tokens))[:MAX_QUERY_TERMS]
+    return " OR ".join(f'"{t}"' for t in unique if t)
+
+
+@dataclass(frozen=True)
+class Hit:
+    title: str
+    body: str
+    source: str
+    score: float
+
+
+class LocalIndex:
+    """Read-only BM25 search over an FTS5 index built by ``agent.knowledge``.
+
+    Documents whose title (or a listed alias) the query names come first, in the order the
+    query names them: "capital of Australia" puts the Australia document first.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"search index not found: {self.path}")
+        self._local = threading.local()
+        self._names: list[tuple[re.Pattern[str], int, int]] | None = None  # (pattern, rowid, length)
+        self._lock = threading.Lock()
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._local.con = con
+        return con
+
+    def _name_patterns(self) -> list[tuple[re.Pattern[str], int, int]]:
+        with self._lock:
+            if self._names is None:
+                names: list[tuple[re.Pattern[str], int, int]] = []
+                for rowid, title, aliases in self._con().execute("SELECT rowid, title, aliases FROM docs"):
+                    for name in [title, *[a for a in (aliases or "").split("; ") if a]]:
+                        name = name.strip()
+                        if len(name) < 3 and not name.isupper():
+                            continue
+                        short = len(name) <= 3  # US, UK, UAE: case-sensitive, or "us" would match
+                        flags = 0 if short else re.IGNORECASE
+                        pat = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", flags)
+                        names.append((pat, rowid, len(name)))
+                self._names = names
+            return self._names
+
+    def named(self, query: str) -> list[int]:
+        """Rowids of documents whose name appears in the query; longest names win overlaps
+        ("Equatorial Guinea" is not also "Guinea"), ordered by position in the query."""
+        found: list[tuple[int, int, int, int]] = []  # (length, start, end, rowid)
+        for pat, rowid, length in self._name_patterns():
+            for m in pat.finditer(query):
+                found.append((length, m.start(), m.end(), rowid))
+        taken: list[tuple[int, int, int]] = []
+        for _length, start, end, rowid in sorted(found, key=lambda f: (-f[0], f[1])):
+            if any(start < e and s < end for s, e, _ in taken):
+                continue
+            taken.append((start, end, rowid))
+        ordered = [rowid for _, _, rowid in sorted(taken)]
+        return list(dict.fromkeys(ordered))
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        """The best ``k`` documents: named ones when the query names any, else BM25's top ``k``."""
+        query = query[:MAX_QUERY_CHARS]
+        con = self._con()
+        named = self.named(query)
+        if named:
+            marks = ",".join("?" * len(named))
+            sql = f"SELECT rowid, title, body, source FROM docs WHERE rowid IN ({marks})"
+            by_id = {r[0]: r for r in con.execute(sql, named)}
+            return [Hit(by_id[i][1], by_id[i][2], by_id[i][3], 0.0) for i in named[:k] if i in by_id]
+        match = fts_query(query)
+        if not match:
+            return []
+        w = BM25_WEIGHTS
+        try:
+            rows = con.execute(
+                f"SELECT title, body, source, bm25(docs, {w[0]}, {w[1]}, {w[2]}) AS score FROM docs "
+                "WHERE docs MATCH ? ORDER BY score LIMIT ?",
+                (match, min(k, CANDIDATES)),
+            ).fetchall()
+        except sqlite3.OperationalError as exc:  # defensive: fts_query quotes every term
+            logger.warning("FTS query failed for %r: %s", match, exc)
+            return []
+        return [Hit(title, body, source, score) for title, body, source, score in rows]
+
+
+def format_hits(hits: list[Hit], max_chars: int = RESULT_CHARS) -> str:
+    """Results joined compactly, best first; a title is added when the text does not start with it."""
+    parts = []
+    for hit in hits:
+        text = " ".join(hit.body.split())
+        if not text.lower().startswith(hit.title.lower()):
+            text = f"{hit.title}: {text}"
+        if len(text) > max_chars:
+            text = text[: max_chars - 3].rstrip() + "..."
+        parts.append(text)
+    return " ".join(parts) if parts else NO_RESULTS
+
+
+class WebSearchError(RuntimeError):
+    """DuckDuckGo could not answer (rate limit, timeout, network, no results)."""
+
+
+# daemon-ish pool for web calls, so a hung request is abandoned at the timeout
+_WEB_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qreact-ddgs")
+
+
+def _ddgs_text(query: str, max_results: int, timeout_s: float, backend: str) -> list[dict[str, Any]]:
+    """One ddgs text search (the boundary tests monkeypatch)."""
+    from ddgs import DDGS
+
+    return list(
+        DDGS(timeout=max(1, round(timeout_s))).text(
+            query,
+            region="wt-wt",
+            safesearch="moderate",
+            timelimit=None,
+            max_results=max_results,
+            backend=backend,
+        )
+        or []
+    )
+
+
+def web_search(query: str, max_results: int = 3, timeout_s: float = 10.0, backend: str = "duckduckgo") -> str:
+    """DuckDuckGo results as one compact text; raises ``WebSearchError`` on any failure.
+
+    Rate limits are retried after a short backoff while the time budget lasts; the whole call
+    (retries included) is bounded by ``timeout_s``.
+    """
+    from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
+
+    deadline = time.monotonic() + timeout_s
+    attempt = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WebSearchError("timed out")
+        future = _WEB_POOL.submit(_ddgs_text, query, max_results, left, backend)
+        try:
+            results = future.result(timeout=left)
+            break
+        except FutureTimeout as exc:
+            raise WebSearchError(f"timed out after {timeout_s:g} s") from exc
+        except RatelimitException as exc:
+            if (
+                attempt >= len(RATE_LIMIT_BACKOFF_S)
+                or deadline - time.monotonic() <= RATE_LIMIT_BACKOFF_S[attempt]
+            ):
+                raise WebSearchError("rate limited") from exc
+            time.sleep(RATE_LIMIT_BACKOFF_S[attempt])
+            attempt += 1
+        except TimeoutException as exc:
+            raise WebSearchError("timed out") from exc
+        except DDGSException as exc:
+            raise WebSearchError(str(exc)[:200] or "search failed") from exc
+        except Exception as exc:  # noqa: BLE001 - network errors of every kind become a fallback
+            raise WebSearchError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    parts = []
+    for r in results[:max_results]:
+        title = " ".join(str(r.get("title") or "").split())
+        body = " ".join(str(r.get("body") or r.get("snippet") or "").split())
+        text = f"{title}: {body}" if title and body else title or body
+        if len(text) > WEB_RESULT_CHARS:
+            text = text[: WEB_RESULT_CHARS - 3].rstrip() + "..."
+        if text:
+            parts.append(text)
+    if not parts:
+        raise WebSearchError("no results")
+    return " ".join(parts)
+
+
+class SearchTool(BaseTool):
+    """The "Search" tool of the zero-shot ReAct prompt."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str = SEARCH_NAME
+    description: str = SEARCH_DESCRIPTION
+    mode: SearchMode = "auto"
+    index_path: Path | None = None  # None: the country pack in cache_dir
+    cache_dir: Path | None = None  # None: the settings' cache_dir
+    timeout_s: float = 10.0
+    max_results: int = 3
+    ddgs_backend: str = "duckduckgo"
+    _index: LocalIndex | None = PrivateAttr(default=None)
+    _index_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def local_index(self) -> LocalIndex:
+        """The local index, opened on first use (the country pack is built if missing)."""
+        with self._index_lock:
+            if self._index is None:
+                path = self.index_path
+                if path is None:
+                    from agent.knowledge import ensure_default_index
+
+                    path = ensure_default_index(self.cache_dir)
+                self._index = LocalIndex(path)
+            return self._index
+
+    def search_local(self, query: str) -> str:
+        return format_hits(self.local_index().search(query, self.max_results))
+
+    def run_with_source(self, query: str) -> tuple[str, str]:
+        """(observation text, "duckduckgo" | "local"); never raises for a bad query."""
+        query = " ".join(str(query).split()).strip().strip("\"'`")[:MAX_QUERY_CHARS]
+        if not query:
+            return "Error: empty search query.", "local" if self.mode == "local" else "duckduckgo"
+        if self.mode == "local":
+            return self.search_local(query), "local"
+        try:
+            return web_search(query, self.max_results, self.timeout_s, self.ddgs_backend), "duckduckgo"
+        except WebSearchError as exc:
+            if self.mode == "duckduckgo":
+                return f"Error: web search failed ({exc}).", "duckduckgo"
+            logger.info("web search failed (%s); answering from the local index", exc)
+        return LOCAL_PREFIX + self.search_local(query), "local"
+
+    def _run(self, tool_input: str, **kwargs: object) -> str:
+        return self.run_with_source(str(tool_input))[0]
