@@ -1,0 +1,852 @@
+"""Gold ReAct trajectories: templated questions answered by running the real tools.
+
+    python -m finetune.gold --out data/gold --seed 0 --evalsets finetune/evalsets
+
+Every observation comes from the live Search (local knowledge index) and Calculator tools through
+``agent.loop.format_observation``, and every model text from ``agent.prompt``'s helpers, so a
+trajectory is byte for byte what the live loop would have produced had the model written it.
+Countries are split train/dev/test (disjoint); some phrasings and one question kind
+(``HELDOUT_KINDS``) never appear in train, so dev/test measure generalisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.tools import BaseTool
+
+from agent.loop import format_observation
+from agent.prompt import CALCULATOR_NAME, SEARCH_NAME, final_log, render_prompt, step_log
+from finetune.scoring import is_correct
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "dev", "test")
+SPLIT_FRACTIONS = (0.7, 0.1, 0.2)  # of countries: train / dev / test
+FORCED_TRAIN = ("Japan",)  # the README/acceptance demo asks about Japan: keep it in train
+GOLD_MAX_RESULTS = 1  # search results per observation in gold data: short prompts, the right hit first
+OBSERVATION_MAX_CHARS = 1200  # same as the live default (settings.observation_max_chars)
+HELDOUT_KINDS = ("area_sum",)  # never in train: a new combination of seen skills
+FINAL_THOUGHT = "I now know the final answer"
+ACCEPTANCE_QUESTION = (  # issue 4's demo question: always in train, verbatim
+    "What is the population density of Japan in people per square kilometre, "
+    "rounded to the nearest whole number?"
+)
+
+# training trajectories per kind (total ≈ 1000: ~1 h of CPU LoRA at ~100 supervised tok/s)
+TRAIN_COUNTS: dict[str, int] = {
+    "capital": 70,
+    "population": 70,
+    "area": 60,
+    "currency": 60,
+    "region": 50,
+    "borders": 60,
+    "arithmetic": 200,
+    "density": 150,
+    "population_sum": 90,
+    "population_difference": 90,
+    "population_ratio": 60,
+    "area_difference": 60,
+}
+# eval questions per kind (dev / test): every kind, held-out kind included
+EVAL_COUNTS: dict[str, tuple[int, int]] = {
+    "capital": (8, 16),
+    "population": (8, 16),
+    "area": (7, 14),
+    "currency": (7, 14),
+    "region": (6, 12),
+    "borders": (6, 12),
+    "arithmetic": (14, 28),
+    "density": (12, 24),
+    "population_sum": (8, 16),
+    "population_difference": (8, 16),
+    "population_ratio": (6, 12),
+    "area_difference": (5, 10),
+    "area_sum": (5, 10),
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phrasings. The LAST phrasing of every list is held out of train (dev/test only).
+# ---------------------------------------------------------------------------------------------
+PHRASINGS: dict[str, list[str]] = {
+    "capital": [
+        "What is the capital of {a}?",
+        "What is the capital city of {a}?",
+        "Which city is the capital of {a}?",
+        "Name the capital of {a}.",
+        "{a} has which city as its capital?",
+        "Tell me the capital of {a}.",
+        "In which city is the government of {a} seated?",
+    ],
+    "population": [
+        "What is the population of {a}?",
+        "How many people live in {a}?",
+        "How many inhabitants does {a} have?",
+        "What is the number of people living in {a}?",
+        "Tell me the population of {a}.",
+        "{a} has how many residents?",
+        "How populous is {a}?",
+    ],
+    "area": [
+        "What is the area of {a}?",
+        "How large is {a} in square kilometres?",
+        "What is the total area of {a} in km²?",
+        "How many square kilometres does {a} cover?",
+        "Tell me the land area of {a}.",
+        "How big is {a}?",
+        "What is the surface area of {a}?",
+    ],
+    "currency": [
+        "What is the currency of {a}?",
+        "Which currency is used in {a}?",
+        "What money do people use in {a}?",
+        "Name the official currency of {a}.",
+        "What currency does {a} use?",
+        "If I travel to {a}, which currency will I pay with?",
+    ],
+    "region": [
+        "In which region of the world is {a}?",
+        "Which region is {a} located in?",
+        "Where in the world is {a}?",
+        "On which continent is {a}?",
+        "What part of the world is {a} in?",
+        "{a} belongs to which world region?",
+    ],
+    "borders": [
+        "Which countries border {a}?",
+        "What countries share a land border with {a}?",
+        "List the countries that border {a}.",
+        "Name the neighbouring countries of {a}.",
+        "{a} shares borders with which countries?",
+        "Which nations are the neighbours of {a}?",
+    ],
+    "density": [
+        "What is the population density of {a} in people per square kilometre, "
+        "rounded to the nearest whole number?",
+        "What is the population density of {a}?",
+        "How many people live per square kilometre in {a}?",
+        "How densely populated is {a}, in people per km²?",
+        "Calculate the population density of {a}, rounded to the nearest whole number.",
+        "Divide the population of {a} by its area. What do you get, to the nearest whole number?",
+        "On average, how many inhabitants are there per square kilometre of {a}?",
+    ],
+    "population_sum": [
+        "What is the combined population of {a} and {b}?",
+        "Add up the populations of {a} and {b}.",
+        "How many people live in {a} and {b} together?",
+        "What is the total population of {a} plus {b}?",
+        "If you combine {a} and {b}, how many people is that?",
+        "What do the populations of {a} and {b} add up to?",
+        "How many inhabitants do {a} and {b} have in total?",
+    ],
+    "population_difference": [
+        "How many more people live in {a} than in {b}?",
+        "What is the difference between the populations of {a} and {b}?",
+        "By how many people does the population of {a} exceed that of {b}?",
+        "How much larger is the population of {a} than the population of {b}?",
+        "Subtract the population of {b} from the population of {a}.",
+        "{a} has how many more inhabitants than {b}?",
+        "What is the population gap between {a} and {b}?",
+    ],
+    "population_ratio": [
+        "How many times larger is the population of {a} than that of {b}?",
+        "What is the ratio of the population of {a} to the population of {b}?",
+        "How many times more people live in {a} than in {b}?",
+        "Divide the population of {a} by the population of {b}.",
+        "The population of {a} is how many times the population of {b}?",
+        "By what factor does the population of {a} exceed that of {b}?",
+    ],
+    "area_difference": [
+        "How much larger is {a} than {b} in square kilometres?",
+        "What is the difference in area between {a} and {b}?",
+        "By how many square kilometres does {a} exceed {b} in area?",
+        "Subtract the area of {b} from the area of {a}.",
+        "How many more square kilometres does {a} cover than {b}?",
+        "What is the area gap between {a} and {b} in km²?",
+    ],
+    "area_sum": [
+        "What is the combined area of {a} and {b}?",
+        "Add up the areas of {a} and {b}.",
+        "How many square kilometres do {a} and {b} cover together?",
+        "What is the total area of {a} plus {b} in km²?",
+        "If you merged {a} and {b}, how large would the country be in square kilometres?",
+    ],
+}
+
+NAMES = [
+    "Anna",
+    "Ben",
+    "Chloe",
+    "David",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jamal",
+    "Kofi",
+    "Lena",
+    "Mia",
+    "Noah",
+]
+
+
+@dataclass(frozen=True)
+class ArithmeticTemplate:
+    """A word problem: phrasings, how to draw its numbers, the Calculator expression."""
+
+    name: str
+    phrasings: list[str]
+    draw: Callable[[random.Random], dict[str, Any]]
+    expression: str  # format string over the drawn values
+
+
+def _draw_shop(rng: random.Random) -> dict[str, Any]:
+    return {"a": rng.randint(3, 60), "b": rng.randint(2, 48), "c": rng.randint(1, 30), "n": rng.choice(NAMES)}
+
+
+def _draw_two(rng: random.Random) -> dict[str, Any]:
+    return {"a": rng.randint(12, 999), "b": rng.randint(2, 99), "n": rng.choice(NAMES)}
+
+
+def _draw_percent(rng: random.Random) -> dict[str, Any]:
+    return {
+        "p": rng.choice([5, 10, 12, 15, 20, 25, 30, 40, 60, 75]),
+        "a": rng.randint(2, 90) * 20,
+        "n": rng.choice(NAMES),
+    }
+
+
+def _draw_speed(rng: random.Random) -> dict[str, Any]:
+    h = rng.randint(2, 9)
+    return {"h": h, "d": h * rng.randint(30, 120), "n": rng.choice(NAMES)}
+
+
+def _draw_spend(rng: random.Random) -> dict[str, Any]:
+    a = rng.randint(50, 2000)
+    return {"a": a, "b": rng.randint(1, a - 1), "c": rng.randint(1, 40), "n": rng.choice(NAMES)}
+
+
+def _draw_three(rng: random.Random) -> dict[str, Any]:
+    return {
+        "a": rng.randint(10, 5000),
+        "b": rng.randint(10, 5000),
+        "c": rng.randint(10, 5000),
+        "n": rng.choice(NAMES),
+    }
+
+
+ARITHMETIC: list[ArithmeticTemplate] = [
+    ArithmeticTemplate(
+        "boxes",
+        [
+            "A shop has {a} boxes with {b} apples in each box and {c} loose apples. "
+            "How many apples does it have?",
+            "{n} buys {a} packs of {b} pencils and {c} single pencils. How many pencils does {n} have?",
+            "There are {a} rows of {b} chairs and {c} extra chairs. How many chairs are there in total?",
+            "What is {a} times {b} plus {c}?",
+            "A farmer packs {a} crates of {b} eggs and has {c} eggs left over. "
+            "How many eggs are there altogether?",
+            "Multiply {a} by {b} and then add {c}.",
+        ],
+        _draw_shop,
+        "{a} * {b} + {c}",
+    ),
+    ArithmeticTemplate(
+        "product",
+        [
+            "What is {a} multiplied by {b}?",
+            "A cinema sells {a} tickets a day. How many tickets does it sell in {b} days?",
+            "{n} reads {b} pages a day for {a} days. How many pages is that?",
+            "Calculate {a} times {b}.",
+            "Each of {a} buses carries {b} passengers. How many passengers are there in total?",
+            "What is the product of {a} and {b}?",
+        ],
+        _draw_two,
+        "{a} * {b}",
+    ),
+    ArithmeticTemplate(
+        "percent",
+        [
+            "What is {p}% of {a}?",
+            "A jacket costs {a} dollars. How much is a {p}% discount?",
+            "{n} earns {a} dollars and saves {p}% of it. How much does {n} save?",
+            "Calculate {p} percent of {a}.",
+            "A town of {a} people: {p}% of them are children. How many children is that?",
+            "How much is {p} per cent of {a}?",
+        ],
+        _draw_percent,
+        "{a} * {p} / 100",
+    ),
+    ArithmeticTemplate(
+        "speed",
+        [
+            "A train travels {d} km in {h} hours. What is its average speed in km per hour?",
+            "{n} drives {d} kilometres in {h} hours. How fast is that on average, in km/h?",
+            "What is {d} divided by {h}?",
+            "A cyclist covers {d} km in {h} hours. What is the average speed?",
+            "If {d} litres are shared equally among {h} tanks, how many litres go in each tank?",
+            "Split {d} into {h} equal parts. How big is each part?",
+        ],
+        _draw_speed,
+        "{d} / {h}",
+    ),
+    ArithmeticTemplate(
+        "spend",
+        [
+            "{n} had {a} dollars and spent {b} dollars. How much money is left?",
+            "What is {a} minus {b}?",
+            "A library had {a} books and lent out {b}. How many books are still there?",
+            "Subtract {b} from {a}.",
+            "A tank holds {a} litres and {b} litres leak out. How many litres remain?",
+            "How much is {a} take away {b}?",
+        ],
+        _draw_spend,
+        "{a} - {b}",
+    ),
+    ArithmeticTemplate(
+        "sum3",
+        [
+            "What is the sum of {a}, {b} and {c}?",
+            "{n} walked {a} metres, then {b} metres, then {c} metres. How far did {n} walk in total?",
+            "Add {a}, {b} and {c}.",
+            "A school counts {a} visitors in the morning, {b} at noon and {c} in the evening. "
+            "How many visitors is that altogether?",
+            "Three shops sold {a}, {b} and {c} items. How many items did they sell together?",
+            "What do {a}, {b} and {c} add up to?",
+        ],
+        _draw_three,
+        "{a} + {b} + {c}",
+    ),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Knowledge and tools
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Country:
+    name: str
+    capital: str
+    population: int
+    area: int
+    region: str
+    subregion: str
+    currencies: tuple[str, ...]
+    borders: tuple[str, ...]
+
+
+def load_countries(records: Iterable[dict[str, Any]] | None = None) -> list[Country]:
+    """Countries with every field the templates need, sorted by name."""
+    if records is None:
+        from agent.knowledge import country_records
+
+        records = country_records()
+    out: list[Country] = []
+    for r in records:
+        try:
+            population, area = int(r.get("population") or 0), int(round(float(r.get("area_km2") or 0)))
+        except (TypeError, ValueError):
+            continue
+        if not r.get("name") or not r.get("capital") or population < 1000 or area < 1:
+            continue
+        currencies = tuple(str(c) for c in (r.get("currencies") or []) if c)
+        out.append(
+            Country(
+                name=str(r["name"]),
+                capital=str(r["capital"]),
+                population=population,
+                area=area,
+                region=str(r.get("region") or ""),
+                subregion=str(r.get("subregion") or ""),
+                currencies=currencies,
+                borders=tuple(str(b) for b in (r.get("borders") or []) if b),
+            )
+        )
+    return sorted(out, key=lambda c: c.name)
+
+
+class ToolRunner:
+    """Calls the real tools the way ReActAgent does and formats observations with the loop's function."""
+
+    def __init__(self, tools: Sequence[BaseTool], observation_max_chars: int = OBSERVATION_MAX_CHARS) -> None:
+        self.tools = {t.name: t for t in tools}
+        self.observation_max_chars = observation_max_chars
+
+    def __call__(self, name: str, tool_input: str) -> str:
+        tool = self.tools[name]
+        call = getattr(tool, "run_with_source", None)
+        raw = call(tool_input)[0] if call is not None else tool.invoke(tool_input)
+        return format_observation(str(raw), self.observation_max_chars)
+
+
+def default_tools(cache_dir: Path | None = None, max_results: int = GOLD_MAX_RESULTS) -> list[BaseTool]:
+    """Local Search over the built-in knowledge index + Calculator (no network)."""
+    from agent.knowledge import ensure_default_index
+    from agent.tools import build_tools
+
+    if cache_dir is None:
+        from app.settings import get_settings
+
+        cache_dir = get_settings().cache_dir
+    index = ensure_default_index(cache_dir)
+    return build_tools(search="local", index_path=index, max_results=max_results)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers as they appear in observations
+# ---------------------------------------------------------------------------------------------
+_NUM_IN_TEXT = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.,])\d+(?:\.\d+)?")
+
+
+def find_number(observation: str, value: float) -> str | None:
+    """The text of ``value`` as written in the observation ("127,080,000"), or None if absent."""
+    for m in _NUM_IN_TEXT.finditer(observation):
+        try:
+            if abs(float(m.group(0).replace(",", "")) - value) < 0.5:
+                return m.group(0)
+        except ValueError:
+            continue
+    return None
+
+
+def plain(number_text: str) -> str:
+    """A number as Calculator input: no thousands separators."""
+    return number_text.replace(",", "")
+
+
+class SkipQuestion(Exception):
+    """The tools did not return what the template needs (the trajectory would teach a wrong answer)."""
+
+
+@dataclass
+class Draft:
+    """A trajectory under construction: tool steps run for real, then the final answer."""
+
+    run: ToolRunner
+    steps: list[dict[str, str]] = field(default_factory=list)
+
+    def act(self, thought: str, tool: str, tool_input: str) -> str:
+        observation = self.run(tool, tool_input)
+        log = step_log(thought, tool, tool_input, first=not self.steps)
+        self.steps.append(
+            {
+                "thought": thought,
+                "tool": tool,
+                "tool_input": tool_input,
+                "observation": observation,
+                "log": log,
+            }
+        )
+        return observation
+
+    def search_number(self, thought: str, query: str, value: float, title: str) -> str:
+        observation = self.act(thought, SEARCH_NAME, query)
+        if not observation.startswith(f"{title}:"):
+            raise SkipQuestion(f"{query!r}: the first result is not {title}: {observation[:80]!r}")
+        text = find_number(observation, value)
+        if text is None:
+            raise SkipQuestion(f"{query!r}: {value} not in observation {observation[:120]!r}")
+        return text
+
+    def search_text(self, thought: str, query: str, needles: Sequence[str], title: str) -> str:
+        observation = self.act(thought, SEARCH_NAME, query)
+        if not observation.startswith(f"{title}:"):
+            raise SkipQuestion(f"{query!r}: the first result is not {title}: {observation[:80]!r}")
+        low = observation.lower()
+        missing = [n for n in needles if n.lower() not in low]
+        if missing:
+            raise SkipQuestion(f"{query!r}: {missing} not in observation {observation[:120]!r}")
+        return observation
+
+    def calculate(self, thought: str, expression: str) -> str:
+        observation = self.act(thought, CALCULATOR_NAME, expression)
+        if observation.startswith("Error"):
+            raise SkipQuestion(f"calculator: {expression!r} -> {observation!r}")
+        return observation
+
+
+def _join(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinds: each builds (steps, final answer, gold answer, rel_tol) by running the tools
+# ---------------------------------------------------------------------------------------------
+Built = tuple[str, Any, float | None]  # final answer text, gold answer, rel_tol
+
+
+def _single(kind: str, d: Draft, a: Country) -> Built:
+    if kind == "capital":
+        d.search_text(f"I need to find the capital of {a.name}.", f"capital of {a.name}", [a.capital], a.name)
+        return f"The capital of {a.name} is {a.capital}.", a.capital, None
+    if kind == "population":
+        pop = d.search_number(
+            f"I need to find the population of {a.name}.", f"population of {a.name}", a.population, a.name
+        )
+        return f"The population of {a.name} is {pop}.", a.population, None
+    if kind == "area":
+        area = d.search_number(f"I need to find the area of {a.name}.", f"area of {a.name}", a.area, a.name)
+        return f"The area of {a.name} is {area} square kilometres.", a.area, None
+    if kind == "currency":
+        if not a.currencies:
+            raise SkipQuestion(f"{a.name}: no currency")
+        d.search_text(
+            f"I need to find the currency of {a.name}.", f"currency of {a.name}", a.currencies, a.name
+        )
+        if len(a.currencies) == 1:
+            return f"The currency of {a.name} is {a.currencies[0]}.", a.currencies[0], None
+        return f"The currencies of {a.name} are {_join(a.currencies)}.", list(a.currencies), None
+    if kind == "region":
+        if not a.region:
+            raise SkipQuestion(f"{a.name}: no region")
+        where = [a.region] + ([a.subregion] if a.subregion and a.subregion != a.region else [])
+        d.search_text(f"I need to find the region of {a.name}.", f"region of {a.name}", where, a.name)
+        if len(where) == 2:
+            return f"{a.name} is in {a.subregion}, in {a.region}.", a.region, None
+        return f"{a.name} is in {a.region}.", a.region, None
+    if kind == "borders":
+        d.search_text(
+            f"I need to find the countries that border {a.name}.", f"borders of {a.name}", a.borders, a.name
+        )
+        if not a.borders:
+            return f"{a.name} has no land borders with other countries.", "no land borders", None
+        return f"{a.name} borders {_join(a.borders)}.", list(a.borders), None
+    raise ValueError(kind)
+
+
+def _density(d: Draft, a: Country, use_round: bool) -> Built:
+    pop = d.search_number(
+        f"I need to find the population of {a.name}.", f"population of {a.name}", a.population, a.name
+    )
+    area = d.search_number(f"Now I need to find the area of {a.name}.", f"area of {a.name}", a.area, a.name)
+    expr = f"{plain(pop)} / {plain(area)}"
+    result = d.calculate(
+        "Now I need to divide the population by the area.", f"round({expr})" if use_round else expr
+    )
+    value = a.population / a.area
+    shown = result if use_round else str(round(float(result.replace(",", ""))))
+    # the exact quotient; the tolerance also accepts the rounded whole number
+    tol = max(0.01, 0.51 / max(value, 1e-9))
+    return f"The population density of {a.name} is about {shown} people per square kilometre.", value, tol
+
+
+def _pair(kind: str, d: Draft, a: Country, b: Country) -> Built:
+    attr = "area" if kind.startswith("area") else "population"
+    va, vb = getattr(a, attr), getattr(b, attr)
+    ta = d.search_number(f"I need to find the {attr} of {a.name}.", f"{attr} of {a.name}", va, a.name)
+    tb = d.search_number(f"Now I need to find the {attr} of {b.name}.", f"{attr} of {b.name}", vb, b.name)
+    if kind.endswith("_sum"):
+        result = d.calculate(f"Now I need to add the two {attr}s.", f"{plain(ta)} + {plain(tb)}")
+        if attr == "area":
+            return f"The combined area of {a.name} and {b.name} is {result} square kilometres.", va + vb, 1e-6
+        return f"The combined population of {a.name} and {b.name} is {result}.", va + vb, 1e-6
+    if kind.endswith("_difference"):
+        result = d.calculate(
+            f"Now I need to subtract the {attr} of {b.name} from the {attr} of {a.name}.",
+            f"{plain(ta)} - {plain(tb)}",
+        )
+        if attr == "area":
+            return f"{a.name} is {result} square kilometres larger than {b.name}.", va - vb, 1e-6
+        return f"{a.name} has {result} more people than {b.name}.", va - vb, 1e-6
+    if kind == "population_ratio":
+        result = d.calculate(
+            f"Now I need to divide the population of {a.name} by the population of {b.name}.",
+            f"{plain(ta)} / {plain(tb)}",
+        )
+        return (
+            f"The population of {a.name} is about {result} times the population of {b.name}.",
+            va / vb,
+            0.01,
+        )
+    raise ValueError(kind)
+
+
+def _arithmetic(d: Draft, template: ArithmeticTemplate, values: dict[str, Any]) -> Built:
+    expr = template.expression.format(**values)
+    result = d.calculate("I need to calculate " + expr + ".", expr)
+    gold = float(result.replace(",", ""))
+    return f"The answer is {result}.", gold, 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# Splits and sampling
+# ---------------------------------------------------------------------------------------------
+def split_countries(countries: Sequence[Country], seed: int) -> dict[str, list[Country]]:
+    """Country-disjoint train/dev/test; FORCED_TRAIN countries always in train."""
+    rng = random.Random(f"split-{seed}")
+    forced = [c for c in countries if c.name in FORCED_TRAIN]
+    rest = [c for c in countries if c.name not in FORCED_TRAIN]
+    rng.shuffle(rest)
+    n = len(countries)
+    n_dev = round(n * SPLIT_FRACTIONS[1])
+    n_test = round(n * SPLIT_FRACTIONS[2])
+    dev, test, train = rest[:n_dev], rest[n_dev : n_dev + n_test], rest[n_dev + n_test :] + forced
+    return {"train": sorted(train, key=lambda c: c.name), "dev": dev, "test": test}
+
+
+def phrasings_for(kind_phrasings: Sequence[str], split: str) -> list[tuple[int, str]]:
+    """(index, phrasing) allowed in a split: train never sees the last phrasing of a list."""
+    items = list(enumerate(kind_phrasings))
+    return items[:-1] if split == "train" else items
+
+
+def _phrasings(kind: str, template: ArithmeticTemplate | None) -> list[str]:
+    return template.phrasings if template is not None else PHRASINGS[kind]
+
+
+@dataclass
+class GoldConfig:
+    seed: int = 0  # everything (splits, sampling, numbers) follows from it
+    max_results: int = GOLD_MAX_RESULTS  # search results per observation
+    train_scale: float = 1.0  # multiplies TRAIN_COUNTS
+    eval_scale: float = 1.0  # multiplies EVAL_COUNTS
+    heldout_phrasing_share: float = 0.4  # of dev/test questions, asked with a held-out phrasing
+
+
+class GoldGenerator:
+    """Draws questions per split and kind, runs the tools, returns trajectories."""
+
+    def __init__(self, countries: Sequence[Country], tools: Sequence[BaseTool], config: GoldConfig) -> None:
+        self.cfg = config
+        self.countries = list(countries)
+        self.splits = split_countries(self.countries, config.seed)
+        self.run = ToolRunner(tools)
+        self.use_round = self._calculator_rounds()
+        self.skipped: Counter[str] = Counter()
+
+    def _calculator_rounds(self) -> bool:
+        try:
+            return self.run(CALCULATOR_NAME, "round(7 / 2)").strip() in {"4", "4.0"}
+        except Exception:  # noqa: BLE001 - any failure means: round in the final answer instead
+            return False
+
+    def generate(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for split in SPLITS:
+            counts = self._counts(split)
+            rng = random.Random(f"{split}-{self.cfg.seed}")
+            rows: list[dict[str, Any]] = []
+            seen: set[str] = set()
+            if split == "train":
+                # the acceptance/demo question, verbatim (phrasing 0 of "density")
+                for country in self.splits[split]:
+                    if country.name in FORCED_TRAIN:
+                        row = self._one(split, "density", rng, force=(0, [country]))
+                        if row is not None:
+                            seen.add(row["question"])
+                            rows.append(row)
+            for kind, count in counts.items():
+                made, attempts = 0, 0
+                while made < count and attempts < count * 20:
+                    attempts += 1
+                    row = self._one(split, kind, rng)
+                    if row is None or row["question"] in seen:
+                        continue
+                    seen.add(row["question"])
+                    rows.append(row)
+                    made += 1
+                if made < count:
+                    logger.warning("%s/%s: made %d of %d", split, kind, made, count)
+            rng.shuffle(rows)
+            for i, row in enumerate(rows):
+                row["id"] = f"gold-{split}-{self.cfg.seed}-{i:05d}"
+            out[split] = rows
+        return out
+
+    def _counts(self, split: str) -> dict[str, int]:
+        if split == "train":
+            return {k: max(1, round(v * self.cfg.train_scale)) for k, v in TRAIN_COUNTS.items()}
+        col = 0 if split == "dev" else 1
+        return {k: max(1, round(v[col] * self.cfg.eval_scale)) for k, v in EVAL_COUNTS.items()}
+
+    def _one(
+        self, split: str, kind: str, rng: random.Random, force: tuple[int, list[Country]] | None = None
+    ) -> dict[str, Any] | None:
+        """One trajectory of ``kind`` (``force``: a fixed phrasing index and country list), or None."""
+        template = rng.choice(ARITHMETIC) if kind == "arithmetic" else None
+        allowed = phrasings_for(_phrasings(kind, template), split)
+        if split != "train":
+            # held-out phrasings get a fixed share of the eval questions
+            heldout = rng.random() < self.cfg.heldout_phrasing_share
+            allowed = allowed[-1:] if heldout else allowed[:-1]
+        index, phrasing = rng.choice(allowed)
+        countries = self.splits[split]
+        if force is not None:
+            index, countries = force
+            phrasing = _phrasings(kind, template)[index]
+        draft = Draft(self.run)
+        names: list[str] = []
+        try:
+            if template is not None:
+                values = template.draw(rng)
+                question = phrasing.format(**values)
+                answer, gold, tol = _arithmetic(draft, template, values)
+            elif kind == "density":
+                a = rng.choice(countries)
+                names = [a.name]
+                question = phrasing.format(a=a.name)
+                answer, gold, tol = _density(draft, a, self.use_round)
+            elif kind in {
+                "population_sum",
+                "population_difference",
+                "population_ratio",
+                "area_difference",
+                "area_sum",
+            }:
+                a, b = rng.sample(countries, 2)
+                attr = "area" if kind.startswith("area") else "population"
+                if kind in {"population_difference", "population_ratio", "area_difference"} and getattr(
+                    a, attr
+                ) < getattr(b, attr):
+                    a, b = b, a  # "how many more / times larger": the first is the larger one
+                names = [a.name, b.name]
+                question = phrasing.format(a=a.name, b=b.name)
+                answer, gold, tol = _pair(kind, draft, a, b)
+            else:
+                a = rng.choice(countries)
+                if kind == "borders" and len(a.borders) > 6:
+                    return None  # long lists make long answers; keep final answers short
+                names = [a.name]
+                question = phrasing.format(a=a.name)
+                answer, gold, tol = _single(kind, draft, a)
+        except SkipQuestion as exc:
+            self.skipped[kind] += 1
+            logger.debug("skip %s: %s", kind, exc)
+            return None
+        if not is_correct(answer, gold, tol):
+            self.skipped[kind] += 1
+            logger.debug("skip %s: final %r does not score against %r", kind, answer, gold)
+            return None
+        row: dict[str, Any] = {
+            "id": "",
+            "question": question,
+            "prompt": render_prompt(question),
+            "steps": draft.steps,
+            "final_answer": answer,
+            "final_log": final_log(FINAL_THOUGHT, answer, first=not draft.steps),
+            "source": "gold",
+            "answer": gold,
+            "kind": kind,
+            "meta": {
+                "split": split,
+                "template": template.name if template is not None else kind,
+                "phrasing": index,
+                "heldout_phrasing": index == len(_phrasings(kind, template)) - 1,
+                "heldout_kind": kind in HELDOUT_KINDS,
+                "countries": names,
+                "seed": self.cfg.seed,
+                "search_max_results": self.cfg.max_results,
+            },
+        }
+        if tol is not None:
+            row["rel_tol"] = tol
+        if split == "train" and (row["meta"]["heldout_phrasing"] or row["meta"]["heldout_kind"]):
+            raise AssertionError("held-out phrasing or kind leaked into train")
+        return row
+
+
+def training_text(row: dict[str, Any]) -> str:
+    """The full text one trajectory trains on (prompt + steps + final), as the loop would build it."""
+    from agent.prompt import observation_suffix
+
+    return (
+        row["prompt"]
+        + "".join(s["log"] + observation_suffix(s["observation"]) for s in row["steps"])
+        + row["final_log"]
+    )
+
+
+def eval_question(row: dict[str, Any]) -> dict[str, Any]:
+    """A question-file line (the eval harness format) from a trajectory."""
+    q = {"id": row["id"], "question": row["question"], "answer": row["answer"], "kind": row["kind"]}
+    if "rel_tol" in row:
+        q["rel_tol"] = row["rel_tol"]
+    q["heldout_phrasing"] = row["meta"]["heldout_phrasing"]
+    q["heldout_kind"] = row["meta"]["heldout_kind"]
+    return q
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def generate_gold(
+    out: Path,
+    config: GoldConfig,
+    *,
+    evalsets: Path | None = None,
+    tools: Sequence[BaseTool] | None = None,
+    records: Iterable[dict[str, Any]] | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Write ``out/{train,dev,test}.jsonl`` (+ question files under ``evalsets``); returns a summary."""
+    countries = load_countries(records)
+    if tools is None:
+        tools = default_tools(cache_dir, config.max_results)
+    gen = GoldGenerator(countries, tools, config)
+    data = gen.generate()
+    summary: dict[str, Any] = {
+        "seed": config.seed,
+        "search_max_results": config.max_results,
+        "calculator_round": gen.use_round,
+        "countries": {s: len(gen.splits[s]) for s in SPLITS},
+        "skipped": dict(gen.skipped),
+        "files": {},
+    }
+    for split, rows in data.items():
+        path = out / f"{split}.jsonl"
+        write_jsonl(path, rows)
+        summary["files"][str(path)] = {"rows": len(rows), "kinds": dict(Counter(r["kind"] for r in rows))}
+        if evalsets is not None and split != "train":
+            qpath = evalsets / f"{split}.jsonl"
+            write_jsonl(qpath, (eval_question(r) for r in rows))
+            summary["files"][str(qpath)] = {"rows": len(rows)}
+    (out / "splits.json").write_text(
+        json.dumps({s: [c.name for c in gen.splits[s]] for s in SPLITS}, indent=1, ensure_ascii=False) + "\n"
+    )
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("data/gold"), help="folder for train/dev/test.jsonl")
+    p.add_argument("--seed", type=int, default=0, help="splits, sampling and numbers follow from it")
+    p.add_argument("--evalsets", type=Path, default=None, help="also write dev/test question files here")
+    p.add_argument("--max-results", type=int, default=GOLD_MAX_RESULTS, help="search results per observation")
+    p.add_argument("--train-scale", type=float, default=1.0, help="multiply the training counts per kind")
+    p.add_argument("--eval-scale", type=float, default=1.0, help="multiply the dev/test counts per kind")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = GoldConfig(
+        seed=args.seed, max_results=args.max_results, train_scale=args.train_scale, eval_scale=args.eval_scale
+    )
+    summary = generate_gold(args.out, cfg, evalsets=args.evalsets)
+    logger.info(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
