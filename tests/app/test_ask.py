@@ -1,0 +1,130 @@
+"""POST /ask: response shape, real tools, stored runs, limits and errors."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from agent.trace import RunResult
+from tests.app.conftest import ScriptedChatModel, action, final, running_app
+
+ASK_KEYS = {
+    "run_id",
+    "question",
+    "answer",
+    "status",
+    "steps",
+    "backend",
+    "model",
+    "adapter",
+    "latency_ms",
+    "usage",
+    "error",
+    "prompt",
+}
+
+
+def test_ask_returns_the_run_with_its_trace_and_stores_it(client):
+    response = client.post("/ask", json={"question": "What is 37 * 12 + 5?"})
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == ASK_KEYS
+    assert (body["status"], body["answer"], body["error"]) == ("answered", "449", None)
+    assert (body["backend"], body["model"], body["adapter"]) == ("scripted", "ScriptedChatModel", None)
+    tool_step, final_step = body["steps"]
+    # the real Calculator computed the observation
+    assert (tool_step["tool"], tool_step["tool_input"], tool_step["observation"]) == (
+        "Calculator",
+        "37 * 12 + 5",
+        "449",
+    )
+    assert final_step["kind"] == "final" and final_step["final_answer"] == "449"
+    assert body["usage"] == {"prompt_tokens": 14, "completion_tokens": 6, "total_tokens": 20}
+    assert body["latency_ms"] > 0 and body["prompt"].endswith("Question: What is 37 * 12 + 5?\nThought:")
+    stored = client.app.state.store.get(body["run_id"])
+    assert stored is not None and stored["answer"] == "449" and len(stored["steps"]) == 2
+    RunResult.model_validate(body)
+
+
+def test_local_search_shows_the_knowledge_pack_document(settings):
+    script = [action("Search", "capital of Australia"), final("Canberra")]
+    with running_app(settings, ScriptedChatModel(script=script)) as client:
+        body = client.post("/ask", json={"question": "What is the capital of Australia?"}).json()
+    step = body["steps"][0]
+    assert step["observation_source"] == "local"
+    assert "Australia: capital Canberra" in step["observation"]
+    assert body["answer"] == "Canberra"
+
+
+def test_max_steps_from_the_request_is_honoured(settings):
+    with running_app(settings, ScriptedChatModel(script=[action("Calculator", "1 + 1")])) as client:
+        body = client.post("/ask", json={"question": "loop", "max_steps": 2}).json()
+        assert (body["status"], len(body["steps"])) == ("max_steps", 2)
+        body = client.post("/ask", json={"question": "loop"}).json()
+        assert len(body["steps"]) == settings.max_steps
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "question"),
+        ({"question": ""}, "question"),
+        ({"question": "   "}, "question"),
+        ({"question": "x" * 2001}, "question"),
+        ({"question": 42}, "question"),
+        ({"question": ["a"]}, "question"),
+        ({"question": "q", "max_steps": 13}, "max_steps"),
+        ({"question": "q", "max_steps": 0}, "max_steps"),
+        ({"question": "q", "max_steps": "3"}, "max_steps"),
+        ({"question": "q", "max_step": 3}, "max_step"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(client, payload, field):
+    response = client.post("/ask", json=payload)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["message"].startswith(f"{field}:")
+    assert body["detail"][0]["loc"][-1] == field
+    assert "Traceback" not in response.text
+
+
+def test_malformed_json_is_a_422(client):
+    response = client.post("/ask", content=b'{"question": ', headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "JSON" in response.json()["message"]
+
+
+def test_model_failure_is_an_honest_error_status_and_the_server_keeps_serving(settings):
+    with running_app(settings, ScriptedChatModel(script=[RuntimeError("CUDA out of memory")])) as client:
+        body = client.post("/ask", json={"question": "q"}).json()
+        assert (body["status"], body["error"]) == ("error", "RuntimeError: CUDA out of memory")
+        assert client.get("/healthz").status_code == 200
+
+
+def test_unreachable_backend_is_a_503_with_the_reason(settings):
+    down = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+    with running_app(settings, ScriptedChatModel(script=[down])) as client:
+        response = client.post("/ask", json={"question": "q"})
+        assert response.status_code == 503
+        body = response.json()
+        assert "backend is unavailable" in body["detail"] and "APIConnectionError" in body["detail"]
+        # the failed run is still on record
+        assert client.app.state.store.get(body["run_id"])["status"] == "error"
+
+
+def test_openapi_has_a_worked_example_on_every_route(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["info"]["title"] == "qreact" and "ReAct" in spec["info"]["description"]
+    schemas = spec["components"]["schemas"]
+    for name in (
+        "AskRequest",
+        "AskResponse",
+        "Health",
+        "Readiness",
+        "ChatCompletionRequest",
+        "ChatCompletion",
+    ):
+        assert schemas[name].get("examples"), name
+    stream = spec["paths"]["/ask/stream"]["post"]["responses"]["200"]["content"]["text/event-stream"]
+    assert "event: final" in stream["example"]
+    assert client.get("/docs").status_code == 200

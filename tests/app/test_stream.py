@@ -1,0 +1,102 @@
+"""POST /ask/stream: one `step` event per step, then `final`; a disconnect ends the run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from agent.trace import RunResult, Step
+from app.main import create_app
+from tests.app.conftest import ScriptedChatModel, action
+
+
+def parse_sse(text: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        if not lines:
+            continue
+        fields = dict(line.split(": ", 1) for line in lines)
+        events.append((fields.get("event", "message"), json.loads(fields["data"])))
+    return events
+
+
+def test_stream_sends_each_step_then_the_final_run(client):
+    with client.stream("POST", "/ask/stream", json={"question": "What is 37 * 12 + 5?"}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = parse_sse(response.read().decode())
+    assert [name for name, _ in events] == ["step", "step", "final"]
+    steps = [Step.model_validate(data) for _, data in events[:2]]
+    assert [s.index for s in steps] == [0, 1]
+    assert steps[0].tool == "Calculator" and steps[0].observation == "449"
+    run = RunResult.model_validate(events[2][1])
+    assert run.status == "answered" and run.answer == "449"
+    assert [s.model_dump() for s in run.steps] == [s.model_dump() for s in steps]
+    assert client.app.state.store.get(run.run_id)["answer"] == "449"
+
+
+def test_stream_validates_like_ask(client):
+    response = client.post("/ask/stream", json={"question": ""})
+    assert response.status_code == 422 and response.json()["message"].startswith("question:")
+    response = client.post("/ask/stream", json={"question": "q", "max_steps": 99})
+    assert response.status_code == 422 and response.json()["message"].startswith("max_steps:")
+
+
+def test_client_disconnect_ends_the_run_and_it_is_still_stored(settings):
+    """Drive the ASGI app directly: read the first step event, then disconnect."""
+    model = ScriptedChatModel(script=[action("Calculator", "1 + 1")], delay_s=0.05)
+    app = create_app(settings, chat_model=model)
+    body = json.dumps({"question": "loop until I leave", "max_steps": 12}).encode()
+
+    async def scenario() -> dict:
+        async with app.router.lifespan_context(app):
+            while not app.state.ready:
+                await asyncio.sleep(0.01)
+            first_event = asyncio.Event()
+            chunks: list[bytes] = []
+            requested = False
+
+            async def receive() -> dict:
+                nonlocal requested
+                if not requested:
+                    requested = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                await first_event.wait()
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict) -> None:
+                if message["type"] == "http.response.body" and b"event: step" in message.get("body", b""):
+                    chunks.append(message["body"])
+                    first_event.set()
+
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": "/ask/stream",
+                "raw_path": b"/ask/stream",
+                "query_string": b"",
+                "root_path": "",
+                "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
+                "client": ("127.0.0.1", 1234),
+                "server": ("testserver", 80),
+                "state": {},
+                "app": app,
+            }
+            await asyncio.wait_for(app(scope, receive, send), timeout=10)
+            store = app.state.store
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                rows = store.list(limit=5)
+                if rows:
+                    return store.get(rows[0]["run_id"])
+                await asyncio.sleep(0.02)
+            raise AssertionError("the cancelled run was not stored")
+
+    run = asyncio.run(scenario())
+    assert run["status"] == "error" and "client disconnected" in run["error"]
+    assert 1 <= len(run["steps"]) < 12
