@@ -556,10 +556,7 @@ class LocalChatModel(BaseChatModel):
                 raise AdapterError(f"adapter {path} could not be loaded: {exc}") from exc
             old = self._adapters.get(name)
             self._adapters[name] = (peft_id, str(path))
-            if self._active == name:
-                self._model.set_adapter(peft_id)
-            elif self._active is not None:
-                self._model.set_adapter(self._adapters[self._active][0])
+            self._apply_active()  # peft makes a freshly loaded adapter active: restore ours
             if old is not None:
                 self._detach(old[0])
         logger.info("adapter %r loaded from %s", name, path)
@@ -569,9 +566,8 @@ class LocalChatModel(BaseChatModel):
         if name is not None and name not in self._adapters:
             raise AdapterError(f"unknown adapter {name!r}; loaded: {sorted(self._adapters) or 'none'}")
         with self._lock:
-            if name is not None:
-                self._model.set_adapter(self._adapters[name][0])
             self._active = name
+            self._apply_active()
         logger.info("active adapter: %s", name or "none")
 
     def unload_adapter(self, name: str) -> None:
@@ -582,6 +578,18 @@ class LocalChatModel(BaseChatModel):
             entry = self._adapters.pop(name, None)
             if entry is not None:
                 self._detach(entry[0])
+
+    def _apply_active(self) -> None:
+        """Make the peft model serve ``self._active`` (None: LoRA layers bypassed). Under the lock."""
+        from peft import PeftModel
+
+        if not isinstance(self._model, PeftModel):
+            return
+        if self._active is None:
+            self._model.base_model.disable_adapter_layers()
+        else:
+            self._model.set_adapter(self._adapters[self._active][0])
+            self._model.base_model.enable_adapter_layers()
 
     def _attach(self, path: Path, peft_id: str) -> None:
         from peft import PeftModel
