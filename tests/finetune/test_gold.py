@@ -101,3 +101,35 @@ def test_acceptance_question_is_a_density_phrasing() -> None:
     from finetune.gold import PHRASINGS
 
     assert PHRASINGS["density"][0].format(a="Japan") == ACCEPTANCE_QUESTION
+
+
+def test_cli_data_gold(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from app.settings import get_settings
+    from finetune.data_cli import register
+
+    monkeypatch.setenv("QREACT_CACHE_DIR", str(cache_dir))
+    get_settings.cache_clear()
+    app = typer.Typer()
+    register(app)
+    args = [
+        "data",
+        "gold",
+        "--out",
+        str(tmp_path / "g"),
+        "--seed",
+        "3",
+        "--train-scale",
+        "0.02",
+        "--eval-scale",
+        "0.1",
+    ]
+    try:
+        result = CliRunner().invoke(app, args)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "train.jsonl" in result.output
+    assert _read(tmp_path / "g" / "train.jsonl")

@@ -1,0 +1,155 @@
+"""Teacher distillation (FireAct-style): run a strong model through the same agent, keep correct runs.
+
+    qreact data teacher --questions finetune/evalsets/dev.jsonl --out data/teacher/dev.jsonl
+
+Needs the openai backend configured (``QREACT_OPENAI_API_KEY`` / ``OPENAI_API_KEY`` or
+``QREACT_OPENAI_BASE_URL`` for a local OpenAI-compatible server). A run is kept only when it
+answered, every step parsed, and the answer scores correct against the gold answer; its texts
+are rebuilt with ``agent.prompt``'s helpers so they tokenize like the gold trajectories.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+
+from agent.loop import ReActAgent
+from agent.prompt import final_log, step_log
+from agent.trace import RunResult
+from app.settings import Settings
+from finetune.scoring import is_correct
+
+logger = logging.getLogger(__name__)
+
+
+class TeacherUnavailable(RuntimeError):
+    """No OpenAI-compatible endpoint is configured; the message says what to set."""
+
+
+def check_openai_configured(settings: Settings) -> None:
+    """Raise TeacherUnavailable unless a key or a base URL is set."""
+    if (
+        settings.openai_api_key is None
+        and not os.environ.get("OPENAI_API_KEY")
+        and not settings.openai_base_url
+    ):
+        raise TeacherUnavailable(
+            "teacher distillation needs an OpenAI-compatible model: set QREACT_OPENAI_API_KEY "
+            "(or OPENAI_API_KEY), or QREACT_OPENAI_BASE_URL for a local server (vLLM, Ollama); "
+            "nothing was run."
+        )
+
+
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    """Question-file lines ({question, answer, optional rel_tol/kind/id}); a bad line names its number."""
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or not str(row.get("question", "")).strip() or "answer" not in row:
+                raise ValueError(f"{path}:{n}: needs 'question' and 'answer'")
+            row.setdefault("id", f"{path.stem}-{n}")
+            rows.append(row)
+    return rows
+
+
+def run_to_trajectory(
+    run: RunResult, question: dict[str, Any], source: str = "teacher"
+) -> dict[str, Any] | None:
+    """The trajectory-format record of a clean, correct run, or None when it must not train."""
+    if run.status != "answered" or not run.steps or run.steps[-1].kind != "final":
+        return None
+    tool_steps = run.steps[:-1]
+    if not tool_steps or any(s.kind != "tool" or not s.thought or not s.tool for s in tool_steps):
+        return None  # format errors, empty thoughts or no tool use: not a trajectory worth learning
+    if not is_correct(run.answer, question["answer"], question.get("rel_tol")):
+        return None
+    steps = [
+        {
+            "thought": s.thought,
+            "tool": s.tool,
+            "tool_input": s.tool_input or "",
+            "observation": s.observation or "",
+            "log": step_log(s.thought, s.tool or "", s.tool_input or "", first=i == 0),
+        }
+        for i, s in enumerate(tool_steps)
+    ]
+    final = run.steps[-1]
+    answer = (run.answer or "").strip()
+    return {
+        "id": f"{source}-{question['id']}",
+        "question": run.question,
+        "prompt": run.prompt,
+        "steps": steps,
+        "final_answer": answer,
+        "final_log": final_log(final.thought or "I now know the final answer", answer, first=False),
+        "source": source,
+        "answer": question["answer"],
+        "kind": question.get("kind", "unknown"),
+        "meta": {
+            "run_id": run.run_id,
+            "backend": run.backend,
+            "model": run.model,
+            "latency_ms": run.latency_ms,
+        },
+    }
+
+
+@dataclass
+class TeacherStats:
+    asked: int = 0
+    kept: int = 0
+    wrong_or_unclean: int = 0
+
+
+def distill(
+    agent: ReActAgent, questions: Sequence[dict[str, Any]], out: Path, limit: int | None = None
+) -> TeacherStats:
+    """Run every question, append the kept trajectories to ``out`` (JSONL)."""
+    stats = TeacherStats()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a", encoding="utf-8") as f:
+        for q in questions[:limit] if limit else questions:
+            stats.asked += 1
+            run = agent.run(str(q["question"]))
+            row = run_to_trajectory(run, q)
+            if row is None:
+                stats.wrong_or_unclean += 1
+                logger.info("dropped %s: status=%s answer=%r", q["id"], run.status, run.answer)
+                continue
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.flush()
+            stats.kept += 1
+    return stats
+
+
+def teacher_command(
+    questions: Path,
+    out: Path,
+    settings: Settings,
+    *,
+    limit: int | None = None,
+    chat_model: BaseChatModel | None = None,
+    tools: Sequence[BaseTool] | None = None,
+) -> TeacherStats:
+    """Build the openai-backed agent (unless a chat model is given) and distill ``questions`` into ``out``."""
+    from agent.factory import build_agent
+
+    settings = settings.model_copy(update={"backend": "openai"})
+    if chat_model is None:
+        check_openai_configured(settings)
+    agent = build_agent(settings, chat_model=chat_model, tools=tools)
+    return distill(agent, load_questions(questions), out, limit)
