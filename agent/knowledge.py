@@ -354,7 +354,8 @@ def folder_documents(src: Path | str) -> Iterator[Document]:
         raise FileNotFoundError(f"no such file or folder: {root}")
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     for path in files:
-        if path.suffix.lower() not in DOC_EXTENSIONS or any(part.startswith(".") for part in path.parts[-1:]):
+        hidden = any(part.startswith(".") for part in (path.relative_to(root).parts if path != root else ()))
+        if path.suffix.lower() not in DOC_EXTENSIONS or hidden:  # skips .git/, .venv/, dotfiles
             continue
         if path.suffix.lower() == ".jsonl":
             yield from _jsonl_documents(path, root)
