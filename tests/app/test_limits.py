@@ -1,0 +1,142 @@
+"""Bounded model concurrency (app/limits.py): slots, a short FIFO queue, 503 + Retry-After beyond it.
+
+The unit tests drive ``ModelLimiter`` directly; the app tests run the real app under uvicorn on
+loopback with a scripted model (bench/soak.py's harness, for seconds instead of minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.limits import ModelLimiter, ModelSlotDep, Overloaded
+from bench.soak import ScriptedChatModel, load_test, make_app, overload_test, serve
+
+
+def test_limiter_runs_n_queues_m_and_rejects_the_rest() -> None:
+    async def scenario() -> None:
+        limiter = ModelLimiter(max_concurrency=2, max_queue=1)
+        await limiter.acquire()
+        await limiter.acquire()
+        assert limiter.active == 2
+        waiter = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        assert limiter.waiting == 1 and not waiter.done()
+        with pytest.raises(Overloaded) as info:
+            await limiter.acquire()
+        assert info.value.retry_after_s >= 1
+        assert "max_concurrency=2" in str(info.value) and limiter.rejected == 1
+        limiter.release(0.5)  # the slot passes straight to the waiter
+        await asyncio.wait_for(waiter, 1)
+        assert limiter.active == 2 and limiter.waiting == 0
+        limiter.release(0.5)
+        limiter.release(0.5)
+        assert limiter.active == 0
+
+    asyncio.run(scenario())
+
+
+def test_limiter_is_fifo_and_a_cancelled_waiter_frees_its_place() -> None:
+    async def scenario() -> None:
+        limiter = ModelLimiter(max_concurrency=1, max_queue=3)
+        order: list[str] = []
+        await limiter.acquire()
+
+        async def run(name: str) -> None:
+            await limiter.acquire()
+            order.append(name)
+            limiter.release(0.01)
+
+        tasks = {name: asyncio.create_task(run(name)) for name in "abc"}
+        await asyncio.sleep(0)
+        tasks["b"].cancel()  # a client that went away while queued
+        await asyncio.sleep(0)
+        assert limiter.waiting == 2
+        limiter.release(0.01)
+        await asyncio.gather(tasks["a"], tasks["c"])
+        assert order == ["a", "c"] and limiter.active == 0 and limiter.waiting == 0
+
+    asyncio.run(scenario())
+
+
+def test_queue_timeout_gives_up_with_overloaded() -> None:
+    async def scenario() -> None:
+        limiter = ModelLimiter(max_concurrency=1, max_queue=2, queue_timeout_s=0.05)
+        await limiter.acquire()
+        with pytest.raises(Overloaded, match="waited"):
+            await limiter.acquire()
+        assert limiter.waiting == 0 and limiter.active == 1
+
+    asyncio.run(scenario())
+
+
+def test_retry_after_follows_the_mean_run_time() -> None:
+    limiter = ModelLimiter(max_concurrency=1, max_queue=4)
+    for _ in range(30):  # 30 runs of 10 s each
+        limiter.active = 1
+        limiter.release(10.0)
+    assert 8 <= limiter.retry_after_s() <= 12  # ~10 s per run, one ahead in line
+    assert ModelLimiter(1, 1).retry_after_s() == 1
+
+
+def test_model_slot_dependency_gives_503_with_retry_after(tmp_path: Path) -> None:
+    from app.settings import Settings
+
+    app = FastAPI()
+    app.state.settings = Settings(_env_file=None, cache_dir=tmp_path, max_concurrency=1, max_queue=0)  # type: ignore[call-arg]
+    app.state.model_limiter = ModelLimiter(1, 0)
+
+    @app.post("/generate")
+    async def generate(_slot: ModelSlotDep) -> dict:
+        return {"active": app.state.model_limiter.active}
+
+    client = TestClient(app)
+    assert client.post("/generate").json() == {"active": 1}
+    assert app.state.model_limiter.active == 0  # released after the response
+
+    async def hold() -> None:
+        await app.state.model_limiter.acquire()
+
+    asyncio.run(hold())
+    response = client.post("/generate")
+    assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
+
+
+def test_app_overload_gets_503_with_retry_after_and_healthz_stays_fast(tmp_path: Path) -> None:
+    app = make_app(tmp_path, ScriptedChatModel(delay_s=0.3), max_concurrency=1, max_queue=2)
+    with serve(app) as base:
+        result = overload_test(base, clients=8, duration_s=3.0)
+        metrics = httpx.get(base + "/metrics").text
+    assert set(result["statuses"]) == {"200", "503"}, result
+    assert result["rejected_503"] > 0 and result["missing_retry_after"] == 0
+    assert result["healthz_errors"] == 0 and result["healthz_p99_ms"] < 50, result
+    assert "qreact_model_rejected_total" in metrics
+
+
+def test_app_503_body_names_the_limits_and_the_request(tmp_path: Path) -> None:
+    app = make_app(tmp_path, ScriptedChatModel(delay_s=0.5), max_concurrency=1, max_queue=0)
+    with serve(app) as base:
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                calls = [client.post("/ask", json={"question": "What is 37 * 12 + 5?"}) for _ in range(3)]
+                return list(await asyncio.gather(*calls))
+
+        responses = asyncio.run(burst())
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 503, 503]
+    rejected = next(r for r in responses if r.status_code == 503)
+    assert "max_concurrency=1" in rejected.json()["detail"]
+    assert rejected.json()["request_id"] == rejected.headers["x-request-id"]
+
+
+def test_load_64_clients_for_5_seconds_without_errors(tmp_path: Path) -> None:
+    app = make_app(tmp_path, max_concurrency=8, max_queue=256)
+    with serve(app) as base:
+        result = load_test(base, clients=64, duration_s=5.0)
+    assert result["errors"] == 0 and result["requests"] > 64, result
