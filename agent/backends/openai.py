@@ -45,8 +45,13 @@ def build_openai_chat(settings: Any, **overrides: Any) -> ChatOpenAI:
         "timeout": settings.openai_timeout_s,
         "max_retries": settings.openai_max_retries,
         "temperature": 0.0,
-        "max_tokens": settings.max_new_tokens,
         "use_responses_api": False,
     }
+    if settings.openai_base_url:
+        # langchain-openai sends OpenAI's newer "max_completion_tokens"; compatible servers
+        # (Ollama in particular) know the classic "max_tokens", which every one of them accepts
+        kwargs["extra_body"] = {"max_tokens": settings.max_new_tokens}
+    else:
+        kwargs["max_tokens"] = settings.max_new_tokens
     kwargs.update(overrides)
     return ChatOpenAI(**kwargs)

@@ -106,7 +106,8 @@ def test_greedy_matches_transformers_generate(chat: LocalChatModel) -> None:
 
 
 def test_stop_string_enforced_inside_generation(scripted: ScriptedChat) -> None:
-    script = scripted.set_script(" I should search\nAction: Search\nAction Input: Australia\nObservation: Canberra")
+    step = " I should search\nAction: Search\nAction Input: Australia"
+    script = scripted.set_script(step + "\nObservation: Canberra")
     result = scripted.generate_text(PROMPT, stop=[STOP], max_new_tokens=60)
     assert result.text == " I should search\nAction: Search\nAction Input: Australia"
     assert result.finish_reason == "stop"
@@ -359,7 +360,9 @@ def test_truncated_adapter_refused_and_current_keeps_serving(
     assert [x["name"] for x in chat.list_adapters()] == ["a"]
 
 
-def test_adapter_validation_messages(chat: LocalChatModel, adapters: tuple[Path, Path], tmp_path: Path) -> None:
+def test_adapter_validation_messages(
+    chat: LocalChatModel, adapters: tuple[Path, Path], tmp_path: Path
+) -> None:
     from safetensors.torch import load_file, save_file
 
     a, _ = adapters
