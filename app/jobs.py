@@ -1,0 +1,487 @@
+"""Training jobs on the serving host: train → evaluate → promote, one job at a time.
+
+A job is two child processes run one after the other by a monitor thread, so serving goes on:
+
+1. ``python -m finetune.train`` (the run store's confirmed runs with ``--from_runs``, plus the
+   config's gold files) writes a LoRA adapter and a progress JSON that ``GET /admin/jobs/{id}``
+   reads (step, loss, ETA);
+2. ``python -m finetune.promote evaluate`` scores the serving adapter and the new one on the same
+   dev questions, on its own copy of the base model;
+3. ``finetune.promote.decide``: if accuracy >= current + ``promote_min_delta`` the adapter is
+   hot-swapped into the live chat model (``load_adapter`` + ``activate_adapter``), otherwise the
+   job ends "rejected" with the scores that decided it.
+
+Every job keeps its folder (``cache_dir/jobs/<id>/``: job.json, progress.json, train.log,
+scores.json); adapters go to ``cache_dir/adapters/job-<id>/``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.settings import Settings
+from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry, decide
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ACTIVE_STATES = frozenset({"queued", "training", "evaluating"})
+# GPU memory a job needs free before it starts, MiB. Gemma-3-270M QLoRA (NF4 base, bf16 compute,
+# r=64, seq 512, batch 1, logits only at supervised positions): NF4 layers ~0.2 GB + the 262k x 640
+# embedding in bf16 0.34 GB + LoRA weights/AdamW ~0.3 GB + activations; then the eval process loads
+# a second copy (bf16 ~0.6 GB) and its KV caches. 4 GiB leaves headroom on top of the served model.
+GPU_TRAIN_BUDGET_MB = 4096
+CANCEL_GRACE_S = 30.0  # SIGTERM lets training save a checkpoint; SIGKILL after this many seconds
+RESERVED_OVERRIDES = frozenset({"output_dir", "progress_file", "base_model", "store_url", "cache_dir"})
+
+
+class JobError(Exception):
+    """A job request that cannot be served; ``status_code`` is the HTTP status to answer with."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class JobConflict(JobError):
+    status_code = 409
+
+
+class JobNotFound(JobError):
+    status_code = 404
+
+
+class JobInvalid(JobError):
+    status_code = 422
+
+
+@dataclass
+class JobSpec:
+    """What to train and how to judge it."""
+
+    config: str | None = None  # finetune YAML (default: finetune/configs/from-runs.yaml when present)
+    train_files: list[str] = field(default_factory=list)  # extra trajectory JSONL files
+    from_runs: bool = True  # add the run store's confirmed runs (finetune.export)
+    overrides: dict[str, Any] = field(default_factory=dict)  # FinetuneConfig fields, as flags
+    eval_questions: str = str(DEV_SET)
+    eval_limit: int | None = DEFAULT_EVAL_LIMIT
+    promote: bool = True  # False: train (and register) only, no eval gate, no swap
+    gpu_budget_mb: int = GPU_TRAIN_BUDGET_MB
+
+
+@dataclass
+class Job:
+    id: str
+    name: str
+    spec: JobSpec
+    dir: Path
+    adapter_dir: Path
+    state: str = "queued"
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    pid: int | None = None
+    baseline: str = "none"  # the adapter serving when the job started (folder or "none")
+    baseline_name: str | None = None
+    progress: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def progress_path(self) -> Path:
+        return self.dir / "progress.json"
+
+    @property
+    def scores_path(self) -> Path:
+        return self.dir / "scores.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "train.log"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["dir"], d["adapter_dir"] = str(self.dir), str(self.adapter_dir)
+        d["active"] = self.state in ACTIVE_STATES
+        return d
+
+
+def default_config() -> str | None:
+    for name in ("from-runs.yaml", "default.yaml"):
+        path = REPO_ROOT / "finetune" / "configs" / name
+        if path.is_file():
+            return str(path)
+    return None
+
+
+def _flag_value(value: Any) -> list[str]:
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def train_args(settings: Settings, job: Job) -> list[str]:
+    """``finetune.train`` flags for a job: the served model as base, outputs in the job's folders."""
+    spec = job.spec
+    args: list[str] = []
+    config = spec.config or default_config()
+    if config:
+        args += ["--config", config]
+    args += ["--base_model", settings.local_model, "--cache_dir", str(settings.cache_dir)]
+    args += ["--output_dir", str(job.adapter_dir), "--progress_file", str(job.progress_path)]
+    if settings.device != "auto":
+        args += ["--device", settings.device]
+    if spec.from_runs:
+        args += ["--from_runs", "true", "--store_url", settings.resolved_store_url]
+    if spec.train_files:
+        args += ["--train_files", *spec.train_files]
+    for key, value in spec.overrides.items():
+        args += [f"--{key}", *_flag_value(value)]
+    return args
+
+
+def default_train_command(settings: Settings, job: Job) -> list[str]:
+    return [sys.executable, "-m", "finetune.train", *train_args(settings, job)]
+
+
+def default_eval_command(settings: Settings, job: Job) -> list[str]:
+    cmd = [sys.executable, "-m", "finetune.promote", "evaluate", "--candidate", str(job.adapter_dir)]
+    cmd += ["--baseline", job.baseline, "--questions", job.spec.eval_questions, "--out", str(job.scores_path)]
+    cmd += ["--local-model", settings.local_model, "--cache-dir", str(settings.cache_dir)]
+    cmd += ["--device", settings.device, "--dtype", settings.dtype, "--quantize", settings.quantize]
+    if job.spec.eval_limit:
+        cmd += ["--limit", str(job.spec.eval_limit)]
+    return cmd
+
+
+def validate_spec(settings: Settings, spec: JobSpec, job: Job) -> None:
+    """Every problem with the request at once (422), before a process is started."""
+    from finetune.config import ConfigError, FinetuneConfig, parse_args
+
+    names = {f for f in FinetuneConfig.__dataclass_fields__}
+    problems = [f"overrides.{k}: unknown fine-tuning option" for k in spec.overrides if k not in names]
+    problems += [f"overrides.{k}: set by the job itself" for k in spec.overrides if k in RESERVED_OVERRIDES]
+    if spec.config and not Path(spec.config).is_file():
+        problems.append(f"config: {spec.config} does not exist")
+    if spec.promote and not Path(spec.eval_questions).is_file():
+        problems.append(f"eval_questions: {spec.eval_questions} does not exist")
+    if not problems:
+        try:
+            parse_args(train_args(settings, job), prog="finetune job")
+        except ConfigError as exc:
+            problems += [p.strip() for p in str(exc).split("\n  - ")[1:]] or [str(exc)]
+        except SystemExit:  # argparse rejected a flag value
+            problems.append("overrides: a value has the wrong type (see the finetune options)")
+    if problems:
+        raise JobInvalid("; ".join(problems))
+
+
+def check_gpu_budget(settings: Settings, budget_mb: int) -> None:
+    """Refuse (409) on a GPU host whose free memory is below the job's budget."""
+    if settings.device == "cpu":
+        return
+    try:
+        import torch
+    except ImportError:
+        return
+    if not torch.cuda.is_available():
+        return
+    free, total = torch.cuda.mem_get_info()
+    free_mb, total_mb = free / 2**20, total / 2**20
+    if free_mb < budget_mb:
+        raise JobConflict(
+            f"not enough free GPU memory for a training job: {free_mb:.0f} MiB free of {total_mb:.0f} MiB, "
+            f"the job needs {budget_mb} MiB (gpu_budget_mb); serving keeps its share"
+        )
+
+
+class JobManager:
+    """Starts, watches and cancels training jobs; at most one is active."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        chat_model: Callable[[], Any],
+        registry: AdapterRegistry,
+        jobs_dir: Path | None = None,
+        adapters_dir: Path | None = None,
+        train_command: Callable[[Settings, Job], list[str]] | None = None,
+        eval_command: Callable[[Settings, Job], list[str]] | None = None,
+        poll_s: float = 1.0,  # how often the monitor reads the progress file, seconds
+        cancel_grace_s: float = CANCEL_GRACE_S,
+    ) -> None:
+        self.settings = settings
+        self.chat_model = chat_model
+        self.registry = registry
+        self.jobs_dir = Path(jobs_dir or settings.cache_dir / "jobs")
+        self.adapters_dir = Path(adapters_dir or settings.cache_dir / "adapters")
+        self.train_command = train_command
+        self.eval_command = eval_command
+        self.poll_s = poll_s
+        self.cancel_grace_s = cancel_grace_s
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._cancelled: set[str] = set()
+        self._threads: dict[str, threading.Thread] = {}
+        self._load_previous()
+        atexit.register(self.shutdown)
+
+    # --- persistence
+    def _save(self, job: Job) -> None:
+        job.dir.mkdir(parents=True, exist_ok=True)
+        tmp = job.dir / "job.json.tmp"
+        tmp.write_text(json.dumps(job.to_dict(), indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, job.dir / "job.json")
+
+    def _load_previous(self) -> None:
+        if not self.jobs_dir.is_dir():
+            return
+        for path in sorted(self.jobs_dir.glob("*/job.json")):
+            try:
+                d = json.loads(path.read_text(encoding="utf-8"))
+                d.pop("active", None)
+                d["spec"] = JobSpec(**d["spec"])
+                d["dir"], d["adapter_dir"] = Path(d["dir"]), Path(d["adapter_dir"])
+                job = Job(**d)
+            except (OSError, ValueError, TypeError, KeyError):
+                logger.warning("ignoring unreadable job file %s", path)
+                continue
+            if job.state in ACTIVE_STATES:  # the server stopped while it ran
+                job.state, job.error, job.ended_at = (
+                    "failed",
+                    "the server stopped during the job",
+                    time.time(),
+                )
+                self._save(job)
+            self._jobs[job.id] = job
+
+    # --- API
+    def start(self, spec: JobSpec) -> dict[str, Any]:
+        model = self.chat_model()
+        if model is None:
+            raise JobConflict("the model is still loading; retry when /readyz says ready")
+        if not hasattr(model, "load_adapter"):
+            raise JobError("training jobs need the local backend (QREACT_BACKEND=local): no adapters to swap")
+        with self._lock:
+            active = [j for j in self._jobs.values() if j.state in ACTIVE_STATES]
+            if active:
+                raise JobConflict(f"job {active[0].id} is {active[0].state}; one training job at a time")
+            job_id = uuid.uuid4().hex[:12]
+            name = f"job-{job_id}"
+            job = Job(
+                id=job_id,
+                name=name,
+                spec=spec,
+                dir=self.jobs_dir / job_id,
+                adapter_dir=self.adapters_dir / name,
+            )
+            baseline_name = model.active_adapter
+            job.baseline_name = baseline_name
+            job.baseline = next(
+                (a["path"] for a in model.list_adapters() if a["name"] == baseline_name), "none"
+            )
+            if self.train_command is None:
+                validate_spec(self.settings, spec, job)
+            check_gpu_budget(self.settings, spec.gpu_budget_mb)
+            self._jobs[job_id] = job
+            self._save(job)
+            thread = threading.Thread(target=self._run, args=(job,), name=f"qreact-job-{job_id}", daemon=True)
+            self._threads[job_id] = thread
+            thread.start()
+            return job.to_dict()
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            if job.state == "training":
+                self._read_progress(job)
+            return job.to_dict()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                j.to_dict() for j in sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
+            ]
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            if job.state not in ACTIVE_STATES:
+                raise JobConflict(f"job {job_id} already ended ({job.state})")
+            self._cancelled.add(job_id)
+            proc = self._procs.get(job_id)
+        if proc is not None:
+            self._terminate(proc)
+        return self.get(job_id)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the job's monitor thread ends (tests, CLI)."""
+        thread = self._threads.get(job_id)
+        if thread is not None:
+            thread.join(timeout)
+        return self.get(job_id)
+
+    def shutdown(self) -> None:
+        """Stop running children (server exit): the job is marked failed on the next start."""
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            self._terminate(proc, grace_s=5.0)
+
+    # --- the monitor
+    def _terminate(self, proc: subprocess.Popen[bytes], grace_s: float | None = None) -> None:
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the child's own process group (start_new_session)
+        except ProcessLookupError:
+            return
+        grace = self.cancel_grace_s if grace_s is None else grace_s
+
+        def kill_later() -> None:
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+        threading.Thread(target=kill_later, daemon=True).start()
+
+    def _set(self, job: Job, **fields: Any) -> None:
+        with self._lock:
+            for k, v in fields.items():
+                setattr(job, k, v)
+            self._save(job)
+
+    def _read_progress(self, job: Job) -> None:
+        try:
+            data = json.loads(job.progress_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        keep = ("state", "step", "max_steps", "epoch", "loss", "eval_loss", "eta_s", "sup_tok_s", "updated")
+        job.progress = {k: data.get(k) for k in keep if k in data}
+
+    def _spawn(self, job: Job, cmd: list[str], log_name: str) -> int:
+        """Run one child to its end (or cancellation); returns its exit status."""
+        with (job.dir / log_name).open("ab") as log:
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
+            )
+        with self._lock:
+            self._procs[job.id] = proc
+            job.pid = proc.pid
+            cancelled = job.id in self._cancelled
+        if cancelled:  # cancel arrived between two phases
+            self._terminate(proc)
+        while proc.poll() is None:
+            time.sleep(self.poll_s)
+            with self._lock:
+                self._read_progress(job)
+        with self._lock:
+            self._procs.pop(job.id, None)
+            self._read_progress(job)
+        return int(proc.returncode)
+
+    def _log_tail(self, job: Job, name: str, lines: int = 8) -> str:
+        try:
+            text = (job.dir / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def _run(self, job: Job) -> None:
+        try:
+            self._pipeline(job)
+        except Exception as exc:  # the monitor never dies silently: the job says why
+            logger.exception("job %s failed", job.id)
+            self._set(job, state="failed", error=f"{type(exc).__name__}: {exc}", ended_at=time.time())
+
+    def _pipeline(self, job: Job) -> None:
+        settings = self.settings
+        self._set(job, state="training", started_at=time.time())
+        train = (self.train_command or default_train_command)(settings, job)
+        logger.info("job %s: training: %s", job.id, " ".join(train))
+        rc = self._spawn(job, train, "train.log")
+        if job.id in self._cancelled:
+            self._set(job, state="cancelled", ended_at=time.time(), error=None)
+            return
+        if rc != 0:
+            tail = self._log_tail(job, "train.log")
+            self._set(job, state="failed", ended_at=time.time(), error=f"training exited with {rc}: {tail}")
+            return
+        if not (job.adapter_dir / "adapter_config.json").is_file():
+            self._set(
+                job,
+                state="failed",
+                ended_at=time.time(),
+                error=f"training wrote no adapter in {job.adapter_dir}",
+            )
+            return
+        self.registry.register(job.name, job.adapter_dir, source=f"job {job.id}")
+        if not job.spec.promote:
+            self._set(job, state="trained", ended_at=time.time())
+            return
+
+        self._set(job, state="evaluating")
+        evaluate = (self.eval_command or default_eval_command)(settings, job)
+        logger.info("job %s: evaluating: %s", job.id, " ".join(evaluate))
+        rc = self._spawn(job, evaluate, "eval.log")
+        if job.id in self._cancelled:
+            self._set(job, state="cancelled", ended_at=time.time())
+            return
+        try:
+            scores = json.loads(job.scores_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            scores = None
+        if rc != 0 or not scores:
+            tail = self._log_tail(job, "eval.log")
+            self._set(job, state="failed", ended_at=time.time(), error=f"evaluation exited with {rc}: {tail}")
+            return
+        evalset = f"{Path(job.spec.eval_questions).name}@{job.spec.eval_limit or 'all'}"
+        self.registry.record_scores(job.name, evalset, scores["candidate"])
+        baseline = scores.get("baseline")
+        if job.baseline_name and baseline:
+            self.registry.record_scores(job.baseline_name, evalset, baseline)
+        decision = decide(scores["candidate"], baseline, settings.promote_min_delta)
+        self._set(job, scores=scores, decision=asdict(decision))
+        if not decision.promote:
+            self._set(job, state="rejected", ended_at=time.time())
+            logger.info("job %s: adapter rejected: %s", job.id, decision.reason)
+            return
+        model = self.chat_model()
+        if model is None:
+            self._set(
+                job, state="failed", ended_at=time.time(), error="the model is not loaded: cannot promote"
+            )
+            return
+        model.load_adapter(job.adapter_dir, job.name)  # AdapterError → failed; the current one keeps serving
+        model.activate_adapter(job.name)
+        self.registry.record_activation(job.name, reason=f"promoted by job {job.id}: {decision.reason}")
+        self._set(job, state="promoted", ended_at=time.time())
+        logger.info("job %s: adapter %s promoted: %s", job.id, job.name, decision.reason)

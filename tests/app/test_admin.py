@@ -1,0 +1,273 @@
+"""/admin: admin key, adapter hot swap (tiny model + tiny peft adapters), rollback, training jobs."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from langchain_core.tools import tool
+
+from app.jobs import Job, JobManager, JobSpec, validate_spec
+from app.main import create_app
+from app.routes import admin
+from app.settings import Settings
+from finetune.promote import AdapterRegistry, decide
+
+KEY = "admin-secret"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@tool("Calculator")
+def calculator(expr: str) -> str:
+    """Useful for when you need to answer questions about math."""
+    return "4"
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two tiny LoRA adapters for the tiny model, and a truncated copy of one."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    root = tmp_path_factory.mktemp("adapters")
+    out: dict[str, Path] = {}
+    for i, name in enumerate(["ad1", "ad2"]):
+        torch.manual_seed(i)
+        base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+        peft = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+        peft.save_pretrained(root / name)
+        out[name] = root / name
+    bad = root / "broken"
+    shutil.copytree(out["ad1"], bad)
+    weights = bad / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    out["broken"] = bad
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_model(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
+    from agent.backends.local import LocalChatModel
+
+    return LocalChatModel.from_pretrained(
+        str(tiny_model_dir),
+        device="cpu",
+        dtype="float32",
+        quantize="none",
+        max_new_tokens=4,
+        model_name="tiny",
+    )
+
+
+def make_app(tmp_path: Path, chat_model: object, **overrides: object) -> FastAPI:
+    fields: dict[str, object] = {
+        "cache_dir": tmp_path,
+        "store_url": f"sqlite:///{tmp_path / 'runs.db'}",
+        "admin_key": KEY,
+        "adapter": None,
+        "max_steps": 1,
+        "log_json": False,
+        **overrides,
+    }
+    app = create_app(Settings(**fields), chat_model=chat_model, tools=[calculator])  # type: ignore[arg-type]
+    if not any(getattr(r, "path", "") == "/admin/adapters" for r in app.routes):  # until main.py includes it
+        app.include_router(admin.router)
+    return app
+
+
+@pytest.fixture
+def client(tmp_path: Path, local_model) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    for a in local_model.list_adapters():  # the model is shared by the module's tests: start clean
+        local_model.activate_adapter(None)
+        local_model.unload_adapter(a["name"])
+    app = make_app(tmp_path, local_model)
+    with TestClient(app) as c:
+        deadline = time.monotonic() + 30
+        while not app.state.ready and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert app.state.ready, app.state.load_error
+        yield c
+
+
+def ask_adapter(client: TestClient) -> str | None:
+    r = client.post("/ask", json={"question": "What is 2 + 2?"})
+    assert r.status_code == 200, r.text
+    return r.json()["adapter"]
+
+
+def test_admin_key_required(client: TestClient) -> None:
+    assert client.get("/admin/adapters").status_code == 401
+    assert client.get("/admin/adapters", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.post("/admin/finetune", json={}).status_code == 401
+    ok = client.get("/admin/adapters", headers=AUTH)
+    assert ok.status_code == 200 and ok.json()["active"] is None
+
+
+def test_hot_swap_refuses_bad_adapters_and_rolls_back(client: TestClient, adapters: dict[str, Path]) -> None:
+    r = client.post("/admin/adapters/activate", json={"path": str(adapters["ad1"])}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert r.json()["active"] == "ad1" and ask_adapter(client) == "ad1"
+
+    bad = client.post("/admin/adapters/activate", json={"path": str(adapters["broken"])}, headers=AUTH)
+    assert bad.status_code == 422 and "unreadable or truncated" in bad.json()["detail"]
+    missing = client.post("/admin/adapters/activate", json={"path": "/nonexistent/adapter"}, headers=AUTH)
+    assert missing.status_code == 422 and "does not exist" in missing.json()["detail"]
+    assert client.post("/admin/adapters/activate", json={"name": "nobody"}, headers=AUTH).status_code == 404
+    assert client.post("/admin/adapters/activate", json={}, headers=AUTH).status_code == 422
+    assert ask_adapter(client) == "ad1"  # the previous adapter still answers
+
+    r = client.post(
+        "/admin/adapters/activate", json={"path": str(adapters["ad2"]), "name": "second"}, headers=AUTH
+    )
+    assert r.json()["active"] == "second" and ask_adapter(client) == "second"
+    listing = client.get("/admin/adapters", headers=AUTH).json()
+    assert {a["name"]: a["active"] for a in listing["adapters"]} == {"ad1": False, "second": True}
+    assert client.post("/admin/adapters/rollback", headers=AUTH).json()["active"] == "ad1"
+    assert ask_adapter(client) == "ad1"
+    assert (
+        client.post("/admin/adapters/activate", json={"name": "none"}, headers=AUTH).json()["active"] is None
+    )
+    assert ask_adapter(client) is None
+    assert client.post("/admin/adapters/rollback", headers=AUTH).json()["active"] == "ad1"
+    history = [h["name"] for h in client.get("/admin/adapters", headers=AUTH).json()["history"]]
+    assert history == [None, "ad1", "second", "ad1", None, "ad1"]
+
+
+FAKE_TRAIN = textwrap.dedent(
+    """
+    import json, os, shutil, signal, sys, time
+    src, out, progress, steps, pause = sys.argv[1:6]
+    def write(**d):
+        open(progress + ".tmp", "w").write(json.dumps(d)); os.replace(progress + ".tmp", progress)
+    def stop(*_):
+        write(state="interrupted"); sys.exit(130)
+    signal.signal(signal.SIGTERM, stop)
+    for step in range(1, int(steps) + 1):
+        write(state="running", step=step, max_steps=int(steps), loss=1.0 / step, eta_s=0.1)
+        time.sleep(float(pause))
+    if src != "-":
+        shutil.copytree(src, out)
+    """
+)
+FAKE_EVAL = textwrap.dedent(
+    """
+    import json, sys
+    out, cand, base = sys.argv[1:4]
+    scores = {"baseline": {"accuracy": float(base), "n": 10}, "candidate": {"accuracy": float(cand), "n": 10}}
+    json.dump(scores, open(out, "w"))
+    """
+)
+
+
+def install_jobs(
+    client: TestClient, src: Path | str, cand: float, base: float, steps: int = 3, pause: float = 0.05
+):
+    app = client.app
+    registry = admin.get_registry(type("R", (), {"app": app})())  # type: ignore[arg-type]
+
+    def train(_s: Settings, job: Job) -> list[str]:
+        args = [str(src), str(job.adapter_dir), str(job.progress_path), str(steps), str(pause)]
+        return [sys.executable, "-c", FAKE_TRAIN, *args]
+
+    def evaluate(_s: Settings, job: Job) -> list[str]:
+        return [sys.executable, "-c", FAKE_EVAL, str(job.scores_path), str(cand), str(base)]
+
+    jobs = JobManager(
+        app.state.settings,  # type: ignore[attr-defined]
+        chat_model=lambda: app.state.chat_model,  # type: ignore[attr-defined]
+        registry=registry,
+        train_command=train,
+        eval_command=evaluate,
+        poll_s=0.02,
+        cancel_grace_s=5,
+    )
+    app.state.jobs = jobs  # type: ignore[attr-defined]
+    return jobs
+
+
+def test_job_promotes_a_better_adapter(client: TestClient, adapters: dict[str, Path]) -> None:
+    client.post("/admin/adapters/activate", json={"path": str(adapters["ad1"])}, headers=AUTH)
+    jobs = install_jobs(client, adapters["ad2"], cand=0.6, base=0.5)
+    r = client.post("/admin/finetune", json={}, headers=AUTH)
+    assert r.status_code == 202, r.text
+    job = jobs.wait(r.json()["id"], timeout=60)
+    assert job["state"] == "promoted", job
+    assert job["baseline"] == str(adapters["ad1"]) and job["progress"]["step"] == 3
+    assert job["decision"]["promote"] is True and job["decision"]["current_accuracy"] == 0.5
+    assert ask_adapter(client) == job["name"]  # new runs carry the new adapter
+    listing = client.get("/admin/adapters", headers=AUTH).json()
+    scores = {a["name"]: a["scores"] for a in listing["adapters"]}
+    assert (
+        scores[job["name"]]["dev.jsonl@20"]["accuracy"] == 0.6
+        and scores["ad1"]["dev.jsonl@20"]["accuracy"] == 0.5
+    )
+    assert client.get(f"/admin/jobs/{job['id']}", headers=AUTH).json()["state"] == "promoted"
+    assert client.post("/admin/adapters/rollback", headers=AUTH).json()["active"] == "ad1"
+
+
+def test_job_rejects_a_worse_adapter(client: TestClient, adapters: dict[str, Path]) -> None:
+    jobs = install_jobs(client, adapters["ad2"], cand=0.4, base=0.5)
+    r = client.post("/admin/finetune", json={}, headers=AUTH)
+    job = jobs.wait(r.json()["id"], timeout=60)
+    assert job["state"] == "rejected" and job["decision"]["promote"] is False
+    assert "40.0% < 50.0%" in job["decision"]["reason"]
+    assert ask_adapter(client) is None  # unchanged: the base model still serves
+
+
+def test_one_job_at_a_time_and_cancel(client: TestClient, adapters: dict[str, Path]) -> None:
+    jobs = install_jobs(client, adapters["ad2"], cand=1.0, base=0.0, steps=1000, pause=0.05)
+    first = client.post("/admin/finetune", json={}, headers=AUTH).json()
+    second = client.post("/admin/finetune", json={}, headers=AUTH)
+    assert second.status_code == 409 and first["id"] in second.json()["detail"]
+    deadline = time.monotonic() + 20
+    while client.get(f"/admin/jobs/{first['id']}", headers=AUTH).json()["progress"].get("step") is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    running = client.get(f"/admin/jobs/{first['id']}", headers=AUTH).json()
+    assert running["state"] == "training" and running["progress"]["max_steps"] == 1000
+    assert client.post(f"/admin/jobs/{first['id']}/cancel", headers=AUTH).status_code == 200
+    assert jobs.wait(first["id"], timeout=30)["state"] == "cancelled"
+    assert client.post(f"/admin/jobs/{first['id']}/cancel", headers=AUTH).status_code == 409
+    assert client.get("/admin/jobs/nope", headers=AUTH).status_code == 404
+    assert ask_adapter(client) is None
+
+
+def test_failed_training_reports_why(client: TestClient) -> None:
+    jobs = install_jobs(client, "-", cand=1.0, base=0.0, steps=1, pause=0)  # writes no adapter
+    job = jobs.wait(client.post("/admin/finetune", json={}, headers=AUTH).json()["id"], timeout=30)
+    assert job["state"] == "failed" and "no adapter" in job["error"]
+
+
+def test_validate_spec_lists_every_problem(tmp_path: Path) -> None:
+    settings = Settings(cache_dir=tmp_path)
+    job = Job(id="x", name="job-x", spec=JobSpec(), dir=tmp_path / "j", adapter_dir=tmp_path / "a")
+    job.spec = JobSpec(overrides={"nonsense": 1, "output_dir": "/tmp/x"}, config="/missing.yaml")
+    with pytest.raises(Exception) as err:
+        validate_spec(settings, job.spec, job)
+    message = str(err.value)
+    assert "nonsense" in message and "output_dir" in message and "/missing.yaml" in message
+    job.spec = JobSpec(overrides={"max_steps": 5}, config=None)
+    validate_spec(settings, job.spec, job)  # from_runs alone is a valid job
+
+
+def test_decide_and_registry(tmp_path: Path) -> None:
+    assert decide({"accuracy": 0.5, "n": 10}, {"accuracy": 0.5}, 0.0).promote  # not worse is enough
+    assert not decide({"accuracy": 0.5, "n": 10}, {"accuracy": 0.5}, 0.05).promote
+    assert not decide({"accuracy": 1.0, "n": 0}, None, 0.0).promote
+    reg = AdapterRegistry(tmp_path / "reg.json")
+    for name in ["a", "b", "b", None]:
+        reg.record_activation(name)
+    reg.register("a", tmp_path, source="t")
+    reg.record_scores("a", "dev.jsonl@5", {"accuracy": 0.4})
+    again = AdapterRegistry(tmp_path / "reg.json")  # survives a restart
+    assert [h["name"] for h in again.history()] == ["a", "b", None]
+    assert again.previous(None) == (True, "b") and again.previous("a") == (False, None)
+    assert again.get("a")["scores"]["dev.jsonl@5"]["accuracy"] == 0.4
