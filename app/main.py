@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from app.deps import ServiceUnavailable
-from app.routes import ask, console, health, openai_compat, runs
+from app.routes import admin, ask, console, health, openai_compat, runs
 from app.security import install_hardening
 from app.settings import Settings, get_settings
 from app.store import RunStore
@@ -123,6 +123,7 @@ def create_app(
     app.include_router(ask.router)
     app.include_router(openai_compat.router)
     app.include_router(runs.router)
+    app.include_router(admin.router)
     app.include_router(console.router)  # the web console at / and /static
     # logs with request ids, /metrics, CORS, body limit, API keys, rate limit, model slots
     install_hardening(app, settings)
