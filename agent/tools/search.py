@@ -163,7 +163,9 @@ class WebSearchError(RuntimeError):
     """DuckDuckGo could not answer (rate limit, timeout, network, no results)."""
 
 
-# daemon-ish pool for web calls, so a hung request is abandoned at the timeout
+_sleep = time.sleep  # the backoff wait (tests replace it)
+
+# web calls run here so a hung request is abandoned at our timeout (ddgs' own timeout ends it later)
 _WEB_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qreact-ddgs")
 
 
@@ -210,7 +212,7 @@ def web_search(query: str, max_results: int = 3, timeout_s: float = 10.0, backen
                 or deadline - time.monotonic() <= RATE_LIMIT_BACKOFF_S[attempt]
             ):
                 raise WebSearchError("rate limited") from exc
-            time.sleep(RATE_LIMIT_BACKOFF_S[attempt])
+            _sleep(RATE_LIMIT_BACKOFF_S[attempt])
             attempt += 1
         except TimeoutException as exc:
             raise WebSearchError("timed out") from exc

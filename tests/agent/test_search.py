@@ -1,0 +1,313 @@
+"""The Search tool: local BM25 ranking, safe FTS queries, and DuckDuckGo fallback (ddgs mocked)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ddgs.ddgs import DDGS  # the real class (ddgs.DDGS is a lazy proxy)
+from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import agent.tools.search as search_mod
+from agent.knowledge import ensure_default_index
+from agent.loop import ReActAgent
+from agent.tools import build_tools
+from agent.tools.search import LOCAL_PREFIX, NO_RESULTS, LocalIndex, SearchTool, fts_query
+
+
+@pytest.fixture(scope="module")
+def index_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_default_index(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def local(index_path: Path) -> SearchTool:
+    tool = build_tools(search="local", index_path=index_path, max_results=3)[0]
+    assert isinstance(tool, SearchTool)
+    return tool
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every ddgs text search is recorded; tests set what it does through ``calls``."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(search_mod, "_sleep", lambda s: calls.append({"slept": s}))
+    return calls
+
+
+def fake_text(monkeypatch: pytest.MonkeyPatch, behaviour: Any, calls: list[dict[str, Any]]) -> None:
+    def text(self: DDGS, query: str, **kwargs: Any) -> list[dict[str, Any]]:
+        calls.append({"query": query, **kwargs})
+        result = behaviour(len([c for c in calls if "query" in c]))
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    monkeypatch.setattr(DDGS, "text", text)
+
+
+# --- local ranking ----------------------------------------------------------------------------
+
+
+def test_tool_is_the_prompt_search(local: SearchTool) -> None:
+    assert local.name == "Search" and local.description == "Useful for web search."
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("capital of Australia", "Australia: capital Canberra;"),
+        ("What is the capital of Australia?", "Australia: capital Canberra;"),
+        ("Australia capital city", "Australia: capital Canberra;"),
+        ("population of Japan", "Japan: capital Tokyo; population 127,080,000; area 377,930 km2"),
+        ("Canberra", "Australia:"),
+        ("Equatorial Guinea capital", "Equatorial Guinea:"),
+        ("capital of Guinea", "Guinea: capital Conakry"),
+        ("Niger population", "Niger: capital Niamey"),
+        ("Nigeria population", "Nigeria: capital Abuja"),
+        ("South Sudan", "South Sudan:"),
+        ("currency of the USA", "United States:"),
+        ("UK capital", "United Kingdom:"),
+        ("Russian Federation area", "Russia:"),
+        ("capital of the Netherlands", "Netherlands:"),
+        ("which country has the demonym Japanese", "Japan:"),
+    ],
+)
+def test_named_country_comes_first(local: SearchTool, query: str, first: str) -> None:
+    text, source = local.run_with_source(query)
+    assert source == "local"
+    assert text.startswith(first), text[:120]
+
+
+def test_several_named_countries_in_query_order(local: SearchTool) -> None:
+    text = local.invoke("population of France and Germany")
+    assert text.startswith("France:") and " Germany: capital Berlin" in text
+    assert local.invoke("population of France").count("capital") == 1  # only the named document
+
+
+def test_unnamed_query_returns_bm25_top_k(local: SearchTool, index_path: Path) -> None:
+    hits = LocalIndex(index_path).search("Kuna currency HRK", 3)
+    assert hits and hits[0].title == "Croatia"
+    assert 1 <= len(LocalIndex(index_path).search("region Europe subregion", 3)) <= 3
+    assert local.invoke("zzzzqqq") == NO_RESULTS
+
+
+def test_observation_is_compact(local: SearchTool) -> None:
+    text = local.invoke("Kenya")
+    assert "\n" not in text and len(text) < 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'AND OR NOT NEAR("x" *',
+        '"unbalanced',
+        "capital: ^ *",
+        "title:Australia",
+        "docs MATCH 'x'; DROP TABLE docs; --",
+        "NEAR(a b, 3)",
+        "a* OR b*",
+        "{title body}: x",
+        "'\"\\",
+        "(((",
+        "-",
+        "\x00",
+        "x" * 10_000,
+        "🙂 émoji 国",
+    ],
+)
+def test_fts_syntax_in_queries_never_errors(local: SearchTool, query: str) -> None:
+    text, source = local.run_with_source(query)
+    assert source == "local" and isinstance(text, str) and text
+    assert "Error" not in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_random_queries_never_raise(query: str) -> None:
+    tool = _SHARED_LOCAL["tool"]
+    if tool is None:  # hypothesis runs outside fixtures; build once
+        tool = _SHARED_LOCAL["tool"] = build_tools(search="local", index_path=_default_test_index())[0]
+    text, source = tool.run_with_source(query)  # type: ignore[attr-defined]
+    assert source == "local" and isinstance(text, str)
+    assert fts_query(query).count('"') % 2 == 0
+
+
+_SHARED_LOCAL: dict[str, Any] = {"tool": None}
+_INDEX_DIR: dict[str, Path] = {}
+
+
+def _default_test_index() -> Path:
+    import tempfile
+
+    if "p" not in _INDEX_DIR:
+        _INDEX_DIR["p"] = ensure_default_index(Path(tempfile.mkdtemp(prefix="qreact-search-")))
+    return _INDEX_DIR["p"]
+
+
+def test_fts_query_quotes_every_term() -> None:
+    assert fts_query("What is the capital of Australia?") == '"capital" OR "australia"'
+    assert fts_query('x" OR title:y') == '"x" OR "title" OR "y"'
+    assert fts_query("the of") == '"the" OR "of"'  # only stopwords: still a query
+    assert fts_query("?!") == ""
+
+
+def test_default_index_is_built_in_cache_dir(tmp_path: Path) -> None:
+    tool = build_tools(search="local", cache_dir=tmp_path)[0]
+    assert tool.invoke("capital of Australia").startswith("Australia: capital Canberra")
+    assert (tmp_path / "knowledge" / "countries.db").is_file()
+
+
+def test_build_tools_validates_mode() -> None:
+    with pytest.raises(ValueError, match="search must be"):
+        build_tools(search="google")  # type: ignore[arg-type]
+    names = [t.name for t in build_tools()]
+    assert names == ["Search", "Calculator"]
+
+
+def test_empty_query(local: SearchTool) -> None:
+    assert local.run_with_source("  ") == ("Error: empty search query.", "local")
+
+
+# --- DuckDuckGo (ddgs mocked at its boundary) -------------------------------------------------
+
+
+def _web_tool(mode: str, index_path: Path, timeout_s: float = 5.0) -> SearchTool:
+    tool = build_tools(search=mode, index_path=index_path, search_timeout_s=timeout_s, max_results=2)[0]  # type: ignore[arg-type]
+    assert isinstance(tool, SearchTool)
+    return tool
+
+
+RESULTS = [
+    {
+        "title": "Canberra - Wikipedia",
+        "href": "https://en.wikipedia.org/wiki/Canberra",
+        "body": "Canberra is " + "x" * 1000,
+    },
+    {"title": "Australia", "href": "https://example.org", "body": "The capital is Canberra."},
+    {"title": "Third", "href": "https://example.com", "body": "never shown with max_results=2"},
+]
+
+
+def test_duckduckgo_results_are_truncated_and_joined(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path
+) -> None:
+    fake_text(monkeypatch, lambda n: RESULTS, no_network)
+    text, source = _web_tool("duckduckgo", index_path).run_with_source("capital of Australia")
+    assert source == "duckduckgo"
+    assert text.startswith("Canberra - Wikipedia: Canberra is xxx")
+    assert "...Australia: The capital is Canberra." in text.replace(" Australia:", "Australia:")
+    assert "Third" not in text and len(text) < 700
+    call = no_network[0]
+    assert call["query"] == "capital of Australia" and call["timelimit"] is None and call["max_results"] == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TimeoutException("timed out"),
+        DDGSException("No results found."),
+        ConnectionError("unreachable"),
+        OSError("dns"),
+    ],
+)
+def test_auto_falls_back_to_local_on_failure(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path, error: Exception
+) -> None:
+    fake_text(monkeypatch, lambda n: error, no_network)
+    text, source = _web_tool("auto", index_path).run_with_source("capital of Australia")
+    assert source == "local"
+    assert text.startswith(LOCAL_PREFIX + "Australia: capital Canberra")
+
+
+def test_auto_uses_duckduckgo_when_it_answers(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path
+) -> None:
+    fake_text(monkeypatch, lambda n: RESULTS[1:2], no_network)
+    assert _web_tool("auto", index_path).run_with_source("capital of Australia") == (
+        "Australia: The capital is Canberra.",
+        "duckduckgo",
+    )
+
+
+def test_rate_limit_backs_off_then_succeeds(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path
+) -> None:
+    fake_text(
+        monkeypatch, lambda n: RatelimitException("202 Ratelimit") if n < 3 else RESULTS[1:2], no_network
+    )
+    text, source = _web_tool("auto", index_path).run_with_source("capital of Australia")
+    assert (text, source) == ("Australia: The capital is Canberra.", "duckduckgo")
+    assert [c["slept"] for c in no_network if "slept" in c] == [1.0, 2.0]
+
+
+def test_rate_limit_that_persists_falls_back(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path
+) -> None:
+    fake_text(monkeypatch, lambda n: RatelimitException("202 Ratelimit"), no_network)
+    text, source = _web_tool("auto", index_path).run_with_source("capital of Australia")
+    assert source == "local" and text.startswith(LOCAL_PREFIX)
+    assert len([c for c in no_network if "query" in c]) == 3  # first try + two backoffs
+
+
+def test_duckduckgo_mode_reports_failure_as_observation(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path
+) -> None:
+    fake_text(monkeypatch, lambda n: RatelimitException("202 Ratelimit"), no_network)
+    assert _web_tool("duckduckgo", index_path).run_with_source("x") == (
+        "Error: web search failed (rate limited).",
+        "duckduckgo",
+    )
+    fake_text(monkeypatch, lambda n: [], no_network)
+    assert _web_tool("duckduckgo", index_path).invoke("x") == "Error: web search failed (no results)."
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def test_hung_search_is_abandoned_at_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+    no_network: list[dict[str, Any]],
+    index_path: Path,
+    release: threading.Event,
+) -> None:
+    def hang(n: int) -> list[dict[str, Any]]:
+        release.wait(10)
+        return RESULTS
+
+    fake_text(monkeypatch, hang, no_network)
+    start = time.monotonic()
+    text, source = _web_tool("auto", index_path, timeout_s=0.3).run_with_source("capital of Australia")
+    assert time.monotonic() - start < 2.0
+    assert source == "local" and text.startswith(LOCAL_PREFIX + "Australia:")
+
+
+def test_agent_loop_records_the_source(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path
+) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    fake_text(monkeypatch, lambda n: TimeoutException("timed out"), no_network)
+    llm = FakeListChatModel(
+        responses=[
+            " I need the capital.\nAction: Search\nAction Input: capital of Australia",
+            "I now know the final answer\nFinal Answer: Canberra",
+        ]
+    )
+    result = ReActAgent(llm, build_tools(search="auto", index_path=index_path)).run(
+        "What is the capital of Australia?"
+    )
+    assert result.answer == "Canberra"
+    step = result.steps[0]
+    assert step.observation.startswith(LOCAL_PREFIX + "Australia: capital Canberra")
+    assert step.observation_source == "local"
