@@ -113,6 +113,9 @@ def eval_command(
     search: Annotated[
         str | None, typer.Option(help="override QREACT_SEARCH: local, duckduckgo or auto")
     ] = "local",
+    max_results: Annotated[
+        int | None, typer.Option(help="override QREACT_SEARCH_MAX_RESULTS (the gold data uses 1)")
+    ] = None,
 ) -> None:
     """Evaluate the agent on a question file: accuracy by kind, format-valid steps, latency."""
     from app.settings import get_settings
@@ -121,6 +124,8 @@ def eval_command(
     settings = get_settings()
     if search:
         settings = settings.model_copy(update={"search": search})
+    if max_results is not None:
+        settings = settings.model_copy(update={"search_max_results": max_results})
     backends = backend or [settings.backend]
     adapters = adapter or ([] if settings.adapter is None else [settings.adapter])
     try:
