@@ -1,0 +1,220 @@
+"""The web console end to end, in real headless Chromium against the real app on loopback.
+
+The app runs in uvicorn (a thread, a free 127.0.0.1 port) with the real tools (local search over
+the country pack), the real run store (SQLite), and a scripted chat model that takes 0.8 s per
+step, so streaming is observable. Chromium is Debian's (``apt-get install -y chromium``), driven
+by Playwright's Python package; Playwright never downloads a browser here. Screenshots go to
+``test-artifacts/`` (gitignored).
+
+    .venv/bin/python -m pytest tests/e2e -m e2e -q
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.app.conftest import ScriptedChatModel, action, final, make_settings
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path(os.environ.get("QREACT_TEST_CHROMIUM", "/usr/bin/chromium"))
+if not CHROMIUM.exists():
+    reason = f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install -y chromium)"
+    pytest.skip(reason, allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+# Flags for a closed network and a root user: no sandbox, no GPU, no background traffic to Google.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STEP_DELAY_S = 0.8  # scripted model time per step: long enough to see each step arrive alone
+QUESTION = "What is the capital of Australia?"
+SCRIPT = [
+    action("Search", "capital of Australia", "I need to find the capital of Australia."),
+    final("Canberra"),
+]
+TIMEOUT_MS = 20_000  # any single browser wait, milliseconds
+
+# Records, in page time, when each step element and the answer appear (a MutationObserver).
+OBSERVE_JS = """
+window.__events = [];
+const start = () => {
+  const steps = document.getElementById("steps");
+  const card = document.getElementById("answer-card");
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes)
+      if (n.nodeName === "LI") window.__events.push(["step", performance.now(), card.hidden]);
+  }).observe(steps, { childList: true });
+  new MutationObserver(() => {
+    if (!card.hidden) window.__events.push(["answer", performance.now(), false]);
+  }).observe(card, { attributes: true, attributeFilter: ["hidden"] });
+};
+document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", start) : start();
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    from agent.knowledge import ensure_default_index
+    from app.main import create_app
+
+    cache = tmp_path_factory.mktemp("e2e-cache")
+    ensure_default_index(cache)
+    settings = make_settings(cache, max_steps=4)
+    model = ScriptedChatModel(script=SCRIPT, delay_s=STEP_DELAY_S)
+    app = create_app(settings, chat_model=model)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; no race with other tests
+    port = sock.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="e2e-uvicorn", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base)
+    try:
+        yield base
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def wait_ready(base: str, timeout_s: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the app at {base} did not become ready in {timeout_s:g} s")
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's Chromium with a fresh profile folder."""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 900},
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def test_ask_streams_steps_then_answer_and_takes_feedback(server: str, browser_context: Any) -> None:
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.add_init_script(OBSERVE_JS)
+    page.goto(server + "/")
+    expect = sync_api.expect
+
+    # the header shows what answers: backend, model, adapter
+    expect(page.locator("#server-text")).to_contain_text("scripted")
+    expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
+
+    # keyboard only: type the question and press Enter
+    page.get_by_label("Question").fill(QUESTION)
+    page.get_by_label("Question").press("Enter")
+
+    first = page.locator("#steps li").nth(0)
+    expect(first).to_be_visible()
+    # the first step is on screen alone, the model is still working on the second
+    assert page.locator("#steps li").count() == 1
+    assert page.locator("#answer-card").is_hidden()
+    expect(first).to_contain_text("Search")
+    expect(first).to_contain_text("capital of Australia")
+    expect(first.locator(".observation")).to_contain_text("Canberra")  # the knowledge pack answered
+    expect(first).to_contain_text("(local)")
+
+    expect(page.locator("#answer")).to_have_text("Canberra")
+    expect(page.locator("#steps li")).to_have_count(2)
+    expect(page.locator("#steps li").nth(1)).to_contain_text("Final Answer")
+    expect(page.locator("#run-status")).to_contain_text("answered")
+    expect(page.locator("#run-meta")).to_contain_text("adapter none")
+    expect(first.locator(".timing")).to_contain_text("model")  # per-step timings
+
+    events = page.evaluate("window.__events")
+    kinds = [e[0] for e in events]
+    assert kinds == ["step", "step", "answer"], events
+    (_, t_step1, hidden1), (_, t_step2, hidden2), (_, t_answer, _) = events
+    assert hidden1 and hidden2, "the answer was shown before the steps"
+    assert t_step2 - t_step1 >= STEP_DELAY_S * 1000 * 0.6, f"steps arrived together: {events}"
+    assert t_answer >= t_step2
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+    if os.environ.get("QREACT_UPDATE_DOCS") == "1":  # refresh the README's screenshot from this run
+        shutil.copyfile(ARTIFACTS / "console.png", ROOT / "docs" / "console.png")
+
+    # mark it wrong with a correction; the run store records it and the runs table shows it
+    page.get_by_role("button", name="Wrong").click()
+    page.get_by_label("Correct answer (optional)").fill("Canberra (ACT)")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#feedback-status")).to_contain_text("marked wrong")
+    row = page.locator("#runs tbody tr").filter(has_text=QUESTION).first
+    expect(row).to_contain_text("wrong")
+    expect(row).to_contain_text("Canberra")
+
+    # reopening a stored run from the table shows its trace again
+    page.locator("#steps").evaluate("n => n.replaceChildren()")
+    row.get_by_role("button").click()
+    expect(page.locator("#steps li")).to_have_count(2)
+    expect(page.locator("#feedback-status")).to_contain_text("Canberra (ACT)")
+    assert not errors, errors
+    page.close()
+
+
+def test_console_fits_a_phone(server: str, browser_context: Any) -> None:
+    page = browser_context.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})  # a common phone, CSS pixels
+    page.goto(server + "/")
+    expect = sync_api.expect
+    expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
+    page.get_by_label("Question").fill(QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator("#answer")).to_have_text("Canberra")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px on a phone"
+    ask = page.get_by_role("button", name="Ask")
+    box = ask.bounding_box()
+    assert box is not None and box["height"] >= 44  # touch target, CSS pixels
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-phone.png"), full_page=True)
+    page.close()
