@@ -110,6 +110,16 @@ TRAINING_JOB = Gauge(
     registry=REGISTRY,
 )
 
+# Known label values start at 0, so a dashboard sees every series before the first event.
+for _status in ("answered", "max_steps", "timeout", "error"):
+    RUNS.labels(_status)
+    ASK_LATENCY.labels(_status)
+for _tool in ("Search", "Calculator", "other"):
+    TOOL_CALLS.labels(_tool)
+    TOOL_ERRORS.labels(_tool)
+for _kind in ("prompt", "completion"):
+    TOKENS.labels(_kind)
+
 _ERROR_PREFIXES = ("Error:", "Error ")
 _recorded: deque[str] = deque(maxlen=4096)  # run ids already counted (record_run is idempotent)
 _seen_rejections: dict[int, int] = {}
@@ -192,15 +202,16 @@ def instrument_agent(agent: Any) -> None:
 
 
 def _job_state(app_state: Any) -> str | None:
-    """Best effort: the latest job's state from the job manager on app.state, if there is one."""
+    """The newest training job's state from the app's JobManager (``jobs.list()``, newest first)."""
     jobs = getattr(app_state, "jobs", None)
-    for attr in ("latest", "current", "last_job"):
-        job = getattr(jobs, attr, None)
-        job = job() if callable(job) else job
-        if job is not None:
-            state = job.get("state") if isinstance(job, dict) else getattr(job, "state", None)
-            return str(state) if state is not None else None
-    return None
+    listing = getattr(jobs, "list", None)
+    if listing is None:
+        return None
+    try:
+        newest = next(iter(listing()), None)
+    except Exception:  # a scrape must not fail because the job store is unreadable
+        return None
+    return str(newest.get("state")) if isinstance(newest, dict) and newest.get("state") else None
 
 
 def refresh(app: Any) -> None:
@@ -217,9 +228,7 @@ def refresh(app: Any) -> None:
         _set_adapter(chat_model.active_adapter)
     elif agent is not None:
         _set_adapter(getattr(agent, "adapter", None))
-    job = _job_state(state)
-    if job is not None or getattr(state, "jobs", None) is not None:
-        set_training_job_state(job)
+    set_training_job_state(_job_state(state))
 
 
 async def metrics_endpoint(request: Request) -> Response:
