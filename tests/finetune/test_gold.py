@@ -133,3 +133,18 @@ def test_cli_data_gold(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     assert "train.jsonl" in result.output
     assert _read(tmp_path / "g" / "train.jsonl")
+
+
+def test_shipped_evalsets_match_the_generator(tmp_path: Path, cache_dir: Path) -> None:
+    """finetune/evalsets/*.jsonl are exactly what `--seed 0` produces (so they stay disjoint from train)."""
+    shipped = Path(__file__).resolve().parents[2] / "finetune" / "evalsets"
+    generate_gold(tmp_path / "g", GoldConfig(seed=0), evalsets=tmp_path / "e", cache_dir=cache_dir)
+    for split, n in (("dev", 100), ("test", 200)):
+        assert (tmp_path / "e" / f"{split}.jsonl").read_bytes() == (shipped / f"{split}.jsonl").read_bytes()
+        assert len(_read(shipped / f"{split}.jsonl")) == n
+    train_countries = set(json.loads((tmp_path / "g" / "splits.json").read_text())["train"])
+    train_questions = {r["question"] for r in _read(tmp_path / "g" / "train.jsonl")}
+    for split in ("dev", "test"):
+        for row in _read(tmp_path / "g" / f"{split}.jsonl"):
+            assert row["question"] not in train_questions
+            assert not set(row["meta"]["countries"]) & train_countries
