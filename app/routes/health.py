@@ -29,6 +29,6 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
     if reason is None:
         agent = state.agent
         return Readiness(status="ready", backend=agent.backend, model=agent.model, adapter=agent.adapter)
-    status = "failed" if getattr(state, "load_error", None) else "loading"
-    body = Readiness(status=status, backend=settings.backend, reason=reason)
+    failed = getattr(state, "load_error", None) is not None
+    body = Readiness(status="failed" if failed else "loading", backend=settings.backend, reason=reason)
     return JSONResponse(status_code=503, content=body.model_dump())

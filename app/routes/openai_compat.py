@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Generator
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
@@ -133,7 +133,7 @@ async def chat_completions(
     )
 
 
-def _finish(out: Any) -> str:
+def _finish(out: Any) -> Literal["stop", "length"]:
     # the local backend also reports "timeout" (its deadline cut the text): truncated, like "length"
     return "length" if getattr(out, "finish_reason", "stop") in ("length", "timeout") else "stop"
 
@@ -162,7 +162,7 @@ def _choice(delta: dict[str, str], finish: str | None = None) -> list[dict]:
     return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
 
 
-def _text_pieces(model: Any, prompt: str, args: dict[str, Any]) -> Iterator[Any]:
+def _text_pieces(model: Any, prompt: str, args: dict[str, Any]) -> Generator[Any, None, None]:
     """Text pieces from the backend as they are decided, then its GenerationResult (counts, finish)."""
     done: list[Any] = []
     stream = getattr(model, "stream_text", None)
