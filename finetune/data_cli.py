@@ -127,13 +127,24 @@ def eval_command(
     if max_results is not None:
         settings = settings.model_copy(update={"search_max_results": max_results})
     backends = backend or [settings.backend]
-    adapters = adapter or ([] if settings.adapter is None else [settings.adapter])
     try:
+        if not questions.is_file():
+            raise FileNotFoundError(f"question file {questions} does not exist")
+        if not adapter:
+            # no --adapter: what serving would load (QREACT_ADAPTER; 'default' only if it is there)
+            from agent.backends import resolve_adapter
+
+            resolved = resolve_adapter(settings.adapter) if "local" in backends else None
+            adapter = (
+                ["none"]
+                if resolved is None
+                else ["default" if resolved[0] == "default" else str(resolved[1])]
+            )
         text = run_eval(
             questions,
             settings,
             backends=backends,
-            adapters=adapters,
+            adapters=adapter,
             out=out,
             report=report,
             limit=limit,

@@ -167,3 +167,26 @@ def test_percentile() -> None:
     assert percentile([], 95) == 0.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
     assert percentile(list(map(float, range(1, 101))), 95) == 95.0
+
+
+def test_cli_eval_errors_are_messages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from app.settings import get_settings
+    from finetune.data_cli import register
+
+    questions = _write_questions(tmp_path / "q.jsonl")
+    monkeypatch.setenv("QREACT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("QREACT_ADAPTER", str(tmp_path / "no-such-adapter"))
+    get_settings.cache_clear()
+    app = typer.Typer()
+    register(app)
+    try:
+        bad_adapter = CliRunner().invoke(app, ["eval", "--questions", str(questions)])
+        no_file = CliRunner().invoke(app, ["eval", "--questions", str(tmp_path / "missing.jsonl")])
+    finally:
+        get_settings.cache_clear()
+    assert bad_adapter.exit_code == 1 and "no-such-adapter" in bad_adapter.output
+    assert no_file.exit_code == 1 and "missing.jsonl" in no_file.output
+    assert "Traceback" not in bad_adapter.output + no_file.output
