@@ -284,60 +284,61 @@ def overload_test(
     return asyncio.run(_overload(base, clients, duration_s, probe_every_s))
 
 
-def schema_test(base: str, max_examples: int = 25, seed: int | None = 0) -> dict[str, Any]:
-    """schemathesis against the app's own OpenAPI: every operation, positive and negative data."""
+def _fuzz_operation(operation: Any, base: str, max_examples: int, seed: int | None, tally: dict) -> None:
+    """Generated requests for one operation; failed checks are tallied, fuzzing goes on."""
     import hypothesis
+
+    label = operation.label
+
+    @hypothesis.settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is not None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+    )
+    @hypothesis.given(case=operation.as_strategy())
+    def check(case: Any) -> None:
+        tally["requests"] += 1
+        response = case.call(base_url=base, timeout=60)
+        tally["server_errors"] += response.status_code >= 500
+        try:
+            case.validate_response(response)
+        except BaseException as exc:  # failed checks (an exception group): record them, keep fuzzing
+            for sub in getattr(exc, "exceptions", [exc]):
+                text = str(sub).strip().splitlines()
+                line = f"{label} -> {response.status_code}: {text[0] if text else type(sub).__name__}"
+                # a 4xx for data the static schema allows: a runtime limit (max_steps_cap, a blank
+                # question) the schema cannot express; reported, not a server error or a bad response
+                kind = "notes" if type(sub).__name__ == "RejectedPositiveData" else "failures"
+                tally[kind].append(line)
+                tally["examples"].setdefault(line, f"body={case.body!r:.160} query={case.query!r:.80}")
+
+    check()
+
+
+def schema_test(base: str, max_examples: int = 25, seed: int | None = 0) -> dict[str, Any]:
+    """schemathesis against the app's own OpenAPI: every operation, valid and invalid data."""
     import schemathesis
 
     schema = schemathesis.openapi.from_url(base + "/openapi.json")
-    requests_sent = 0
-    server_errors = 0
-    failures: list[str] = []
-    notes: list[str] = []
-    operations: list[str] = []
-    examples: dict[str, str] = {}
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations.append(operation.label)
-
-        @hypothesis.settings(
-            max_examples=max_examples,
-            deadline=None,
-            database=None,
-            derandomize=seed is not None,
-            suppress_health_check=list(hypothesis.HealthCheck),
-            phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-        )
-        @hypothesis.given(case=operation.as_strategy())
-        def check(case: Any, label: str = operation.label) -> None:
-            nonlocal requests_sent, server_errors
-            requests_sent += 1
-            response = case.call(base_url=base, timeout=60)
-            server_errors += response.status_code >= 500
-            try:
-                case.validate_response(response)
-            except BaseException as exc:  # failed checks (an exception group): record them, keep fuzzing
-                for sub in getattr(exc, "exceptions", [exc]):
-                    text = str(sub).strip().splitlines()
-                    summary = text[0] if text else type(sub).__name__
-                    line = f"{label} -> {response.status_code}: {summary}"
-                    # a 4xx for data the static schema allows: a runtime limit (max_steps_cap, blank
-                    # question) the schema cannot express; reported, not a server error or bad response
-                    (notes if type(sub).__name__ == "RejectedPositiveData" else failures).append(line)
-                    examples.setdefault(line, f"body={case.body!r:.160} query={case.query!r:.80}")
-
-        check()
-    unique = sorted(set(failures))
+    tally: dict[str, Any] = {"requests": 0, "server_errors": 0, "failures": [], "notes": [], "examples": {}}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
+        _fuzz_operation(operation, base, max_examples, seed, tally)
+    examples = tally["examples"]
+    failures, notes = sorted(set(tally["failures"])), sorted(set(tally["notes"]))
     return {
         "test": "schema",
         "operations": len(operations),
-        "requests": requests_sent,
-        "server_errors": server_errors,
-        "failed_checks": len(failures),
-        "failures": [f"{f} [{examples.get(f, '')}]" for f in unique[:20]],
-        "valid_but_rejected": len(notes),
-        "valid_but_rejected_examples": [f"{f} [{examples.get(f, '')}]" for f in sorted(set(notes))[:10]],
-        "ok": server_errors == 0 and not failures,
+        "requests": tally["requests"],
+        "server_errors": tally["server_errors"],
+        "failed_checks": len(tally["failures"]),
+        "failures": [f"{f} [{examples.get(f, '')}]" for f in failures[:20]],
+        "valid_but_rejected": len(tally["notes"]),
+        "valid_but_rejected_examples": [f"{f} [{examples.get(f, '')}]" for f in notes[:10]],
+        "ok": tally["server_errors"] == 0 and not tally["failures"],
     }
 
 
