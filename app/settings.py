@@ -56,13 +56,17 @@ class Settings(BaseSettings):
 
     # --- tools
     search: Literal["auto", "duckduckgo", "local"] = Field(
-        "auto", description="'duckduckgo' (ddgs), 'local' (knowledge base), 'auto' (DuckDuckGo, local on failure)"
+        "local",
+        description="'local' (knowledge base; what the shipped adapter was trained on), 'duckduckgo' (ddgs), "
+        "'auto' (DuckDuckGo, local when unreachable)",
     )
     search_index: Path | None = Field(
         None, description="SQLite FTS5 index for local search (default: the built-in country pack in cache_dir)"
     )
     search_timeout_s: float = Field(10.0, gt=0, description="one web search, seconds")
-    search_max_results: int = Field(3, ge=1, le=10, description="search results per observation")
+    search_max_results: int = Field(
+        1, ge=1, le=10, description="search results per observation (the shipped adapter was trained on 1)"
+    )
 
     # --- agent limits
     max_steps: int = Field(6, ge=1, le=50, description="default model steps per run")
