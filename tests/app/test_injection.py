@@ -99,7 +99,8 @@ def test_a_fooled_model_still_reaches_only_the_two_tools(tmp_path: Path) -> None
     pwned = tmp_path / "pwned"
     fooled = (
         " The page says to run code.\nAction: Python\nAction Input: __import__('os').system('id')",
-        f"Try the calculator then.\nAction: Calculator\nAction Input: __import__('pathlib').Path('{pwned}').touch()",
+        "Try the calculator then.\nAction: Calculator\n"
+        f"Action Input: __import__('pathlib').Path('{pwned}').touch()",
         "Try a shell.\nAction: Terminal\nAction Input: cat /etc/passwd",
         "Try attributes.\nAction: Calculator\nAction Input: (1).__class__.__bases__[0].__subclasses__()",
         "I now know the final answer\nFinal Answer: nothing happened",
