@@ -218,3 +218,25 @@ def test_console_fits_a_phone(server: str, browser_context: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-phone.png"), full_page=True)
     page.close()
+
+
+def test_event_stream_parser_survives_any_chunking(server: str, browser_context: Any) -> None:
+    """console.js's SSE reader: CRLF and UTF-8 split across chunks, pings, multi-line data."""
+    page = browser_context.new_page()
+    page.goto(server + "/")
+    text = 'event: step\r\ndata: {"o": "Canberra — 23,696,900"}\r\n\r\n: ping\r\n\r\n'
+    text += 'event: final\r\ndata: {"a":\r\ndata: 2}\r\n\r\ndata: tail'
+    script = """async ([text, size]) => {
+        const bytes = new TextEncoder().encode(text);
+        const body = new ReadableStream({ start(c) {
+            for (let i = 0; i < bytes.length; i += size) c.enqueue(bytes.slice(i, i + size));
+            c.close();
+        } });
+        const out = [];
+        for await (const e of sseEvents(new Response(body))) out.push([e.event, e.data]);
+        return out;
+    }"""
+    expected = [["step", '{"o": "Canberra — 23,696,900"}'], ["final", '{"a":\n2}'], ["message", "tail"]]
+    for size in (1, 2, 3, 7, 1000):  # bytes per network chunk
+        assert page.evaluate(script, [text, size]) == expected, size
+    page.close()
