@@ -22,7 +22,7 @@ from langchain_core.tools import BaseTool
 
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
 from agent.prompt import STOP_SEQUENCES, render_prompt
-from agent.trace import RunResult, Step, Usage
+from agent.trace import RunResult, Step
 
 # Read by backends that can stop themselves (the local model passes it to generate's max_time),
 # so a run's wall-clock budget also bounds the model call in flight.
@@ -109,7 +109,9 @@ class ReActAgent:
             return f"Error: {name} failed: {exc}", name
         return str(text), str(source)
 
-    def run(self, question: str, max_steps: int | None = None, on_step: StepCallback | None = None) -> RunResult:
+    def run(
+        self, question: str, max_steps: int | None = None, on_step: StepCallback | None = None
+    ) -> RunResult:
         cfg = self.config
         limit = min(max_steps, max(cfg.max_steps_cap, cfg.max_steps)) if max_steps else cfg.max_steps
         started = time.perf_counter()
@@ -156,6 +158,7 @@ class ReActAgent:
                 result.error = f"no final answer after {limit} steps"
         except Exception as exc:  # the model (or anything else) failed mid-run: honest status, no crash
             result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
+            result._exception = exc
         finally:
             DEADLINE.reset(token)
         result.latency_ms = (time.perf_counter() - started) * 1000

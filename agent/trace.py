@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 RunStatus = Literal["answered", "max_steps", "timeout", "error"]
 StepKind = Literal["tool", "final", "format_error"]
@@ -36,7 +36,8 @@ class Step(BaseModel):
         examples=["449"],
     )
     observation_source: str | None = Field(
-        default=None, description="who produced the observation: a tool/provider name, or 'agent' for format errors"
+        default=None,
+        description="who produced the observation: a tool/provider name, or 'agent' for format errors",
     )
     final_answer: str | None = None
     format_error: str | None = None
@@ -61,3 +62,6 @@ class RunResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     error: str | None = Field(default=None, description="why the run ended without an answer, when it did")
     prompt: str = Field(default="", description="the exact prompt of the first step (header + question)")
+    # The exception that ended the run, if any (never serialized): lets the API answer 503 when
+    # the chat-model backend is unreachable instead of a 200 with status "error".
+    _exception: BaseException | None = PrivateAttr(default=None)
