@@ -23,18 +23,32 @@ from app.store import RunStore
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["agent"])
 
-# Errors of a chat-model backend that is down or unreachable (openai, httpx): the run ends
-# with status "error" and the API answers 503 with the reason instead of a 200.
-UNAVAILABLE_ERRORS = (
-    "APIConnectionError",
-    "APITimeoutError",
-    "InternalServerError",
-    "RateLimitError",
-    "ConnectError",
-    "ConnectTimeout",
-    "ReadTimeout",
-    "ServiceUnavailable",
-)
+
+def backend_unavailable(exc: BaseException | None) -> bool:
+    """True for failures of a chat-model backend that is down, unreachable or refusing us
+    (langchain-core's standard model errors, and raw openai/httpx ones): the API answers 503."""
+    if exc is None:
+        return False
+    import httpx
+    import openai
+    from langchain_core import exceptions as lc
+
+    unavailable = (
+        lc.ModelConnectionError,
+        lc.ModelTimeoutError,
+        lc.ModelAPIError,  # provider 5xx
+        lc.ModelRateLimitError,
+        lc.ModelAuthenticationError,
+        lc.ModelPermissionDeniedError,
+        openai.APIConnectionError,  # includes APITimeoutError
+        openai.InternalServerError,
+        openai.RateLimitError,
+        openai.AuthenticationError,
+        httpx.TransportError,
+        ServiceUnavailable,
+    )
+    return isinstance(exc, unavailable)
+
 
 ERROR_RESPONSES: dict[int | str, dict] = {
     422: {
@@ -92,7 +106,7 @@ def run_and_save(
 
 def raise_if_backend_down(result: RunResult) -> None:
     """503 with the reason when the run died because the chat-model backend is unreachable."""
-    if result.status == "error" and result.error and result.error.split(":", 1)[0] in UNAVAILABLE_ERRORS:
+    if result.status == "error" and backend_unavailable(result._exception):
         raise ServiceUnavailable(
             f"the chat model backend is unavailable: {result.error}", None, result.run_id
         )

@@ -128,3 +128,22 @@ def test_openapi_has_a_worked_example_on_every_route(client):
     stream = spec["paths"]["/ask/stream"]["post"]["responses"]["200"]["content"]["text/event-stream"]
     assert "event: final" in stream["example"]
     assert client.get("/docs").status_code == 200
+
+
+def test_openai_backend_that_is_down_is_a_503(settings):
+    """The real ChatOpenAI backend pointed at a closed port: connection refused → 503 naming it."""
+    down = settings.model_copy(
+        update={
+            "backend": "openai",
+            "openai_base_url": "http://127.0.0.1:9/v1",
+            "openai_max_retries": 0,
+            "openai_timeout_s": 5.0,
+        }
+    )
+    with running_app(down) as client:
+        assert client.get("/readyz").json()["backend"] == "openai"
+        response = client.post("/ask", json={"question": "What is 37 * 12 + 5?"})
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith(
+        "the chat model backend is unavailable: OpenAIConnectionError"
+    )
