@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,20 +72,16 @@ document.readyState === "loading" ? document.addEventListener("DOMContentLoaded"
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app on a free loopback port; yields its base URL."""
+@contextmanager
+def serving(cache: Path, **overrides: Any) -> Iterator[str]:
+    """The real app (uvicorn, a thread) on a free loopback port; yields its base URL."""
     import uvicorn
 
-    from agent.knowledge import ensure_default_index
     from app.main import create_app
 
-    cache = tmp_path_factory.mktemp("e2e-cache")
-    ensure_default_index(cache)
-    settings = make_settings(cache, max_steps=4)
+    settings = make_settings(cache, max_steps=4, **overrides)
     model = ScriptedChatModel(script=SCRIPT, delay_s=STEP_DELAY_S)
     app = create_app(settings, chat_model=model)
-
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; no race with other tests
@@ -93,13 +90,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="e2e-uvicorn", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    wait_ready(base)
     try:
+        wait_ready(base)
         yield base
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache dir with the country index built once (run stores get their own files)."""
+    from agent.knowledge import ensure_default_index
+
+    folder = tmp_path_factory.mktemp("e2e-cache")
+    ensure_default_index(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(cache: Path) -> Iterator[str]:
+    with serving(cache, store_url=f"sqlite:///{cache / 'runs-open.db'}") as base:
+        yield base
 
 
 def wait_ready(base: str, timeout_s: float = 60.0) -> None:
@@ -240,3 +253,30 @@ def test_event_stream_parser_survives_any_chunking(server: str, browser_context:
     for size in (1, 2, 3, 7, 1000):  # bytes per network chunk
         assert page.evaluate(script, [text, size]) == expected, size
     page.close()
+
+
+def test_api_key_is_asked_for_stored_and_sent(cache: Path, browser_context: Any) -> None:
+    """With QREACT_API_KEYS set, the console asks for a key, keeps it, and sends it as Bearer."""
+    from pydantic import SecretStr
+
+    store = f"sqlite:///{cache / 'runs-locked.db'}"
+    with serving(cache, store_url=store, api_keys=[SecretStr("e2e-key")]) as base:
+        page = browser_context.new_page()
+        page.goto(base + "/")
+        expect = sync_api.expect
+        expect(page.locator("#runs-status")).to_contain_text("Runs unavailable")  # 401 without a key
+        expect(page.locator("#access")).to_have_attribute("open", "")
+        page.get_by_label("Bearer key").fill("e2e-key")
+        page.get_by_role("button", name="Save in this browser").click()
+        expect(page.locator("#runs-status")).to_have_text("No runs yet.")
+        page.get_by_label("Question").fill(QUESTION)
+        page.get_by_label("Question").press("Enter")
+        expect(page.locator("#answer")).to_have_text("Canberra")
+        page.reload()  # the key survives a reload (localStorage)
+        expect(page.locator("#runs tbody tr")).to_have_count(1)
+        expect(page.locator("#access")).not_to_have_attribute("open", "")  # no 401 any more
+        page.locator("#access summary").click()
+        expect(page.get_by_label("Bearer key")).to_have_value("e2e-key")
+        page.get_by_role("button", name="Forget").click()
+        assert page.evaluate("localStorage.getItem('qreact.apiKey')") is None
+        page.close()
