@@ -91,7 +91,12 @@ def _model_id(chat_model: Any) -> str:
     return str(getattr(chat_model, "model_name", None) or "local")
 
 
-@router.get("/models", response_model=ModelList, summary="The served model (OpenAI format)")
+@router.get(
+    "/models",
+    response_model=ModelList,
+    responses={503: {"model": ErrorResponse, "description": "loading, or the backend is not local"}},
+    summary="The served model (OpenAI format)",
+)
 async def list_models(chat_model: ChatModelDep) -> ModelList:
     model = local_model(chat_model)
     return ModelList(data=[ModelCard(id=_model_id(model), created=_STARTED)])

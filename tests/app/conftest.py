@@ -88,12 +88,15 @@ def wait_ready(client: TestClient, timeout_s: float = READY_TIMEOUT_S) -> None:
 
 @contextmanager
 def running_app(
-    settings: Settings, chat_model: BaseChatModel | None = None, **kwargs: Any
+    settings: Settings,
+    chat_model: BaseChatModel | None = None,
+    ready_timeout_s: float = READY_TIMEOUT_S,
+    **kwargs: Any,
 ) -> Iterator[TestClient]:
     """A TestClient on a started (lifespan) and ready app."""
     app = create_app(settings, chat_model=chat_model, **kwargs)
     with TestClient(app) as client:
-        wait_ready(client)
+        wait_ready(client, ready_timeout_s)
         yield client
 
 

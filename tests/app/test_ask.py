@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from agent.trace import RunResult
-from tests.app.conftest import ScriptedChatModel, action, final, running_app
+from tests.app.conftest import ScriptedChatModel, action, final, make_settings, running_app
 
 ASK_KEYS = {
     "run_id",
@@ -147,3 +147,22 @@ def test_openai_backend_that_is_down_is_a_503(settings):
     assert response.json()["detail"].startswith(
         "the chat model backend is unavailable: OpenAIConnectionError"
     )
+
+
+@pytest.mark.slow
+def test_real_default_model_gives_a_well_formed_trace(knowledge_cache, tmp_path):
+    """The embedded Gemma (converted into the real cache on first use) with the configured adapter."""
+    from app.settings import Settings
+
+    real_cache = Settings(_env_file=None).cache_dir
+    settings = make_settings(
+        real_cache, adapter="default", search="local", store_url=f"sqlite:///{tmp_path / 'runs.db'}"
+    )
+    with running_app(settings, ready_timeout_s=600) as client:
+        response = client.post("/ask", json={"question": "What is 37 * 12 + 5?", "max_steps": 3})
+    body = response.json()
+    assert response.status_code == 200 and set(body) == ASK_KEYS
+    assert (body["backend"], body["model"]) == ("local", "gemma-3-270m")
+    assert body["status"] in {"answered", "max_steps", "timeout", "error"} and body["steps"]
+    for step in body["steps"]:
+        assert "\nObservation:" not in step["log"] and step["completion_tokens"] > 0
