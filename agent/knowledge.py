@@ -12,6 +12,7 @@ of .md/.txt/.jsonl files into the same kind of index (``qreact index PATH``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -363,10 +364,15 @@ def folder_documents(src: Path | str) -> Iterator[Document]:
             yield from _text_documents(path, root)
 
 
-def index_folder(src: Path | str, index_path: Path | str) -> int:
+def index_folder(src: Path | str, index_path: Path | str, include_countries: bool = False) -> int:
     """Index a folder of .md/.txt/.jsonl (jsonl: ``text``, optional ``title``) into a new FTS5
-    index at ``index_path`` (replacing it); returns the number of documents (chunks)."""
+    index at ``index_path`` (replacing it); returns the number of documents (chunks).
+
+    ``include_countries`` adds the built-in country pack, so one index answers both.
+    """
     root = Path(src).expanduser().resolve()
-    return write_index(
-        folder_documents(root), index_path, {"source": f"folder:{root}", "format": INDEX_FORMAT}
-    )
+    docs: Iterable[Document] = folder_documents(root)
+    if include_countries:
+        docs = itertools.chain(docs, country_documents())
+    meta = {"source": f"folder:{root}", "format": INDEX_FORMAT, "countries": str(include_countries).lower()}
+    return write_index(docs, index_path, meta)

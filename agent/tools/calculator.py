@@ -14,7 +14,9 @@ import ast
 import keyword
 import math
 import re
+import threading
 import time
+import warnings
 from collections.abc import Callable
 
 from langchain_core.tools import BaseTool
@@ -34,6 +36,10 @@ MAX_NODES = 400  # AST nodes per expression
 # CPU-time bound of one evaluation, seconds (typical: < 0.1 ms); CPU time of this thread, so a
 # busy machine that descheduled the thread does not turn an ordinary expression into an error
 TIME_LIMIT_S = 0.05
+
+
+# catch_warnings changes process-wide state: one parse at a time (a parse takes microseconds)
+_PARSE_LOCK = threading.Lock()
 
 
 class CalculatorError(ValueError):
@@ -381,7 +387,9 @@ def evaluate(expr: str) -> Number:
     if deepest > MAX_BRACKETS:
         raise CalculatorError("expression nested too deeply")
     try:
-        tree = ast.parse(text, mode="eval")
+        with _PARSE_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "invalid decimal literal" etc. for text like "1if"
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise CalculatorError(f"cannot parse '{text[:80]}'") from exc
     except (RecursionError, MemoryError, ValueError) as exc:

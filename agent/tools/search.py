@@ -263,7 +263,12 @@ class SearchTool(BaseTool):
             return self._index
 
     def search_local(self, query: str) -> str:
-        return format_hits(self.local_index().search(query, self.max_results))
+        """Local results, or an ``Error: ...`` observation when the index cannot be opened."""
+        try:
+            return format_hits(self.local_index().search(query, self.max_results))
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("local search failed: %s", exc)
+            return f"Error: local search unavailable ({type(exc).__name__}: {str(exc)[:200]})."
 
     def run_with_source(self, query: str) -> tuple[str, str]:
         """(observation text, "duckduckgo" | "local"); never raises for a bad query."""
