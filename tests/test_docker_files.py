@@ -171,8 +171,9 @@ def test_dockerfile_copies_only_what_exists(name: str) -> None:
 
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_entrypoint_is_qreact_serve_on_the_exposed_port(name: str, pyproject: dict) -> None:
-    from agent.cli import app as cli
     from typer.testing import CliRunner
+
+    from agent.cli import app as cli
 
     instructions = parse_dockerfile(DOCKER / name)
     entry = json.loads(next(rest for word, rest in instructions if word == "ENTRYPOINT"))
@@ -203,6 +204,22 @@ def test_dockerfile_env_names_and_values_are_settings(name: str, monkeypatch: py
     settings = check_settings_values(env, monkeypatch)
     assert settings.cache_dir == Path("/data")
     assert settings.device == ("cuda" if name.endswith("cuda") else "cpu")
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_buildkit_parser_agrees(name: str) -> None:
+    """BuildKit's own parser (Go, via the `dockerfile` package) accepts the file and reads the same."""
+    official = pytest.importorskip("dockerfile", reason="the dockerfile package is not installed (dev extra)")
+    commands = official.parse_file(str(DOCKER / name))
+    ours = parse_dockerfile(DOCKER / name)
+    assert [c.cmd.upper() for c in commands] == [word for word, _ in ours]
+    by_cmd = {c.cmd.upper(): c for c in commands}
+    assert by_cmd["ENTRYPOINT"].json and list(by_cmd["ENTRYPOINT"].value) == json.loads(
+        dict(ours)["ENTRYPOINT"]
+    )
+    assert (
+        by_cmd["HEALTHCHECK"].value[0] == "CMD" and by_cmd["HEALTHCHECK"].json
+    )  # exec form: no shell needed
 
 
 # --- compose
@@ -296,3 +313,17 @@ def test_postgres_service_matches_the_documented_store_url(compose: dict) -> Non
     for name in ("qreact", "qreact-vllm"):
         dep = compose["services"][name]["depends_on"]["postgres"]
         assert dep == {"condition": "service_healthy", "required": False}
+
+
+def test_compose_file_follows_the_compose_spec(compose: dict) -> None:
+    """The stand-in for `docker compose config` here: the compose-spec parser (Rust, strict)."""
+    spec = pytest.importorskip("compose_spec", reason="compose-spec is not installed (dev extra)")
+    # PyYAML resolves the `<<` merge keys first, as Compose does; the parser then checks every
+    # field's name, type and enum value, durations, and that named volumes are declared.
+    parsed = spec.PyCompose.from_json(json.dumps(compose))
+    parsed.validate()
+    assert set(parsed.service_names()) == {"qreact", "model-init", "vllm", "qreact-vllm", "postgres"}
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["qreact"]["restart"] = "sometimes"
+    with pytest.raises(ValueError, match="sometimes"):
+        spec.PyCompose.from_json(json.dumps(broken))
