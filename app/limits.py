@@ -22,6 +22,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.logging import current_request_id
+from app.security import route_path
 
 # Routes that run the model. POST only: GETs of these paths do not exist or are cheap.
 MODEL_PATHS = ("/ask", "/ask/stream", "/v1/chat/completions", "/v1/completions")
@@ -154,7 +155,7 @@ class ModelSlotMiddleware:
         self.paths = frozenset(p.rstrip("/") or "/" for p in paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = (scope.get("path") or "/").rstrip("/") or "/"
+        path = (route_path(scope).rstrip("/") or "/") if scope["type"] == "http" else ""
         if scope["type"] != "http" or scope.get("method") != "POST" or path not in self.paths:
             await self.app(scope, receive, send)
             return

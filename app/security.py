@@ -47,6 +47,19 @@ SCOPE_PRINCIPAL = "qreact.principal"
 Role = Literal["admin", "user"]
 
 
+def route_path(scope: Scope) -> str:
+    """The path the router matches: without the ``root_path`` a proxy mounts the app under.
+
+    Checks must use this, not ``scope["path"]``: with ``--root-path /api`` the raw path is
+    ``/api/admin/...``, and a prefix test on it would miss the admin routes.
+    """
+    path = scope.get("path") or "/"
+    root = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
+
+
 def _is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
@@ -134,7 +147,7 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope.get("headers", []))
-        denied = self.keys.check(scope.get("path", "/"), token)
+        denied = self.keys.check(route_path(scope), token)
         if denied is not None:
             status, reason = denied
             extra = [(b"www-authenticate", b'Bearer realm="qreact"')] if status == 401 else []
@@ -185,7 +198,7 @@ class RateLimitMiddleware:
         self.on_limited = on_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "/")
+        path = route_path(scope) if scope["type"] == "http" else ""
         if scope["type"] != "http" or path in UNLIMITED_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return

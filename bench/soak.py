@@ -144,8 +144,15 @@ def serve(app: Any, ready_timeout_s: float = 60.0) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
+    # keep-alive longer than any client pause (uvicorn's 5 s default races with busy clients' reuse)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="soak-uvicorn", daemon=True)

@@ -237,3 +237,12 @@ def test_token_bucket_refills_and_stays_bounded() -> None:
     for i in range(1000):  # a flood of new callers keeps at most max_callers buckets
         limiter.take(f"ip:{i}")
     assert len(limiter._buckets) == 100
+
+
+def test_checks_use_the_route_path_under_a_root_path(tmp_path: Path) -> None:
+    # behind a proxy with --root-path /api the raw path is /api/admin/...: still the admin route
+    client = TestClient(make_app(tmp_path, api_keys=[KEY], admin_key=ADMIN), root_path="/api")
+    assert client.get("/api/admin/adapters", headers=bearer(KEY)).status_code == 403
+    assert client.get("/api/admin/adapters", headers=bearer(ADMIN)).status_code == 200
+    assert client.get("/api/healthz").status_code == 200
+    assert client.get("/api/runs").status_code == 401
