@@ -53,6 +53,7 @@ SCRIPT = [
     final("Canberra"),
 ]
 TIMEOUT_MS = 20_000  # any single browser wait, milliseconds
+READY_TIMEOUT_S = 600.0  # the real model's first start converts it (~2 min on 2 idle cores)
 
 # Records, in page time, when each step element and the answer appear (a MutationObserver).
 OBSERVE_JS = """
@@ -73,14 +74,17 @@ document.readyState === "loading" ? document.addEventListener("DOMContentLoaded"
 
 
 @contextmanager
-def serving(cache: Path, **overrides: Any) -> Iterator[str]:
-    """The real app (uvicorn, a thread) on a free loopback port; yields its base URL."""
+def serving(cache: Path, real_model: bool = False, **overrides: Any) -> Iterator[str]:
+    """The real app (uvicorn, a thread) on a free loopback port; yields its base URL.
+
+    The chat model is the scripted one unless ``real_model``: then the configured local model.
+    """
     import uvicorn
 
     from app.main import create_app
 
-    settings = make_settings(cache, max_steps=4, **overrides)
-    model = ScriptedChatModel(script=SCRIPT, delay_s=STEP_DELAY_S)
+    settings = make_settings(cache, **({"max_steps": 4} | overrides))
+    model = None if real_model else ScriptedChatModel(script=SCRIPT, delay_s=STEP_DELAY_S)
     app = create_app(settings, chat_model=model)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -115,7 +119,7 @@ def server(cache: Path) -> Iterator[str]:
         yield base
 
 
-def wait_ready(base: str, timeout_s: float = 60.0) -> None:
+def wait_ready(base: str, timeout_s: float = READY_TIMEOUT_S) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s
@@ -193,7 +197,7 @@ def test_ask_streams_steps_then_answer_and_takes_feedback(server: str, browser_c
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
-    if os.environ.get("QREACT_UPDATE_DOCS") == "1":  # refresh the README's screenshot from this run
+    if os.environ.get("QREACT_UPDATE_DOCS") == "scripted":  # the README's screenshot from this run
         shutil.copyfile(ARTIFACTS / "console.png", ROOT / "docs" / "console.png")
 
     # mark it wrong with a correction; the run store records it and the runs table shows it
@@ -279,4 +283,40 @@ def test_api_key_is_asked_for_stored_and_sent(cache: Path, browser_context: Any)
         expect(page.get_by_label("Bearer key")).to_have_value("e2e-key")
         page.get_by_role("button", name="Forget").click()
         assert page.evaluate("localStorage.getItem('qreact.apiKey')") is None
+        page.close()
+
+
+@pytest.mark.slow
+def test_real_model_screenshot(browser_context: Any, tmp_path: Path) -> None:
+    """The console on the real default model with the shipped adapter (minutes on a CPU).
+
+    Not in `make test` (marker slow). Run it to refresh the README's screenshot with a real trace:
+        QREACT_UPDATE_DOCS=1 .venv/bin/python -m pytest tests/e2e -m "e2e and slow" -q
+    """
+    from agent.backends import default_adapter_dir
+    from agent.knowledge import ensure_default_index
+    from app.settings import Settings
+
+    if not (default_adapter_dir() / "adapter_config.json").is_file():
+        pytest.skip("no shipped adapter in adapters/default/: the base model alone writes no valid steps")
+    cache = Settings(_env_file=None).cache_dir  # type: ignore[call-arg]  # reuse the converted model
+    ensure_default_index(cache)
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    with serving(cache, real_model=True, adapter="default", max_steps=6, store_url=store) as base:
+        page = browser_context.new_page()
+        page.set_default_timeout(240_000)  # a whole run on a busy 2-core CPU, milliseconds
+        page.goto(base + "/")
+        expect = sync_api.expect
+        expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
+        page.get_by_label("Question").fill(QUESTION)
+        page.get_by_label("Question").press("Enter")
+        expect(page.locator("#steps li").first).to_be_visible()
+        expect(page.locator("#answer-card")).to_be_visible()
+        assert page.locator("#steps li").count() >= 2  # at least one tool step, then the answer
+        expect(page.locator("#run-meta")).to_contain_text("adapter default")
+        expect(page.locator("#answer")).to_contain_text("Canberra")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-real.png"), full_page=True)
+        if os.environ.get("QREACT_UPDATE_DOCS") == "1":
+            shutil.copyfile(ARTIFACTS / "console-real.png", ROOT / "docs" / "console.png")
         page.close()
