@@ -277,7 +277,9 @@ def test_vllm_profile_serves_the_adapter_and_qreact_uses_it(compose: dict) -> No
     assert "--enable-lora" in flags
     module, _, adapter_path = flags["--lora-modules"][0].partition("=")
     assert adapter_path == "/adapters/default" and "../adapters:/adapters:ro" in vllm["volumes"]
-    assert Path(flags["--model"][0]) == default_model_dir("/data")  # converted by model-init
+    assert Path(vllm["command"][0]) == default_model_dir(
+        "/data"
+    )  # `vllm serve MODEL`, converted by model-init
     assert "ensure_default_model('/data')" in init["entrypoint"][-1] and callable(ensure_default_model)
     template = flags["--chat-template"][0]
     mount = next(v for v in vllm["volumes"] if v.endswith(f":{template}:ro"))
