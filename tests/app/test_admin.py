@@ -271,3 +271,42 @@ def test_decide_and_registry(tmp_path: Path) -> None:
     assert [h["name"] for h in again.history()] == ["a", "b", None]
     assert again.previous(None) == (True, "b") and again.previous("a") == (False, None)
     assert again.get("a")["scores"]["dev.jsonl@5"]["accuracy"] == 0.4
+
+
+@pytest.mark.slow
+def test_real_job_trains_evaluates_and_promotes(
+    tiny_model_dir: Path,
+    local_model,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """The real child processes (finetune.train, finetune.promote evaluate) on the tiny model: ~1-2 min."""
+    import json
+
+    from app.store import RunStore
+    from tests.finetune.test_export import calc_run
+
+    monkeypatch.setenv("QREACT_MAX_NEW_TOKENS", "16")  # the eval child reads it: tiny model, short steps
+    settings = Settings(
+        cache_dir=tmp_path, store_url=f"sqlite:///{tmp_path / 'runs.db'}", local_model=str(tiny_model_dir),
+        device="cpu", adapter=None, search="local",
+    )  # fmt: skip
+    store = RunStore(settings.resolved_store_url)
+    for i in range(4):
+        store.save(calc_run(f"r{i}", expr=f"{i} + 2", obs=str(i + 2), answer=str(i + 2)))
+        store.add_feedback(f"r{i}", True)
+    store.close()
+    questions = tmp_path / "dev.jsonl"
+    questions.write_text(json.dumps({"id": "q0", "question": "What is 1 + 2?", "answer": 3}) + "\n")
+    for a in local_model.list_adapters():
+        local_model.activate_adapter(None)
+        local_model.unload_adapter(a["name"])
+    jobs = JobManager(
+        settings, chat_model=lambda: local_model, registry=AdapterRegistry(tmp_path / "reg.json")
+    )
+    spec = JobSpec(config="finetune/configs/tiny-test.yaml", eval_questions=str(questions), eval_limit=1)
+    job = jobs.wait(jobs.start(spec)["id"], timeout=600)
+    assert job["state"] == "promoted", job["error"]
+    assert job["progress"]["step"] == 3 and job["scores"]["candidate"]["n"] == 1
+    assert (Path(job["adapter_dir"]) / "adapter_model.safetensors").is_file()
+    assert local_model.active_adapter == job["name"]
