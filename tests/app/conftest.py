@@ -100,6 +100,53 @@ def running_app(
         yield client
 
 
+async def post_then_disconnect(app: Any, path: str, payload: dict, marker: bytes) -> list[bytes]:
+    """POST ``payload`` to the ASGI ``app`` directly; disconnect once a body chunk holds ``marker``.
+
+    (TestClient buffers whole responses, so a client leaving mid-stream needs raw ASGI.)
+    Returns the body chunks sent before the app finished.
+    """
+    import asyncio
+    import json
+
+    seen = asyncio.Event()
+    chunks: list[bytes] = []
+    requested = False
+
+    async def receive() -> dict:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": json.dumps(payload).encode(), "more_body": False}
+        await seen.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if marker in chunks[-1]:
+                seen.set()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+        "state": {},
+        "app": app,
+    }
+    await asyncio.wait_for(app(scope, receive, send), timeout=30)
+    return chunks
+
+
 @pytest.fixture(scope="session")
 def knowledge_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache dir whose country index is built once per session."""

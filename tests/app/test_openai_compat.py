@@ -10,7 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from langchain_openai import ChatOpenAI
 
-from tests.app.conftest import CALC_SCRIPT, ScriptedChatModel, make_settings, running_app
+from tests.app.conftest import (
+    CALC_SCRIPT,
+    ScriptedChatModel,
+    make_settings,
+    post_then_disconnect,
+    running_app,
+)
 
 PROMPT = "Question: What is the capital of Australia?\nThought:"
 
@@ -97,6 +103,21 @@ def test_raw_stream_ends_with_done(v1_client):
         lines = [line for line in response.read().decode().splitlines() if line]
     assert lines[-1] == "data: [DONE]"
     assert all(line.startswith("data: ") for line in lines)
+
+
+def test_a_client_leaving_a_stream_frees_the_model(oai, v1_client):
+    """A disconnect mid-stream must release the generation lock, or the model is stuck for good."""
+    payload = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64, "stream": True}
+    app = v1_client.app
+    chunks = v1_client.portal.call(post_then_disconnect, app, "/v1/chat/completions", payload, b'"content":"')
+    assert not any(b"[DONE]" in c for c in chunks)
+    lock = app.state.chat_model._lock
+    assert lock.acquire(timeout=10), "the generation lock is still held after the client left"
+    lock.release()
+    completion = oai.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": PROMPT}], max_tokens=4
+    )
+    assert completion.choices[0].message.content == direct(v1_client, max_new_tokens=4)
 
 
 def test_chat_openai_talks_to_the_app(v1_client):

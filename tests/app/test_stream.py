@@ -8,7 +8,7 @@ import time
 
 from agent.trace import RunResult, Step
 from app.main import create_app
-from tests.app.conftest import ScriptedChatModel, action
+from tests.app.conftest import ScriptedChatModel, action, post_then_disconnect
 
 
 def parse_sse(text: str) -> list[tuple[str, dict]]:
@@ -48,46 +48,14 @@ def test_client_disconnect_ends_the_run_and_it_is_still_stored(settings):
     """Drive the ASGI app directly: read the first step event, then disconnect."""
     model = ScriptedChatModel(script=[action("Calculator", "1 + 1")], delay_s=0.05)
     app = create_app(settings, chat_model=model)
-    body = json.dumps({"question": "loop until I leave", "max_steps": 12}).encode()
+    payload = {"question": "loop until I leave", "max_steps": 12}
 
     async def scenario() -> dict:
         async with app.router.lifespan_context(app):
             while not app.state.ready:
                 await asyncio.sleep(0.01)
-            first_event = asyncio.Event()
-            chunks: list[bytes] = []
-            requested = False
-
-            async def receive() -> dict:
-                nonlocal requested
-                if not requested:
-                    requested = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                await first_event.wait()
-                return {"type": "http.disconnect"}
-
-            async def send(message: dict) -> None:
-                if message["type"] == "http.response.body" and b"event: step" in message.get("body", b""):
-                    chunks.append(message["body"])
-                    first_event.set()
-
-            scope = {
-                "type": "http",
-                "asgi": {"version": "3.0"},
-                "http_version": "1.1",
-                "method": "POST",
-                "scheme": "http",
-                "path": "/ask/stream",
-                "raw_path": b"/ask/stream",
-                "query_string": b"",
-                "root_path": "",
-                "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
-                "client": ("127.0.0.1", 1234),
-                "server": ("testserver", 80),
-                "state": {},
-                "app": app,
-            }
-            await asyncio.wait_for(app(scope, receive, send), timeout=10)
+            chunks = await post_then_disconnect(app, "/ask/stream", payload, b"event: step")
+            assert not any(b"event: final" in c for c in chunks)
             store = app.state.store
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
