@@ -33,7 +33,7 @@ app = typer.Typer(
 )
 
 EXIT_NOT_ANSWERED = 1  # the run ended with max_steps, timeout or error
-EXIT_USAGE = 2  # bad settings or bad input
+EXIT_USAGE = 2  # bad settings or bad input, or the agent could not load
 
 
 def load_settings() -> Any:
@@ -114,7 +114,7 @@ def ask(
         ),
     ] = None,
 ) -> None:
-    """Run the agent once and print its trace (exit code 0 answered, 1 not answered, 2 bad input)."""
+    """Run the agent once and print its trace (exit code 0 answered, 1 not answered, 2 bad input/setup)."""
     from fastapi.exceptions import RequestValidationError
     from pydantic import ValidationError
 
@@ -131,7 +131,12 @@ def ask(
         for error in exc.errors():
             typer.echo(f"error: {error['loc'][-1]}: {error['msg']}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    agent = factory.build_agent(settings)
+    try:
+        agent = factory.build_agent(settings)
+    except Exception as exc:  # a missing model/key/adapter: the reason, not a traceback
+        logger.debug("could not load the agent", exc_info=exc)
+        typer.echo(f"error: could not load the agent: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     if not json_out:
         typer.echo(f"Question: {body.question}")
     result = agent.run(body.question, max_steps=body.max_steps, on_step=None if json_out else _echo_step)

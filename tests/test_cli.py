@@ -92,6 +92,17 @@ def test_ask_exit_codes(cli_env, monkeypatch):
     assert not_answered.exit_code == 1 and json.loads(not_answered.stdout)["status"] == "error"
 
 
+def test_a_backend_that_cannot_load_is_a_clear_error(cli_env, monkeypatch):
+    def no_key(settings):
+        raise ValueError("the openai backend needs a key")
+
+    monkeypatch.setattr(agent.factory, "build_agent", no_key)
+    result = runner.invoke(app, ["ask", "q"])
+    assert result.exit_code == 2
+    assert "could not load the agent: ValueError: the openai backend needs a key" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_bad_settings_name_the_variable(cli_env, monkeypatch):
     monkeypatch.setenv("QREACT_BACKEND", "llamafile")
     get_settings.cache_clear()
