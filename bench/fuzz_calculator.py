@@ -21,10 +21,12 @@ import json
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -276,18 +278,42 @@ def build_inputs(cfg: Config) -> Iterator[tuple[str, str]]:
         yield "random_text", random_text(rng)
 
 
-def run_atheris(runs: int, summary: Callable[[Tally], None]) -> None:
-    """Coverage-guided fuzzing of ``calculate`` for ``runs`` inputs (libFuzzer exits the process)."""
+def instrument_calculator(instrument: Callable[[Any], Any]) -> int:
+    """Coverage feedback for the calculator module only (instrumenting every loaded module,
+    langchain included, takes minutes); returns the number of functions instrumented."""
+    import inspect
+
+    import agent.tools.calculator as calc
+
+    count = 0
+    for obj in list(vars(calc).values()):
+        members = vars(obj).values() if inspect.isclass(obj) and obj.__module__ == calc.__name__ else [obj]
+        for fn in members:
+            if inspect.isfunction(fn) and fn.__module__ == calc.__name__:
+                instrument(fn)
+                count += 1
+    return count
+
+
+def run_atheris(runs: int, summary: Callable[[Tally], int]) -> None:
+    """Coverage-guided fuzzing of ``calculate`` for ``runs`` inputs; ends the process itself
+    (libFuzzer treats any exit inside the target as a crash, so the summary uses ``os._exit``)."""
     import atheris
 
+    instrument_calculator(atheris.instrument_func)
     tally = Tally("atheris")
 
     def one_input(data: bytes) -> None:
         check(atheris.FuzzedDataProvider(data).ConsumeUnicodeNoSurrogates(600), tally)
         if tally.inputs >= runs:
-            summary(tally)
+            code = summary(tally)
+            sys.stdout.flush()
+            os._exit(code)
 
-    atheris.Setup([sys.argv[0], f"-runs={runs}", "-max_len=2400"], one_input)
+    artifacts = tempfile.mkdtemp(prefix="qreact-atheris-")  # crash inputs land here, not in the repo
+    atheris.Setup(
+        [sys.argv[0], f"-runs={runs + 1}", "-max_len=2400", f"-artifact_prefix={artifacts}/"], one_input
+    )
     atheris.Fuzz()
 
 
@@ -347,11 +373,11 @@ def main(cfg: Config) -> int:
             print("atheris is not installed: coverage-guided phase skipped (pip install atheris)")
         else:
 
-            def atheris_summary(t: Tally) -> None:
-                print(json.dumps(t.report()), flush=True)
+            def atheris_summary(t: Tally) -> int:
+                print(json.dumps(t.report()))
                 good = t.code_executions == 0 and t.unhandled == 0 and t.over_limit_cpu == 0
-                sys.stdout.flush()
-                raise SystemExit(0 if ok and good else 1)
+                print(f"atheris: {t.inputs} inputs -> {'PASS' if good else 'FAIL'}")
+                return 0 if ok and good else 1
 
             run_atheris(cfg.atheris_runs, atheris_summary)
     return 0 if ok else 1
