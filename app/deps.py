@@ -33,7 +33,7 @@ def not_ready_reason(request: Request) -> str | None:
         return None
     error = getattr(state, "load_error", None)
     if error:
-        return f"the agent failed to load: {error}"
+        return str(error)
     return "the model is still loading; retry in a few seconds"
 
 
@@ -57,7 +57,8 @@ def get_chat_model(request: Request) -> BaseChatModel:
 def get_store(request: Request) -> RunStore:
     store = getattr(request.app.state, "store", None)
     if store is None:
-        raise ServiceUnavailable("the run store is not open")
+        reason = getattr(request.app.state, "load_error", None) or "the run store is not open"
+        raise ServiceUnavailable(reason, None)
     return store
 
 

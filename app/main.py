@@ -50,11 +50,13 @@ def _load_agent(
     from agent.factory import build_agent
 
     state = app.state
+    if state.load_error is not None:  # the run store failed: runs could not be recorded
+        return
     try:
         agent = build_agent(settings, chat_model=chat_model, tools=tools)
     except Exception as exc:  # readiness reports it; the process stays up for /healthz and logs
         logger.exception("the agent failed to load")
-        state.load_error = f"{type(exc).__name__}: {exc}"
+        state.load_error = f"the agent failed to load: {type(exc).__name__}: {exc}"
         return
     state.chat_model, state.agent = agent.llm, agent
     state.ready = True
@@ -101,7 +103,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.ready, state.agent, state.chat_model, state.load_error = False, None, None, None
-        state.store = RunStore(settings.resolved_store_url)
+        state.store = None
+        try:
+            state.store = RunStore(settings.resolved_store_url)
+        except Exception as exc:  # e.g. PostgreSQL down: /readyz and every stored route say why (503)
+            logger.exception("the run store could not be opened")
+            state.load_error = f"the run store could not be opened: {type(exc).__name__}"
         # Loading runs beside the server so /healthz answers and /readyz says "loading" meanwhile.
         threading.Thread(
             target=_load_agent, args=(app, settings, chat_model, tools), name="qreact-load", daemon=True
@@ -110,7 +117,8 @@ def create_app(
             yield
         finally:
             state.ready = False
-            state.store.close()
+            if state.store is not None:
+                state.store.close()
 
     app = FastAPI(title="qreact", description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings

@@ -61,3 +61,16 @@ def test_failed_load_is_reported_with_its_reason(settings, monkeypatch):
         ask = client.post("/ask", json={"question": "q"})
         assert ask.status_code == 503 and "no model at /nowhere" in ask.json()["detail"]
         assert client.get("/healthz").status_code == 200
+
+
+def test_a_run_store_that_cannot_open_is_reported_not_a_crash(settings, tmp_path):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the database folder should be")
+    broken = settings.model_copy(update={"store_url": f"sqlite:///{blocked / 'runs.db'}"})
+    with TestClient(create_app(broken, chat_model=ScriptedChatModel(script=CALC_SCRIPT))) as client:
+        readyz = client.get("/readyz")
+        assert readyz.status_code == 503 and readyz.json()["status"] == "failed"
+        assert readyz.json()["reason"].startswith("the run store could not be opened")
+        ask = client.post("/ask", json={"question": "What is 37 * 12 + 5?"})
+        assert ask.status_code == 503 and "run store" in ask.json()["detail"]
+        assert client.get("/healthz").status_code == 200
