@@ -175,6 +175,53 @@ def serve(app: Any, ready_timeout_s: float = 60.0) -> Iterator[str]:
         thread.join(timeout=15)
 
 
+@contextlib.contextmanager
+def serve_process(
+    cache_dir: Path,
+    delay_s: float = 0.0,
+    model: str | None = None,
+    ready_timeout_s: float = 300.0,
+    **settings: Any,
+) -> Iterator[str]:
+    """Like ``serve`` but in a child process, so the load generator does not share the server's GIL."""
+    import subprocess
+
+    port = free_port()
+    command = [sys.executable, str(Path(__file__).resolve()), "_serve", "--port", str(port)]
+    command += ["--cache-dir", str(cache_dir), "--delay", str(delay_s), "--settings", json.dumps(settings)]
+    command += ["--model", model] if model else []
+    child = subprocess.Popen(command)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_timeout_s
+    try:
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or child.poll() is not None:
+                raise RuntimeError("the server did not become ready")
+            time.sleep(0.1)
+        yield base
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _serve_forever(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    app = make_app(Path(args.cache_dir), _chat_model(args, args.delay), **json.loads(args.settings))
+    uvicorn.run(
+        app, host="127.0.0.1", port=args.port, log_config=None, access_log=False, timeout_keep_alive=75
+    )
+    return 0
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -225,11 +272,29 @@ def load_test(base: str, clients: int = 64, duration_s: float = 60.0) -> dict[st
     return asyncio.run(_load(base, clients, duration_s, "What is 37 * 12 + 5?"))
 
 
+# The /healthz prober runs in its own process with its own connection, like a kubelet's probe,
+# so the load generator's work does not count as the server's latency.
+_PROBE = """
+import json, sys, time, httpx
+base, duration, every = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+ms, bad = [], 0
+stop = time.monotonic() + duration
+with httpx.Client(base_url=base, timeout=5) as client:
+    while time.monotonic() < stop:
+        t0 = time.perf_counter()
+        try:
+            bad += client.get("/healthz").status_code != 200
+        except httpx.HTTPError:
+            bad += 1
+        ms.append((time.perf_counter() - t0) * 1000)
+        time.sleep(every)
+print(json.dumps([ms, bad]))
+"""
+
+
 async def _overload(base: str, clients: int, duration_s: float, probe_every_s: float) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
     missing_retry_after = 0
-    health_ms: list[float] = []
-    health_bad = 0
     stop_at = time.monotonic() + duration_s
     limits = httpx.Limits(max_connections=clients + 4)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
@@ -247,21 +312,18 @@ async def _overload(base: str, clients: int, duration_s: float, probe_every_s: f
                     missing_retry_after += "retry-after" not in response.headers
                     await asyncio.sleep(0.05)  # hammer: a polite client would wait Retry-After
 
-        async def prober() -> None:
-            nonlocal health_bad
-            # its own connection, like a kubelet's probe
-            async with httpx.AsyncClient(base_url=base, timeout=5) as probe:
-                while time.monotonic() < stop_at:
-                    t0 = time.perf_counter()
-                    try:
-                        response = await probe.get("/healthz")
-                        health_bad += response.status_code != 200
-                    except httpx.HTTPError:
-                        health_bad += 1
-                    health_ms.append((time.perf_counter() - t0) * 1000)
-                    await asyncio.sleep(probe_every_s)
-
-        await asyncio.gather(prober(), *(asker() for _ in range(clients)))
+        probe = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _PROBE,
+            base,
+            str(duration_s),
+            str(probe_every_s),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        await asyncio.gather(*(asker() for _ in range(clients)))
+        out, _ = await probe.communicate()
+    health_ms, health_bad = json.loads(out)
     unexpected = {k: v for k, v in statuses.items() if k not in ("200", "503")}
     p99 = percentile(health_ms, 99)
     return {
@@ -363,32 +425,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=["load", "overload", "schema", "all"])
+    parser.add_argument("what", choices=["load", "overload", "schema", "all", "_serve"])
     parser.add_argument("--clients", type=int, default=None, help="concurrent clients (load 64, overload 16)")
     parser.add_argument("--duration", type=float, default=None, help="seconds (load 60, overload 20)")
     parser.add_argument("--examples", type=int, default=120, help="schemathesis examples per operation")
     parser.add_argument("--delay", type=float, default=0.5, help="seconds per model step for overload")
     parser.add_argument("--model", default=None, help="a local model folder to serve for overload")
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.what == "_serve":  # the child process of serve_process
+        return _serve_forever(args)
     results = []
+    # the server runs in its own process: the clients here must not slow it down through the GIL
     with tempfile.TemporaryDirectory(prefix="qreact-soak-") as tmp:
         if args.what in ("load", "all"):
             # room for every client: the test is about throughput without errors, not rejection
-            app = make_app(Path(tmp) / "load", max_concurrency=8, max_queue=256)
-            with serve(app) as base:
+            with serve_process(Path(tmp) / "load", 0.0, max_concurrency=8, max_queue=256) as base:
                 results.append(load_test(base, args.clients or 64, args.duration or 60.0))
             print(json.dumps(results[-1]), flush=True)
         if args.what in ("overload", "all"):
-            app = make_app(
-                Path(tmp) / "overload", _chat_model(args, args.delay), max_concurrency=1, max_queue=4
-            )
-            with serve(app) as base:
+            with serve_process(
+                Path(tmp) / "overload", args.delay, args.model, max_concurrency=1, max_queue=4
+            ) as base:
                 results.append(overload_test(base, args.clients or 16, args.duration or 20.0))
-            print(json.dumps(results[-1]), flush=True)
+            print(
+                json.dumps(results[-1] | {"model": args.model or f"scripted, {args.delay:g} s/step"}),
+                flush=True,
+            )
         if args.what in ("schema", "all"):
-            app = make_app(Path(tmp) / "schema", max_concurrency=4, max_queue=64)
-            with serve(app) as base:
+            with serve_process(Path(tmp) / "schema", 0.0, max_concurrency=4, max_queue=64) as base:
                 results.append(schema_test(base, args.examples))
             print(json.dumps(results[-1]), flush=True)
     return 0 if all(r["ok"] for r in results) else 1
