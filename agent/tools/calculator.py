@@ -295,16 +295,32 @@ _HEX = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+\b")
 _SIMPLE = re.compile(r"[A-Za-z0-9\s.,+\-*/%()]*")
 
 
+def _call_content(text: str, open_at: int) -> str:
+    """The text between the bracket at ``open_at`` and its match (or the end)."""
+    depth = 0
+    for j in range(open_at, len(text)):
+        depth += (text[j] == "(") - (text[j] == ")")
+        if depth == 0:
+            return text[open_at + 1 : j]
+    return text[open_at + 1 :]
+
+
 def _strip_thousands(text: str) -> str:
-    """Drop thousands separators outside function-call brackets (``max(1,2)`` keeps its commas)."""
+    """Drop thousands separators (``1,234,567``), but not argument commas.
+
+    Inside a function call whose arguments are written without spaces (``max(1,2)``,
+    ``min(100,200,300)``) every comma separates arguments; in a call written with ", "
+    (``max(1,000, 2,500)``) a comma directly followed by three digits is a thousands separator.
+    """
     out: list[str] = []
-    call_stack: list[bool] = []  # for each open bracket: is it a function call?
+    call_stack: list[bool] = []  # for each open bracket: do its commas separate arguments only?
     i = 0
     while i < len(text):
         ch = text[i]
         if ch == "(":
             before = text[:i].rstrip()
-            call_stack.append(bool(before) and (before[-1].isalnum() or before[-1] == "_"))
+            is_call = bool(before) and (before[-1].isalnum() or before[-1] == "_")
+            call_stack.append(is_call and not re.search(r",\s", _call_content(text, i)))
         elif ch == ")" and call_stack:
             call_stack.pop()
         elif (
@@ -352,7 +368,7 @@ def normalize(expr: str) -> str:
     """Rewrite the human forms of arithmetic into Python-operator syntax (not evaluated)."""
     text = expr.strip().strip("`'\"").strip()
     text = re.sub(r"^\s*(?:what is|what's|calculate|compute|evaluate)\b:?", "", text, flags=re.I)
-    text = re.sub(r"(?:=\s*\??|\?)\s*$", "", text).strip()
+    text = re.sub(r"(?:[=≈]\s*\??|\?)\s*$", "", text).strip()
     text = _UNIT_POWER.sub(r"\1", text)  # km² -> km (a unit, not a power)
     text = _SQRT_SIGN.sub(r"sqrt(\1)", text)
     text = text.replace("√", "sqrt")
