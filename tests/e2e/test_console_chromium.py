@@ -320,3 +320,25 @@ def test_real_model_screenshot(browser_context: Any, tmp_path: Path) -> None:
         if os.environ.get("QREACT_UPDATE_DOCS") == "1":
             shutil.copyfile(ARTIFACTS / "console-real.png", ROOT / "docs" / "console.png")
         page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_accessibility_violations(server: str, browser_context: Any, scheme: str) -> None:
+    """axe-core (WCAG 2.1 A/AA rules, colour contrast included) on the console with everything open."""
+    axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
+    page = browser_context.new_page()
+    page.emulate_media(color_scheme=scheme)
+    page.goto(server + "/")
+    expect = sync_api.expect
+    expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
+    page.get_by_label("Question").fill(QUESTION)
+    page.get_by_label("Question").press("Enter")
+    expect(page.locator("#answer")).to_have_text("Canberra")
+    page.get_by_role("button", name="Wrong").click()  # the correction fields
+    page.locator("#access summary").click()  # the API key form
+    page.locator("#steps details").first.locator("summary").click()  # a step's raw model text
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    results = axe_module.Axe().run(page, options=options)
+    violations = results.response["violations"]
+    assert not violations, results.generate_report()
+    page.close()
