@@ -9,10 +9,12 @@ Modes: ``local`` (BM25 over an FTS5 index: the country pack or a user's folder),
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -79,7 +81,7 @@ class LocalIndex:
         if not self.path.is_file():
             raise FileNotFoundError(f"search index not found: {self.path}")
         self._local = threading.local()
-        self._names: list[tuple[re.Pattern[str], int, int]] | None = None  # (pattern, rowid, length)
+        self._names: list[tuple[re.Pattern[str], tuple[int, ...], int]] | None = None
         self._lock = threading.Lock()
 
     def _con(self) -> sqlite3.Connection:
@@ -89,61 +91,72 @@ class LocalIndex:
             self._local.con = con
         return con
 
-    def _name_patterns(self) -> list[tuple[re.Pattern[str], int, int]]:
+    def _name_patterns(self) -> list[tuple[re.Pattern[str], tuple[int, ...], int]]:
+        """(pattern, rowids, length) per distinct title/alias; chunks of one file share a title."""
         with self._lock:
             if self._names is None:
-                names: list[tuple[re.Pattern[str], int, int]] = []
+                rowids: dict[str, list[int]] = {}
                 for rowid, title, aliases in self._con().execute("SELECT rowid, title, aliases FROM docs"):
-                    for name in [title, *[a for a in (aliases or "").split("; ") if a]]:
-                        name = name.strip()
-                        if len(name) < 3 and not name.isupper():
-                            continue
-                        short = len(name) <= 3  # US, UK, UAE: case-sensitive, or "us" would match
-                        flags = 0 if short else re.IGNORECASE
-                        pat = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", flags)
-                        names.append((pat, rowid, len(name)))
+                    for name in {
+                        title.strip(),
+                        *[a.strip() for a in (aliases or "").split("; ") if a.strip()],
+                    }:
+                        if len(name) >= 3 or name.isupper():
+                            rowids.setdefault(name, []).append(rowid)
+                names = []
+                for name, ids in rowids.items():
+                    short = len(name) <= 3  # US, UK, UAE: case-sensitive, or "us" would match
+                    pat = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", 0 if short else re.IGNORECASE)
+                    names.append((pat, tuple(ids), len(name)))
                 self._names = names
             return self._names
 
-    def named(self, query: str) -> list[int]:
-        """Rowids of documents whose name appears in the query; longest names win overlaps
-        ("Equatorial Guinea" is not also "Guinea"), ordered by position in the query."""
-        found: list[tuple[int, int, int, int]] = []  # (length, start, end, rowid)
-        for pat, rowid, length in self._name_patterns():
+    def named(self, query: str) -> dict[int, int]:
+        """{rowid: position in the query} of documents whose name the query contains; the
+        longest name wins an overlap ("Equatorial Guinea" is not also "Guinea")."""
+        found: list[tuple[int, int, int, tuple[int, ...]]] = []  # (length, start, end, rowids)
+        for pat, ids, length in self._name_patterns():
             for m in pat.finditer(query):
-                found.append((length, m.start(), m.end(), rowid))
-        taken: list[tuple[int, int, int]] = []
-        for _length, start, end, rowid in sorted(found, key=lambda f: (-f[0], f[1])):
-            if any(start < e and s < end for s, e, _ in taken):
+                found.append((length, m.start(), m.end(), ids))
+        taken: list[tuple[int, int]] = []
+        positions: dict[int, int] = {}
+        for _length, start, end, ids in sorted(found, key=lambda f: (-f[0], f[1])):
+            if any(start < e and s < end for s, e in taken):
                 continue
-            taken.append((start, end, rowid))
-        ordered = [rowid for _, _, rowid in sorted(taken)]
-        return list(dict.fromkeys(ordered))
+            taken.append((start, end))
+            for rowid in ids:
+                positions.setdefault(rowid, start)
+        return positions
 
-    def search(self, query: str, k: int = 3) -> list[Hit]:
-        """The best ``k`` documents: named ones when the query names any, else BM25's top ``k``."""
-        query = query[:MAX_QUERY_CHARS]
-        con = self._con()
-        named = self.named(query)
-        if named:
-            marks = ",".join("?" * len(named))
-            sql = f"SELECT rowid, title, body, source FROM docs WHERE rowid IN ({marks})"
-            by_id = {r[0]: r for r in con.execute(sql, named)}
-            return [Hit(by_id[i][1], by_id[i][2], by_id[i][3], 0.0) for i in named[:k] if i in by_id]
-        match = fts_query(query)
-        if not match:
-            return []
+    def _bm25(self, match: str, limit: int, rowids: Sequence[int] = ()) -> list[tuple[Any, ...]]:
         w = BM25_WEIGHTS
+        score = f"bm25(docs, {w[0]}, {w[1]}, {w[2]})"
+        sql = f"SELECT rowid, title, body, source, {score} AS score FROM docs WHERE docs MATCH ?"
+        params: list[Any] = [match]
+        if rowids:
+            sql += f" AND rowid IN ({','.join('?' * len(rowids))})"
+            params += list(rowids)
         try:
-            rows = con.execute(
-                f"SELECT title, body, source, bm25(docs, {w[0]}, {w[1]}, {w[2]}) AS score FROM docs "
-                "WHERE docs MATCH ? ORDER BY score LIMIT ?",
-                (match, min(k, CANDIDATES)),
-            ).fetchall()
+            return self._con().execute(sql + " ORDER BY score LIMIT ?", [*params, limit]).fetchall()
         except sqlite3.OperationalError as exc:  # defensive: fts_query quotes every term
             logger.warning("FTS query failed for %r: %s", match, exc)
             return []
-        return [Hit(title, body, source, score) for title, body, source, score in rows]
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        """The best ``k`` documents: the named ones when the query names any (in the order named,
+        BM25 among chunks of one title), else BM25's top ``k``."""
+        query = query[:MAX_QUERY_CHARS]
+        match = fts_query(query)
+        named = self.named(query)
+        if not named:
+            rows = self._bm25(match, min(k, CANDIDATES)) if match else []
+            return [Hit(title, body, source, score) for _, title, body, source, score in rows]
+        ids = list(named)
+        scores = {r[0]: r[4] for r in self._bm25(match, len(ids), ids)} if match else {}
+        best = sorted(ids, key=lambda r: (named[r], scores.get(r, math.inf), r))[:k]
+        sql = f"SELECT rowid, title, body, source FROM docs WHERE rowid IN ({','.join('?' * len(best))})"
+        by_id = {r[0]: r for r in self._con().execute(sql, best)}
+        return [Hit(by_id[i][1], by_id[i][2], by_id[i][3], scores.get(i, 0.0)) for i in best if i in by_id]
 
 
 def format_hits(hits: list[Hit], max_chars: int = RESULT_CHARS) -> str:

@@ -311,3 +311,25 @@ def test_agent_loop_records_the_source(
     step = result.steps[0]
     assert step.observation.startswith(LOCAL_PREFIX + "Australia: capital Canberra")
     assert step.observation_source == "local"
+
+
+def test_named_title_with_many_chunks_ranks_chunks_by_bm25(tmp_path: Path) -> None:
+    from agent.knowledge import index_folder
+
+    filler = "\n\n".join(" ".join(f"filler{i}x{j}" for j in range(120)) for i in range(5))
+    (tmp_path / "llamas.md").write_text(f"# Llamas\n\n{filler}\n\nLlamas hum when they are anxious.\n")
+    (tmp_path / "other.md").write_text("# Alpacas\n\nAlpacas also hum.")
+    index_folder(tmp_path, tmp_path / "i.db")
+    hits = LocalIndex(tmp_path / "i.db").search("why do llamas hum", 2)
+    assert [h.title for h in hits] == ["Llamas", "Llamas"]
+    assert "hum when they are anxious" in hits[0].body
+
+
+def test_concurrent_searches_share_one_index(local: SearchTool) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["capital of Australia", "population of Japan", "Kenya", "currency of the UK"] * 25
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(local.invoke, queries))
+    assert [r.split(":", 1)[0] for r in results[:4]] == ["Australia", "Japan", "Kenya", "United Kingdom"]
+    assert results == [local.invoke(q) for q in queries]
