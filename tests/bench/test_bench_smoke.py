@@ -168,3 +168,29 @@ def test_p4_measures_the_real_app_in_a_subprocess(tmp_path: Path) -> None:
     assert o["added_p50_ms"] == pytest.approx(o["http_p50_ms"] - o["direct_p50_ms"], abs=0.02)
     assert t["requests"] > 0 and t["errors"] == 0 and t["rps"] > 0
     assert "added by the service" in (tmp_path / "p4_cpu_t.md").read_text()
+
+
+# ----------------------------------------------------------------------------------------------- run_all
+def test_run_all_summarizes_the_result_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import run_all
+
+    monkeypatch.setattr(run_all, "RESULTS_DIR", tmp_path)
+    rows = [{"qreact": _run("answered", 2.0, 30, True), "seed": _run("error", 9.0, 160, False)}]
+    summary = {s: p1_ask_vs_seed.summarize(rows, s) for s in ("qreact", "seed")}
+    p1 = {"summary": summary, "comparison": p1_ask_vs_seed.compare(summary)}
+    p2 = {
+        "results": [{"dtype": "float32", "decode_tok_s": 6.0, "bound_tok_s": 14.0, "achieved_of_bound": 0.43}]
+    }
+    p4 = {
+        "overhead": {"added_p50_ms": 2.1, "goal_met": True},
+        "throughput": {"rps": 250.0, "clients": 16, "goal_met": True},
+    }
+    for stem, data in (("p1_cpu", p1), ("p2_cpu", p2), ("p4_cpu", p4), ("train_speed_cpu", {"speedup": 3.2})):
+        (tmp_path / f"{stem}.json").write_text(json.dumps(data))
+    assert run_all.main(["--summary-only"]) == 0
+    ratios = json.loads((tmp_path / "summary_cpu.json").read_text())["ratios"]
+    assert "4.5× faster" in ratios["P1"]["headline"] and ratios["P1"]["met"] is True
+    assert ratios["P2"]["met"] is False and "43% of 14.0" in ratios["P2"]["headline"]
+    assert "3.2" in ratios["P3"]["headline"]
+    assert ratios["P4"]["met"] is True
+    assert "| P1 |" in (tmp_path / "summary_cpu.md").read_text()
