@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.tools import tool
 
-from app.jobs import Job, JobManager, JobSpec, validate_spec
+from app.jobs import Job, JobConflict, JobManager, JobSpec, check_gpu_budget, validate_spec
 from app.main import create_app
 from app.routes import admin
 from app.settings import Settings
@@ -233,6 +233,7 @@ def test_one_job_at_a_time_and_cancel(client: TestClient, adapters: dict[str, Pa
         time.sleep(0.05)
     running = client.get(f"/admin/jobs/{first['id']}", headers=AUTH).json()
     assert running["state"] == "training" and running["progress"]["max_steps"] == 1000
+    assert ask_adapter(client) is None  # serving goes on while the job trains
     assert client.post(f"/admin/jobs/{first['id']}/cancel", headers=AUTH).status_code == 200
     assert jobs.wait(first["id"], timeout=30)["state"] == "cancelled"
     assert client.post(f"/admin/jobs/{first['id']}/cancel", headers=AUTH).status_code == 409
@@ -256,6 +257,20 @@ def test_validate_spec_lists_every_problem(tmp_path: Path) -> None:
     assert "nonsense" in message and "output_dir" in message and "/missing.yaml" in message
     job.spec = JobSpec(overrides={"max_steps": 5}, config=None)
     validate_spec(settings, job.spec, job)  # from_runs alone is a valid job
+
+
+def test_gpu_budget_refuses_when_memory_is_short(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(
+        torch.cuda, "mem_get_info", lambda: (3000 * 2**20, 80000 * 2**20)
+    )  # bytes free, total
+    settings = Settings(cache_dir=tmp_path, device="auto")
+    with pytest.raises(JobConflict, match="3000 MiB free of 80000 MiB, the job needs 4096 MiB"):
+        check_gpu_budget(settings, 4096)
+    check_gpu_budget(settings, 2048)  # fits
+    check_gpu_budget(Settings(cache_dir=tmp_path, device="cpu"), 10**9)  # CPU jobs are not gated
 
 
 def test_decide_and_registry(tmp_path: Path) -> None:
