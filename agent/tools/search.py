@@ -173,7 +173,14 @@ def format_hits(hits: list[Hit], max_chars: int = RESULT_CHARS) -> str:
 
 
 class WebSearchError(RuntimeError):
-    """DuckDuckGo could not answer (rate limit, timeout, network, no results)."""
+    """DuckDuckGo could not answer (rate limit, timeout, network, no results).
+
+    ``outage`` is False when the search worked but found nothing: no reason to stop trying.
+    """
+
+    def __init__(self, message: str, outage: bool = True) -> None:
+        super().__init__(message)
+        self.outage = outage
 
 
 _sleep = time.sleep  # the backoff wait (tests replace it)
@@ -230,7 +237,8 @@ def web_search(query: str, max_results: int = 3, timeout_s: float = 10.0, backen
         except TimeoutException as exc:
             raise WebSearchError("timed out") from exc
         except DDGSException as exc:
-            raise WebSearchError(str(exc)[:200] or "search failed") from exc
+            text = str(exc)[:200] or "search failed"
+            raise WebSearchError(text, outage="no results" not in text.lower()) from exc
         except Exception as exc:  # noqa: BLE001 - network errors of every kind become a fallback
             raise WebSearchError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
     parts = []
@@ -243,7 +251,7 @@ def web_search(query: str, max_results: int = 3, timeout_s: float = 10.0, backen
         if text:
             parts.append(text)
     if not parts:
-        raise WebSearchError("no results")
+        raise WebSearchError("no results", outage=False)
     return " ".join(parts)
 
 
@@ -260,7 +268,11 @@ class SearchTool(BaseTool):
     timeout_s: float = 10.0
     max_results: int = 3
     ddgs_backend: str = "duckduckgo"
+    # auto mode: after an outage (unreachable, timeout, rate limit) go straight to the local index
+    # for this long, seconds, so an offline machine does not wait out the timeout at every step
+    outage_cooldown_s: float = 60.0
     _index: LocalIndex | None = PrivateAttr(default=None)
+    _web_down_until: float = PrivateAttr(default=0.0)
     _index_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def local_index(self) -> LocalIndex:
@@ -290,11 +302,15 @@ class SearchTool(BaseTool):
             return "Error: empty search query.", "local" if self.mode == "local" else "duckduckgo"
         if self.mode == "local":
             return self.search_local(query), "local"
+        if self.mode == "auto" and time.monotonic() < self._web_down_until:
+            return LOCAL_PREFIX + self.search_local(query), "local"
         try:
             return web_search(query, self.max_results, self.timeout_s, self.ddgs_backend), "duckduckgo"
         except WebSearchError as exc:
             if self.mode == "duckduckgo":
                 return f"Error: web search failed ({exc}).", "duckduckgo"
+            if exc.outage:
+                self._web_down_until = time.monotonic() + self.outage_cooldown_s
             logger.info("web search failed (%s); answering from the local index", exc)
         return LOCAL_PREFIX + self.search_local(query), "local"
 

@@ -333,3 +333,29 @@ def test_concurrent_searches_share_one_index(local: SearchTool) -> None:
         results = list(pool.map(local.invoke, queries))
     assert [r.split(":", 1)[0] for r in results[:4]] == ["Australia", "Japan", "Kenya", "United Kingdom"]
     assert results == [local.invoke(q) for q in queries]
+
+
+def test_auto_skips_the_web_for_a_while_after_an_outage(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path
+) -> None:
+    fake_text(monkeypatch, lambda n: ConnectionError("unreachable") if n == 1 else RESULTS[1:2], no_network)
+    tool = _web_tool("auto", index_path)
+    assert tool.run_with_source("capital of Australia")[1] == "local"
+    assert tool.run_with_source("capital of Japan")[0].startswith(LOCAL_PREFIX + "Japan:")  # no web call
+    assert len([c for c in no_network if "query" in c]) == 1
+    tool._web_down_until = 0.0  # the cooldown is over
+    assert tool.run_with_source("capital of Australia") == (
+        "Australia: The capital is Canberra.",
+        "duckduckgo",
+    )
+
+
+def test_no_results_is_not_an_outage(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[dict[str, Any]], index_path: Path
+) -> None:
+    fake_text(
+        monkeypatch, lambda n: DDGSException("No results found.") if n == 1 else RESULTS[1:2], no_network
+    )
+    tool = _web_tool("auto", index_path)
+    assert tool.run_with_source("zzqx")[1] == "local"
+    assert tool.run_with_source("capital of Australia")[1] == "duckduckgo"  # tried the web again
