@@ -14,6 +14,7 @@ import shlex
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -336,3 +337,49 @@ def test_compose_file_follows_the_compose_spec(compose: dict) -> None:
     broken["services"]["qreact"]["restart"] = "sometimes"
     with pytest.raises(ValueError, match="sometimes"):
         spec.PyCompose.from_json(json.dumps(broken))
+
+
+def check_vllm_template(tokenizer: Any, bos_added_by_tokenizer: bool) -> None:
+    """docker/vllm/raw_prompt.jinja, rendered as vLLM does (transformers' apply_chat_template, then
+    tokenized without special tokens), gives the token ids the local backend feeds the model."""
+    from langchain_core.messages import HumanMessage
+
+    from agent.backends.local import heal_prompt, messages_to_prompt
+    from agent.prompt import render_prompt
+
+    template = (DOCKER / "vllm" / "raw_prompt.jinja").read_text()
+
+    def render(messages: list[dict[str, str]]) -> str:
+        return str(tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False))
+
+    pad = " I should search.\nAction: Search\nAction Input: x\nObservation: y\nThought: "
+    for prompt in (render_prompt("What is the capital of Australia?"), render_prompt("Q?", scratchpad=pad)):
+        text = render([{"role": "user", "content": prompt}])
+        local = heal_prompt(messages_to_prompt([HumanMessage(content=prompt)]))[0]  # what local.py feeds
+        assert text == tokenizer.bos_token + local
+        vllm_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        local_ids = tokenizer(local)["input_ids"]
+        if not bos_added_by_tokenizer:
+            local_ids = [tokenizer.bos_token_id, *local_ids]
+        assert vllm_ids == local_ids
+    two = [{"role": "system", "content": "a"}, {"role": "user", "content": "b "}]
+    assert render(two) == tokenizer.bos_token + "a\n\nb"
+
+
+def test_vllm_chat_template_matches_the_local_backend(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    check_vllm_template(tokenizer, bos_added_by_tokenizer=False)  # the tiny BPE tokenizer adds no BOS
+
+
+@pytest.mark.slow
+def test_vllm_chat_template_matches_the_local_backend_on_gemma() -> None:
+    """The same on the real Gemma tokenizer, which adds BOS itself (converted model in the cache)."""
+    from transformers import AutoTokenizer
+
+    from agent.backends.gemma import ensure_default_model
+
+    tokenizer = AutoTokenizer.from_pretrained(ensure_default_model(Settings(_env_file=None).cache_dir))  # type: ignore[call-arg]
+    assert tokenizer("x")["input_ids"][0] == tokenizer.bos_token_id
+    check_vllm_template(tokenizer, bos_added_by_tokenizer=True)
