@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +21,9 @@ from langchain_core.tools import tool
 from app.main import create_app
 from app.routes import runs
 from app.settings import Settings
+from app.store import RunStore
 
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = [
     " I need to compute it.\nAction: Calculator\nAction Input: 37 * 12 + 5",
     "I now know the final answer\nFinal Answer: 449",
@@ -100,3 +108,71 @@ def test_openapi_has_examples(client: TestClient) -> None:
     assert "/runs/{run_id}/feedback" in spec["paths"]
     schema = spec["components"]["schemas"]["FeedbackRequest"]
     assert schema["examples"][1]["answer"] == "Canberra"
+
+
+SERVER = textwrap.dedent(
+    """
+    import sys
+    import uvicorn
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from tests.app.test_runs import SCRIPT, calculator
+    from app.main import create_app
+    from app.settings import Settings
+
+    store_url, cache_dir, port = sys.argv[1:4]
+    settings = Settings(store_url=store_url, cache_dir=cache_dir, log_json=False, max_queue=16)
+    app = create_app(settings, chat_model=FakeListChatModel(responses=SCRIPT), tools=[calculator])
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
+    """
+)
+
+
+def test_sigkill_during_a_burst_of_asks_loses_no_returned_run(tmp_path: Path) -> None:
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    server = subprocess.Popen([sys.executable, "-c", SERVER, url, str(tmp_path), str(port)], cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    returned: list[str] = []
+    lock = threading.Lock()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+
+        def burst() -> None:
+            with httpx.Client(base_url=base, timeout=10) as c:
+                while True:
+                    try:
+                        r = c.post("/ask", json={"question": "What is 37 * 12 + 5?"})
+                    except httpx.HTTPError:
+                        return  # the server is gone
+                    if r.status_code == 200:
+                        with lock:
+                            returned.append(r.json()["run_id"])
+
+        threads = [threading.Thread(target=burst) for _ in range(3)]
+        for t in threads:
+            t.start()
+        while len(returned) < 30:
+            assert time.monotonic() < deadline + 60, "too few answers"
+            time.sleep(0.01)
+        server.send_signal(signal.SIGKILL)  # mid-burst: requests are in flight
+        for t in threads:
+            t.join(15)
+    finally:
+        server.kill()
+        server.wait(10)
+    store = RunStore(url)
+    missing = [rid for rid in returned if store.get(rid) is None]
+    store.close()
+    assert len(returned) >= 30 and not missing
