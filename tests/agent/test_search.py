@@ -359,3 +359,9 @@ def test_no_results_is_not_an_outage(
     tool = _web_tool("auto", index_path)
     assert tool.run_with_source("zzqx")[1] == "local"
     assert tool.run_with_source("capital of Australia")[1] == "duckduckgo"  # tried the web again
+
+
+@pytest.mark.network
+def test_real_duckduckgo_search(index_path: Path) -> None:
+    text, source = _web_tool("duckduckgo", index_path, timeout_s=15).run_with_source("capital of Australia")
+    assert source == "duckduckgo" and "Canberra" in text, text
