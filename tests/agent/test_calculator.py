@@ -355,7 +355,7 @@ def _check_safe(expr: str) -> None:
         float(out)  # a result is always a plain number
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_expressions())
 def test_generated_expressions_never_raise_or_stall(expr: str) -> None:
     _check_safe(expr)
