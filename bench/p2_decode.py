@@ -59,6 +59,7 @@ class P2Config:
     bandwidth_mb: int = 512  # buffer for the bandwidth measurement, MiB (well past the CPU caches)
     out_dir: Path | None = None
     tag: str = ""
+    note: str = ""  # shown in the report (e.g. "random weights of the same architecture")
 
 
 def weight_bytes(model: Any) -> dict[str, int]:
@@ -203,12 +204,18 @@ def measure_llama_cpp(cfg: P2Config) -> dict[str, Any]:
 
 def render_markdown(data: dict[str, Any]) -> str:
     rows = data["results"]
+    if not rows:
+        return "# P2: no dtype could be measured\n\n" + "\n".join(
+            f"- {f['dtype']}: {f['error']}" for f in data["failed"]
+        )
     lines = [
         f"# P2: decode speed vs the memory-bandwidth bound ({data['config']['device']})\n",
         env_markdown(data["environment"]),
         f"Model `{data['config']['model']}`: {rows[0]['params'] / 1e6:.0f} M parameters (tied output layer "
         "counted once, read in full every step). Bound = read bandwidth / bytes read per token.\n",
     ]
+    if data["config"].get("note"):
+        lines.append(f"Note: {data['config']['note']}\n")
     metrics = [
         ("read bandwidth (GB/s)", lambda r: r["bandwidth"]["read_gb_s"]),
         ("bytes read per token (MB)", lambda r: f"{r['bytes_per_token'] / 1e6:.0f}"),
@@ -223,6 +230,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines.append(
         md_table(["metric", *(r["dtype"] for r in rows)], [[m, *(f(r) for r in rows)] for m, f in metrics])
     )
+    for fail in data.get("failed", []):
+        lines.append(f"\n{fail['dtype']}: not measured ({fail['error']}).\n")
     llama = data["llama_cpp"]
     lines.append(
         f"\nllama.cpp: {llama['decode_tok_s']} tok/s on {llama['gguf']}\n"
@@ -239,9 +248,14 @@ def main(cfg: P2Config) -> dict[str, Any]:
         "(load, bandwidth, timings); bf16 prefill is slow on AVX2-only CPUs."
     )
     source = resolve_model(cfg.model)
-    results = []
+    results, failed = [], []
     for dtype in dtypes:
-        results.append(measure_dtype(cfg, source, dtype))
+        try:
+            results.append(measure_dtype(cfg, source, dtype))
+        except Exception as exc:  # one dtype failing (e.g. no bitsandbytes build) must not lose the others
+            failed.append({"dtype": dtype, "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+            say(f"  {dtype}: FAILED {failed[-1]['error']}")
+            continue
         r = results[-1]
         say(
             f"  {dtype}: {r['decode_tok_s']} tok/s vs bound {r['bound_tok_s']} tok/s → "
@@ -253,6 +267,7 @@ def main(cfg: P2Config) -> dict[str, Any]:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "environment": environment(cfg.device),
         "results": results,
+        "failed": failed,
         "llama_cpp": measure_llama_cpp(cfg),
     }
     stem = results_stem("p2", cfg.device) + (f"_{cfg.tag}" if cfg.tag else "")
@@ -275,6 +290,7 @@ def parse_args(argv: list[str] | None = None) -> P2Config:
     p.add_argument("--bandwidth-mb", type=int, default=d.bandwidth_mb)
     p.add_argument("--out-dir", type=Path, default=None)
     p.add_argument("--tag", default="")
+    p.add_argument("--note", default="", help="a line for the report")
     a = p.parse_args(argv)
     return P2Config(
         model=a.model,
@@ -286,6 +302,7 @@ def parse_args(argv: list[str] | None = None) -> P2Config:
         bandwidth_mb=a.bandwidth_mb,
         out_dir=a.out_dir,
         tag=a.tag,
+        note=a.note,
     )
 
 

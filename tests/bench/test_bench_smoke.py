@@ -194,3 +194,16 @@ def test_run_all_summarizes_the_result_files(tmp_path: Path, monkeypatch: pytest
     assert "3.2" in ratios["P3"]["headline"]
     assert ratios["P4"]["met"] is True
     assert "| P1 |" in (tmp_path / "summary_cpu.md").read_text()
+
+
+def test_random_model_has_the_same_shapes_and_new_values(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from bench.random_model import make_random_model
+
+    out = make_random_model(tiny_model_dir, tmp_path / "random", seed=1)
+    real = dict(AutoModelForCausalLM.from_pretrained(tiny_model_dir).named_parameters())
+    fake = dict(AutoModelForCausalLM.from_pretrained(out).named_parameters())
+    assert {k: v.shape for k, v in real.items()} == {k: v.shape for k, v in fake.items()}
+    assert any(not (real[k] == fake[k]).all() for k in real)
+    assert (out / "tokenizer.json").exists()
