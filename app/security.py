@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import math
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -249,6 +250,10 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_json)
 
     if settings.backend == "local":
+        # The model's decode loop runs Python between torch kernels in a worker thread; a 1 ms GIL
+        # switch interval (default 5 ms) lets the event loop answer probes while it runs (measured
+        # with Gemma-270M on 2 busy cores: /healthz p99 119 ms -> 52 ms). Process-wide, cheap.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         limiter = limits.limiter_from_settings(settings)
         app.state.model_limiter = limiter
         metrics.watch_limiter(limiter)

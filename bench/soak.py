@@ -213,7 +213,12 @@ def serve_process(
 
 
 def _serve_forever(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
+
+    if os.environ.get("SOAK_SWITCH_INTERVAL"):
+        sys.setswitchinterval(float(os.environ["SOAK_SWITCH_INTERVAL"]))
 
     app = make_app(Path(args.cache_dir), _chat_model(args, args.delay), **json.loads(args.settings))
     uvicorn.run(
@@ -297,7 +302,8 @@ async def _overload(base: str, clients: int, duration_s: float, probe_every_s: f
     missing_retry_after = 0
     stop_at = time.monotonic() + duration_s
     limits = httpx.Limits(max_connections=clients + 4)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+    # longer than a queued wait (up to timeout_s) plus a run (up to timeout_s): 2 x 120 s
+    async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as client:
 
         async def asker() -> None:
             nonlocal missing_retry_after
