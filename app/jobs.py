@@ -18,6 +18,7 @@ scores.json); adapters go to ``cache_dir/adapters/job-<id>/``.
 from __future__ import annotations
 
 import atexit
+import builtins
 import json
 import logging
 import os
@@ -388,7 +389,7 @@ class JobManager:
         keep = ("state", "step", "max_steps", "epoch", "loss", "eval_loss", "eta_s", "sup_tok_s", "updated")
         job.progress = {k: data.get(k) for k in keep if k in data}
 
-    def _spawn(self, job: Job, cmd: list[str], log_name: str) -> int:
+    def _spawn(self, job: Job, cmd: builtins.list[str], log_name: str) -> int:
         """Run one child to its end (or cancellation); returns its exit status."""
         with (job.dir / log_name).open("ab") as log:
             proc = subprocess.Popen(

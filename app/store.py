@@ -8,6 +8,7 @@ SQLite writes are serialised by a lock (SQLite allows one writer at a time anywa
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 from datetime import UTC, datetime
@@ -297,7 +298,7 @@ class RunStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(runs)).scalar_one())
 
-    def confirmed_runs(self, since: datetime | None = None) -> list[dict[str, Any]]:
+    def confirmed_runs(self, since: datetime | None = None) -> builtins.list[dict[str, Any]]:
         """Runs usable as training data, oldest first, with their latest feedback.
 
         Confirmed = the latest feedback says correct, or gives a corrected answer the trace can be
@@ -309,7 +310,7 @@ class RunStore:
             if r["feedback"]["correct"] or (r["feedback"]["replayable"] and r["feedback"]["answer"])
         ]
 
-    def qa_pairs(self, since: datetime | None = None) -> list[dict[str, Any]]:
+    def qa_pairs(self, since: datetime | None = None) -> builtins.list[dict[str, Any]]:
         """Corrected answers whose trace does not support them: question/answer pairs only."""
         return [
             {"run_id": r["run_id"], "question": r["question"], "answer": r["feedback"]["answer"]}
@@ -317,7 +318,7 @@ class RunStore:
             if not r["feedback"]["correct"] and r["feedback"]["answer"] and not r["feedback"]["replayable"]
         ]
 
-    def _with_feedback(self, since: datetime | None) -> list[dict[str, Any]]:
+    def _with_feedback(self, since: datetime | None) -> builtins.list[dict[str, Any]]:
         stmt = select(runs).where(exists().where(feedback.c.run_id == runs.c.id))
         if since is not None:
             since_utc = _utc(since)

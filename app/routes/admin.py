@@ -316,10 +316,10 @@ def list_adapters(model: ChatModelDep, registry: RegistryDep) -> AdapterList:
     summary="Hot-swap the served adapter (no restart; in-flight requests finish on the old one)",
 )
 def activate_adapter(body: ActivateRequest, model: ChatModelDep, registry: RegistryDep) -> AdapterList:
-    model = _local(model)
+    local = _local(model)
     name = None if body.name and body.name.lower() == "none" and not body.path else body.name
-    _activate(model, registry, name, body.path, reason="activated by an admin")
-    return _adapter_list(model, registry)
+    _activate(local, registry, name, body.path, reason="activated by an admin")
+    return _adapter_list(local, registry)
 
 
 @router.post(
@@ -329,12 +329,12 @@ def activate_adapter(body: ActivateRequest, model: ChatModelDep, registry: Regis
     summary="Serve the adapter that was active before the current one",
 )
 def rollback_adapter(model: ChatModelDep, registry: RegistryDep) -> AdapterList:
-    model = _local(model)
-    current = model.active_adapter
+    local = _local(model)
+    current = local.active_adapter
     found, previous = registry.previous(current)
     if not found:
         raise HTTPException(
             status_code=409, detail=f"no adapter was active before {current or 'the base model'}"
         )
-    _activate(model, registry, previous, None, reason=f"rollback from {current or 'none'}")
-    return _adapter_list(model, registry)
+    _activate(local, registry, previous, None, reason=f"rollback from {current or 'none'}")
+    return _adapter_list(local, registry)
