@@ -1,6 +1,6 @@
 """Measure the local backend: prefill cost, decode speed, and KV-cache reuse on a ReAct-shaped run.
 
-    .venv/bin/python -m agent.backends.bench --dtype float32 --dtype bfloat16 --threads 2
+    .venv/bin/python -m agent.backends.bench --dtype float32 --dtype bfloat16 --threads 1
 
 Loads the converted default model (or ``--model``); prints one JSON line per dtype.
 """
@@ -18,6 +18,7 @@ from agent.prompt import STOP, observation_suffix, render_prompt
 app = typer.Typer(add_completion=False)
 
 QUESTION = "What is the capital of Australia?"
+OTHER_QUESTION = "How many people live in Peru?"
 OBSERVATIONS = [
     "Canberra is the capital city of Australia.",
     "Australia: population 26,000,000; area 7,692,024 km2; capital Canberra.",
@@ -25,30 +26,36 @@ OBSERVATIONS = [
 ]
 
 
-def _best(fn: Any, repeats: int) -> float:
-    """Fastest of ``repeats`` timings, seconds (the box is shared: the minimum is the least noisy)."""
-    times = []
+def _timed(fn: Any, repeats: int) -> tuple[float, float]:
+    """Fastest (wall, CPU) seconds of ``repeats`` calls. CPU time (all threads of this process)
+    is the number to compare on a shared box; wall time is only meaningful on an idle one."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus)
 
 
-def react_run(model: Any, new_tokens: int) -> tuple[float, list[str], int, int]:
-    """Three model steps, each prompt = previous prompt + output + observation.
-
-    Returns (seconds, texts, prompt tokens, prefilled tokens)."""
-    prompt = render_prompt(QUESTION)
+def react_run(model: Any, question: str, new_tokens: int) -> dict[str, Any]:
+    """Three model steps, each prompt = previous prompt + output + observation."""
+    prompt = render_prompt(question)
     texts, prompt_tokens, prefilled = [], 0, 0
-    started = time.perf_counter()
+    w0, c0 = time.perf_counter(), time.process_time()
     for obs in OBSERVATIONS:
         result = model.generate_text(prompt, max_new_tokens=new_tokens, stop=[STOP])
         texts.append(result.text)
         prompt_tokens += result.prompt_tokens
         prefilled += result.prompt_tokens - result.cached_tokens
         prompt = prompt + result.text + observation_suffix(obs)
-    return time.perf_counter() - started, texts, prompt_tokens, prefilled
+    return {
+        "wall_s": round(time.perf_counter() - w0, 2),
+        "cpu_s": round(time.process_time() - c0, 2),
+        "prompt_tokens": prompt_tokens,
+        "prefilled_tokens": prefilled,
+        "texts": texts,
+    }
 
 
 def measure(source: str, dtype: str, threads: int, decode_tokens: int, repeats: int) -> dict[str, Any]:
@@ -61,33 +68,29 @@ def measure(source: str, dtype: str, threads: int, decode_tokens: int, repeats: 
     load_s = time.perf_counter() - started
     prompt = render_prompt(QUESTION)
     model._kv = PrefixCache(0)  # every call prefills from scratch
-    n_prompt = model.generate_text(prompt, max_new_tokens=1).prompt_tokens
-    prefill_s = _best(lambda: model.generate_text(prompt, max_new_tokens=1), repeats)
-    gen_s = _best(lambda: model.generate_text(prompt, max_new_tokens=decode_tokens + 1), repeats)
-    decode_tps = decode_tokens / (gen_s - prefill_s)
+    n_prompt = model.generate_text(prompt, max_new_tokens=2).prompt_tokens  # also warms the kernels
+    prefill = _timed(lambda: model.generate_text(prompt, max_new_tokens=1), repeats)
+    gen = _timed(lambda: model.generate_text(prompt, max_new_tokens=decode_tokens + 1), repeats)
 
-    run_plain = react_run(model, 24)
+    no_cache = react_run(model, QUESTION, 24)
     model._kv = PrefixCache(4)
-    react_run(model, 24)  # warm: the header is cached as it would be after the first request
-    model._kv = PrefixCache(4)
-    run_cold = react_run(model, 24)
-    run_warm = react_run(model, 24)  # same run again: the prompt header and all steps reusable
+    cold = react_run(model, QUESTION, 24)  # empty cache: steps 2-3 reuse step 1-2
+    warm = react_run(model, OTHER_QUESTION, 24)  # after another run: the prompt header is cached too
+    model._kv = PrefixCache(0)
+    warm_reference = react_run(model, OTHER_QUESTION, 24)
+    runs = {"no_cache": no_cache, "cache_first_run": cold, "cache_next_run": warm}
     return {
         "dtype": dtype,
         "threads": threads,
         "load_s": round(load_s, 2),
         "prompt_tokens": n_prompt,
-        "prefill_s": round(prefill_s, 3),
-        "prefill_tok_s": round(n_prompt / prefill_s, 1),
-        "decode_tok_s": round(decode_tps, 2),
-        "react3_no_cache_s": round(run_plain[0], 2),
-        "react3_cache_cold_s": round(run_cold[0], 2),
-        "react3_cache_warm_s": round(run_warm[0], 2),
-        "react3_prompt_tokens": run_plain[2],
-        "react3_prefilled_no_cache": run_plain[3],
-        "react3_prefilled_cache_cold": run_cold[3],
-        "react3_prefilled_cache_warm": run_warm[3],
-        "react3_identical_text": run_plain[1] == run_cold[1] == run_warm[1],
+        "prefill_wall_s": round(prefill[0], 3),
+        "prefill_cpu_s": round(prefill[1], 3),
+        "decode_wall_ms_per_token": round((gen[0] - prefill[0]) / decode_tokens * 1000, 1),
+        "decode_cpu_ms_per_token": round((gen[1] - prefill[1]) / decode_tokens * 1000, 1),
+        "react3": {k: {x: y for x, y in v.items() if x != "texts"} for k, v in runs.items()},
+        "react3_identical_text": (no_cache["texts"], warm["texts"]) == (cold["texts"], warm_reference["texts"]),
+        "react3_texts": cold["texts"],
     }
 
 
@@ -95,7 +98,7 @@ def measure(source: str, dtype: str, threads: int, decode_tokens: int, repeats: 
 def main(
     dtype: Annotated[list[str], typer.Option(help="dtypes to measure")] = ["float32"],  # noqa: B006
     model: Annotated[str, typer.Option(help="model folder (default: the converted Gemma 3 270M)")] = "",
-    threads: Annotated[int, typer.Option(help="torch CPU threads")] = 2,
+    threads: Annotated[int, typer.Option(help="torch CPU threads")] = 1,
     decode_tokens: Annotated[int, typer.Option(help="tokens timed for the decode rate")] = 32,
     repeats: Annotated[int, typer.Option(help="timings per number; the fastest is kept")] = 2,
 ) -> None:
