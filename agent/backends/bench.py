@@ -78,6 +78,7 @@ def measure(source: str, dtype: str, threads: int, decode_tokens: int, repeats: 
     warm = react_run(model, OTHER_QUESTION, 24)  # after another run: the prompt header is cached too
     model._kv = PrefixCache(0)
     warm_reference = react_run(model, OTHER_QUESTION, 24)
+    same = no_cache["texts"] == cold["texts"] and warm["texts"] == warm_reference["texts"]
     runs = {"no_cache": no_cache, "cache_first_run": cold, "cache_next_run": warm}
     return {
         "dtype": dtype,
@@ -89,7 +90,7 @@ def measure(source: str, dtype: str, threads: int, decode_tokens: int, repeats: 
         "decode_wall_ms_per_token": round((gen[0] - prefill[0]) / decode_tokens * 1000, 1),
         "decode_cpu_ms_per_token": round((gen[1] - prefill[1]) / decode_tokens * 1000, 1),
         "react3": {k: {x: y for x, y in v.items() if x != "texts"} for k, v in runs.items()},
-        "react3_identical_text": (no_cache["texts"], warm["texts"]) == (cold["texts"], warm_reference["texts"]),
+        "react3_identical_text": same,
         "react3_texts": cold["texts"],
     }
 
