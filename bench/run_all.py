@@ -54,7 +54,8 @@ def _load(stem: str) -> dict[str, Any] | None:
 def _p3_result(device: str) -> dict[str, Any] | None:
     """The newest train_speed result for this device (its file name is the P3 script's choice)."""
     files = [p for p in RESULTS_DIR.glob("*.json") if p.stem.startswith(("p3", "train_speed"))]
-    files = [p for p in files if (device in p.stem) or device == "cpu" and "cuda" not in p.stem]
+    on_gpu = [p for p in files if "cuda" in p.stem or "gpu" in p.stem]
+    files = on_gpu if device == "cuda" else [p for p in files if p not in on_gpu]
     if not files:
         return None
     return dict(json.loads(max(files, key=lambda p: p.stat().st_mtime).read_text()))
@@ -97,7 +98,15 @@ def summarize(device: str) -> dict[str, Any]:
         best = max(r["achieved_of_bound"] for r in p2["results"])
         out["P2"] = {"headline": "; ".join(parts), "goal": "≥ 70% of the bound", "met": best >= 0.7}
     p3 = _p3_result(device)
-    if p3:
+    if p3 and isinstance(p3.get("speedup"), int | float):
+        memory = p3.get("memory_ratio")
+        out["P3"] = {
+            "headline": f"{p3['speedup']:.2f}× agent tokens/s vs the seed recipe"
+            + (f" at {memory:.2f}× its peak memory" if isinstance(memory, int | float) else ""),
+            "goal": "≥ 3× at ≤ the seed recipe's peak memory",
+            "met": p3["speedup"] >= 3 and (memory is None or memory <= 1.0),
+        }
+    elif p3:
         out["P3"] = {"headline": json.dumps(_find_ratio(p3) or "see the P3 result file"), "goal": "≥ 3×"}
     p4 = _load("p4_cpu") if device == "cpu" else None
     if p4:
