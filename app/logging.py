@@ -35,6 +35,7 @@ _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]+")
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _SECRETS: set[str] = set()
 _HANDLER_MARK = "_qreact_handler"
+_QUIET_SUFFIXES = ("/healthz", "/readyz", "/metrics")
 
 
 def current_request_id() -> str | None:
@@ -179,7 +180,11 @@ class RequestIdMiddleware:
                 await send_with_id({"type": "http.response.body", "body": body})
         finally:
             route = scope.get("route")
-            logger.info(
+            path = scope.get("path") or ""
+            # probes and scrapes every few seconds would drown the log: DEBUG unless they fail
+            quiet = path.endswith(_QUIET_SUFFIXES) and status < 400
+            logger.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "request",
                 extra={
                     "method": scope.get("method"),

@@ -52,6 +52,10 @@ def small_app() -> FastAPI:
         await run_in_threadpool(in_thread)
         return {"ok": True}
 
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
     @app.get("/fail")
     async def fail() -> dict:
         raise ValueError("something broke")
@@ -140,3 +144,12 @@ def test_the_real_app_logs_an_ask_under_one_request_id(tmp_path: Path) -> None:
     access = [r for r in records if r["msg"] == "request"]
     assert access and access[-1]["route"] == "/ask" and access[-1]["status"] == 200
     assert all(r["request_id"] == request_id for r in records)
+
+
+def test_probe_access_lines_are_debug_so_they_do_not_drown_the_log(captured: io.StringIO) -> None:
+    client = TestClient(small_app())
+    for _ in range(3):
+        client.get("/healthz")
+    client.get("/work")
+    paths = [r.get("path") for r in lines(captured) if r["msg"] == "request"]
+    assert paths == ["/work"]  # at INFO; the probes were logged at DEBUG
