@@ -234,6 +234,32 @@ def require_admin(request: Request) -> None:
 AdminDep = Annotated[None, Depends(require_admin)]
 
 
+def document_bearer_auth(app: FastAPI) -> None:
+    """Declare the Bearer scheme in the OpenAPI schema (Swagger's Authorize button, client generators).
+
+    Public routes are marked ``security: []``; everything else needs the key.
+    """
+    build = app.openapi
+
+    def openapi() -> dict:
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["bearerAuth"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "an API key (QREACT_API_KEYS); /admin/* needs the admin key (QREACT_ADMIN_KEY)",
+        }
+        schema["security"] = [{"bearerAuth": []}]
+        for path, operations in schema.get("paths", {}).items():
+            if _is_public(path):
+                for operation in operations.values():
+                    if isinstance(operation, dict):
+                        operation["security"] = []
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_hardening(app: FastAPI, settings: Settings) -> None:
     """Install logging, metrics, CORS, body limit, API keys, rate limit and model slots.
 
@@ -267,6 +293,7 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     keys = KeyRing.from_settings(settings)
     if keys.keys_required or keys.admin_configured:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
+        document_bearer_auth(app)
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -359,7 +359,9 @@ def overload_test(
     return asyncio.run(_overload(base, clients, duration_s, probe_every_s))
 
 
-def _fuzz_operation(operation: Any, base: str, max_examples: int, seed: int | None, tally: dict) -> None:
+def _fuzz_operation(
+    operation: Any, base: str, max_examples: int, seed: int | None, tally: dict, headers: dict | None = None
+) -> None:
     """Generated requests for one operation; failed checks are tallied, fuzzing goes on."""
     import hypothesis
 
@@ -376,10 +378,10 @@ def _fuzz_operation(operation: Any, base: str, max_examples: int, seed: int | No
     @hypothesis.given(case=operation.as_strategy())
     def check(case: Any) -> None:
         tally["requests"] += 1
-        response = case.call(base_url=base, timeout=60)
+        response = case.call(base_url=base, timeout=60, headers=headers)
         tally["server_errors"] += response.status_code >= 500
         try:
-            case.validate_response(response)
+            case.validate_response(response, headers=headers)
         except BaseException as exc:  # failed checks (an exception group): record them, keep fuzzing
             for sub in getattr(exc, "exceptions", [exc]):
                 text = str(sub).strip().splitlines()
@@ -393,15 +395,21 @@ def _fuzz_operation(operation: Any, base: str, max_examples: int, seed: int | No
     check()
 
 
-def schema_test(base: str, max_examples: int = 25, seed: int | None = 0) -> dict[str, Any]:
-    """schemathesis against the app's own OpenAPI: every operation, valid and invalid data."""
+def schema_test(
+    base: str, max_examples: int = 25, seed: int | None = 0, headers: dict | None = None
+) -> dict[str, Any]:
+    """schemathesis against the app's own OpenAPI: every operation, valid and invalid data.
+
+    ``headers`` (an ``Authorization`` key) go with every request; schemathesis then also checks
+    that the same request without them is refused (its ``ignored_auth`` check).
+    """
     import schemathesis
 
-    schema = schemathesis.openapi.from_url(base + "/openapi.json")
+    schema = schemathesis.openapi.from_url(base + "/openapi.json", headers=headers)
     tally: dict[str, Any] = {"requests": 0, "server_errors": 0, "failures": [], "notes": [], "examples": {}}
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:
-        _fuzz_operation(operation, base, max_examples, seed, tally)
+        _fuzz_operation(operation, base, max_examples, seed, tally, headers)
     examples = tally["examples"]
     failures, notes = sorted(set(tally["failures"])), sorted(set(tally["notes"]))
     return {

@@ -21,3 +21,13 @@ def test_generated_requests_get_no_server_errors_and_schema_valid_responses(tmp_
     assert result["requests"] >= 200, result
     assert result["server_errors"] == 0, result["failures"]
     assert result["failures"] == [], result["failures"]
+
+
+def test_with_api_keys_every_generated_request_is_checked_for_ignored_auth(tmp_path: Path) -> None:
+    # the admin key opens every route; schemathesis also replays each request without it (ignored_auth)
+    app = make_app(tmp_path, api_keys=["user-key-123456"], admin_key="admin-key-123456", max_queue=64)
+    with serve(app) as base:
+        result = schema_test(base, max_examples=8, headers={"Authorization": "Bearer admin-key-123456"})
+    assert result["requests"] >= 80, result
+    assert result["server_errors"] == 0, result["failures"]
+    assert result["failures"] == [], result["failures"]
