@@ -76,7 +76,7 @@ class JobInvalid(JobError):
 class JobSpec:
     """What to train and how to judge it."""
 
-    config: str | None = None  # finetune YAML (default: finetune/configs/from-runs.yaml when present)
+    config: str | None = None  # finetune YAML (default: gpu-qlora.yaml on CUDA, else cpu-default.yaml)
     train_files: list[str] = field(default_factory=list)  # extra trajectory JSONL files
     from_runs: bool = True  # add the run store's confirmed runs (finetune.export)
     overrides: dict[str, Any] = field(default_factory=dict)  # FinetuneConfig fields, as flags
@@ -124,12 +124,20 @@ class Job:
         return d
 
 
-def default_config() -> str | None:
-    for name in ("from-runs.yaml", "default.yaml"):
-        path = REPO_ROOT / "finetune" / "configs" / name
-        if path.is_file():
-            return str(path)
-    return None
+def cuda_available(settings: Settings) -> bool:
+    if settings.device == "cpu":
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def default_config(settings: Settings) -> str:
+    """The config a job uses unless the request names one: the GPU QLoRA or the CPU LoRA recipe."""
+    name = "gpu-qlora.yaml" if cuda_available(settings) else "cpu-default.yaml"
+    return str(REPO_ROOT / "finetune" / "configs" / name)
 
 
 def _flag_value(value: Any) -> list[str]:
@@ -144,9 +152,7 @@ def train_args(settings: Settings, job: Job) -> list[str]:
     """``finetune.train`` flags for a job: the served model as base, outputs in the job's folders."""
     spec = job.spec
     args: list[str] = []
-    config = spec.config or default_config()
-    if config:
-        args += ["--config", config]
+    args += ["--config", spec.config or default_config(settings)]
     args += ["--base_model", settings.local_model, "--cache_dir", str(settings.cache_dir)]
     args += ["--output_dir", str(job.adapter_dir), "--progress_file", str(job.progress_path)]
     if settings.device != "auto":
@@ -174,24 +180,38 @@ def default_eval_command(settings: Settings, job: Job) -> list[str]:
     return cmd
 
 
-def validate_spec(settings: Settings, spec: JobSpec, job: Job) -> None:
-    """Every problem with the request at once (422), before a process is started."""
-    from finetune.config import ConfigError, FinetuneConfig, parse_args
+_VALIDATE = (
+    "import sys; from finetune.config import parse_args; parse_args(sys.argv[1:], prog='finetune job')"
+)
 
-    names = {f for f in FinetuneConfig.__dataclass_fields__}
+
+def validate_spec(settings: Settings, spec: JobSpec, job: Job) -> None:
+    """Every problem with the request at once (422), before the job starts.
+
+    The fine-tuning options are checked by ``finetune.config.parse_args`` in a short child process
+    whose working directory is the job's (the repository root), so relative data paths in the
+    config resolve exactly as they will for the training process.
+    """
+    from finetune.config import FinetuneConfig
+
+    names = set(FinetuneConfig.__dataclass_fields__)
     problems = [f"overrides.{k}: unknown fine-tuning option" for k in spec.overrides if k not in names]
     problems += [f"overrides.{k}: set by the job itself" for k in spec.overrides if k in RESERVED_OVERRIDES]
-    if spec.config and not Path(spec.config).is_file():
+    if spec.config and not (REPO_ROOT / spec.config).is_file():
         problems.append(f"config: {spec.config} does not exist")
-    if spec.promote and not Path(spec.eval_questions).is_file():
+    if spec.promote and not (REPO_ROOT / spec.eval_questions).is_file():
         problems.append(f"eval_questions: {spec.eval_questions} does not exist")
     if not problems:
-        try:
-            parse_args(train_args(settings, job), prog="finetune job")
-        except ConfigError as exc:
-            problems += [p.strip() for p in str(exc).split("\n  - ")[1:]] or [str(exc)]
-        except SystemExit:  # argparse rejected a flag value
-            problems.append("overrides: a value has the wrong type (see the finetune options)")
+        cmd = [sys.executable, "-c", _VALIDATE, *train_args(settings, job)]
+        done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
+            listed = [ln[2:] for ln in lines if ln.startswith("- ")]
+            problems += (
+                listed or lines[-1:] or [f"the fine-tuning options were refused (exit {done.returncode})"]
+            )
+    if any("data/gold" in p and "does not exist" in p for p in problems):
+        problems.append("hint: build the gold data first: qreact data gold --out data/gold --seed 0")
     if problems:
         raise JobInvalid("; ".join(problems))
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.tools import tool
 
-from app.jobs import Job, JobConflict, JobManager, JobSpec, check_gpu_budget, validate_spec
+from app.jobs import Job, JobConflict, JobInvalid, JobManager, JobSpec, check_gpu_budget, validate_spec
 from app.main import create_app
 from app.routes import admin
 from app.settings import Settings
@@ -251,12 +251,25 @@ def test_validate_spec_lists_every_problem(tmp_path: Path) -> None:
     settings = Settings(cache_dir=tmp_path)
     job = Job(id="x", name="job-x", spec=JobSpec(), dir=tmp_path / "j", adapter_dir=tmp_path / "a")
     job.spec = JobSpec(overrides={"nonsense": 1, "output_dir": "/tmp/x"}, config="/missing.yaml")
-    with pytest.raises(Exception) as err:
+    with pytest.raises(JobInvalid) as err:
         validate_spec(settings, job.spec, job)
     message = str(err.value)
     assert "nonsense" in message and "output_dir" in message and "/missing.yaml" in message
-    job.spec = JobSpec(overrides={"max_steps": 5}, config=None)
+    job.spec = JobSpec(
+        config="finetune/configs/tiny-test.yaml", train_files=["/nope.jsonl"], overrides={"lora_r": 0}
+    )
+    with pytest.raises(JobInvalid, match="/nope.jsonl does not exist.*lora_r: must be >= 1"):
+        validate_spec(settings, job.spec, job)  # the trainer's own checks, every problem at once
+    job.spec = JobSpec(config="finetune/configs/tiny-test.yaml", overrides={"max_steps": 5})
     validate_spec(settings, job.spec, job)  # from_runs alone is a valid job
+
+
+def test_finetune_request_refused_with_every_problem(client: TestClient) -> None:
+    body = {"overrides": {"nonsense": 1, "output_dir": "/x"}, "config": "finetune/configs/tiny-test.yaml"}
+    r = client.post("/admin/finetune", json=body, headers=AUTH)
+    assert r.status_code == 422 and "nonsense" in r.json()["detail"] and "output_dir" in r.json()["detail"]
+    assert client.get("/admin/jobs", headers=AUTH).json() == []  # nothing was started
+    assert client.post("/admin/finetune", json={"eval_limit": 0}, headers=AUTH).status_code == 422
 
 
 def test_gpu_budget_refuses_when_memory_is_short(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
