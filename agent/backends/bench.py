@@ -104,9 +104,9 @@ def main(
     repeats: Annotated[int, typer.Option(help="timings per number; the fastest is kept")] = 2,
 ) -> None:
     from agent.backends.gemma import ensure_default_model
-    from app.settings import Settings
+    from app.settings import get_settings
 
-    source = model or str(ensure_default_model(Settings().cache_dir))
+    source = model or str(ensure_default_model(get_settings().cache_dir))
     for name in dtype:
         typer.echo(json.dumps(measure(source, name, threads, decode_tokens, repeats)))
 

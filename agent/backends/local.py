@@ -249,7 +249,7 @@ class LocalChatModel(BaseChatModel):
     _base: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _kv: PrefixCache = PrivateAttr(default=None)
+    _kv: PrefixCache = PrivateAttr(default_factory=PrefixCache)
     _adapters: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)  # name → (peft id, path)
     _active: str | None = PrivateAttr(default=None)
     _adapter_seq: int = PrivateAttr(default=0)
@@ -583,13 +583,15 @@ class LocalChatModel(BaseChatModel):
         """Make the peft model serve ``self._active`` (None: LoRA layers bypassed). Under the lock."""
         from peft import PeftModel
 
-        if not isinstance(self._model, PeftModel):
+        model: Any = self._model
+        if not isinstance(model, PeftModel):
             return
+        lora: Any = model.base_model  # peft's LoraModel
         if self._active is None:
-            self._model.base_model.disable_adapter_layers()
+            lora.disable_adapter_layers()
         else:
-            self._model.set_adapter(self._adapters[self._active][0])
-            self._model.base_model.enable_adapter_layers()
+            model.set_adapter(self._adapters[self._active][0])
+            lora.enable_adapter_layers()
 
     def _attach(self, path: Path, peft_id: str) -> None:
         from peft import PeftModel
