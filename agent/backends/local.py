@@ -451,6 +451,9 @@ class LocalChatModel(BaseChatModel):
             ids = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else 0]
         # inference_mode is entered per model call, never across a yield (it is thread state)
         with self._lock:
+            if deadline is not None and time.monotonic() >= deadline:  # spent while waiting: no prefill
+                yield GenerationResult("", len(ids), 0, "timeout")
+                return
             tag = self._cache_tag()
             with torch.inference_mode():
                 cached, cache = self._kv.lookup(tag, ids)
