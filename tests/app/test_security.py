@@ -290,3 +290,25 @@ def test_hostile_requests_to_the_real_app_get_4xx_or_an_honest_run_never_5xx(
             assert "Traceback" not in response.text
             if response.status_code == 200 and path == "/ask":  # accepted: an ordinary run, not an injection
                 assert response.json()["answer"] != "pwned"
+
+
+def test_the_real_app_enforces_keys_admin_and_rate_limit(tmp_path: Path) -> None:
+    from bench.soak import make_app
+
+    app = make_app(tmp_path, api_keys=[KEY], admin_key=ADMIN, rate_limit_per_minute=5)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.post("/ask", json={"question": "What is 37 * 12 + 5?"}).status_code == 401
+        assert client.get("/admin/adapters", headers=bearer(KEY)).status_code == 403
+        assert client.get("/admin/adapters", headers=bearer(ADMIN)).status_code == 200
+        codes = [
+            client.post("/ask", json={"question": "What is 37 * 12 + 5?"}, headers=bearer(KEY)).status_code
+            for _ in range(6)
+        ]
+        metrics = client.get("/metrics", headers=bearer(KEY)).text
+    assert codes == [200] * 5 + [429]
+    limited = [line for line in metrics.splitlines() if line.startswith("qreact_rate_limited_total ")]
+    assert limited and float(limited[0].split()[1]) >= 1
