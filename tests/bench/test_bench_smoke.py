@@ -167,6 +167,9 @@ def test_p4_measures_the_real_app_in_a_subprocess(tmp_path: Path) -> None:
     assert o["http_p50_ms"] > 0 and o["direct_p50_ms"] > 0
     assert o["added_p50_ms"] == pytest.approx(o["http_p50_ms"] - o["direct_p50_ms"], abs=0.02)
     assert t["requests"] > 0 and t["errors"] == 0 and t["rps"] > 0
+    parts = o["breakdown_ms"]
+    assert parts["http_floor_healthz"] > 0 and parts["run_store_save"] > 0
+    assert sum(parts.values()) == pytest.approx(o["added_p50_ms"], abs=0.05)
     assert "added by the service" in (tmp_path / "p4_cpu_t.md").read_text()
 
 
