@@ -23,7 +23,7 @@ import math
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
@@ -127,13 +127,14 @@ class KeyRing:
         return 401, "missing or invalid API key (Authorization: Bearer <key>)"
 
 
-def _json_response(status: int, detail: str, extra_headers: list[tuple[bytes, bytes]] = ()):  # type: ignore[assignment]
+async def send_json_error(
+    send: Send, status: int, detail: str, extra_headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """A JSON error written by a middleware: ``{"detail", "request_id"}`` like the app's own errors."""
     body = json.dumps({"detail": detail, "request_id": current_request_id()}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *extra_headers]
-    return {"type": "http.response.start", "status": status, "headers": headers}, {
-        "type": "http.response.body",
-        "body": body,
-    }
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class ApiKeyMiddleware:
@@ -152,9 +153,7 @@ class ApiKeyMiddleware:
         if denied is not None:
             status, reason = denied
             extra = [(b"www-authenticate", b'Bearer realm="qreact"')] if status == 401 else []
-            start, body = _json_response(status, reason, extra)
-            await send(start)
-            await send(body)
+            await send_json_error(send, status, reason, extra)
             return
         if token and self.keys.role(token):
             # the key's hash (never the key) identifies the caller for rate limits and logs
@@ -169,7 +168,9 @@ class RateLimiter:
     new client addresses costs bounded memory.
     """
 
-    def __init__(self, per_minute: int, max_callers: int = 10_000, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, per_minute: int, max_callers: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0  # tokens per second
         self.max_callers = max_callers
@@ -193,7 +194,11 @@ class RateLimiter:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, on_limited=None) -> None:  # type: ignore[no-untyped-def]
+    """429 + Retry-After once a caller's bucket is empty (probes, scrapes and static files exempt)."""
+
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter, on_limited: Callable[[], None] | None = None
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.on_limited = on_limited
@@ -209,13 +214,10 @@ class RateLimitMiddleware:
             if self.on_limited is not None:
                 self.on_limited()
             retry = max(1, math.ceil(wait))
-            start, body = _json_response(
-                429,
-                f"rate limit of {self.limiter.capacity:g} requests per minute exceeded; retry in {retry} s",
-                [(b"retry-after", str(retry).encode())],
+            detail = (
+                f"rate limit of {self.limiter.capacity:g} requests per minute exceeded; retry in {retry} s"
             )
-            await send(start)
-            await send(body)
+            await send_json_error(send, 429, detail, [(b"retry-after", str(retry).encode())])
             return
         await self.app(scope, receive, send)
 
