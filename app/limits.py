@@ -10,19 +10,20 @@ already holds a slot for the request). ``/healthz`` and ``/readyz`` never pass t
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.logging import current_request_id
-from app.security import route_path
+from app.security import route_path, send_json_error
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 # Routes that run the model. POST only: GETs of these paths do not exist or are cheap.
 MODEL_PATHS = ("/ask", "/ask/stream", "/v1/chat/completions", "/v1/completions")
@@ -128,22 +129,12 @@ class ModelLimiter:
             self.release(time.monotonic() - started)
 
 
-def limiter_from_settings(settings: object) -> ModelLimiter:
+def limiter_from_settings(settings: Settings) -> ModelLimiter:
     return ModelLimiter(
-        max_concurrency=settings.max_concurrency,  # type: ignore[attr-defined]
-        max_queue=settings.max_queue,  # type: ignore[attr-defined]
-        queue_timeout_s=settings.timeout_s,  # type: ignore[attr-defined]  # a run's own budget, seconds
+        max_concurrency=settings.max_concurrency,
+        max_queue=settings.max_queue,
+        queue_timeout_s=settings.timeout_s,  # a queued request waits at most one run's budget, seconds
     )
-
-
-def overloaded_body(exc: Overloaded) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    body = json.dumps({"detail": str(exc), "request_id": current_request_id()}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", b"%d" % len(body)),
-        (b"retry-after", b"%d" % exc.retry_after_s),
-    ]
-    return body, headers
 
 
 class ModelSlotMiddleware:
@@ -162,9 +153,7 @@ class ModelSlotMiddleware:
         try:
             await self.limiter.acquire()
         except Overloaded as exc:
-            body, headers = overloaded_body(exc)
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await send_json_error(send, 503, str(exc), [(b"retry-after", b"%d" % exc.retry_after_s)])
             return
         scope[_SCOPE_KEY] = True
         started = time.monotonic()
