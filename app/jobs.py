@@ -248,6 +248,7 @@ class JobManager:
         adapters_dir: Path | None = None,
         train_command: Callable[[Settings, Job], list[str]] | None = None,
         eval_command: Callable[[Settings, Job], list[str]] | None = None,
+        activate: Callable[[Any, str], None] | None = None,
         poll_s: float = 1.0,  # how often the monitor reads the progress file, seconds
         cancel_grace_s: float = CANCEL_GRACE_S,
     ) -> None:
@@ -258,6 +259,8 @@ class JobManager:
         self.adapters_dir = Path(adapters_dir or settings.cache_dir / "adapters")
         self.train_command = train_command
         self.eval_command = eval_command
+        # makes a loaded adapter live; the app passes one that waits for runs in flight (admin.py)
+        self.activate = activate or (lambda model, name: model.activate_adapter(name))
         self.poll_s = poll_s
         self.cancel_grace_s = cancel_grace_s
         self._lock = threading.RLock()
@@ -503,7 +506,7 @@ class JobManager:
             )
             return
         model.load_adapter(job.adapter_dir, job.name)  # AdapterError → failed; the current one keeps serving
-        model.activate_adapter(job.name)
+        self.activate(model, job.name)
         self.registry.record_activation(job.name, reason=f"promoted by job {job.id}: {decision.reason}")
         self._set(job, state="promoted", ended_at=time.time())
         logger.info("job %s: adapter %s promoted: %s", job.id, job.name, decision.reason)

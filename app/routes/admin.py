@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
 from app.deps import ChatModelDep
 from app.jobs import GPU_TRAIN_BUDGET_MB, JobError, JobManager, JobSpec
+from app.limits import Overloaded
 from app.schemas import ErrorResponse
 from app.security import require_admin
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry
@@ -183,9 +188,10 @@ def get_registry(request: Request) -> AdapterRegistry:
     return registry
 
 
-def get_jobs(request: Request) -> JobManager:
-    state = request.app.state
-    registry = get_registry(request)
+async def get_jobs(request: Request) -> JobManager:
+    app, state = request.app, request.app.state
+    registry = await run_in_threadpool(get_registry, request)
+    loop = asyncio.get_running_loop()
     with _INIT:
         jobs = getattr(state, "jobs", None)
         if jobs is None:
@@ -193,9 +199,41 @@ def get_jobs(request: Request) -> JobManager:
             def live_model() -> Any:
                 return state.chat_model if getattr(state, "ready", False) else None
 
-            jobs = JobManager(state.settings, chat_model=live_model, registry=registry)
+            def activate(model: Any, name: str) -> None:  # called from the job's thread
+                swap = exclusive_model(app, model.activate_adapter, name)
+                asyncio.run_coroutine_threadsafe(swap, loop).result()
+
+            jobs = JobManager(state.settings, chat_model=live_model, registry=registry, activate=activate)
             state.jobs = jobs
     return jobs
+
+
+async def exclusive_model(app: FastAPI, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn`` holding every model slot: runs in flight finish first (on the old adapter) and
+    runs that arrive meanwhile wait in the queue, so no run ever mixes two adapters."""
+    state = app.state
+    limiter = getattr(state, "model_limiter", None)
+    lock = getattr(state, "swap_lock", None)
+    if lock is None:
+        lock = state.swap_lock = asyncio.Lock()
+    held = 0
+    async with lock:
+        deadline = time.monotonic() + float(state.settings.timeout_s)  # at most one run's budget, seconds
+        try:
+            while limiter is not None and held < limiter.max_concurrency:
+                try:
+                    await limiter.acquire()
+                    held += 1
+                except Overloaded as exc:  # queue full: try again until the deadline
+                    if time.monotonic() > deadline:
+                        raise HTTPException(
+                            status_code=503, detail=f"could not swap adapters: {exc}"
+                        ) from exc
+                    await asyncio.sleep(0.05)
+            return await run_in_threadpool(fn, *args)
+        finally:
+            for _ in range(held if limiter is not None else 0):
+                limiter.release()  # type: ignore[union-attr]
 
 
 RegistryDep = Annotated[AdapterRegistry, Depends(get_registry)]
@@ -232,8 +270,8 @@ def _adapter_list(model: Any, registry: AdapterRegistry) -> AdapterList:
     return AdapterList(active=active, adapters=items, history=registry.history())
 
 
-def _activate(model: Any, registry: AdapterRegistry, name: str | None, path: str | None, reason: str) -> None:
-    """Load (when needed) and activate; a bad adapter raises 4xx and the current one keeps serving."""
+def _prepare(model: Any, registry: AdapterRegistry, name: str | None, path: str | None) -> str | None:
+    """Load the adapter when needed (serving is untouched); a bad one raises 4xx. Returns its name."""
     loaded = {a["name"] for a in model.list_adapters()}
     try:
         if path is not None:
@@ -248,11 +286,18 @@ def _activate(model: Any, registry: AdapterRegistry, name: str | None, path: str
                     status_code=404, detail=f"unknown adapter {name!r}; known: {known or 'none'}"
                 )
             model.load_adapter(Path(entry["path"]), name)
-        model.activate_adapter(name)
     except (ValueError, OSError) as exc:  # AdapterError is a ValueError: missing, corrupt, incompatible
         raise HTTPException(
             status_code=422, detail=f"adapter refused, the current one keeps serving: {exc}"
         ) from exc
+    return name
+
+
+async def _activate(
+    request: Request, model: Any, registry: AdapterRegistry, name: str | None, path: str | None, reason: str
+) -> None:
+    name = await run_in_threadpool(_prepare, model, registry, name, path)
+    await exclusive_model(request.app, model.activate_adapter, name)
     registry.record_activation(name, reason)
 
 
@@ -315,10 +360,12 @@ def list_adapters(model: ChatModelDep, registry: RegistryDep) -> AdapterList:
     responses={**AUTH_ERRORS, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
     summary="Hot-swap the served adapter (no restart; in-flight requests finish on the old one)",
 )
-def activate_adapter(body: ActivateRequest, model: ChatModelDep, registry: RegistryDep) -> AdapterList:
+async def activate_adapter(
+    body: ActivateRequest, request: Request, model: ChatModelDep, registry: RegistryDep
+) -> AdapterList:
     local = _local(model)
     name = None if body.name and body.name.lower() == "none" and not body.path else body.name
-    _activate(local, registry, name, body.path, reason="activated by an admin")
+    await _activate(request, local, registry, name, body.path, reason="activated by an admin")
     return _adapter_list(local, registry)
 
 
@@ -328,7 +375,7 @@ def activate_adapter(body: ActivateRequest, model: ChatModelDep, registry: Regis
     responses={**AUTH_ERRORS, 409: {"model": ErrorResponse, "description": "nothing to roll back to"}},
     summary="Serve the adapter that was active before the current one",
 )
-def rollback_adapter(model: ChatModelDep, registry: RegistryDep) -> AdapterList:
+async def rollback_adapter(request: Request, model: ChatModelDep, registry: RegistryDep) -> AdapterList:
     local = _local(model)
     current = local.active_adapter
     found, previous = registry.previous(current)
@@ -336,5 +383,5 @@ def rollback_adapter(model: ChatModelDep, registry: RegistryDep) -> AdapterList:
         raise HTTPException(
             status_code=409, detail=f"no adapter was active before {current or 'the base model'}"
         )
-    _activate(local, registry, previous, None, reason=f"rollback from {current or 'none'}")
+    await _activate(request, local, registry, previous, None, reason=f"rollback from {current or 'none'}")
     return _adapter_list(local, registry)

@@ -170,8 +170,7 @@ FAKE_EVAL = textwrap.dedent(
 def install_jobs(
     client: TestClient, src: Path | str, cand: float, base: float, steps: int = 3, pause: float = 0.05
 ):
-    app = client.app
-    registry = admin.get_registry(type("R", (), {"app": app})())  # type: ignore[arg-type]
+    """The app's own JobManager (hot swap through the model slots), with fake train/eval children."""
 
     def train(_s: Settings, job: Job) -> list[str]:
         args = [str(src), str(job.adapter_dir), str(job.progress_path), str(steps), str(pause)]
@@ -180,16 +179,9 @@ def install_jobs(
     def evaluate(_s: Settings, job: Job) -> list[str]:
         return [sys.executable, "-c", FAKE_EVAL, str(job.scores_path), str(cand), str(base)]
 
-    jobs = JobManager(
-        app.state.settings,  # type: ignore[attr-defined]
-        chat_model=lambda: app.state.chat_model,  # type: ignore[attr-defined]
-        registry=registry,
-        train_command=train,
-        eval_command=evaluate,
-        poll_s=0.02,
-        cancel_grace_s=5,
-    )
-    app.state.jobs = jobs  # type: ignore[attr-defined]
+    assert client.get("/admin/jobs", headers=AUTH).status_code == 200  # builds app.state.jobs
+    jobs: JobManager = client.app.state.jobs  # type: ignore[attr-defined]
+    jobs.train_command, jobs.eval_command, jobs.poll_s, jobs.cancel_grace_s = train, evaluate, 0.02, 5
     return jobs
 
 
@@ -284,6 +276,36 @@ def test_gpu_budget_refuses_when_memory_is_short(monkeypatch: pytest.MonkeyPatch
         check_gpu_budget(settings, 4096)
     check_gpu_budget(settings, 2048)  # fits
     check_gpu_budget(Settings(cache_dir=tmp_path, device="cpu"), 10**9)  # CPU jobs are not gated
+
+
+def test_swap_waits_for_runs_in_flight(tmp_path: Path) -> None:
+    """exclusive_model holds every model slot: a run in flight ends first, a new run waits for the swap."""
+    import asyncio
+
+    from app.limits import ModelLimiter
+
+    events: list[str] = []
+    app = FastAPI()
+    app.state.settings = Settings(cache_dir=tmp_path)
+    app.state.model_limiter = limiter = ModelLimiter(max_concurrency=2, max_queue=4)
+
+    async def run(name: str, hold_s: float) -> None:
+        async with limiter.slot():
+            events.append(f"{name} start")
+            await asyncio.sleep(hold_s)
+            events.append(f"{name} end")
+
+    async def scenario() -> None:
+        first = asyncio.create_task(run("old-run", 0.2))
+        await asyncio.sleep(0.05)  # the run is in flight
+        swap = asyncio.create_task(admin.exclusive_model(app, lambda: events.append("swap")))
+        await asyncio.sleep(0.05)
+        late = asyncio.create_task(run("new-run", 0.0))  # arrives during the swap's wait
+        await asyncio.gather(first, swap, late)
+
+    asyncio.run(scenario())
+    assert events == ["old-run start", "old-run end", "swap", "new-run start", "new-run end"]
+    assert limiter.active == 0
 
 
 def test_decide_and_registry(tmp_path: Path) -> None:
