@@ -63,22 +63,22 @@ def resolve_device(cfg: FinetuneConfig) -> str:
 
 def resolve_precision(cfg: FinetuneConfig, device: str) -> tuple[str, str]:
     """(precision, reason) — the reason is printed at start and written to the training card."""
+    cpu_fp32 = (
+        "fp32 LoRA on CPU (bf16 training is >10x slower on CPUs without native bf16; "
+        "NF4 is no faster and lowers top-1 agreement, see MEASURED.md)"
+    )
+    qlora = "4-bit NF4 QLoRA with double quantization and bf16 compute (the seed recipe, least VRAM)"
     if cfg.precision == "auto":
-        if device == "cuda":
-            return "4bit", "auto on CUDA: 4-bit NF4 QLoRA with bf16 compute (the seed recipe, least VRAM)"
-        return "fp32", (
-            "auto on CPU: fp32 LoRA (bf16 training is >10x slower on CPUs without native bf16; "
-            "NF4 is no faster and lowers top-1 agreement, see MEASURED.md)"
-        )
-    if cfg.precision == "bf16" and device == "cpu":
-        logger.warning("bf16 on CPU: expect >10x slower training than fp32 on CPUs without native bf16")
-        return "bf16", "bf16 requested on CPU (slow; fp32 is the CPU default)"
-    if cfg.precision == "4bit" and device == "cpu":
-        return (
-            "4bit",
-            "4bit requested on CPU: NF4 base with fp32 compute (bf16 compute is ~16x slower on CPU)",
-        )
-    return cfg.precision, f"{cfg.precision} requested"
+        return ("4bit", f"auto on CUDA: {qlora}") if device == "cuda" else ("fp32", f"auto: {cpu_fp32}")
+    if device == "cpu":
+        if cfg.precision == "bf16":
+            logger.warning("bf16 on CPU: expect >10x slower training than fp32 on CPUs without native bf16")
+            return "bf16", "bf16 requested on CPU (slow; fp32 is the CPU default)"
+        if cfg.precision == "4bit":
+            return "4bit", "4bit on CPU: NF4 base with fp32 compute (bf16 compute is ~16x slower on CPU)"
+        return "fp32", cpu_fp32
+    reasons = {"4bit": qlora, "bf16": "bf16 LoRA on CUDA (no quantization)", "fp32": "fp32 LoRA on CUDA"}
+    return cfg.precision, reasons[cfg.precision]
 
 
 def resolve_base_model(cfg: FinetuneConfig) -> str:
