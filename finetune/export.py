@@ -95,6 +95,11 @@ def replay_check(
     return ReplayResult(True, "the last observation supports the corrected answer")
 
 
+def _thought(step: Mapping[str, Any]) -> str:
+    """The step's thought; a model that skipped it gets a plain one, so the data keeps the format."""
+    return str(step.get("thought") or "").strip() or f"I should use {step['tool']}."
+
+
 def run_to_trajectory(run: Mapping[str, Any]) -> dict[str, Any] | None:
     """A stored run (``RunStore.get`` dict with feedback) as one trajectory line, or None if unusable."""
     fb = run.get("feedback") or {}
@@ -110,11 +115,11 @@ def run_to_trajectory(run: Mapping[str, Any]) -> dict[str, Any] | None:
     calls = tool_steps(steps)
     out_steps = [
         {
-            "thought": s.get("thought") or "",
+            "thought": _thought(s),
             "tool": s["tool"],
             "tool_input": s.get("tool_input") or "",
             "observation": s["observation"],
-            "log": step_log(s.get("thought") or "", s["tool"], s.get("tool_input") or "", first=i == 0),
+            "log": step_log(_thought(s), s["tool"], s.get("tool_input") or "", first=i == 0),
         }
         for i, s in enumerate(calls)
     ]
@@ -229,7 +234,12 @@ def export_runs(
         qa_path.parent.mkdir(parents=True, exist_ok=True)
         with qa_path.open("w", encoding="utf-8") as fh:
             for pair in pairs:
-                fh.write(json.dumps({**pair, "source": "feedback"}, ensure_ascii=False) + "\n")
+                line = {
+                    "id": f"feedback-{pair['run_id']}",
+                    **pair,
+                    "source": "feedback",
+                }  # a question-file line
+                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
     counts = {
         "logged": written,  # per source: everything exported here is "logged"
         "written": written,

@@ -101,7 +101,15 @@ def test_export_confirmed_corrected_dedup_and_counts(store_url: str, tmp_path: P
     assert corrected["final_answer"] == "Canberra" and corrected["meta"]["feedback"] == "corrected"
     text = "".join(s["log"] + observation_suffix(s["observation"]) for s in corrected["steps"])
     assert text.endswith("Observation: Canberra is the capital of Australia.\nThought: ")
-    assert read(qa) == [{"run_id": "s2", "question": CAPITAL_Q, "answer": "Canberra", "source": "feedback"}]
+    assert read(qa) == [
+        {
+            "id": "feedback-s2",
+            "run_id": "s2",
+            "question": CAPITAL_Q,
+            "answer": "Canberra",
+            "source": "feedback",
+        }
+    ]
 
     counts = export_runs(store_url, out, since=T0 + timedelta(minutes=1, seconds=30))
     assert counts["written"] == 1 and read(out)[0]["meta"]["run_id"] == "s1"
@@ -109,6 +117,18 @@ def test_export_confirmed_corrected_dedup_and_counts(store_url: str, tmp_path: P
     counts = export_runs(store_url, out, only_confirmed=False)  # + the unreviewed answered run u1
     assert counts["written"] == 3 and counts["duplicates"] == 1
     assert {line["meta"]["run_id"] for line in read(out)} == {"c1", "s1", "u1"}
+
+
+def test_missing_thought_gets_a_plain_one(store_url: str, tmp_path: Path) -> None:
+    run = calc_run("t1")
+    run.steps[1].thought = ""
+    store = RunStore(store_url)
+    store.save(run)
+    store.add_feedback("t1", True)
+    store.close()
+    export_runs(store_url, tmp_path / "t.jsonl")
+    step = read(tmp_path / "t.jsonl")[0]["steps"][0]
+    assert step["log"] == " I should use Calculator.\nAction: Calculator\nAction Input: 37 * 12 + 5"
 
 
 def test_parse_since() -> None:
