@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import types
 import typing
@@ -35,7 +36,7 @@ def _problems_message(problems: list[str]) -> str:
 def _f(default: Any, help: str, **kwargs: Any) -> Any:
     """A dataclass field with its help line (shown by ``--help`` and in the training card)."""
     if isinstance(default, list):
-        return field(default_factory=lambda d=default: list(d), metadata={"help": help, **kwargs})
+        return field(default_factory=functools.partial(list, default), metadata={"help": help, **kwargs})
     return field(default=default, metadata={"help": help, **kwargs})
 
 
@@ -64,7 +65,7 @@ class FinetuneConfig:
 
     # --- LoRA
     lora_r: int = _f(64, "LoRA rank (seed: 64); multiples of 8 map best onto matrix units")
-    lora_alpha: float = _f(16, "LoRA scaling numerator (scale = alpha / r; seed: 16)")
+    lora_alpha: int = _f(16, "LoRA scaling numerator (scale = alpha / r; seed: 16)")
     lora_dropout: float = _f(0.05, "dropout on the LoRA input (seed: 0.05)")
     target_modules: list[str] = _f(["all-linear"], "modules to adapt; all-linear = all but the output layer")
     lora_bias: Literal["none", "all", "lora_only"] = _f("none", "which biases to train (seed: none)")

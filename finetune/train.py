@@ -416,6 +416,7 @@ def main(cfg: FinetuneConfig, resume: bool = False) -> dict[str, Any]:
     logger.info("LoRA r=%d: %s trainable of %s parameters", cfg.lora_r, f"{trainable:,}", f"{total:,}")
 
     args = build_training_args(cfg, plan, cfg.streaming)
+    ckpt_dir = Path(cfg.output_dir) / "checkpoints"  # = args.output_dir
     stop = GracefulStop()
     trainer = SupervisedTrainer(
         model=model,
@@ -428,9 +429,9 @@ def main(cfg: FinetuneConfig, resume: bool = False) -> dict[str, Any]:
     )
     checkpoint = None
     if resume:
-        checkpoint = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+        checkpoint = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
         if checkpoint is None:
-            logger.warning("--resume: no checkpoint in %s, starting from scratch", args.output_dir)
+            logger.warning("--resume: no checkpoint in %s, starting from scratch", ckpt_dir)
         else:
             logger.info("resuming from %s", checkpoint)
 
@@ -452,12 +453,12 @@ def main(cfg: FinetuneConfig, resume: bool = False) -> dict[str, Any]:
         model.peft_config["default"].base_model_name_or_path = cfg.base_model  # not a local cache path
         model.save_pretrained(out)
         if not cfg.keep_checkpoints:
-            shutil.rmtree(args.output_dir, ignore_errors=True)
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
     else:
         logger.warning(
             "interrupted at step %d; checkpoint in %s; continue with --resume",
             trainer.state.global_step,
-            args.output_dir,
+            ckpt_dir,
         )
     card = write_card(
         cfg,
@@ -476,7 +477,7 @@ def main(cfg: FinetuneConfig, resume: bool = False) -> dict[str, Any]:
 def _install_signal_handlers(stop: GracefulStop) -> dict[int, Any]:
     if threading.current_thread() is not threading.main_thread():
         return {}  # signal handlers can only be set from the main thread
-    old = {}
+    old: dict[int, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         old[sig] = signal.signal(sig, stop.request)
     return old
