@@ -29,7 +29,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     create_engine,
     event,
     exists,
@@ -97,10 +96,10 @@ def normalize_url(url: str) -> str:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
+    """As UTC: naive values (SQLite hands them back) are UTC already; aware ones are converted."""
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -160,7 +159,7 @@ class RunStore:
             "meta": {k: v for k, v in extra.items() if k != "created_at"},
         }
         created = extra.get("created_at")
-        created_at = created if isinstance(created, datetime) else datetime.now(UTC)
+        created_at = _utc(created) if isinstance(created, datetime) else datetime.now(UTC)
         self._write(
             insert(runs).values(
                 id=run.run_id,
@@ -321,8 +320,7 @@ class RunStore:
     def _with_feedback(self, since: datetime | None) -> builtins.list[dict[str, Any]]:
         stmt = select(runs).where(exists().where(feedback.c.run_id == runs.c.id))
         if since is not None:
-            since_utc = _utc(since)
-            stmt = stmt.where(and_(runs.c.created_at >= since_utc))
+            stmt = stmt.where(runs.c.created_at >= _utc(since))
         stmt = stmt.order_by(runs.c.created_at, runs.c.id)
         with self.engine.connect() as conn:
             rows = list(conn.execute(stmt).mappings())

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -133,6 +133,10 @@ def test_feedback_latest_wins_and_confirmed(store: RunStore) -> None:
     assert store.get("a")["feedback"]["correct"] is True
     assert [r["run_id"] for r in store.confirmed_runs()] == ["a", "b"]
     assert [r["run_id"] for r in store.confirmed_runs(since=t0 + timedelta(minutes=30))] == ["b"]
+    plus2 = timezone(timedelta(hours=2))  # the same instant in another zone selects the same runs
+    assert [
+        r["run_id"] for r in store.confirmed_runs(since=(t0 + timedelta(minutes=30)).astimezone(plus2))
+    ] == ["b"]
     assert store.qa_pairs() == [{"run_id": "c", "question": "What is 2+2?", "answer": "Paris"}]
     with pytest.raises(RunNotFoundError):
         store.add_feedback("nope", True)
