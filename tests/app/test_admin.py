@@ -45,6 +45,16 @@ def adapters(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         peft = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
         peft.save_pretrained(root / name)
         out[name] = root / name
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    other = Gemma3ForCausalLM(Gemma3TextConfig(
+        vocab_size=400, hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=16, pad_token_id=0, eos_token_id=1, bos_token_id=2,
+    ))  # fmt: skip
+    get_peft_model(other, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(
+        root / "other"
+    )
+    out["other"] = root / "other"  # a LoRA for a model of another width
     bad = root / "broken"
     shutil.copytree(out["ad1"], bad)
     weights = bad / "adapter_model.safetensors"
@@ -120,6 +130,8 @@ def test_hot_swap_refuses_bad_adapters_and_rolls_back(client: TestClient, adapte
     assert bad.status_code == 422 and "unreadable or truncated" in bad.json()["detail"]
     missing = client.post("/admin/adapters/activate", json={"path": "/nonexistent/adapter"}, headers=AUTH)
     assert missing.status_code == 422 and "does not exist" in missing.json()["detail"]
+    other = client.post("/admin/adapters/activate", json={"path": str(adapters["other"])}, headers=AUTH)
+    assert other.status_code == 422 and "another model" in other.json()["detail"]
     assert client.post("/admin/adapters/activate", json={"name": "nobody"}, headers=AUTH).status_code == 404
     assert client.post("/admin/adapters/activate", json={}, headers=AUTH).status_code == 422
     assert ask_adapter(client) == "ad1"  # the previous adapter still answers
