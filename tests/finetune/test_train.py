@@ -213,3 +213,14 @@ def test_4bit_nf4_path_on_cpu(tiny_model_dir: Path, train_file: Path, tmp_path: 
     assert (out / "adapter_model.safetensors").is_file()
     card = json.loads((out / "training_card.json").read_text())
     assert card["precision"] == "4bit" and "NF4" in card["precision_reason"]
+
+
+def test_streaming_dataset_trains(tiny_model_dir: Path, train_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "adapter-stream"
+    code = run_cli(["--config", TINY_CONFIG, "--base_model", str(tiny_model_dir),
+                    "--train_files", str(train_file), "--output_dir", str(out),
+                    "--streaming", "true", "--max_steps", "2"])  # fmt: skip
+    assert code == 0
+    card = json.loads((out / "training_card.json").read_text())
+    assert card["steps"] == 2 and card["config"]["streaming"] is True
+    assert (out / "adapter_model.safetensors").is_file()
