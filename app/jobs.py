@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import fcntl
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from app.settings import Settings
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry, decide
@@ -328,9 +329,12 @@ class JobManager:
             if self.train_command is None:
                 validate_spec(self.settings, spec, job)
             check_gpu_budget(self.settings, spec.gpu_budget_mb)
+            host_lock = self._host_lock()
             self._jobs[job_id] = job
             self._save(job)
-            thread = threading.Thread(target=self._run, args=(job,), name=f"qreact-job-{job_id}", daemon=True)
+            thread = threading.Thread(
+                target=self._run, args=(job, host_lock), name=f"qreact-job-{job_id}", daemon=True
+            )
             self._threads[job_id] = thread
             thread.start()
             return job.to_dict()
@@ -440,12 +444,25 @@ class JobManager:
             return ""
         return "\n".join(text.strip().splitlines()[-lines:])
 
-    def _run(self, job: Job) -> None:
+    def _host_lock(self) -> IO[bytes]:
+        """An exclusive lock file in the jobs folder: one job per host, across server processes."""
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        handle = (self.jobs_dir / ".lock").open("ab")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            raise JobConflict("a training job is running in another server process on this host") from exc
+        return handle
+
+    def _run(self, job: Job, host_lock: IO[bytes]) -> None:
         try:
             self._pipeline(job)
         except Exception as exc:  # the monitor never dies silently: the job says why
             logger.exception("job %s failed", job.id)
             self._set(job, state="failed", error=f"{type(exc).__name__}: {exc}", ended_at=time.time())
+        finally:
+            host_lock.close()  # releases the flock
 
     def _pipeline(self, job: Job) -> None:
         settings = self.settings

@@ -245,6 +245,48 @@ def test_one_job_at_a_time_and_cancel(client: TestClient, adapters: dict[str, Pa
     assert ask_adapter(client) is None
 
 
+class StubModel:
+    active_adapter = None
+
+    def load_adapter(self, path: Path, name: str) -> None: ...
+
+    def activate_adapter(self, name: str | None) -> None: ...
+
+    def list_adapters(self) -> list[dict]:
+        return []
+
+
+def test_one_job_per_host_across_processes(tmp_path: Path) -> None:
+    """Two server processes (two managers here) on one cache: the second job start is refused."""
+    settings = Settings(cache_dir=tmp_path)
+
+    def slow(_s: Settings, job: Job) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            FAKE_TRAIN,
+            "-",
+            str(job.adapter_dir),
+            str(job.progress_path),
+            "1000",
+            "0.05",
+        ]
+
+    managers = [
+        JobManager(settings, chat_model=StubModel, registry=AdapterRegistry(tmp_path / f"r{i}.json"),
+                   train_command=slow, poll_s=0.02, cancel_grace_s=5)
+        for i in range(2)
+    ]  # fmt: skip
+    first = managers[0].start(JobSpec(promote=False))
+    with pytest.raises(JobConflict, match="another server process"):
+        managers[1].start(JobSpec(promote=False))
+    managers[0].cancel(first["id"])
+    assert managers[0].wait(first["id"], timeout=30)["state"] == "cancelled"
+    second = managers[1].start(JobSpec(promote=False))  # the lock went with the first job
+    managers[1].cancel(second["id"])
+    assert managers[1].wait(second["id"], timeout=30)["state"] == "cancelled"
+
+
 def test_failed_training_reports_why(client: TestClient) -> None:
     jobs = install_jobs(client, "-", cand=1.0, base=0.0, steps=1, pause=0)  # writes no adapter
     job = jobs.wait(client.post("/admin/finetune", json={}, headers=AUTH).json()["id"], timeout=30)
