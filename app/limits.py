@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agent.loop import DEADLINE
 from app.security import route_path, send_json_error
 
 if TYPE_CHECKING:
@@ -138,12 +139,24 @@ def limiter_from_settings(settings: Settings) -> ModelLimiter:
 
 
 class ModelSlotMiddleware:
-    """Holds a model slot around every POST to ``paths``; 503 + Retry-After when full."""
+    """Holds a model slot around every POST to ``paths``; 503 + Retry-After when full.
 
-    def __init__(self, app: ASGIApp, limiter: ModelLimiter, paths: Iterable[str] = MODEL_PATHS) -> None:
+    With ``budget_s`` it also sets ``agent.loop.DEADLINE`` for the request, so generation outside
+    an agent run (the ``/v1`` API, up to 4096 tokens) stops at the same wall-clock budget as a run
+    (an agent run sets its own deadline on top, from its start).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: ModelLimiter,
+        paths: Iterable[str] = MODEL_PATHS,
+        budget_s: float | None = None,
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.paths = frozenset(p.rstrip("/") or "/" for p in paths)
+        self.budget_s = budget_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = (route_path(scope).rstrip("/") or "/") if scope["type"] == "http" else ""
@@ -157,9 +170,12 @@ class ModelSlotMiddleware:
             return
         scope[_SCOPE_KEY] = True
         started = time.monotonic()
+        token = DEADLINE.set(started + self.budget_s) if self.budget_s else None
         try:
             await self.app(scope, receive, send)
         finally:
+            if token is not None:
+                DEADLINE.reset(token)
             self.limiter.release(time.monotonic() - started)
 
 

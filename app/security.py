@@ -285,7 +285,7 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
         limiter = limits.limiter_from_settings(settings)
         app.state.model_limiter = limiter
         metrics.watch_limiter(limiter)
-        app.add_middleware(limits.ModelSlotMiddleware, limiter=limiter)
+        app.add_middleware(limits.ModelSlotMiddleware, limiter=limiter, budget_s=settings.timeout_s)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(
             RateLimitMiddleware,

@@ -140,3 +140,35 @@ def test_load_64_clients_for_5_seconds_without_errors(tmp_path: Path) -> None:
     with serve(app) as base:
         result = load_test(base, clients=64, duration_s=5.0)
     assert result["errors"] == 0 and result["requests"] > 64, result
+
+
+def test_v1_generation_stops_at_the_request_budget(tmp_path: Path, tiny_model_dir: Path) -> None:
+    # /v1 runs no agent loop; the slot middleware's deadline bounds a 4096-token request to timeout_s
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from agent.tools import build_tools
+    from app.main import create_app
+    from app.settings import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, cache_dir=tmp_path, local_model=str(tiny_model_dir), adapter=None, timeout_s=1.0
+    )
+    app = create_app(settings, tools=build_tools(search="local", cache_dir=tmp_path))
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        started = time.monotonic()
+        response = client.post(
+            "/v1/chat/completions",
+            json={"model": "tiny", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4096},
+        )
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    body = response.json()
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert body["usage"]["completion_tokens"] < 4096
+    assert elapsed < 6, elapsed  # 1 s budget + the first forward pass's warm-up on a busy CPU
