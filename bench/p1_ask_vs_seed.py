@@ -260,6 +260,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"from `{Path(cfg['questions']).name}`; max_new_tokens {cfg['max_new_tokens']}, "
         f"{cfg['max_steps']} steps, seed cap {cfg['seed_cap_s']:g} s.\n",
     ]
+    if not data.get("complete", True):
+        lines.append(f"**Incomplete run: {len(data['rows'])} of {cfg['n']} questions so far.**\n")
     metrics = [
         ("accuracy", lambda s: f"{100 * s['accuracy']:.0f}%"),
         ("median latency (s)", lambda s: f"{s['median_latency_s']:.2f}"),
@@ -323,6 +325,26 @@ def build_tools_for(cfg: P1Config) -> list[Any]:
     return build_tools(search="local", max_results=settings.search_max_results, cache_dir=settings.cache_dir)
 
 
+def save(
+    cfg: P1Config, chat_model: Any, rows: list[dict[str, Any]], complete: bool
+) -> tuple[dict, Path, Path]:
+    """Summarize ``rows`` and write the JSON + Markdown results."""
+    summary = {s: summarize(rows, s) for s in cfg.stacks}
+    data = {
+        "benchmark": "P1",
+        "complete": complete,
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "dtype": str(getattr(getattr(chat_model, "model", None), "dtype", cfg.dtype)).replace("torch.", ""),
+        "environment": environment(cfg.device),
+        "summary": summary,
+        "comparison": compare(summary),
+        "rows": rows,
+    }
+    stem = results_stem("p1", cfg.device) + (f"_{cfg.tag}" if cfg.tag else "")
+    json_path, md_path = write_results(stem, data, render_markdown(data), cfg.out_dir)
+    return data, json_path, md_path
+
+
 def main(cfg: P1Config, chat_model: Any = None, tools: list[Any] | None = None) -> dict[str, Any]:
     from finetune.scoring import is_correct
 
@@ -368,18 +390,9 @@ def main(cfg: P1Config, chat_model: Any = None, tools: list[Any] | None = None) 
             )
         )
 
-    summary = {s: summarize(rows, s) for s in cfg.stacks}
-    data = {
-        "benchmark": "P1",
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
-        "dtype": str(getattr(getattr(chat_model, "model", None), "dtype", cfg.dtype)).replace("torch.", ""),
-        "environment": environment(cfg.device),
-        "summary": summary,
-        "comparison": compare(summary),
-        "rows": rows,
-    }
-    stem = results_stem("p1", cfg.device) + (f"_{cfg.tag}" if cfg.tag else "")
-    json_path, md_path = write_results(stem, data, render_markdown(data), cfg.out_dir)
+        # written after every question: an interrupted run still leaves its results (complete: false)
+        data, json_path, md_path = save(cfg, chat_model, rows, complete=i == len(questions))
+    summary = data["summary"]
     ratios = data["comparison"]
     if ratios:
         q, s = summary["qreact"], summary["seed"]
