@@ -167,6 +167,10 @@ def test_p4_measures_the_real_app_in_a_subprocess(tmp_path: Path) -> None:
     assert o["http_p50_ms"] > 0 and o["direct_p50_ms"] > 0
     assert o["added_p50_ms"] == pytest.approx(o["http_p50_ms"] - o["direct_p50_ms"], abs=0.02)
     assert t["requests"] > 0 and t["errors"] == 0 and t["rps"] > 0
+    cpu = o["cpu_ms"]
+    assert cpu["server_per_ask"] > 0 and cpu["direct_agent_run"] > 0
+    assert cpu["added_per_ask"] == pytest.approx(cpu["server_per_ask"] - cpu["direct_agent_run"], abs=0.02)
+    assert t["capacity_rps_from_cpu"] > 0
     parts = o["breakdown_ms"]
     assert parts["http_floor_healthz"] > 0 and parts["run_store_save"] > 0
     assert sum(parts.values()) == pytest.approx(o["added_p50_ms"], abs=0.05)
