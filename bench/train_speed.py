@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/train_speed.py --examples 16
 
-Takes ~10 minutes on 2 CPU cores with the real Gemma-3-270M (``--model small`` for a quick check).
+Takes ~15 minutes on 2 free CPU cores with the real Gemma-3-270M (``--model small`` for a quick check).
 Each recipe runs in its own process (so peak RSS is its own), on the same ``--examples`` trajectories
 (default: the first ones of ``data/gold/train.jsonl``; synthetic ones if that file is missing), same
 LoRA (r=16, alpha=32, all linear layers, fp32 — bf16 is >10x slower on these CPUs for both):
@@ -11,7 +11,8 @@ LoRA (r=16, alpha=32, all linear layers, fp32 — bf16 is >10x slower on these C
   loss at every position, batch 1 x 16 accumulation, gradient checkpointing (the seed notes' settings);
 - qreact: dynamic padding, length-grouped batches, loss on the agent's tokens only and the output layer
   only at those positions; batch, accumulation, checkpointing and max_length from ``--config``
-  (default ``finetune/configs/cpu-default.yaml``).
+  (default ``finetune/configs/cpu-default.yaml``);
+- qreact_ckpt: the same with gradient checkpointing on (the memory-matched variant).
 
 The headline is agent tokens per second — the tokens of the agent's own text (logs, markers, final
 answer) the recipe trains on per second, counted the same way for both — with examples/s and peak RSS.
@@ -34,11 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SEED_RECIPE = {"batch": 1, "accumulation": 16, "checkpointing": True, "max_length": 512}
-RECIPE_NAMES = ("seed", "qreact")
+RECIPE_NAMES = ("seed", "qreact", "qreact_ckpt")
 
 
 def recipe_for(name: str, config: str) -> dict[str, Any]:
-    """The seed's settings, or qreact's as written in the given YAML config (cpu-default by default)."""
+    """The seed's settings, or qreact's as written in the given YAML config (cpu-default by default).
+
+    ``qreact_ckpt`` is qreact's recipe with gradient checkpointing forced on: the memory-matched variant.
+    """
     if name == "seed":
         return dict(SEED_RECIPE)
     from finetune.config import load_yaml
@@ -47,7 +51,7 @@ def recipe_for(name: str, config: str) -> dict[str, Any]:
     return {
         "batch": int(cfg.get("per_device_train_batch_size", 1)),
         "accumulation": int(cfg.get("gradient_accumulation_steps", 1)),
-        "checkpointing": bool(cfg.get("gradient_checkpointing", True)),
+        "checkpointing": name == "qreact_ckpt" or bool(cfg.get("gradient_checkpointing", True)),
         "max_length": int(cfg.get("max_length", 512)),
     }
 
@@ -186,8 +190,15 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _describe(name: str, r: dict[str, Any]) -> str:
+    what = "pad to 512, full logits" if name == "seed" else "dynamic pad, supervised logits"
+    ckpt = ", checkpointing" if r["checkpointing"] else ""
+    return f"{name} ({what}, {r['batch']}x{r['accumulation']}{ckpt})"
+
+
 def render(result: dict[str, Any]) -> str:
-    seed, ours = result["seed"], result["qreact"]
+    names = [n for n in RECIPE_NAMES if n in result]
+    seed = result["seed"]
     rows = [
         ("agent tokens / s", "agent_tokens_per_s"),
         ("examples / s", "examples_per_s"),
@@ -203,20 +214,23 @@ def render(result: dict[str, Any]) -> str:
         f"`{result['command']}` — {result['device']} ({result['hardware']}), model `{result['model']}`, "
         f"{seed['examples']} trajectories ({seed['agent_tokens']} agent tokens), {result['when']}.",
         "",
-        f"| | seed (pad to 512, full logits, {seed['batch']}x{seed['accumulation']}, checkpointing) "
-        f"| qreact (dynamic pad, supervised logits, {ours['batch']}x{ours['accumulation']}"
-        f"{', checkpointing' if ours['checkpointing'] else ''}) | ratio |",
-        "|---|---|---|---|",
+        "| | " + " | ".join(_describe(n, result[n]) for n in names) + " |",
+        "|---|" + "---|" * len(names),
     ]
     for label, key in rows:
-        ratio = ours[key] / seed[key] if seed[key] else float("nan")
-        lines.append(f"| {label} | {seed[key]} | {ours[key]} | {ratio:.2f}x |")
-    lines += [
-        "",
-        f"**{result['speedup']:.2f}x agent tokens/s at {result['memory_ratio']:.2f}x "
-        "the seed recipe's peak memory.**",
-        "",
-    ]
+        cells = []
+        for n in names:
+            value = result[n][key]
+            ratio = f" ({value / seed[key]:.2f}x)" if n != "seed" and seed[key] else ""
+            cells.append(f"{value}{ratio}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for n in names[1:]:
+        lines.append(
+            f"- **{n}: {result['speedup'][n]:.2f}x agent tokens/s at {result['memory_ratio'][n]:.2f}x "
+            "the seed recipe's peak memory.**"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -244,7 +258,7 @@ def main() -> None:
         return
 
     results: dict[str, Any] = {}
-    for name in ("seed", "qreact"):
+    for name in RECIPE_NAMES:
         cmd = [sys.executable, __file__, "--worker", name, "--model", args.model, "--data", args.data,
                "--examples", str(args.examples), "--device", args.device,
                "--config", args.config]  # fmt: skip
@@ -265,8 +279,13 @@ def main() -> None:
         "hardware": hardware,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **results,
-        "speedup": results["qreact"]["agent_tokens_per_s"] / results["seed"]["agent_tokens_per_s"],
-        "memory_ratio": results["qreact"]["peak_rss_mb"] / results["seed"]["peak_rss_mb"],
+        "speedup": {
+            n: results[n]["agent_tokens_per_s"] / results["seed"]["agent_tokens_per_s"]
+            for n in RECIPE_NAMES[1:]
+        },
+        "memory_ratio": {
+            n: results[n]["peak_rss_mb"] / results["seed"]["peak_rss_mb"] for n in RECIPE_NAMES[1:]
+        },
     }
     suffix = "_gpu" if args.device == "cuda" else ""
     out = Path(args.out or ROOT / "bench" / "results" / f"train_speed{suffix}")
