@@ -83,6 +83,7 @@ class StackRun:
     prefilled_tokens: int  # prompt tokens the model actually ran (not served from a KV cache)
     correct: bool = False
     error: str | None = None
+    cpu_s: float = 0.0  # CPU time of this process during the run (steadier than wall time on a shared box)
 
 
 # ----------------------------------------------------------------------------------------------- qreact
@@ -226,6 +227,7 @@ def summarize(rows: list[dict[str, Any]], stack: str) -> dict[str, Any]:
         "accuracy": sum(run["correct"] for run in runs) / len(runs),
         "median_latency_s": round(median([run["latency_s"] for run in runs]), 2),
         "mean_latency_s": round(sum(run["latency_s"] for run in runs) / len(runs), 2),
+        "median_cpu_s": round(median([run.get("cpu_s", 0.0) for run in runs]), 2),
         "median_completion_tokens": median([run["completion_tokens"] for run in runs]),
         "completion_tokens": sum(run["completion_tokens"] for run in runs),
         "prefilled_tokens": sum(run["prefilled_tokens"] for run in runs),
@@ -241,8 +243,10 @@ def compare(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {}
     ratio = s["median_latency_s"] / q["median_latency_s"] if q["median_latency_s"] else float("nan")
     tokens = s["completion_tokens"] / q["completion_tokens"] if q["completion_tokens"] else float("nan")
+    cpu = s["median_cpu_s"] / q["median_cpu_s"] if q.get("median_cpu_s") else float("nan")
     return {
         "median_latency_ratio": round(ratio, 2),  # seed / qreact: how many times faster qreact is
+        "median_cpu_ratio": round(cpu, 2),  # the same in CPU time
         "completion_tokens_ratio": round(tokens, 2),
         "accuracy_delta": round(q["accuracy"] - s["accuracy"], 3),
         "goal_4x_met": ratio >= 4.0 and q["accuracy"] >= s["accuracy"],
@@ -266,6 +270,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         ("accuracy", lambda s: f"{100 * s['accuracy']:.0f}%"),
         ("median latency (s)", lambda s: f"{s['median_latency_s']:.2f}"),
         ("mean latency (s)", lambda s: f"{s['mean_latency_s']:.2f}"),
+        ("median CPU time (s)", lambda s: f"{s['median_cpu_s']:.2f}"),
         ("tokens generated (all questions)", lambda s: str(s["completion_tokens"])),
         ("prompt tokens prefilled (all questions)", lambda s: str(s["prefilled_tokens"])),
         ("mean steps", lambda s: f"{s['mean_steps']:.2f}"),
@@ -277,6 +282,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     if ratios:
         lines.append(
             f"\n**qreact is {ratios['median_latency_ratio']}× faster** (median latency, seed / qreact), "
+            f"({ratios['median_cpu_ratio']}× in CPU time), "
             f"generates {ratios['completion_tokens_ratio']}× fewer tokens, accuracy delta "
             f"{100 * ratios['accuracy_delta']:+.0f} points. Goal ≥4× with equal or better accuracy: "
             f"{'met' if ratios['goal_4x_met'] else 'NOT met'}.\n"
@@ -373,11 +379,13 @@ def main(cfg: P1Config, chat_model: Any = None, tools: list[Any] | None = None) 
             "gold": q["answer"],
         }
         for stack in cfg.stacks:
+            cpu0 = time.process_time()
             run = (
                 run_qreact(agent, counter, q["question"])
                 if stack == "qreact"
                 else run_seed(executor, pipe, q["question"], cfg.seed_cap_s)
             )
+            run.cpu_s = round(time.process_time() - cpu0, 2)
             run.correct = is_correct(run.answer, q["answer"], q.get("rel_tol"))
             row[stack] = asdict(run)
         rows.append(row)
