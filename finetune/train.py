@@ -452,6 +452,9 @@ def main(cfg: FinetuneConfig, resume: bool = False) -> dict[str, Any]:
         out = Path(cfg.output_dir)
         model.peft_config["default"].base_model_name_or_path = cfg.base_model  # not a local cache path
         model.save_pretrained(out)
+        weights = out / "adapter_model.safetensors"
+        if weights.is_file():
+            weights.chmod(0o644)  # safetensors writes 0600; servers and containers run as other users
         if not cfg.keep_checkpoints:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
     else:
