@@ -244,6 +244,10 @@ class LocalChatModel(BaseChatModel):
     max_new_tokens: int = 160  # per call unless the caller says otherwise
     temperature: float = 0.0  # 0 = greedy
     kv_cache_entries: int = 4  # sequences whose keys/values are kept (~36 KB/token for Gemma-270M fp32)
+    fast_head: bool = (
+        True  # CPU fp32 greedy: int8-screened output layer, exact top-k rescoring (fast_head.py)
+    )
+    fast_head_min_vocab: int = 32768  # below this the full output layer is cheap anyway
 
     _model: Any = PrivateAttr(default=None)  # the served module (PeftModel once an adapter is loaded)
     _base: Any = PrivateAttr(default=None)
@@ -255,6 +259,7 @@ class LocalChatModel(BaseChatModel):
     _adapter_seq: int = PrivateAttr(default=0)
     _eos_ids: set[int] = PrivateAttr(default_factory=set)
     _cache_kw: str = PrivateAttr(default="past_key_values")  # transformers 5.24 renamed it "cache"
+    _head: Any = PrivateAttr(default=None)  # a ScreenedHead when installed
 
     # ----------------------------------------------------------------- construction
 
@@ -274,6 +279,14 @@ class LocalChatModel(BaseChatModel):
         self._eos_ids = eos
         if "cache" in inspect.signature(model.forward).parameters:
             self._cache_kw = "cache"
+        if self.fast_head:
+            from agent.backends.fast_head import install_screened_head
+
+            self._head = install_screened_head(model, min_vocab=self.fast_head_min_vocab)
+            if self._head is not None:
+                logger.info(
+                    "greedy decoding uses the int8-screened output layer (top %d rescored)", self._head.top_k
+                )
         return self
 
     @classmethod
@@ -455,6 +468,8 @@ class LocalChatModel(BaseChatModel):
                 yield GenerationResult("", len(ids), 0, "timeout")
                 return
             tag = self._cache_tag()
+            if self._head is not None:  # sampling needs every logit; greedy only the argmax
+                self._head.enabled = temperature <= 0
             with torch.inference_mode():
                 cached, cache = self._kv.lookup(tag, ids)
             if cache is None:

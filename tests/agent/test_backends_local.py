@@ -441,3 +441,47 @@ def test_4bit_nf4_on_cpu(tmp_path: Path) -> None:
     assert any(isinstance(m, Linear4bit) for m in model.model.modules())
     assert result.completion_tokens == 4
     assert model.generate_text(PROMPT, max_new_tokens=4).text == result.text
+
+
+# --------------------------------------------------------------------------- screened output layer
+
+
+def test_screened_head_is_exact_on_its_candidates(tiny_model_dir: Path) -> None:
+    from agent.backends.fast_head import ScreenedHead, install_screened_head
+
+    model = LocalChatModel.from_pretrained(str(tiny_model_dir), device="cpu", fast_head=False).model
+    assert install_screened_head(model) is None  # a 400-token vocabulary: not worth it by default
+    full = model.lm_head
+    head = install_screened_head(model, top_k=16, min_vocab=0)
+    assert isinstance(head, ScreenedHead) and model.lm_head is head
+    x = torch.randn(1, 1, full.in_features)
+    with torch.inference_mode():
+        exact = full(x)[0, 0]
+        screened = head(x)[0, 0]
+        finite = torch.isfinite(screened)
+        assert int(finite.sum()) == 16
+        assert torch.equal(screened[finite], exact[finite])
+        assert int(screened.argmax()) == int(exact.argmax())
+        assert torch.equal(
+            head(torch.randn(1, 3, full.in_features)).isfinite(), torch.ones(1, 3, 400, dtype=torch.bool)
+        )
+    assert head.screened_calls == 1  # several positions (a prefill) use the full layer
+
+
+def test_fast_head_generation_identical(tiny_model_dir: Path, adapters: tuple[Path, Path]) -> None:
+    fast = LocalChatModel.from_pretrained(str(tiny_model_dir), device="cpu", fast_head_min_vocab=0)
+    plain = LocalChatModel.from_pretrained(str(tiny_model_dir), device="cpu", fast_head=False)
+    assert fast._head is not None and plain._head is None
+    assert [r.text for r in _three_steps(fast)] == [r.text for r in _three_steps(plain)]
+    calls = fast._head.screened_calls
+    assert calls > 20
+    fast.generate_text(PROMPT, max_new_tokens=4, temperature=1.0)
+    assert fast._head.screened_calls == calls  # sampling reads every logit: the full layer
+    a, _ = adapters  # peft loads adapters into a model whose output layer is screened
+    for model in (fast, plain):
+        model.load_adapter(a, "a")
+        model.activate_adapter("a")
+    assert (
+        fast.generate_text(PROMPT, max_new_tokens=10).text
+        == plain.generate_text(PROMPT, max_new_tokens=10).text
+    )
