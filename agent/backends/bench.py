@@ -58,12 +58,14 @@ def react_run(model: Any, question: str, new_tokens: int) -> dict[str, Any]:
     }
 
 
-def measure(source: str, dtype: str, threads: int, decode_tokens: int, repeats: int) -> dict[str, Any]:
+def measure(
+    source: str, dtype: str, threads: int, decode_tokens: int, repeats: int, fast_head: bool = True
+) -> dict[str, Any]:
     from agent.backends.local import LocalChatModel, PrefixCache
 
     started = time.perf_counter()
     model = LocalChatModel.from_pretrained(
-        source, device="cpu", dtype=dtype, quantize="none", threads=threads
+        source, device="cpu", dtype=dtype, quantize="none", threads=threads, fast_head=fast_head
     )
     load_s = time.perf_counter() - started
     prompt = render_prompt(QUESTION)
@@ -82,6 +84,7 @@ def measure(source: str, dtype: str, threads: int, decode_tokens: int, repeats: 
     runs = {"no_cache": no_cache, "cache_first_run": cold, "cache_next_run": warm}
     return {
         "dtype": dtype,
+        "screened_head": model._head is not None,
         "threads": threads,
         "load_s": round(load_s, 2),
         "prompt_tokens": n_prompt,
@@ -102,6 +105,7 @@ def main(
     threads: Annotated[int, typer.Option(help="torch CPU threads")] = 1,
     decode_tokens: Annotated[int, typer.Option(help="tokens timed for the decode rate")] = 32,
     repeats: Annotated[int, typer.Option(help="timings per number; the fastest is kept")] = 2,
+    compare_head: Annotated[bool, typer.Option(help="float32 also without the screened output layer")] = True,
 ) -> None:
     from agent.backends.gemma import ensure_default_model
     from app.settings import get_settings
@@ -109,6 +113,8 @@ def main(
     source = model or str(ensure_default_model(get_settings().cache_dir))
     for name in dtype:
         typer.echo(json.dumps(measure(source, name, threads, decode_tokens, repeats)))
+        if name == "float32" and compare_head:
+            typer.echo(json.dumps(measure(source, name, threads, decode_tokens, repeats, fast_head=False)))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ class ScreenedHead(nn.Module):
             return self.linear(x)
         self.screened_calls += 1
         row = rows.float().contiguous()  # a strided view makes the kernels take a slow path
-        approx = self._int8(row)[0]
+        int8: Any = self.__dict__["_int8"]
+        approx = int8(row)[0]
         candidates = torch.topk(approx, self.top_k).indices
         exact = nn.functional.linear(row, self.linear.weight[candidates])[0]
         if self.linear.bias is not None:
