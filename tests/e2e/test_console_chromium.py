@@ -125,10 +125,13 @@ def wait_ready(base: str, timeout_s: float = READY_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
+            response = httpx.get(f"{base}/readyz", timeout=2)
         except httpx.HTTPError:
-            pass
+            response = None
+        if response is not None and response.status_code == 200:
+            return
+        if response is not None and response.json().get("status") == "failed":
+            raise AssertionError(f"the app failed to load: {response.json().get('reason')}")
         time.sleep(0.1)
     raise AssertionError(f"the app at {base} did not become ready in {timeout_s:g} s")
 
