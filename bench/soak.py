@@ -405,7 +405,7 @@ def schema_test(
     """
     import schemathesis
 
-    schema = schemathesis.openapi.from_url(base + "/openapi.json", headers=headers)
+    schema = schemathesis.openapi.from_url(base + "/openapi.json", headers=headers or {})
     tally: dict[str, Any] = {"requests": 0, "server_errors": 0, "failures": [], "notes": [], "examples": {}}
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:

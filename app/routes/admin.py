@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from app.deps import ChatModelDep
 from app.jobs import GPU_TRAIN_BUDGET_MB, JobError, JobManager, JobSpec
 from app.limits import Overloaded
-from app.schemas import ErrorResponse
+from app.schemas import ErrorResponse, ValidationErrorResponse
 from app.security import require_admin
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry
 
@@ -308,7 +308,10 @@ async def _activate(
     status_code=202,
     responses={
         **AUTH_ERRORS,
+        400: {"model": ErrorResponse, "description": "the job cannot start as asked (e.g. bad paths)"},
         409: {"model": ErrorResponse, "description": "a job is running, or no GPU room"},
+        422: {"model": ErrorResponse | ValidationErrorResponse, "description": "bad body or missing data"},
+        503: {"model": ErrorResponse, "description": "the job could not be launched"},
     },
     summary="Start a training job (train → evaluate → promote if not worse)",
 )
@@ -328,7 +331,10 @@ def list_jobs(jobs: JobsDep) -> list[JobInfo]:
 
 
 @router.get(
-    "/jobs/{job_id}", response_model=JobInfo, responses=AUTH_ERRORS, summary="A job's state, step, loss, ETA"
+    "/jobs/{job_id}",
+    response_model=JobInfo,
+    responses={**AUTH_ERRORS, 404: {"model": ErrorResponse, "description": "no such job"}},
+    summary="A job's state, step, loss, ETA",
 )
 def get_job(job_id: str, jobs: JobsDep) -> JobInfo:
     try:
@@ -338,7 +344,15 @@ def get_job(job_id: str, jobs: JobsDep) -> JobInfo:
 
 
 @router.post(
-    "/jobs/{job_id}/cancel", response_model=JobInfo, responses=AUTH_ERRORS, summary="Cancel a running job"
+    "/jobs/{job_id}/cancel",
+    response_model=JobInfo,
+    responses={
+        **AUTH_ERRORS,
+        400: {"model": ErrorResponse, "description": "the job cannot be cancelled"},
+        404: {"model": ErrorResponse, "description": "no such job"},
+        409: {"model": ErrorResponse, "description": "the job already ended"},
+    },
+    summary="Cancel a running job",
 )
 def cancel_job(job_id: str, jobs: JobsDep) -> JobInfo:
     try:
@@ -357,7 +371,16 @@ def list_adapters(model: ChatModelDep, registry: RegistryDep) -> AdapterList:
 @router.post(
     "/adapters/activate",
     response_model=AdapterList,
-    responses={**AUTH_ERRORS, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+    responses={
+        **AUTH_ERRORS,
+        404: {"model": ErrorResponse, "description": "unknown adapter name"},
+        409: {"model": ErrorResponse, "description": "the backend has no adapters (openai)"},
+        422: {
+            "model": ErrorResponse | ValidationErrorResponse,
+            "description": "missing, corrupt or incompatible adapter (the current one keeps serving), or a bad body",
+        },
+        503: {"model": ErrorResponse, "description": "the swap could not complete"},
+    },
     summary="Hot-swap the served adapter (no restart; in-flight requests finish on the old one)",
 )
 async def activate_adapter(

@@ -146,7 +146,7 @@ def _not_found(run_id: str) -> HTTPException:
 def list_runs(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="runs per page")] = 20,
-    offset: Annotated[int, Query(ge=0, description="runs to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="runs to skip")] = 0,
     status: Annotated[RunStatus | None, Query(description="only runs that ended this way")] = None,
     adapter: Annotated[str | None, Query(description="only runs on this adapter; 'none': base model")] = None,
     has_feedback: Annotated[
