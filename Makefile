@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-slow lint finetune eval bench soak docker-build docker-up clean
+.PHONY: install run test test-slow test-e2e lint gold finetune eval export bench bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,44 @@ test-slow: install
 lint: install
 	$(BIN)/ruff check app agent finetune tests bench
 	$(BIN)/mypy app agent finetune
+
+gold: install
+	$(BIN)/qreact data gold --out data/gold --seed 0 --evalsets finetune/evalsets
+
+# The shipped adapter, from scratch: gold data, then fp32 LoRA on the CPU (about an hour on 2 cores)
+# or `qreact finetune --config finetune/configs/gpu-qlora.yaml` on a GPU host.
+finetune: gold
+	$(BIN)/qreact finetune --config finetune/configs/cpu-default.yaml
+
+# Base model vs the shipped adapter on the shipped test set (report in runs/eval/test.md).
+eval: install
+	$(BIN)/qreact eval --questions finetune/evalsets/test.jsonl --adapter default --out runs/eval/test.jsonl --report runs/eval/test.md
+
+export: install
+	$(BIN)/qreact data export --only-confirmed --out data/runs.jsonl
+
+# P1-P4 of bench/README.md; tens of minutes on 2 cores (it says so and shows progress).
+bench: install
+	$(BIN)/python bench/run_all.py
+
+bench-train: install
+	$(BIN)/python bench/train_speed.py --examples 16
+	$(BIN)/python bench/rank_alignment.py --model small --repeats 7
+
+# Long hardening runs: load, overload, schemathesis (>=1000 requests), calculator fuzzing (>=100k).
+soak: install
+	$(BIN)/python bench/soak.py all
+	$(BIN)/python bench/fuzz_calculator.py
+
+fuzz: install
+	$(BIN)/python bench/fuzz_calculator.py
+
+docker-build:
+	docker build -f docker/Dockerfile.cuda -t qreact:cuda .
+	docker build -f docker/Dockerfile.cpu -t qreact:cpu .
+
+docker-up:
+	docker compose -f docker/compose.yaml up -d --build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -64,6 +64,7 @@ class FinetuneConfig:
     threads: int | None = _f(None, "torch CPU threads (default: torch's choice)")
 
     # --- LoRA
+    init_adapter: str | None = _f(None, "start from this peft adapter folder instead of a fresh LoRA (continued training)")
     lora_r: int = _f(64, "LoRA rank (seed: 64); multiples of 8 map best onto matrix units")
     lora_alpha: int = _f(16, "LoRA scaling numerator (scale = alpha / r; seed: 16)")
     lora_dropout: float = _f(0.05, "dropout on the LoRA input (seed: 0.05)")
@@ -113,6 +114,8 @@ class FinetuneConfig:
             for path in getattr(self, name):
                 if not Path(path).is_file():
                     problems.append(f"{name}: {path} does not exist")
+        if self.init_adapter and not (Path(self.init_adapter) / "adapter_config.json").is_file():
+            problems.append(f"init_adapter: {self.init_adapter} has no adapter_config.json (not a peft adapter)")
         positive = (
             "max_length", "lora_r", "per_device_train_batch_size", "per_device_eval_batch_size",
             "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit",

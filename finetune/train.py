@@ -173,6 +173,10 @@ def build_model(cfg: FinetuneConfig, plan: Plan) -> Any:
             use_gradient_checkpointing=cfg.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
+    if cfg.init_adapter:  # continue training an existing adapter (its own r/alpha/targets apply)
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
     model = get_peft_model(model, build_lora_config(cfg))
     return model
 

@@ -96,3 +96,15 @@ def test_shipped_configs_parse(name: str, data_file: Path) -> None:
     if name == "gpu-qlora":  # the seed's QLoRA settings
         assert (cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.precision) == (64, 16, 0.05, "4bit")
         assert (cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps) == (1, 16)
+
+
+def test_init_adapter_must_be_a_peft_folder(tmp_path) -> None:
+    import pytest as _pytest
+
+    from finetune.config import FinetuneConfig
+
+    data = tmp_path / "t.jsonl"
+    data.write_text("{}\n")
+    cfg = FinetuneConfig(train_files=[str(data)], init_adapter=str(tmp_path / "nope"))
+    with _pytest.raises(Exception, match="init_adapter"):
+        cfg.validate()

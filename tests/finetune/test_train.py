@@ -224,3 +224,20 @@ def test_streaming_dataset_trains(tiny_model_dir: Path, train_file: Path, tmp_pa
     card = json.loads((out / "training_card.json").read_text())
     assert card["steps"] == 2 and card["config"]["streaming"] is True
     assert (out / "adapter_model.safetensors").is_file()
+
+
+def test_init_adapter_continues_from_an_existing_adapter(tiny_model_dir: Path, train_file: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    base = ["--config", TINY_CONFIG, "--base_model", str(tiny_model_dir), "--train_files", str(train_file)]
+    assert run_cli([*base, "--output_dir", str(first), "--max_steps", "2"]) == 0
+    # a different rank on the command line is ignored: the existing adapter's own config applies
+    assert run_cli([*base, "--output_dir", str(second), "--max_steps", "1", "--init_adapter", str(first),
+                    "--lora_r", "4"]) == 0  # fmt: skip
+    a = load_file(first / "adapter_model.safetensors")
+    b = load_file(second / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    lora_b = [k for k in a if "lora_B" in k]
+    assert lora_b and all(a[k].shape == b[k].shape for k in a)  # same rank as the first adapter
+    assert any(not torch.equal(a[k], b[k]) for k in lora_b)  # and it trained on from there
