@@ -53,12 +53,37 @@ def resolve_adapter(adapter: str | None) -> tuple[str, Path] | None:
     return folder.resolve().name, folder
 
 
+def _restore_promoted(settings: Any, shipped: tuple[str, Path] | None) -> tuple[str, Path] | None:
+    """With ``QREACT_ADAPTER=default``, a restart keeps serving the adapter last activated in this
+    cache (promoted by the eval gate or activated by an admin), as recorded in
+    ``cache_dir/adapters/registry.json``; the shipped adapter when there is none or it is gone."""
+    import json
+
+    registry = Path(settings.cache_dir) / "adapters" / "registry.json"
+    try:
+        data = json.loads(registry.read_text(encoding="utf-8"))
+        last = data["history"][-1]["name"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return shipped
+    if last is None:
+        logger.info("restoring the last activation recorded in %s: the base model", registry)
+        return None
+    entry = data.get("adapters", {}).get(last) or {}
+    folder = Path(entry.get("path") or "")
+    if last == DEFAULT_ADAPTER_NAME or not (folder / "adapter_config.json").is_file():
+        return shipped
+    logger.info("restoring adapter %r (%s), the last one activated in %s", last, folder, registry)
+    return last, folder
+
+
 def build_local_chat_model(settings: Any) -> LocalChatModel:
     """The local model from settings, with the configured adapter loaded and active."""
     from agent.backends.local import LocalChatModel
 
     model = LocalChatModel.from_settings(settings)
     resolved = resolve_adapter(settings.adapter)
+    if settings.adapter == DEFAULT_ADAPTER_NAME:
+        resolved = _restore_promoted(settings, resolved)
     if resolved is not None:
         name, folder = resolved
         model.load_adapter(folder, name)
