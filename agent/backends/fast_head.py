@@ -35,7 +35,7 @@ class ScreenedHead(nn.Module):
 
         self.linear = linear
         self.top_k = min(top_k, linear.out_features)
-        self.enabled = True  # switched off per generation for sampling
+        self.enabled = False  # LocalChatModel switches it on for each greedy generation
         self.screened_calls = 0  # how often the fast path ran (tests, metrics)
         copy = nn.Linear(linear.in_features, linear.out_features, bias=linear.bias is not None)
         copy.weight = nn.Parameter(linear.weight.detach(), requires_grad=False)

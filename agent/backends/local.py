@@ -470,46 +470,50 @@ class LocalChatModel(BaseChatModel):
             tag = self._cache_tag()
             if self._head is not None:  # sampling needs every logit; greedy only the argmax
                 self._head.enabled = temperature <= 0
-            with torch.inference_mode():
-                cached, cache = self._kv.lookup(tag, ids)
-            if cache is None:
-                from transformers import DynamicCache
+            try:
+                with torch.inference_mode():
+                    cached, cache = self._kv.lookup(tag, ids)
+                if cache is None:
+                    from transformers import DynamicCache
 
-                cache = DynamicCache()  # full attention layers: a sliding-window cache can't be reused
-            device = self._input_device()
-            generated: list[int] = []
-            emitted = 0
-            finish = "length"
-            text = ""
-            logits = self._forward(ids[cached:], cache, device)
-            fed = list(ids)  # tokens whose keys/values the cache holds
-            while len(generated) < limit:
-                if deadline is not None and time.monotonic() >= deadline:
-                    finish = "timeout"
-                    break
-                token = self._pick(logits, temperature)
-                if token in self._eos_ids:
-                    finish = "stop"
-                    break
-                generated.append(token)
-                text = tokenizer.decode(generated, skip_special_tokens=True)
-                if healed and text.startswith(" "):
-                    text = text[1:]
-                cut = find_stop(text, stops)
-                if cut != -1:
-                    text, finish = text[:cut], "stop"
-                    break
-                safe = len(text) - _stop_holdback(text, stops)
-                if text[safe - 1 : safe] == "\ufffd":  # an incomplete UTF-8 character: wait for the rest
-                    safe -= 1
-                if safe > emitted:
-                    yield text[emitted:safe]
-                    emitted = safe
-                if len(generated) >= limit:
-                    break
-                logits = self._forward([token], cache, device)
-                fed.append(token)
-            self._kv.store(tag, fed, cache)
+                    cache = DynamicCache()  # full attention layers: a sliding-window cache can't be reused
+                device = self._input_device()
+                generated: list[int] = []
+                emitted = 0
+                finish = "length"
+                text = ""
+                logits = self._forward(ids[cached:], cache, device)
+                fed = list(ids)  # tokens whose keys/values the cache holds
+                while len(generated) < limit:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        finish = "timeout"
+                        break
+                    token = self._pick(logits, temperature)
+                    if token in self._eos_ids:
+                        finish = "stop"
+                        break
+                    generated.append(token)
+                    text = tokenizer.decode(generated, skip_special_tokens=True)
+                    if healed and text.startswith(" "):
+                        text = text[1:]
+                    cut = find_stop(text, stops)
+                    if cut != -1:
+                        text, finish = text[:cut], "stop"
+                        break
+                    safe = len(text) - _stop_holdback(text, stops)
+                    if text[safe - 1 : safe] == "\ufffd":  # an incomplete UTF-8 character: wait for the rest
+                        safe -= 1
+                    if safe > emitted:
+                        yield text[emitted:safe]
+                        emitted = safe
+                    if len(generated) >= limit:
+                        break
+                    logits = self._forward([token], cache, device)
+                    fed.append(token)
+                self._kv.store(tag, fed, cache)
+            finally:  # outside generate_text the layer is the plain one (e.g. for model.generate)
+                if self._head is not None:
+                    self._head.enabled = False
         if len(text) > emitted:
             yield text[emitted:]
         yield GenerationResult(

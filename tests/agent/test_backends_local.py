@@ -454,6 +454,8 @@ def test_screened_head_is_exact_on_its_candidates(tiny_model_dir: Path) -> None:
     full = model.lm_head
     head = install_screened_head(model, top_k=16, min_vocab=0)
     assert isinstance(head, ScreenedHead) and model.lm_head is head
+    assert not head.enabled  # plain outside LocalChatModel's greedy generations
+    head.enabled = True
     x = torch.randn(1, 1, full.in_features)
     with torch.inference_mode():
         exact = full(x)[0, 0]
@@ -477,6 +479,7 @@ def test_fast_head_generation_identical(tiny_model_dir: Path, adapters: tuple[Pa
     assert calls > 20
     fast.generate_text(PROMPT, max_new_tokens=4, temperature=1.0)
     assert fast._head.screened_calls == calls  # sampling reads every logit: the full layer
+    assert not fast._head.enabled
     a, _ = adapters  # peft loads adapters into a model whose output layer is screened
     for model in (fast, plain):
         model.load_adapter(a, "a")
