@@ -25,6 +25,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+test-e2e: install
+	$(BIN)/python -m pytest tests/e2e -m e2e
+
 test-slow: install
 	$(BIN)/python -m pytest -m slow
 
@@ -68,6 +71,7 @@ docker-build:
 	docker build -f docker/Dockerfile.cpu -t qreact:cpu .
 
 docker-up:
+	test -f docker/.env || cp docker/.env.example docker/.env
 	docker compose -f docker/compose.yaml up -d --build
 
 clean:
