@@ -220,3 +220,19 @@ def test_random_model_has_the_same_shapes_and_new_values(tiny_model_dir: Path, t
     assert {k: v.shape for k, v in real.items()} == {k: v.shape for k, v in fake.items()}
     assert any(not (real[k] == fake[k]).all() for k in real)
     assert (out / "tokenizer.json").exists()
+
+
+def test_p2_counts_the_screened_output_layer_as_read(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from agent.backends.fast_head import install_screened_head
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    full = p2_decode.head_read_bytes(model)
+    assert full["read"] == full["full"] == 400 * 32 * 4  # vocab x hidden, fp32
+    head = install_screened_head(model, min_vocab=0)
+    assert head is not None and p2_decode.screened_head(model) is head
+    fast = p2_decode.head_read_bytes(model)
+    assert fast["full"] == full["full"]
+    assert fast["read"] == 400 * 32 + 400 * 16 + head.top_k * 32 * 4  # int8 rows, scales, exact rows
+    assert p2_decode.profile_head(model, "cpu", 1) > 0 and head.screened_calls > 0 and not head.enabled
