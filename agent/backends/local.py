@@ -321,6 +321,7 @@ class LocalChatModel(BaseChatModel):
             threads=settings.threads,
             model_name=settings.local_model,
             max_new_tokens=settings.max_new_tokens,
+            fast_head=getattr(settings, "fast_head", True),
         )
 
     @property
