@@ -155,7 +155,7 @@ class ReActAgent:
                     result.status, result.error = "timeout", f"wall-clock budget of {cfg.timeout_s:g} s spent"
                     break
             else:
-                result.error = f"no final answer after {limit} steps"
+                result.error = f"no final answer after {limit} step{'' if limit == 1 else 's'}"
         except Exception as exc:  # the model (or anything else) failed mid-run: honest status, no crash
             result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
             result._exception = exc
