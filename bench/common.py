@@ -87,6 +87,11 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         info["load_avg_1m"] = round(os.getloadavg()[0], 2)  # >cores means others shared the CPU
     except OSError:
         pass
+    try:  # share of the last minute some runnable task waited for a CPU (Linux PSI), percent
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        info["cpu_pressure_avg60"] = float(line.split("avg60=")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        pass
     try:
         import torch
         import transformers
@@ -126,8 +131,22 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def env_markdown(env: dict[str, Any]) -> str:
-    keys = ["date_utc", "commit", "cpu", "cpu_cores", "load_avg_1m", "gpu", "torch", "transformers"]
-    return "Measured on: " + ", ".join(f"{k}={env[k]}" for k in keys if k in env) + ".\n"
+    keys = ["date_utc", "commit", "cpu", "cpu_cores", "load_avg_1m", "cpu_pressure_avg60", "gpu", "torch"]
+    text = "Measured on: " + ", ".join(f"{k}={env[k]}" for k in keys + ["transformers"] if k in env) + ".\n"
+    if busy(env):
+        text += (
+            f"\n**Warning: the machine was busy** (load {env.get('load_avg_1m')} on "
+            f"{env.get('cpu_cores')} cores, "
+            f"tasks waiting for a CPU {env.get('cpu_pressure_avg60', '?')}% of the last minute): wall-clock "
+            "numbers are inflated; CPU-time numbers are the steadier ones. Rerun on an idle machine.\n"
+        )
+    return text
+
+
+def busy(env: dict[str, Any]) -> bool:
+    """Other work held the CPUs while measuring (load above the core count, or CPU pressure > 50%)."""
+    load, cores = env.get("load_avg_1m"), env.get("cpu_cores") or 1
+    return (load is not None and load > cores + 0.5) or env.get("cpu_pressure_avg60", 0) > 50
 
 
 # --------------------------------------------------------------------------------------------- questions

@@ -236,3 +236,10 @@ def test_p2_counts_the_screened_output_layer_as_read(tiny_model_dir: Path) -> No
     assert fast["full"] == full["full"]
     assert fast["read"] == 400 * 32 + 400 * 16 + head.top_k * 32 * 4  # int8 rows, scales, exact rows
     assert p2_decode.profile_head(model, "cpu", 1) > 0 and head.screened_calls > 0 and not head.enabled
+
+
+def test_busy_machine_warning() -> None:
+    quiet = {"cpu_cores": 2, "load_avg_1m": 1.2, "cpu_pressure_avg60": 3.0}
+    loaded = {"cpu_cores": 2, "load_avg_1m": 7.5, "cpu_pressure_avg60": 97.0}
+    assert not common.busy(quiet) and "Warning" not in common.env_markdown(quiet)
+    assert common.busy(loaded) and "machine was busy" in common.env_markdown(loaded)
