@@ -115,7 +115,8 @@ def summarize(device: str) -> dict[str, Any]:
             "headline": f"{o['added_p50_ms']} ms added per /ask (median wall); {t['rps']} req/s "
             f"with {t['clients']} clients"
             + (
-                f" | CPU time: {o['cpu_ms']['added_per_ask']} ms added, ~{t.get('capacity_rps_from_cpu')} req/s "
+                f" | CPU time: {o['cpu_ms']['added_per_ask']} ms added, "
+                f"~{t.get('capacity_rps_from_cpu')} req/s "
                 "per server process on a free core"
                 if "cpu_ms" in o
                 else ""
