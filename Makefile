@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-slow test-e2e lint gold finetune eval export bench bench-train soak fuzz docker-build docker-up clean
+.PHONY: install run test test-slow test-e2e lint gold finetune eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -54,7 +54,10 @@ export: install
 
 # P1-P4 of bench/README.md; tens of minutes on 2 cores (it says so and shows progress).
 bench: install
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
+
+bench-quick: install
+	$(BIN)/python -m bench.run_all --quick
 
 bench-train: install
 	$(BIN)/python bench/train_speed.py --examples 16
