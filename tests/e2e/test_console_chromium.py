@@ -1,7 +1,7 @@
 """The web console end to end, in real headless Chromium against the real app on loopback.
 
 The app runs in uvicorn (a thread, a free 127.0.0.1 port) with the real tools (local search over
-the country pack), the real run store (SQLite), and a scripted chat model that takes 0.8 s per
+the country pack), the real run store (SQLite), and a scripted chat model that takes 1.2 s per
 step, so streaming is observable. Chromium is Debian's (``apt-get install -y chromium``), driven
 by Playwright's Python package; Playwright never downloads a browser here. Screenshots go to
 ``test-artifacts/`` (gitignored).
@@ -46,7 +46,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STEP_DELAY_S = 0.8  # scripted model time per step: long enough to see each step arrive alone
+STEP_DELAY_S = 1.2  # scripted model time per step: long enough to see each step arrive alone
 QUESTION = "What is the capital of Australia?"
 SCRIPT = [
     action("Search", "capital of Australia", "I need to find the capital of Australia."),
@@ -175,9 +175,8 @@ def test_ask_streams_steps_then_answer_and_takes_feedback(server: str, browser_c
 
     first = page.locator("#steps li").nth(0)
     expect(first).to_be_visible()
-    # the first step is on screen alone, the model is still working on the second
-    assert page.locator("#steps li").count() == 1
-    assert page.locator("#answer-card").is_hidden()
+    # that the first step arrived alone is checked below from the page's own arrival times
+    # (window.__events), which a loaded CI machine cannot make racy the way a count() here could
     expect(first).to_contain_text("Search")
     expect(first).to_contain_text("capital of Australia")
     expect(first.locator(".observation")).to_contain_text("Canberra")  # the knowledge pack answered
