@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="port `qreact serve` / `make run` binds")
 
     # --- backend
-    backend: Literal["local", "openai"] = Field("local", description="chat model: local transformers or OpenAI-compatible")
+    backend: Literal["local", "openai"] = Field(
+        "local", description="chat model: local transformers or OpenAI-compatible"
+    )
     local_model: str = Field(
         "gemma-3-270m",
         description="'gemma-3-270m' (embedded default from PyPI, converted once into the cache), "
@@ -54,7 +56,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         None, description="OpenAI-compatible base URL (vLLM, Ollama, qreact's own /v1); None = api.openai.com"
     )
-    openai_api_key: SecretStr | None = Field(None, description="key for the openai backend (falls back to OPENAI_API_KEY)")
+    openai_api_key: SecretStr | None = Field(
+        None, description="key for the openai backend (falls back to OPENAI_API_KEY)"
+    )
     openai_timeout_s: float = Field(60.0, gt=0, description="per-request timeout of the openai backend, seconds")
     openai_max_retries: int = Field(2, ge=0, le=10, description="retries on 5xx/timeouts before the run fails")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="converted models, indexes, run store")
@@ -86,8 +90,12 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="comma-separated bearer keys; empty = open access"
     )
-    admin_key: SecretStr | None = Field(None, description="bearer key for /admin/*; unset = admin open only without api_keys")
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated origins; empty = CORS off")
+    admin_key: SecretStr | None = Field(
+        None, description="bearer key for /admin/*; unset = admin open only without api_keys"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated origins; empty = CORS off"
+    )
     rate_limit_per_minute: int = Field(0, ge=0, description="requests per key (or client IP) per minute; 0 = off")
     max_concurrency: int = Field(1, ge=1, description="runs on the local model at once")
     max_queue: int = Field(4, ge=0, description="runs waiting for the model; beyond it: 503 + Retry-After")

@@ -64,7 +64,9 @@ class FinetuneConfig:
     threads: int | None = _f(None, "torch CPU threads (default: torch's choice)")
 
     # --- LoRA
-    init_adapter: str | None = _f(None, "start from this peft adapter folder instead of a fresh LoRA (continued training)")
+    init_adapter: str | None = _f(
+        None, "start from this peft adapter folder instead of a fresh LoRA (continued training)"
+    )
     lora_r: int = _f(64, "LoRA rank (seed: 64); multiples of 8 map best onto matrix units")
     lora_alpha: int = _f(16, "LoRA scaling numerator (scale = alpha / r; seed: 16)")
     lora_dropout: float = _f(0.05, "dropout on the LoRA input (seed: 0.05)")

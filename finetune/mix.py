@@ -20,7 +20,8 @@ def mix(rows: list[dict], single: int, arithmetic: int, seed: int) -> list[dict]
     multi = [r for r in rows if len(r["steps"]) > 1]
     one_search = [r for r in rows if len(r["steps"]) == 1 and r.get("kind") != "arithmetic"]
     arith = [r for r in rows if r.get("kind") == "arithmetic"]
-    chosen = multi + rng.sample(one_search, min(single, len(one_search))) + rng.sample(arith, min(arithmetic, len(arith)))
+    chosen = multi + rng.sample(one_search, min(single, len(one_search)))
+    chosen += rng.sample(arith, min(arithmetic, len(arith)))
     rng.shuffle(chosen)
     return chosen
 

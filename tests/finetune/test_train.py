@@ -226,7 +226,9 @@ def test_streaming_dataset_trains(tiny_model_dir: Path, train_file: Path, tmp_pa
     assert (out / "adapter_model.safetensors").is_file()
 
 
-def test_init_adapter_continues_from_an_existing_adapter(tiny_model_dir: Path, train_file: Path, tmp_path: Path) -> None:
+def test_init_adapter_continues_from_an_existing_adapter(
+    tiny_model_dir: Path, train_file: Path, tmp_path: Path
+) -> None:
     from safetensors.torch import load_file
 
     first, second = tmp_path / "first", tmp_path / "second"
