@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
@@ -80,7 +81,9 @@ def test_openai_proper_gets_max_completion_tokens(monkeypatch: pytest.MonkeyPatc
     server = FakeServer(["a"])
     chat = _chat(server, _settings())
     chat.invoke("hi")
-    assert str(server.requests[0].url) == "https://api.openai.com/v1/chat/completions"
+    # no base URL: the openai client's own default endpoint (answered here by the mock transport)
+    default_base = str(openai.OpenAI(api_key="sk-x").base_url).rstrip("/")
+    assert str(server.requests[0].url) == f"{default_base}/chat/completions"
     assert server.body(0)["max_completion_tokens"] == 64
 
 

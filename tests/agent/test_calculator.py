@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import json
 import math
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -228,41 +230,10 @@ def test_errors_are_readable_observations(expr: str, message: str) -> None:
 
 # --- hostile input ----------------------------------------------------------------------------
 
+# literal payloads are data, shared with bench/fuzz_calculator.py; generated ones exhaust resources
+EXPLOITS_FILE = Path(__file__).resolve().parents[1] / "data" / "calculator_exploits.json"
 HOSTILE = [
-    "__import__('os').system('echo pwned')",
-    "__import__('os')",
-    "().__class__.__bases__[0].__subclasses__()",
-    "(1).__class__",
-    "[].__class__.__mro__",
-    "open('/etc/passwd').read()",
-    "eval('1+1')",
-    "exec('import os')",
-    "compile('1', 'x', 'eval')",
-    "globals()",
-    "lambda: 1",
-    "(lambda x: x)(1)",
-    "[x for x in range(10**9)]",
-    "{x: x for x in (1, 2)}",
-    "sum(x for x in range(10))",
-    "'a' * 10**9",
-    "'abc'",
-    "b'abc'",
-    "f'{1+1}'",
-    "[1, 2, 3]",
-    "{'a': 1}",
-    "{1, 2}",
-    "(x := 5)",
-    "True + True",
-    "None",
-    "...",
-    "1j * 1j",
-    "9**9**9",
-    "9 ** 9 ** 9 ** 9",
-    "2 ** 10 ** 10",
-    "10 ** 10 ** 10",
-    "pow(10, 10**10)",
-    "factorial(10**6)",
-    "factorial(factorial(20))",
+    *json.loads(EXPLOITS_FILE.read_text(encoding="utf-8")),
     "(" * 200 + "1" + ")" * 200,
     "(" * 240 + "1" + ")" * 240,
     "-" * 480 + "1",
@@ -274,20 +245,6 @@ HOSTILE = [
     "1 + " * 10_000 + "1",
     "max(" * 100 + "1" + ")" * 100,
     "sqrt(" * 100 + "2" + ")" * 100,
-    "math.sqrt(4)",
-    "os.system('ls')",
-    "import os",
-    "__builtins__",
-    "getattr(1, 'real')",
-    "type(1)",
-    "print(1)",
-    "max(*[1, 2])",
-    "round(1, ndigits=2)",
-    "round(1.5, 10**6)",
-    "10**100 * 10**100",
-    "\x00",
-    "1\n+1\nimport os",
-    "1; import os",
 ]
 
 
