@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     promote_min_delta: float = Field(
         0.0, description="a new adapter is promoted only if dev accuracy >= current + this (fraction)"
     )
+    adapter_sync_s: float = Field(
+        5.0,
+        ge=0,
+        description="replicas sharing a store follow the cluster's adapter activations this often, seconds; 0 = off",
+    )
     log_level: str = Field("INFO", description="logging level")
     log_json: bool = Field(True, description="structured JSON logs with request ids")
 
