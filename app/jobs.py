@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from app.settings import Settings
-from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry, decide
+from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, Registry, decide
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class JobManager:
         settings: Settings,
         *,
         chat_model: Callable[[], Any],
-        registry: AdapterRegistry,
+        registry: Registry,
         jobs_dir: Path | None = None,
         adapters_dir: Path | None = None,
         train_command: Callable[[Settings, Job], list[str]] | None = None,

@@ -5,10 +5,14 @@ Run it with ``qreact serve`` (or ``uvicorn app.main:create_app --factory``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -21,7 +25,7 @@ from app.deps import ServiceUnavailable
 from app.routes import admin, ask, console, health, openai_compat, runs
 from app.security import install_hardening
 from app.settings import Settings, get_settings
-from app.store import RunStore
+from app.store import RunStore, default_replica_id
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,11 @@ def _load_agent(
     state = app.state
     if state.load_error is not None:  # the run store failed: runs could not be recorded
         return
+    registry = state.adapter_registry
+    try:  # a single-host registry.json from before the database held it: imported once
+        registry.import_json(Path(settings.cache_dir) / "adapters" / "registry.json")
+    except Exception:  # the adapters' history is lost to this start, serving is not
+        logger.exception("could not import the adapter registry file")
     try:
         agent = build_agent(settings, chat_model=chat_model, tools=tools)
     except Exception as exc:  # readiness reports it; the process stays up for /healthz and logs
@@ -59,6 +68,11 @@ def _load_agent(
         state.load_error = f"the agent failed to load: {type(exc).__name__}: {exc}"
         return
     state.chat_model, state.agent = agent.llm, agent
+    try:
+        admin.register_startup(app)
+    except Exception:  # admin lists and follows less well; answering questions is unaffected
+        logger.exception("could not register the served adapters in the store")
+    state.startup_registered = True
     state.ready = True
     logger.info("ready: backend=%s model=%s adapter=%s", agent.backend, agent.model, agent.adapter)
 
@@ -103,9 +117,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.ready, state.agent, state.chat_model, state.load_error = False, None, None, None
-        state.store = None
+        state.store, state.startup_registered = None, False
+        # this process in the activation history: host:pid plus a tag (several apps in one process)
+        replica_id = f"{default_replica_id()}:{secrets.token_hex(2)}"
+        state.replica = admin.ReplicaState(id=replica_id, sync_interval_s=settings.adapter_sync_s)
         try:
             state.store = RunStore(settings.resolved_store_url)
+            state.adapter_registry = state.store.adapter_registry(replica_id)
         except Exception as exc:  # e.g. PostgreSQL down: /readyz and every stored route say why (503)
             logger.exception("the run store could not be opened")
             state.load_error = f"the run store could not be opened: {type(exc).__name__}"
@@ -113,10 +131,17 @@ def create_app(
         threading.Thread(
             target=_load_agent, args=(app, settings, chat_model, tools), name="qreact-load", daemon=True
         ).start()
+        follower = None
+        if settings.adapter_sync_s > 0 and settings.backend == "local":
+            follower = asyncio.create_task(admin.follow_activations(app, settings.adapter_sync_s))
         try:
             yield
         finally:
             state.ready = False
+            if follower is not None:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
             if state.store is not None:
                 state.store.close()
 

@@ -4,19 +4,31 @@ SQLAlchemy 2 Core. SQLite runs in WAL mode with ``synchronous=FULL`` so a run is
 ``save`` returns (a SIGKILL right after loses nothing); PostgreSQL commits are durable by default.
 One ``RunStore`` is shared by the app's worker threads: the engine's pool is thread-safe and
 SQLite writes are serialised by a lock (SQLite allows one writer at a time anyway).
+
+The same database holds the adapter registry (``AdapterStore``): every adapter's files as a
+sha256-named blob, its eval scores, and the activation history that every replica follows.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
+import hashlib
+import io
+import json
 import logging
+import os
+import shutil
+import tarfile
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -25,6 +37,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -35,6 +48,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -80,6 +94,42 @@ feedback = Table(
     Column("replayable", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_feedback_run_id", "run_id"),
+)
+
+
+# The adapter registry. Times are epoch seconds (floats), as the registry's JSON API has always shown them.
+adapter_blobs = Table(
+    "adapter_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),  # of ``data``: checked again before any replica uses it
+    Column("data", LargeBinary, nullable=False),  # an uncompressed tar of ADAPTER_FILES (see pack_adapter)
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+adapters = Table(
+    "adapters",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("path", Text),  # the folder it was registered from, on the replica that registered it
+    Column("source", String(256)),
+    Column("sha256", String(64)),  # its files in adapter_blobs; None: known by scores only
+    Column("size_bytes", BigInteger),
+    Column("scores", JSON, nullable=False),  # {"dev.jsonl@20": {"accuracy": ..., "n": ..., "at": ...}}
+    Column("info", JSON, nullable=False),  # any other fields given to register()
+    Column("replica", String(256)),
+    Column("created_at", Float, nullable=False),
+)
+
+adapter_activations = Table(
+    "adapter_activations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the latest id is the cluster's desired adapter
+    Column("name", String(256)),  # None: the base model
+    Column("sha256", String(64)),  # the files activated (the adapter's blob at that moment)
+    Column("reason", Text),
+    Column("replica", String(256)),  # who activated it
+    Column("at", Float, nullable=False),
 )
 
 
@@ -143,6 +193,10 @@ class RunStore:
         return engine
 
     # --- writes
+    def _lock(self) -> Any:
+        """The SQLite write lock (one writer at a time), or a no-op on PostgreSQL (row locks do it)."""
+        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+
     def _write(self, stmt: Any) -> Any:
         if self._write_lock is None:
             with self.engine.begin() as conn:
@@ -337,6 +391,10 @@ class RunStore:
             logger.exception("run store ping failed")
             return False
 
+    def adapter_registry(self, replica: str = "") -> AdapterStore:
+        """The adapter registry in this database (shares the engine and the SQLite write lock)."""
+        return AdapterStore(self, replica or default_replica_id())
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -363,3 +421,302 @@ def to_run_result(d: dict[str, Any]) -> RunResult:
             "prompt": d.get("prompt", ""),
         }
     )
+
+
+# --------------------------------------------------------------------------- the adapter registry
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")  # all peft needs to load a LoRA
+MAX_ADAPTER_BYTES = 1 << 30  # 1 GiB: PostgreSQL's bytea limit; a LoRA of Gemma-3-270M is 15 MB at r=16
+
+
+class AdapterBlobError(ValueError):
+    """An adapter's stored files are missing, corrupt or do not match their sha256."""
+
+
+def default_replica_id() -> str:
+    """host:pid, the name this process gives itself in the activation history."""
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def pack_adapter(folder: Path) -> tuple[bytes, str]:
+    """An adapter folder's files as one deterministic tar (same files → same bytes) and its sha256."""
+    buf = io.BytesIO()
+    total = 0
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name in ADAPTER_FILES:
+            data = (Path(folder) / name).read_bytes()
+            total += len(data)
+            if total > MAX_ADAPTER_BYTES:
+                raise AdapterBlobError(f"adapter {folder} is larger than {MAX_ADAPTER_BYTES >> 20} MiB")
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0  # mtime 0: the bytes depend on content only
+            tar.addfile(info, io.BytesIO(data))
+    blob = buf.getvalue()
+    return blob, hashlib.sha256(blob).hexdigest()
+
+
+def folder_sha256(folder: Path) -> str | None:
+    """sha256 of ``pack_adapter(folder)``, or None when the folder lacks the adapter files."""
+    try:
+        return pack_adapter(folder)[1]
+    except (OSError, AdapterBlobError):
+        return None
+
+
+def unpack_adapter(blob: bytes, sha256: str, dest: Path) -> Path:
+    """Write a stored blob's files into ``dest`` after checking its sha256; never extracts other names."""
+    actual = hashlib.sha256(blob).hexdigest()
+    if actual != sha256:
+        raise AdapterBlobError(
+            f"the stored files of {dest.name} are corrupt: sha256 {actual[:12]}… instead of {sha256[:12]}… "
+            f"({len(blob)} bytes)"
+        )
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:") as tar:
+            for name in ADAPTER_FILES:
+                member = tar.getmember(name)
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle is None:
+                    raise AdapterBlobError(f"the stored files of {dest.name}: {name} is not a file")
+                (tmp / name).write_bytes(handle.read())
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except (tarfile.TarError, KeyError) as exc:
+        raise AdapterBlobError(f"the stored files of {dest.name} are unreadable: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _safe_dir_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-." else "_" for c in name).lstrip(".") or "adapter"
+
+
+class AdapterStore:
+    """Adapters (files as blobs, eval scores) and the activation history, in the run store's database.
+
+    The same interface as ``finetune.promote.AdapterRegistry`` (the single-host JSON file), plus what
+    replicas need: ``latest_activation`` (the cluster's desired adapter) and ``local_folder`` (the
+    adapter's files on this host, unpacked from the database when the registering folder is elsewhere).
+    """
+
+    def __init__(self, store: RunStore, replica: str) -> None:
+        self.store = store
+        self.engine = store.engine
+        self.replica = replica
+
+    # --- adapters
+    @staticmethod
+    def _entry(row: Any) -> dict[str, Any]:
+        return {
+            **(row["info"] or {}),
+            "name": row["name"],
+            "path": row["path"],
+            "source": row["source"],
+            "sha256": row["sha256"],
+            "size_bytes": row["size_bytes"],
+            "scores": dict(row["scores"] or {}),
+            "replica": row["replica"],
+            "created_at": row["created_at"],
+        }
+
+    def _store_blob(self, folder: Path) -> tuple[str, int] | None:
+        """Store the folder's files (once per content); None when it has no adapter files."""
+        if not (folder / ADAPTER_FILES[0]).is_file():
+            return None
+        blob, sha = pack_adapter(folder)
+        with self.engine.connect() as conn:
+            known = conn.execute(select(adapter_blobs.c.sha256).where(adapter_blobs.c.sha256 == sha)).first()
+        if known is None:
+            try:
+                self.store._write(
+                    insert(adapter_blobs).values(sha256=sha, data=blob, size_bytes=len(blob), created_at=time.time())
+                )
+            except IntegrityError:  # another replica stored the same files meanwhile
+                pass
+        return sha, len(blob)
+
+    def register(self, name: str, path: str | Path, source: str = "manual", **fields: Any) -> dict[str, Any]:
+        """Add or update an adapter; its folder's files go into the database (deduplicated by sha256)."""
+        folder = Path(path).expanduser()
+        stored = self._store_blob(folder)
+        sha, size = stored if stored else (None, None)
+        values = {"path": str(path), "source": source, "sha256": sha, "size_bytes": size, "replica": self.replica}
+        with self.store._lock(), self.engine.begin() as conn:
+            row = conn.execute(select(adapters).where(adapters.c.name == name).with_for_update()).mappings().first()
+            if row is None:
+                conn.execute(
+                    insert(adapters).values(name=name, scores={}, info=fields, created_at=time.time(), **values)
+                )
+            else:
+                info = {**(row["info"] or {}), **fields}
+                conn.execute(update(adapters).where(adapters.c.name == name).values(info=info, **values))
+            row = conn.execute(select(adapters).where(adapters.c.name == name)).mappings().one()
+        return self._entry(row)
+
+    def record_scores(self, name: str, evalset: str, scores: dict[str, Any]) -> None:
+        """Scores of ``name`` on ``evalset`` (e.g. ``dev.jsonl@20``): accuracy, n, ..."""
+        with self.store._lock(), self.engine.begin() as conn:
+            row = conn.execute(select(adapters).where(adapters.c.name == name).with_for_update()).mappings().first()
+            if row is None:
+                conn.execute(
+                    insert(adapters).values(
+                        name=name, path=None, source=None, scores={}, info={}, replica=self.replica,
+                        created_at=time.time(),
+                    )
+                )  # fmt: skip
+                current: dict[str, Any] = {}
+            else:
+                current = dict(row["scores"] or {})
+            current[evalset] = {**scores, "at": time.time()}
+            conn.execute(update(adapters).where(adapters.c.name == name).values(scores=current))
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(adapters).where(adapters.c.name == name)).mappings().first()
+        return self._entry(row) if row is not None else None
+
+    def all(self) -> builtins.list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(adapters).order_by(adapters.c.created_at, adapters.c.name)).mappings()
+            return [self._entry(r) for r in rows]
+
+    def blob(self, sha256: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(adapter_blobs.c.data).where(adapter_blobs.c.sha256 == sha256)).first()
+        return bytes(row[0]) if row is not None else None
+
+    def local_folder(self, name: str, cache_dir: Path, sha256: str | None = None) -> Path:
+        """A folder on this host holding adapter ``name``'s files (``sha256``: those exact files).
+
+        The registering folder when it is here with the same files (one host, or a shared volume);
+        else ``cache_dir/adapters/<name>-<sha8>/``, unpacked from the database once and checked.
+        Raises ``LookupError`` (unknown name) or ``AdapterBlobError`` (no files, or corrupt ones).
+        """
+        entry = self.get(name)
+        if entry is None:
+            raise LookupError(name)
+        sha = sha256 or entry["sha256"]
+        registered = Path(entry["path"]).expanduser() if entry.get("path") else None
+        if sha is None:
+            if registered is not None and (registered / ADAPTER_FILES[0]).is_file():
+                return registered
+            raise AdapterBlobError(f"adapter {name!r} has no stored files and {registered} is not on this host")
+        if registered is not None and folder_sha256(registered) == sha:
+            return registered
+        dest = Path(cache_dir).expanduser() / "adapters" / f"{_safe_dir_name(name)}-{sha[:8]}"
+        if folder_sha256(dest) == sha:
+            return dest
+        blob = self.blob(sha)
+        if blob is None:
+            raise AdapterBlobError(f"the files of adapter {name!r} (sha256 {sha[:12]}…) are not in the database")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        unpack_adapter(blob, sha, dest)
+        logger.info("adapter %r unpacked from the database into %s", name, dest)
+        return dest
+
+    # --- activations
+    @staticmethod
+    def _activation(row: Any) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "sha256": row["sha256"],
+            "reason": row["reason"] or "",
+            "replica": row["replica"],
+            "at": row["at"],
+        }
+
+    def record_activation(self, name: str | None, reason: str = "") -> int | None:
+        """Make ``name`` (None: the base model) the cluster's desired adapter; returns the new row's id,
+        or None when it already is (same name, same files)."""
+        entry = self.get(name) if name is not None else None
+        sha = entry["sha256"] if entry else None
+        latest = self.latest_activation()
+        if latest is not None and latest["name"] == name and latest["sha256"] == sha:
+            return None
+        values = {"name": name, "sha256": sha, "reason": reason, "replica": self.replica, "at": time.time()}
+        result = self.store._write(insert(adapter_activations).values(**values))
+        return int(result.inserted_primary_key[0])
+
+    def latest_activation(self) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            stmt = select(adapter_activations).order_by(adapter_activations.c.id.desc()).limit(1)
+            row = conn.execute(stmt).mappings().first()
+        return self._activation(row) if row is not None else None
+
+    def history(self) -> builtins.list[dict[str, Any]]:
+        """Activations, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(adapter_activations).order_by(adapter_activations.c.id)).mappings()
+            return [self._activation(r) for r in rows]
+
+    def previous(self, current: str | None) -> tuple[bool, str | None]:
+        """The adapter active before ``current`` (rollback target): (found, name; None = base model)."""
+        names = [h["name"] for h in self.history()]
+        for i in range(len(names) - 1, -1, -1):  # walk back past the current one (and its repeats)
+            if names[i] == current:
+                for j in range(i - 1, -1, -1):
+                    if names[j] != current:
+                        return True, names[j]
+                return False, None
+        return False, None
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(adapters)).scalar_one()
+            n += conn.execute(select(func.count()).select_from(adapter_activations)).scalar_one()
+        return int(n) == 0
+
+    def import_json(self, path: Path) -> int:
+        """Import a single-host ``registry.json`` once (only into an empty registry); returns entries read.
+
+        Adapters whose folders still exist get their files stored; the history keeps its order and times.
+        """
+        path = Path(path)
+        if not path.is_file() or not self.is_empty():
+            return 0
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            entries, history = list(data.get("adapters", {}).values()), list(data.get("history", []))
+        except (OSError, ValueError, AttributeError):
+            logger.exception("adapter registry %s is unreadable; not imported", path)
+            return 0
+        for e in entries:
+            if not isinstance(e, dict) or not e.get("name"):
+                continue
+            extra = {k: v for k, v in e.items() if k not in {"name", "path", "source", "scores", "created_at"}}
+            try:
+                self.register(e["name"], e.get("path") or "", source=e.get("source") or "imported", **extra)
+            except (OSError, AdapterBlobError):
+                logger.warning("adapter %r from %s: its files could not be stored", e["name"], path)
+                continue
+            for evalset, scores in (e.get("scores") or {}).items():
+                self.record_scores(e["name"], evalset, dict(scores))
+        for h in history:
+            if not isinstance(h, dict):
+                continue
+            entry = self.get(h["name"]) if h.get("name") else None
+            values = {
+                "name": h.get("name"), "sha256": entry["sha256"] if entry else None,
+                "reason": h.get("reason") or "", "replica": "imported", "at": float(h.get("at") or time.time()),
+            }  # fmt: skip
+            self.store._write(insert(adapter_activations).values(**values))
+        logger.info("imported %d adapters and %d activations from %s", len(entries), len(history), path)
+        return len(entries) + len(history)
+
+
+def open_adapter_registry(url: str, replica: str = "") -> AdapterStore | None:
+    """The registry of an existing store (None when a SQLite file is not there yet); close its ``.store``."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:" or not Path(database).expanduser().is_file():
+            return None
+    return RunStore(url).adapter_registry(replica)

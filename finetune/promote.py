@@ -5,8 +5,10 @@
 
 ``evaluate`` runs in its own process (the training job's), on its own copy of the base model, so
 the live service keeps answering on its adapter meanwhile; both adapters see the same questions.
-``decide`` is the rule (candidate accuracy >= current + ``promote_min_delta``) and
-``AdapterRegistry`` records every adapter's scores and the activation history (rollback).
+``decide`` is the rule (candidate accuracy >= current + ``promote_min_delta``) and a registry
+records every adapter's scores and the activation history (rollback): ``app.store.AdapterStore`` in
+the run store's database (what the service uses; shared by replicas), or ``AdapterRegistry``, a JSON
+file for a single host (older caches; imported into the database on the first start).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,28 @@ def decide(candidate: dict[str, Any], current: dict[str, Any] | None, min_delta:
     if cand + 1e-9 >= need:  # 1e-9: accuracies are ratios of small integers, compare without float noise
         return Decision(True, cand, cur, min_delta, n, f"accuracy {cand:.1%} >= {cur:.1%} + {min_delta:+.1%}")
     return Decision(False, cand, cur, min_delta, n, f"accuracy {cand:.1%} < {cur:.1%} + {min_delta:+.1%}")
+
+
+class Registry(Protocol):
+    """What the service needs of an adapter registry (``AdapterRegistry`` or ``app.store.AdapterStore``)."""
+
+    def register(self, name: str, path: str | Path, source: str = "manual", **fields: Any) -> dict[str, Any]: ...
+
+    def record_scores(self, name: str, evalset: str, scores: dict[str, Any]) -> None: ...
+
+    def record_activation(self, name: str | None, reason: str = "") -> int | None: ...
+
+    def latest_activation(self) -> dict[str, Any] | None: ...
+
+    def get(self, name: str) -> dict[str, Any] | None: ...
+
+    def all(self) -> list[dict[str, Any]]: ...
+
+    def history(self) -> list[dict[str, Any]]: ...
+
+    def previous(self, current: str | None) -> tuple[bool, str | None]: ...
+
+    def local_folder(self, name: str, cache_dir: Path, sha256: str | None = None) -> Path: ...
 
 
 class AdapterRegistry:
@@ -95,13 +119,29 @@ class AdapterRegistry:
             entry.setdefault("scores", {})[evalset] = {**scores, "at": time.time()}
             self._save()
 
-    def record_activation(self, name: str | None, reason: str = "") -> None:
+    def record_activation(self, name: str | None, reason: str = "") -> int | None:
+        """Append to the history; returns its 1-based position, or None when ``name`` is already last."""
         with self._lock:
             history = self._data["history"]
             if history and history[-1]["name"] == name:
-                return
+                return None
             history.append({"name": name, "at": time.time(), "reason": reason})
             self._save()
+            return len(history)
+
+    def latest_activation(self) -> dict[str, Any] | None:
+        with self._lock:
+            history = self._data["history"]
+            return {**history[-1], "id": len(history), "sha256": None} if history else None
+
+    def local_folder(self, name: str, cache_dir: Path, sha256: str | None = None) -> Path:
+        """The registered folder (one host: the files are where they were registered)."""
+        entry = self.get(name)
+        if entry is None:
+            raise LookupError(name)
+        if not entry.get("path"):
+            raise ValueError(f"adapter {name!r} has no folder")
+        return Path(entry["path"])
 
     def get(self, name: str) -> dict[str, Any] | None:
         with self._lock:

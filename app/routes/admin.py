@@ -1,16 +1,23 @@
-"""/admin: training jobs, the adapter list, hot swap and rollback. Needs the admin key when one is set."""
+"""/admin: training jobs, the adapter list, hot swap and rollback. Needs the admin key when one is set.
+
+Replicas: activations are recorded in the run store's database; every replica follows the latest one
+(``follow_activations``, every ``adapter_sync_s`` seconds) through the same path as an admin's activation.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import ChatModelDep
@@ -18,8 +25,10 @@ from app.jobs import GPU_TRAIN_BUDGET_MB, JobError, JobManager, JobSpec
 from app.limits import Overloaded
 from app.schemas import ErrorResponse, ValidationErrorResponse
 from app.security import require_admin
-from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry
+from app.store import folder_sha256
+from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry, Registry
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 _INIT = threading.Lock()
 
@@ -106,6 +115,21 @@ class AdapterInfo(BaseModel):
     loaded: bool = Field(description="in the live model's memory (activation is instant)")
     source: str | None = None
     scores: dict[str, Any] = Field(default_factory=dict, description="eval scores by eval set (name@limit)")
+    sha256: str | None = Field(default=None, description="of its files stored in the database (every replica)")
+    size_bytes: int | None = None
+
+
+class ReplicaInfo(BaseModel):
+    """This process: what it serves and whether it follows the cluster's latest activation."""
+
+    id: str = Field(description="host:pid:tag of this replica")
+    serving: str | None = Field(description="the adapter this replica's new requests use; null = base model")
+    serving_sha256: str | None = None
+    in_sync: bool = Field(description="serving the cluster's desired adapter")
+    followed_activation: int = Field(description="id of the latest activation this replica acted on")
+    last_sync_at: float | None = Field(description="when it last read the desired adapter, epoch seconds")
+    sync_error: str | None = Field(description="why the last activation could not be followed (still serving)")
+    sync_interval_s: float = Field(description="QREACT_ADAPTER_SYNC_S; 0 = not following")
 
 
 class AdapterList(BaseModel):
@@ -133,14 +157,28 @@ class AdapterList(BaseModel):
                         },
                     ],
                     "history": [{"name": "default", "reason": "serving at startup"}],
+                    "desired": {"id": 2, "name": "job-3f9a1c2b7d4e", "replica": "host-a:7:1f2e"},
+                    "replica": {
+                        "id": "host-b:7:9c0d",
+                        "serving": "job-3f9a1c2b7d4e",
+                        "in_sync": True,
+                        "followed_activation": 2,
+                        "last_sync_at": 1764460805.0,
+                        "sync_error": None,
+                        "sync_interval_s": 5.0,
+                    },
                 }
             ]
         }
     )
 
-    active: str | None = Field(description="the adapter new requests use; null = the base model")
+    active: str | None = Field(description="the adapter new requests use on this replica; null = the base model")
     adapters: list[AdapterInfo]
     history: list[dict[str, Any]] = Field(description="activations, oldest first (rollback walks back)")
+    desired: dict[str, Any] | None = Field(
+        default=None, description="the cluster's latest activation (id, name, sha256, replica, reason, at)"
+    )
+    replica: ReplicaInfo | None = Field(default=None, description="this replica's own state")
 
 
 class ActivateRequest(BaseModel):
@@ -170,21 +208,67 @@ class ActivateRequest(BaseModel):
 
 
 # --------------------------------------------------------------------------- state on the app
-def get_registry(request: Request) -> AdapterRegistry:
-    state = request.app.state
+@dataclass
+class ReplicaState:
+    """What this process serves, and how far it has followed the cluster's activations."""
+
+    id: str
+    sync_interval_s: float = 0.0
+    seen_id: int = 0  # the latest activation acted on (applied, or refused and logged)
+    shas: dict[str, str | None] = field(default_factory=dict)  # sha256 of the files loaded under each name
+    last_sync_at: float | None = None
+    sync_error: str | None = None
+
+
+def registry_of(app: FastAPI) -> Registry:
+    """The app's registry: the run store's (set at startup), else the single-host JSON file."""
+    state = app.state
     with _INIT:
         registry = getattr(state, "adapter_registry", None)
         if registry is None:
-            settings = state.settings
-            registry = AdapterRegistry(Path(settings.cache_dir) / "adapters" / "registry.json")
+            registry = AdapterRegistry(Path(state.settings.cache_dir) / "adapters" / "registry.json")
             state.adapter_registry = registry
-    model = state.chat_model if getattr(state, "ready", False) else None
-    if model is not None and hasattr(model, "list_adapters") and not getattr(state, "adapters_synced", False):
-        for a in model.list_adapters():  # what the server loaded at startup (QREACT_ADAPTER)
-            if registry.get(a["name"]) is None:
-                registry.register(a["name"], a["path"], source="startup")
+    return registry
+
+
+def _replica(app: FastAPI) -> ReplicaState:
+    state = app.state
+    with _INIT:
+        if getattr(state, "replica", None) is None:
+            state.replica = ReplicaState(id="local")
+    return state.replica
+
+
+def register_startup(app: FastAPI) -> None:
+    """After the model loaded: register what it serves (files into the database), seed an empty
+    history, and decide where this replica starts following the cluster's activations.
+
+    ``QREACT_ADAPTER=default`` already restored the latest activation (``agent.backends``), so it
+    follows from the start; an explicit adapter or ``none`` is kept until the next activation.
+    """
+    state = app.state
+    registry, replica, model = registry_of(app), _replica(app), state.chat_model
+    if not hasattr(model, "list_adapters"):
+        return
+    for a in model.list_adapters():
+        if registry.get(a["name"]) is None:
+            registry.register(a["name"], a["path"], source="startup")
+        replica.shas[a["name"]] = folder_sha256(Path(a["path"]))
+    if registry.latest_activation() is None:
         registry.record_activation(model.active_adapter, "serving at startup")
-        state.adapters_synced = True
+    latest = registry.latest_activation()
+    follows_now = state.settings.adapter == "default"
+    replica.seen_id = 0 if follows_now or latest is None else int(latest["id"])
+
+
+def get_registry(request: Request) -> Registry:
+    app = request.app
+    registry, state = registry_of(app), app.state
+    if getattr(state, "ready", False) and not getattr(state, "startup_registered", False):
+        with _INIT:  # an app whose lifespan did not register (embedding): once, here
+            first, state.startup_registered = not getattr(state, "startup_registered", False), True
+        if first:
+            register_startup(app)
     return registry
 
 
@@ -202,6 +286,7 @@ async def get_jobs(request: Request) -> JobManager:
             def activate(model: Any, name: str) -> None:  # called from the job's thread
                 swap = exclusive_model(app, model.activate_adapter, name)
                 asyncio.run_coroutine_threadsafe(swap, loop).result()
+                _replica(app).shas[name] = (registry.get(name) or {}).get("sha256")
 
             jobs = JobManager(state.settings, chat_model=live_model, registry=registry, activate=activate)
             state.jobs = jobs
@@ -236,7 +321,7 @@ async def exclusive_model(app: FastAPI, fn: Callable[..., Any], *args: Any) -> A
                 limiter.release()  # type: ignore[union-attr]
 
 
-RegistryDep = Annotated[AdapterRegistry, Depends(get_registry)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
 JobsDep = Annotated[JobManager, Depends(get_jobs)]
 
 
@@ -250,7 +335,14 @@ def _local(model: Any) -> Any:
     return model
 
 
-def _adapter_list(model: Any, registry: AdapterRegistry) -> AdapterList:
+def _in_sync(replica: ReplicaState, serving: str | None, desired: dict[str, Any] | None) -> bool:
+    if desired is None:
+        return True
+    name, sha = desired["name"], desired.get("sha256")
+    return bool(name == serving and (name is None or sha is None or replica.shas.get(name) == sha))
+
+
+def _adapter_list(app: FastAPI, model: Any, registry: Registry) -> AdapterList:
     loaded = {a["name"]: a["path"] for a in model.list_adapters()} if hasattr(model, "list_adapters") else {}
     active = getattr(model, "active_adapter", None)
     known = {e["name"]: e for e in registry.all()}
@@ -265,27 +357,58 @@ def _adapter_list(model: Any, registry: AdapterRegistry) -> AdapterList:
                 loaded=name in loaded,
                 source=e.get("source"),
                 scores=e.get("scores") or {},
+                sha256=e.get("sha256"),
+                size_bytes=e.get("size_bytes"),
             )
         )
-    return AdapterList(active=active, adapters=items, history=registry.history())
+    replica, desired = _replica(app), registry.latest_activation()
+    info = ReplicaInfo(
+        id=replica.id,
+        serving=active,
+        serving_sha256=replica.shas.get(active) if active else None,
+        in_sync=_in_sync(replica, active, desired),
+        followed_activation=replica.seen_id,
+        last_sync_at=replica.last_sync_at,
+        sync_error=replica.sync_error,
+        sync_interval_s=replica.sync_interval_s,
+    )
+    return AdapterList(active=active, adapters=items, history=registry.history(), desired=desired, replica=info)
 
 
-def _prepare(model: Any, registry: AdapterRegistry, name: str | None, path: str | None) -> str | None:
-    """Load the adapter when needed (serving is untouched); a bad one raises 4xx. Returns its name."""
+def _prepare(
+    model: Any,
+    registry: Registry,
+    name: str | None,
+    path: str | None,
+    *,
+    cache_dir: Path,
+    replica: ReplicaState,
+    sha256: str | None = None,
+) -> str | None:
+    """Load the adapter when needed (serving is untouched); a bad one raises 4xx. Returns its name.
+
+    By name, the files come from this host's folder or the database (``registry.local_folder``);
+    ``sha256`` (an activation's files) reloads a name whose loaded files differ.
+    """
     loaded = {a["name"] for a in model.list_adapters()}
     try:
         if path is not None:
-            name = name or Path(path).expanduser().resolve().name
-            model.load_adapter(Path(path), name)
-            registry.register(name, Path(path).expanduser().resolve(), source="activated")
-        elif name is not None and name not in loaded:
-            entry = registry.get(name)
-            if entry is None or not entry.get("path"):
-                known = sorted(loaded | {e["name"] for e in registry.all()})
-                raise HTTPException(
-                    status_code=404, detail=f"unknown adapter {name!r}; known: {known or 'none'}"
-                )
-            model.load_adapter(Path(entry["path"]), name)
+            folder = Path(path).expanduser().resolve()
+            name = name or folder.name
+            model.load_adapter(folder, name)
+            replica.shas[name] = registry.register(name, folder, source="activated").get("sha256")
+        elif name is not None:
+            stale = sha256 is not None and replica.shas.get(name) != sha256
+            if name not in loaded or stale:
+                known_entry = registry.get(name)
+                if known_entry is None or not (known_entry.get("path") or known_entry.get("sha256")):
+                    known = sorted(loaded | {e["name"] for e in registry.all()})
+                    raise HTTPException(
+                        status_code=404, detail=f"unknown adapter {name!r}; known: {known or 'none'}"
+                    )
+                folder = registry.local_folder(name, cache_dir, sha256)
+                model.load_adapter(folder, name)
+                replica.shas[name] = sha256 or known_entry.get("sha256")
     except (ValueError, OSError) as exc:  # AdapterError is a ValueError: missing, corrupt, incompatible
         raise HTTPException(
             status_code=422, detail=f"adapter refused, the current one keeps serving: {exc}"
@@ -294,11 +417,77 @@ def _prepare(model: Any, registry: AdapterRegistry, name: str | None, path: str 
 
 
 async def _activate(
-    request: Request, model: Any, registry: AdapterRegistry, name: str | None, path: str | None, reason: str
+    request: Request, model: Any, registry: Registry, name: str | None, path: str | None, reason: str
 ) -> None:
-    name = await run_in_threadpool(_prepare, model, registry, name, path)
-    await exclusive_model(request.app, model.activate_adapter, name)
-    registry.record_activation(name, reason)
+    app = request.app
+    replica, cache_dir = _replica(app), Path(app.state.settings.cache_dir)
+    name = await run_in_threadpool(_prepare, model, registry, name, path, cache_dir=cache_dir, replica=replica)
+    await exclusive_model(app, model.activate_adapter, name)
+    new_id = await run_in_threadpool(registry.record_activation, name, reason)
+    if new_id is not None:
+        replica.seen_id = max(replica.seen_id, new_id)
+
+
+# --------------------------------------------------------------------------- following the cluster
+async def sync_adapters(app: FastAPI) -> str:
+    """One pass: serve the cluster's latest activation if this replica does not yet.
+
+    Returns "idle" (not ready, no local model), "in sync", "swapped", "refused" (a bad adapter:
+    logged, the current one keeps serving, not retried until the next activation) or "retry"
+    (the database or the model slots were busy: tried again next time).
+    """
+    state = app.state
+    model = state.chat_model if getattr(state, "ready", False) else None
+    if model is None or not hasattr(model, "load_adapter"):
+        return "idle"
+    registry, replica = registry_of(app), _replica(app)
+    try:
+        latest = await run_in_threadpool(registry.latest_activation)
+    except SQLAlchemyError as exc:
+        logger.warning("replica %s: cannot read the desired adapter (%s); retrying", replica.id, exc)
+        return "retry"
+    replica.last_sync_at = time.time()
+    if latest is None or int(latest["id"]) <= replica.seen_id:
+        return "in sync"
+    name, sha, act_id = latest["name"], latest.get("sha256"), int(latest["id"])
+    if _in_sync(replica, model.active_adapter, latest):
+        replica.seen_id, replica.sync_error = act_id, None
+        return "in sync"
+    cache_dir = Path(state.settings.cache_dir)
+    try:
+        await run_in_threadpool(
+            _prepare, model, registry, name, None, cache_dir=cache_dir, replica=replica, sha256=sha
+        )
+        await exclusive_model(app, model.activate_adapter, name)
+    except HTTPException as exc:
+        if exc.status_code == 503:  # the model slots stayed busy: try again next time
+            logger.warning("replica %s: could not swap to %r yet: %s", replica.id, name, exc.detail)
+            return "retry"
+        replica.seen_id, replica.sync_error = act_id, str(exc.detail)
+        logger.error(
+            "replica %s: activation %d (%r by %s) refused, still serving %r: %s",
+            replica.id, act_id, name, latest.get("replica"), model.active_adapter, exc.detail,
+        )  # fmt: skip
+        return "refused"
+    except SQLAlchemyError as exc:
+        logger.warning("replica %s: cannot fetch adapter %r (%s); retrying", replica.id, name, exc)
+        return "retry"
+    replica.seen_id, replica.sync_error = act_id, None
+    logger.info(
+        "replica %s now serves %r (activation %d by %s: %s)",
+        replica.id, name, act_id, latest.get("replica"), latest.get("reason"),
+    )  # fmt: skip
+    return "swapped"
+
+
+async def follow_activations(app: FastAPI, interval_s: float) -> None:
+    """The lifespan's background task: ``sync_adapters`` every ``interval_s`` seconds, until cancelled."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await sync_adapters(app)
+        except Exception:  # the follower never dies: it logs and tries again
+            logger.exception("adapter sync failed")
 
 
 # --------------------------------------------------------------------------- routes
@@ -364,8 +553,8 @@ def cancel_job(job_id: str, jobs: JobsDep) -> JobInfo:
 @router.get(
     "/adapters", response_model=AdapterList, responses=AUTH_ERRORS, summary="Adapters, scores, the active one"
 )
-def list_adapters(model: ChatModelDep, registry: RegistryDep) -> AdapterList:
-    return _adapter_list(model, registry)
+def list_adapters(request: Request, model: ChatModelDep, registry: RegistryDep) -> AdapterList:
+    return _adapter_list(request.app, model, registry)
 
 
 @router.post(
@@ -389,7 +578,7 @@ async def activate_adapter(
     local = _local(model)
     name = None if body.name and body.name.lower() == "none" and not body.path else body.name
     await _activate(request, local, registry, name, body.path, reason="activated by an admin")
-    return _adapter_list(local, registry)
+    return await run_in_threadpool(_adapter_list, request.app, local, registry)
 
 
 @router.post(
@@ -401,10 +590,10 @@ async def activate_adapter(
 async def rollback_adapter(request: Request, model: ChatModelDep, registry: RegistryDep) -> AdapterList:
     local = _local(model)
     current = local.active_adapter
-    found, previous = registry.previous(current)
+    found, previous = await run_in_threadpool(registry.previous, current)
     if not found:
         raise HTTPException(
             status_code=409, detail=f"no adapter was active before {current or 'the base model'}"
         )
     await _activate(request, local, registry, previous, None, reason=f"rollback from {current or 'none'}")
-    return _adapter_list(local, registry)
+    return await run_in_threadpool(_adapter_list, request.app, local, registry)
