@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.prompt import CALCULATOR_NAME, final_log, render_prompt, step_log
-from finetune.scoring import as_number, normalize, number_matches
+from finetune.scoring import as_number, normalize, number_matches, parse_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +52,17 @@ def default_replayers() -> dict[str, Replayer]:
 
 
 def supports(observation: str, answer: str) -> bool:
-    """The observation contains the answer: the same number (1 % tolerance), or the words."""
+    """The observation contains the answer: the same number (0.1 % tolerance), or the words.
+
+    A sentence with numbers ("Canada's area is about 5.08 times Mexico's") is supported when every
+    number in it is in the observation; a sentence without numbers only when all its words are.
+    """
     number = as_number(answer.strip())
     if number is not None:
         return number_matches(observation, number, rel_tol=REPLAY_REL_TOL)
+    numbers = parse_numbers(answer)
+    if numbers:
+        return all(number_matches(observation, n, rel_tol=REPLAY_REL_TOL) for n in numbers)
     target = normalize(answer)
     return bool(target) and f" {target} " in f" {normalize(observation)} "
 

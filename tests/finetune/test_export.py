@@ -60,6 +60,15 @@ def test_supports_numbers_and_words() -> None:
     assert not supports("449", "450")
 
 
+def test_supports_sentences_by_their_numbers() -> None:
+    """A correction written as a sentence is judged by every number in it (0.1 %), not its wording."""
+    assert supports("5.082874", "Canada's area is about 5.08 times the area of Mexico.")
+    assert supports("1146671", "France and Spain together cover 1,146,671 km2.")
+    assert not supports("134687", "France and Spain together cover 1,146,671 km2.")
+    assert not supports("5.082874", "About 5.08 times, so 3 of them fit.")  # 3 is not in the observation
+    assert not supports("5.082874", "Canada is about five times larger.")  # 5 is not 5.08 within 0.1 %
+
+
 def test_replay_check() -> None:
     ok = [s.model_dump() for s in calc_run("a").steps]
     fake_calc = {"Calculator": lambda e: {"37 * 12 + 5": "449", "1/0": "boom"}[e]}
