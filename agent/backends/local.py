@@ -13,6 +13,9 @@ What it adds over a plain ``model.generate``:
 - **Adapters.** LoRA adapters (peft) are validated, loaded and hot-swapped under the generation
   lock; a broken adapter raises ``AdapterError`` and the current one keeps serving.
 - **Deadline.** ``agent.loop.DEADLINE`` bounds the generation in flight.
+- **Lean forward.** Gemma 3 text models run through ``fast_decode.GemmaDecoder`` (fused weights with
+  the active LoRA adapter merged into copies, preallocated keys/values, far fewer ops per token);
+  other models, 4-bit weights and unmergeable adapters take the Hugging Face forward.
 
 Generation is synchronous and serialized by an internal lock (the app calls it in a thread).
 """
@@ -220,12 +223,15 @@ def _common_prefix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
 
 
 def _copy_cache(cache: Any, length: int) -> Any:
-    """A new full-attention DynamicCache holding the first ``length`` positions of ``cache``."""
+    """A private copy of the first ``length`` positions of ``cache`` (KVBuffers or a full-attention DynamicCache)."""
     from transformers import DynamicCache
 
-    data = [
-        (layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone()) for layer in cache.layers
-    ]
+    from agent.backends.fast_decode import KVBuffers
+
+    if isinstance(cache, KVBuffers):
+        return cache.prefix_copy(length)
+
+    data = [(layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone()) for layer in cache.layers]
     return DynamicCache(data)
 
 
@@ -244,10 +250,9 @@ class LocalChatModel(BaseChatModel):
     max_new_tokens: int = 160  # per call unless the caller says otherwise
     temperature: float = 0.0  # 0 = greedy
     kv_cache_entries: int = 4  # sequences whose keys/values are kept (~36 KB/token for Gemma-270M fp32)
-    fast_head: bool = (
-        True  # CPU fp32 greedy: int8-screened output layer, exact top-k rescoring (fast_head.py)
-    )
+    fast_head: bool = True  # CPU fp32 greedy: int8-screened output layer, exact top-k rescoring (fast_head.py)
     fast_head_min_vocab: int = 32768  # below this the full output layer is cheap anyway
+    fast_decode: bool = True  # Gemma 3: the lean forward of fast_decode.py (fused, adapter merged)
 
     _model: Any = PrivateAttr(default=None)  # the served module (PeftModel once an adapter is loaded)
     _base: Any = PrivateAttr(default=None)
@@ -260,6 +265,8 @@ class LocalChatModel(BaseChatModel):
     _eos_ids: set[int] = PrivateAttr(default_factory=set)
     _cache_kw: str = PrivateAttr(default="past_key_values")  # transformers 5.24 renamed it "cache"
     _head: Any = PrivateAttr(default=None)  # a ScreenedHead when installed
+    _decoder: Any = PrivateAttr(default=None)  # a fast_decode.GemmaDecoder when the model supports it
+    _lean: bool = PrivateAttr(default=False)  # the decoder serves the active adapter (else the HF forward)
 
     # ----------------------------------------------------------------- construction
 
@@ -284,9 +291,12 @@ class LocalChatModel(BaseChatModel):
 
             self._head = install_screened_head(model, min_vocab=self.fast_head_min_vocab)
             if self._head is not None:
-                logger.info(
-                    "greedy decoding uses the int8-screened output layer (top %d rescored)", self._head.top_k
-                )
+                logger.info("greedy decoding uses the int8-screened output layer (top %d rescored)", self._head.top_k)
+        if self.fast_decode:
+            from agent.backends.fast_decode import decoder_for
+
+            self._decoder = decoder_for(model)
+            self._lean = self._decoder is not None
         return self
 
     @classmethod
@@ -322,6 +332,7 @@ class LocalChatModel(BaseChatModel):
             model_name=settings.local_model,
             max_new_tokens=settings.max_new_tokens,
             fast_head=getattr(settings, "fast_head", True),
+            fast_decode=getattr(settings, "fast_decode", True),
         )
 
     @property
@@ -336,6 +347,11 @@ class LocalChatModel(BaseChatModel):
     def kv_cache(self) -> PrefixCache:
         return self._kv
 
+    @property
+    def decode_path(self) -> str:
+        """``"lean"`` (fast_decode.GemmaDecoder) or ``"hf"`` (the Hugging Face forward) for the active adapter."""
+        return "lean" if self._lean else "hf"
+
     # ----------------------------------------------------------------- langchain-core
 
     @property
@@ -348,9 +364,7 @@ class LocalChatModel(BaseChatModel):
 
     def _call_options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {
-            "max_new_tokens": int(
-                kwargs.get("max_new_tokens") or kwargs.get("max_tokens") or self.max_new_tokens
-            ),
+            "max_new_tokens": int(kwargs.get("max_new_tokens") or kwargs.get("max_tokens") or self.max_new_tokens),
             "stop": list(stop or []),
             "temperature": float(kwargs.get("temperature", self.temperature)),
         }
@@ -475,9 +489,14 @@ class LocalChatModel(BaseChatModel):
                 with torch.inference_mode():
                     cached, cache = self._kv.lookup(tag, ids)
                 if cache is None:
-                    from transformers import DynamicCache
+                    if self._lean:
+                        cache = self._decoder.new_cache(len(ids) + limit)
+                    else:
+                        from transformers import DynamicCache
 
-                    cache = DynamicCache()  # full attention layers: a sliding-window cache can't be reused
+                        cache = DynamicCache()  # full attention layers: a sliding-window cache can't be reused
+                if self._lean:
+                    cache.reserve(len(ids) + limit)  # one allocation for the whole generation
                 device = self._input_device()
                 generated: list[int] = []
                 emitted = 0
@@ -528,7 +547,11 @@ class LocalChatModel(BaseChatModel):
     def _forward(self, new_ids: Sequence[int], cache: Any, device: Any) -> Any:
         import torch
 
+        from agent.backends.fast_decode import KVBuffers
+
         with torch.inference_mode():
+            if isinstance(cache, KVBuffers):
+                return self._decoder.logits_last(new_ids, cache)
             input_ids = torch.tensor([list(new_ids)], dtype=torch.long, device=device)
             kwargs = {self._cache_kw: cache, "use_cache": True, "logits_to_keep": 1}
             out = self._model(input_ids=input_ids, **kwargs)
@@ -547,7 +570,8 @@ class LocalChatModel(BaseChatModel):
         return self._base.get_input_embeddings().weight.device
 
     def _cache_tag(self) -> str:
-        return self._adapters[self._active][0] if self._active is not None else _BASE_TAG
+        tag = self._adapters[self._active][0] if self._active is not None else _BASE_TAG
+        return f"lean:{tag}" if self._lean else tag  # the two paths keep different cache types
 
     # ----------------------------------------------------------------- adapters
 
@@ -607,14 +631,34 @@ class LocalChatModel(BaseChatModel):
         from peft import PeftModel
 
         model: Any = self._model
-        if not isinstance(model, PeftModel):
+        if isinstance(model, PeftModel):
+            lora: Any = model.base_model  # peft's LoraModel
+            if self._active is None:
+                lora.disable_adapter_layers()
+            else:
+                model.set_adapter(self._adapters[self._active][0])
+                lora.enable_adapter_layers()
+        self._sync_decoder()
+
+    def _sync_decoder(self) -> None:
+        """Rebuild the lean forward's merged weights for the active adapter (from the untouched base weights)."""
+        decoder = self._decoder
+        if decoder is None:
             return
-        lora: Any = model.base_model  # peft's LoraModel
-        if self._active is None:
-            lora.disable_adapter_layers()
-        else:
-            model.set_adapter(self._adapters[self._active][0])
-            lora.enable_adapter_layers()
+        peft_id = self._adapters[self._active][0] if self._active is not None else None
+        if peft_id is not None:
+            reason = decoder.adapter_unsupported(self._model, peft_id)
+            if reason is not None:
+                logger.info("adapter %r served by the Hugging Face forward: %s", self._active, reason)
+                self._lean = False
+                return
+        if decoder.adapter != peft_id or not self._lean:
+            started = time.perf_counter()
+            decoder.rebuild(peft_id)
+            logger.info(
+                "lean forward rebuilt for %s in %.2f s", self._active or "the base model", time.perf_counter() - started
+            )
+        self._lean = True
 
     def _attach(self, path: Path, peft_id: str) -> None:
         from peft import PeftModel
@@ -622,9 +666,7 @@ class LocalChatModel(BaseChatModel):
         if isinstance(self._model, PeftModel):
             self._model.load_adapter(str(path), adapter_name=peft_id, is_trainable=False)
         else:
-            self._model = PeftModel.from_pretrained(
-                self._base, str(path), adapter_name=peft_id, is_trainable=False
-            )
+            self._model = PeftModel.from_pretrained(self._base, str(path), adapter_name=peft_id, is_trainable=False)
             self._model.eval()
 
     def _detach(self, peft_id: str) -> None:
@@ -667,11 +709,7 @@ def validate_adapter(path: Path, base_model: Any) -> dict[str, Any]:
         raise AdapterError(f"{config_file}: peft_type must be 'LORA', got {config.get('peft_type')!r}")
     weights = path / "adapter_model.safetensors"
     if not weights.is_file():
-        extra = (
-            " (pickled .bin adapters are refused: use safetensors)"
-            if (path / "adapter_model.bin").exists()
-            else ""
-        )
+        extra = " (pickled .bin adapters are refused: use safetensors)" if (path / "adapter_model.bin").exists() else ""
         raise AdapterError(f"{path} has no adapter_model.safetensors{extra}")
     try:
         from safetensors import safe_open
