@@ -47,7 +47,9 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -426,6 +428,7 @@ def to_run_result(d: dict[str, Any]) -> RunResult:
 # --------------------------------------------------------------------------- the adapter registry
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")  # all peft needs to load a LoRA
+ACTIVATION_LOCK_KEY = 0x71726561  # PostgreSQL advisory lock id ("qrea") serialising activations
 MAX_ADAPTER_BYTES = 1 << 30  # 1 GiB: PostgreSQL's bytea limit; a LoRA of Gemma-3-270M is 15 MB at r=16
 
 
@@ -636,14 +639,37 @@ class AdapterStore:
     def record_activation(self, name: str | None, reason: str = "") -> int | None:
         """Make ``name`` (None: the base model) the cluster's desired adapter; returns the new row's id,
         or None when it already is (same name, same files)."""
+        return self._activate(name, reason, only_first=False)
+
+    def seed_activation(self, name: str | None, reason: str = "") -> int | None:
+        """Record ``name`` only if the history is empty (replicas starting together seed it once)."""
+        return self._activate(name, reason, only_first=True)
+
+    def _activate(self, name: str | None, reason: str, only_first: bool) -> int | None:
         entry = self.get(name) if name is not None else None
         sha = entry["sha256"] if entry else None
-        latest = self.latest_activation()
-        if latest is not None and latest["name"] == name and latest["sha256"] == sha:
-            return None
-        values = {"name": name, "sha256": sha, "reason": reason, "replica": self.replica, "at": time.time()}
-        result = self.store._write(insert(adapter_activations).values(**values))
-        return int(result.inserted_primary_key[0])
+        act = adapter_activations.c
+        if only_first:
+            skip = exists().where(act.id.isnot(None))
+        else:
+            same_name = act.name.is_(None) if name is None else act.name == name
+            same_sha = act.sha256.is_(None) if sha is None else act.sha256 == sha
+            latest = select(func.max(act.id)).scalar_subquery()
+            skip = exists().where(act.id == latest, same_name, same_sha)
+        row = select(
+            literal(name, String).label("name"), literal(sha, String).label("sha256"),
+            literal(reason, Text).label("reason"), literal(self.replica, String).label("replica"),
+            literal(time.time(), Float).label("at"),
+        ).where(~skip)  # fmt: skip
+        # One statement checks and inserts: SQLite takes its write lock before reading (atomic across
+        # processes); PostgreSQL's READ COMMITTED needs the advisory lock to do the same.
+        with self.store._lock(), self.engine.begin() as conn:
+            if self.store.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ACTIVATION_LOCK_KEY})
+            done = conn.execute(insert(adapter_activations).from_select(list(row.selected_columns.keys()), row))
+            if done.rowcount != 1:
+                return None
+            return int(conn.execute(select(func.max(act.id))).scalar_one())
 
     def latest_activation(self) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -255,7 +255,8 @@ def register_startup(app: FastAPI) -> None:
             registry.register(a["name"], a["path"], source="startup")
         replica.shas[a["name"]] = folder_sha256(Path(a["path"]))
     if registry.latest_activation() is None:
-        registry.record_activation(model.active_adapter, "serving at startup")
+        seed = getattr(registry, "seed_activation", registry.record_activation)
+        seed(model.active_adapter, "serving at startup")
     latest = registry.latest_activation()
     follows_now = state.settings.adapter == "default"
     replica.seen_id = 0 if follows_now or latest is None else int(latest["id"])
