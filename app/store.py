@@ -666,10 +666,9 @@ class AdapterStore:
         with self.store._lock(), self.engine.begin() as conn:
             if self.store.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ACTIVATION_LOCK_KEY})
-            done = conn.execute(insert(adapter_activations).from_select(list(row.selected_columns.keys()), row))
-            if done.rowcount != 1:
-                return None
-            return int(conn.execute(select(func.max(act.id))).scalar_one())
+            stmt = insert(adapter_activations).from_select(list(row.selected_columns.keys()), row).returning(act.id)
+            new_id = conn.execute(stmt).scalar_one_or_none()  # RETURNING: SQLite >= 3.35, PostgreSQL
+            return int(new_id) if new_id is not None else None
 
     def latest_activation(self) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
