@@ -44,3 +44,61 @@ def test_restart_after_rollback_to_the_base_model_serves_the_base(tmp_path: Path
                          adapters={})  # fmt: skip
     model = build_local_chat_model(settings)
     assert model.active_adapter is None
+
+
+def _store_with(tmp_path: Path, tiny_adapter: Path, activations: list[str | None]) -> str:
+    """A run store (another replica's) whose history ends with ``activations``; the adapter folder
+    it registered is not on this host (only its files in the database)."""
+    import shutil
+
+    from app.store import RunStore
+
+    url = f"sqlite:///{tmp_path / 'shared' / 'runs.db'}"
+    elsewhere = tmp_path / "replica-a" / "job-1"
+    shutil.copytree(tiny_adapter, elsewhere)
+    store = RunStore(url)
+    reg = store.adapter_registry("replica-a")
+    reg.register("job-1", elsewhere, source="job 1")
+    for name in activations:
+        reg.record_activation(name, "test")
+    store.close()
+    shutil.rmtree(elsewhere)
+    return url
+
+
+def test_restart_restores_from_the_run_store(tmp_path: Path, tiny_model_dir: Path, tiny_adapter: Path) -> None:
+    url = _store_with(tmp_path, tiny_adapter, ["default", "job-1"])
+    settings = _settings(
+        tmp_path / "b", tiny_model_dir, history=[{"name": None, "at": 1}], adapters={}
+    )  # the store wins over an older registry.json
+    settings = settings.model_copy(update={"store_url": url})
+    model = build_local_chat_model(settings)
+    assert model.active_adapter == "job-1"
+    folder = Path(model.list_adapters()[0]["path"])
+    assert folder.parent == tmp_path / "b" / "adapters" and folder.name.startswith("job-1-")
+
+
+def test_restart_restores_the_base_model_from_the_run_store(
+    tmp_path: Path, tiny_model_dir: Path, tiny_adapter: Path
+) -> None:
+    url = _store_with(tmp_path, tiny_adapter, ["job-1", None])
+    settings = Settings(cache_dir=tmp_path / "b", local_model=str(tiny_model_dir), adapter="default",
+                        device="cpu", store_url=url)  # fmt: skip
+    assert build_local_chat_model(settings).active_adapter is None
+
+
+def test_a_corrupt_stored_adapter_falls_back_to_the_shipped_one(
+    tmp_path: Path, tiny_model_dir: Path, tiny_adapter: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.backends as backends
+    from app.store import RunStore, adapter_blobs
+
+    monkeypatch.setattr(backends, "default_adapter_dir", lambda: tiny_adapter)  # the "shipped" one
+    url = _store_with(tmp_path, tiny_adapter, ["job-1"])
+    store = RunStore(url)
+    with store.engine.begin() as conn:
+        conn.execute(adapter_blobs.update().values(data=b"truncated"))
+    store.close()
+    settings = Settings(cache_dir=tmp_path / "b", local_model=str(tiny_model_dir), adapter="default",
+                        device="cpu", store_url=url)  # fmt: skip
+    assert build_local_chat_model(settings).active_adapter == "default"
