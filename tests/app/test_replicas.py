@@ -266,3 +266,24 @@ def test_sync_off_does_not_follow(
         state = listing(b)
         assert state["active"] is None and state["replica"]["sync_interval_s"] == 0
         assert state["desired"]["name"] == "ad1" and not state["replica"]["in_sync"]
+
+
+def test_a_promotion_by_a_training_job_reaches_the_other_replica(
+    replicas: tuple[TestClient, TestClient], lora_dirs: dict[str, Path]
+) -> None:
+    """The job runs on A (fake train/eval children, as in test_admin); B serves the promoted adapter."""
+    from tests.app.test_admin import install_jobs
+
+    a, b = replicas
+    jobs = install_jobs(a, lora_dirs["ad2"], cand=0.6, base=0.5)
+    r = a.post("/admin/finetune", json={}, headers=AUTH)
+    assert r.status_code == 202, r.text
+    job = jobs.wait(r.json()["id"], timeout=60)
+    assert job["state"] == "promoted", job
+    state = wait_for(lambda: (s := listing(b))["active"] == job["name"] and s, what="B to serve the promoted adapter")
+    assert state["replica"]["in_sync"] and state["desired"]["reason"].startswith(f"promoted by job {job['id']}")
+    scores = {x["name"]: x["scores"] for x in state["adapters"]}
+    assert scores[job["name"]]["dev.jsonl@20"]["accuracy"] == 0.6  # B lists the scores A's job recorded
+    assert serving(b) == job["name"]
+    assert b.post("/admin/adapters/rollback", headers=AUTH).json()["active"] is None
+    wait_for(lambda: listing(a)["active"] is None, what="A to follow B's rollback")
