@@ -53,7 +53,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from agent.trace import RunResult
@@ -135,6 +135,9 @@ adapter_activations = Table(
 )
 
 
+SCHEMA_LOCK_KEY = 0x71727363  # PostgreSQL advisory lock id ("qrsc") held while creating tables
+
+
 class RunNotFoundError(KeyError):
     """No run with that id."""
 
@@ -168,7 +171,22 @@ class RunStore:
         self.dialect = parsed.get_backend_name()
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self.engine = self._make_engine(parsed)
-        metadata.create_all(self.engine)
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        """Create missing tables; replicas starting together on a new database must not trip on each other."""
+        if self.dialect == "postgresql":
+            with self.engine.begin() as conn:  # the transaction's advisory lock: one replica at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+                metadata.create_all(conn)
+            return
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except OperationalError as exc:  # SQLite: another process created a table between check and create
+                if "already exists" not in str(exc) or attempt == 2:
+                    raise
 
     def _make_engine(self, parsed: Any) -> Engine:
         if self.dialect != "sqlite":

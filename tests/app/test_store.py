@@ -334,3 +334,29 @@ def test_registry_json_is_imported_once(store: RunStore, tmp_path: Path) -> None
     assert [(h["name"], h["at"]) for h in reg.history()] == [(None, 1.0), ("job-1", 2.0)]
     assert reg.import_json(path) == 0  # once
     assert len(reg.history()) == 2
+
+
+def test_replicas_create_the_schema_together(store_url: str) -> None:
+    """Replicas starting at once on a new database: every one opens it (no 'table already exists')."""
+    first = RunStore(store_url)
+    metadata.drop_all(first.engine)
+    first.close()
+    barrier, errors, stores = threading.Barrier(4), [], []
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            stores.append(RunStore(store_url))
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(stores) == 4
+    stores[0].save(make_run("r1"))
+    assert stores[3].get("r1") is not None
+    for s in stores:
+        s.close()
