@@ -569,17 +569,24 @@ class AdapterStore:
         stored = self._store_blob(folder)
         sha, size = stored if stored else (None, None)
         values = {"path": str(path), "source": source, "sha256": sha, "size_bytes": size, "replica": self.replica}
-        with self.store._lock(), self.engine.begin() as conn:
-            row = conn.execute(select(adapters).where(adapters.c.name == name).with_for_update()).mappings().first()
-            if row is None:
-                conn.execute(
-                    insert(adapters).values(name=name, scores={}, info=fields, created_at=time.time(), **values)
-                )
-            else:
-                info = {**(row["info"] or {}), **fields}
-                conn.execute(update(adapters).where(adapters.c.name == name).values(info=info, **values))
-            row = conn.execute(select(adapters).where(adapters.c.name == name)).mappings().one()
-        return self._entry(row)
+        for attempt in range(2):  # a second try updates the row another replica inserted meanwhile
+            try:
+                with self.store._lock(), self.engine.begin() as conn:
+                    stmt = select(adapters).where(adapters.c.name == name).with_for_update()
+                    row = conn.execute(stmt).mappings().first()
+                    if row is None:
+                        conn.execute(
+                            insert(adapters).values(name=name, scores={}, info=fields, created_at=time.time(), **values)
+                        )
+                    else:
+                        info = {**(row["info"] or {}), **fields}
+                        conn.execute(update(adapters).where(adapters.c.name == name).values(info=info, **values))
+                    row = conn.execute(select(adapters).where(adapters.c.name == name)).mappings().one()
+                return self._entry(row)
+            except IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     def record_scores(self, name: str, evalset: str, scores: dict[str, Any]) -> None:
         """Scores of ``name`` on ``evalset`` (e.g. ``dev.jsonl@20``): accuracy, n, ..."""
@@ -736,7 +743,8 @@ class AdapterStore:
                 continue
             extra = {k: v for k, v in e.items() if k not in {"name", "path", "source", "scores", "created_at"}}
             try:
-                self.register(e["name"], e.get("path") or "", source=e.get("source") or "imported", **extra)
+                if e.get("path"):
+                    self.register(e["name"], e["path"], source=e.get("source") or "imported", **extra)
             except (OSError, AdapterBlobError):
                 logger.warning("adapter %r from %s: its files could not be stored", e["name"], path)
                 continue

@@ -291,13 +291,16 @@ def test_pack_is_deterministic_and_unpack_takes_only_adapter_files(tmp_path: Pat
 
 
 def test_replicas_seed_and_activate_once(store_url: str, tmp_path: Path) -> None:
-    """Replicas starting together seed the history once; the same activation from two is one row."""
+    """Replicas starting together register a name and seed the history once; the same activation
+    from several is one row."""
     stores = [_fresh(store_url)] + [RunStore(store_url) for _ in range(3)]
     regs = [s.adapter_registry(f"r{i}") for i, s in enumerate(stores)]
     regs[0].register("a", fake_adapter(tmp_path / "a"))
     barrier = threading.Barrier(len(regs))
 
     def seed_then_activate(reg: Any) -> None:
+        barrier.wait()
+        reg.register("b", tmp_path / "a", source=reg.replica)  # the same new name from every replica
         barrier.wait()
         reg.seed_activation(None, "serving at startup")
         barrier.wait()
@@ -309,6 +312,7 @@ def test_replicas_seed_and_activate_once(store_url: str, tmp_path: Path) -> None
     for t in threads:
         t.join()
     assert [h["name"] for h in regs[1].history()] == [None, "a"]
+    assert regs[2].get("b")["source"] in {"r0", "r1", "r2", "r3"} and len(regs[3].all()) == 2
     for s in stores:
         s.close()
 
