@@ -170,6 +170,26 @@ class AdapterRegistry:
         return False, None
 
 
+def adapter_entries(settings: Any) -> list[dict[str, Any]]:
+    """Every registered adapter (name, path, source, sha256, scores) for listings such as
+    ``qreact models``: the run store's registry, else a single-host ``registry.json``."""
+    try:
+        from app.store import open_adapter_registry
+
+        registry = open_adapter_registry(settings.resolved_store_url)
+    except Exception:  # no serving extras, or the database is away: the file is what there is
+        logger.warning("the run store's adapter registry could not be read", exc_info=True)
+        registry = None
+    if registry is not None:
+        try:
+            entries = registry.all()
+        finally:
+            registry.store.close()
+        if entries:
+            return entries
+    return AdapterRegistry(Path(settings.cache_dir).expanduser() / "adapters" / "registry.json").all()
+
+
 # ------------------------------------------------------------------ evaluation in a separate process
 
 

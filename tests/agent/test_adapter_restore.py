@@ -102,3 +102,14 @@ def test_a_corrupt_stored_adapter_falls_back_to_the_shipped_one(
     settings = Settings(cache_dir=tmp_path / "b", local_model=str(tiny_model_dir), adapter="default",
                         device="cpu", store_url=url)  # fmt: skip
     assert build_local_chat_model(settings).active_adapter == "default"
+
+
+def test_adapter_entries_for_listings(tmp_path: Path, tiny_model_dir: Path, tiny_adapter: Path) -> None:
+    """`qreact models` lists the store's registry; a cache with only a registry.json lists the file's."""
+    from finetune.promote import adapter_entries
+
+    old = _settings(tmp_path / "old", tiny_model_dir, history=[], adapters={"j": {"name": "j", "path": "/x"}})
+    assert [e["name"] for e in adapter_entries(old)] == ["j"]
+    url = _store_with(tmp_path, tiny_adapter, ["job-1"])
+    entries = adapter_entries(old.model_copy(update={"store_url": url}))
+    assert [e["name"] for e in entries] == ["job-1"] and entries[0]["sha256"]
