@@ -388,8 +388,8 @@ def _prepare(
 ) -> str | None:
     """Load the adapter when needed (serving is untouched); a bad one raises 4xx. Returns its name.
 
-    By name, the files come from this host's folder or the database (``registry.local_folder``);
-    ``sha256`` (an activation's files) reloads a name whose loaded files differ.
+    By name, the files come from this host's folder or the database (``registry.local_folder``); a
+    name loaded with other files than ``sha256`` (an activation's) or the registry's is reloaded.
     """
     loaded = {a["name"] for a in model.list_adapters()}
     try:
@@ -399,17 +399,17 @@ def _prepare(
             model.load_adapter(folder, name)
             replica.shas[name] = registry.register(name, folder, source="activated").get("sha256")
         elif name is not None:
-            stale = sha256 is not None and replica.shas.get(name) != sha256
-            if name not in loaded or stale:
-                known_entry = registry.get(name)
+            known_entry = registry.get(name)
+            want = sha256 or (known_entry or {}).get("sha256")  # the files the registry holds now
+            if name not in loaded or (want is not None and replica.shas.get(name) != want):
                 if known_entry is None or not (known_entry.get("path") or known_entry.get("sha256")):
                     known = sorted(loaded | {e["name"] for e in registry.all()})
                     raise HTTPException(
                         status_code=404, detail=f"unknown adapter {name!r}; known: {known or 'none'}"
                     )
-                folder = registry.local_folder(name, cache_dir, sha256)
+                folder = registry.local_folder(name, cache_dir, want)
                 model.load_adapter(folder, name)
-                replica.shas[name] = sha256 or known_entry.get("sha256")
+                replica.shas[name] = want
     except (ValueError, OSError) as exc:  # AdapterError is a ValueError: missing, corrupt, incompatible
         raise HTTPException(
             status_code=422, detail=f"adapter refused, the current one keeps serving: {exc}"

@@ -287,3 +287,22 @@ def test_a_promotion_by_a_training_job_reaches_the_other_replica(
     assert serving(b) == job["name"]
     assert b.post("/admin/adapters/rollback", headers=AUTH).json()["active"] is None
     wait_for(lambda: listing(a)["active"] is None, what="A to follow B's rollback")
+
+
+def test_new_files_under_the_same_name_are_reloaded(
+    replicas: tuple[TestClient, TestClient], lora_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    a, b = replicas
+    first = activate_from_a_private_folder(a, lora_dirs["ad1"], tmp_path, "ad1", b)["desired"]["sha256"]
+    wait_for(lambda: listing(b)["replica"]["serving_sha256"] == first, what="B to serve ad1")
+    private = tmp_path / "a-only" / "v2"
+    shutil.copytree(lora_dirs["ad2"], private)  # retrained: other weights, the same name
+    with paused(b):
+        r = a.post("/admin/adapters/activate", json={"path": str(private), "name": "ad1"}, headers=AUTH)
+        assert r.status_code == 200, r.text
+        shutil.rmtree(private)
+    second = r.json()["desired"]["sha256"]
+    assert second != first and r.json()["replica"]["serving_sha256"] == second
+    state = wait_for(lambda: (s := listing(b))["replica"]["serving_sha256"] == second and s, what="B to reload")
+    assert state["active"] == "ad1" and state["replica"]["in_sync"]
+    assert (tmp_path / "b" / "adapters" / f"ad1-{second[:8]}" / "adapter_model.safetensors").is_file()
