@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -73,25 +74,20 @@ class KVBuffers:
         return out
 
 
+@dataclass(slots=True)
 class _Layer:
     """One decoder layer's tensors, ready for the lean forward."""
 
-    __slots__ = (
-        "qkv",
-        "o",
-        "gate_up",
-        "down",
-        "ln_in",
-        "qk_norm",
-        "ln_post_attn",
-        "ln_pre_ffn",
-        "ln_post_ffn",
-        "sliding",
-    )
-
-    def __init__(self, **tensors: Any) -> None:
-        for key, value in tensors.items():
-            setattr(self, key, value)
+    qkv: torch.Tensor
+    o: torch.Tensor
+    gate_up: torch.Tensor
+    down: torch.Tensor
+    ln_in: torch.Tensor
+    qk_norm: torch.Tensor
+    ln_post_attn: torch.Tensor
+    ln_pre_ffn: torch.Tensor
+    ln_post_ffn: torch.Tensor
+    sliding: bool
 
 
 def _linear_weight(module: Any, adapter: str | None) -> torch.Tensor:
