@@ -12,11 +12,14 @@ layer; the embedding lookup itself reads one row) plus the KV cache, so
 with bytes per token = Σ parameter bytes in the dtype (+ the KV cache at the prompt's length).
 The bandwidth is measured in the same process just before each dtype (a sum over a large buffer
 with the model's thread count), so a busy machine lowers both sides alike. The decode rate is the
-backend's own ``generate_text`` (stop checks and detokenisation included): (time for N tokens −
-time for 1 token) / (N − 1). A profile splits one decode step into the output layer (a timed
-matmul of the same shape) and the rest. llama.cpp on the same GGUF is measured when
-``llama_cpp`` imports; on these machines it does not install (no wheel; its sdist takes >25 min
-to build on 2 cores). Writes bench/results/p2_<device>.{json,md}.
+backend's own ``generate_text`` (stop checks and detokenisation included) on the path the service
+uses (the lean Gemma 3 forward of agent/backends/fast_decode.py when it applies): (time for N
+tokens − time for 1 token) / (N − 1); the Hugging Face forward on the same loaded model is timed
+right after it, for the speed-up. A profile splits one decode step into the output layer (timed
+alone on the path greedy decoding takes), the layers' weight multiplications (the lean forward's
+own matrices, one row, timed alone) and the rest (attention, norms, rotary, Python). llama.cpp on
+the same GGUF is measured when ``llama_cpp`` imports; on these machines it does not install (no
+wheel; its sdist takes >25 min to build on 2 cores). Writes bench/results/p2_<device>.{json,md}.
 """
 
 from __future__ import annotations
@@ -141,6 +144,38 @@ def profile_head(model: Any, device: str, repeats: int) -> float:
             fast.enabled = False
 
 
+def profile_layer_matmuls(chat: Any, repeats: int) -> float | None:
+    """Seconds for the layers' weight multiplications alone on one row (the lean forward's matrices), or None."""
+    import torch
+
+    decoder = getattr(chat, "_decoder", None)
+    if decoder is None or chat.decode_path != "lean":
+        return None
+    first = decoder.layers[0]
+    hidden, inter = decoder.hidden, decoder.inter
+    x = torch.randn(1, hidden, dtype=first.qkv.dtype, device=first.qkv.device)
+    att = torch.randn(1, decoder.heads * decoder.head_dim, dtype=x.dtype, device=x.device)
+    mid = torch.randn(1, inter, dtype=x.dtype, device=x.device)
+
+    def run() -> None:
+        with torch.inference_mode():
+            for layer in decoder.layers:
+                decoder._mm("qkv", x, layer.qkv)
+                decoder._mm("o", att, layer.o)
+                decoder._mm("gate_up", x, layer.gate_up)
+                decoder._mm("down", mid, layer.down)
+
+    run()
+    return best_of(run, repeats)
+
+
+def time_decode(model: Any, prompt: str, n_gen: int, repeats: int) -> tuple[float, float]:
+    """(seconds for 1 token, seconds for ``n_gen`` tokens), fastest of ``repeats``."""
+    t1 = best_of(lambda: model.generate_text(prompt, max_new_tokens=1), repeats)
+    tn = best_of(lambda: model.generate_text(prompt, max_new_tokens=n_gen), repeats)
+    return t1, tn
+
+
 def measure_dtype(cfg: P2Config, source: str, dtype: str) -> dict[str, Any]:
     """Load the backend in ``dtype`` ('4bit' = NF4 weights, bf16 compute) and measure it."""
     from agent.prompt import render_prompt
@@ -159,15 +194,24 @@ def measure_dtype(cfg: P2Config, source: str, dtype: str) -> dict[str, Any]:
     n_prompt, n_gen = first.prompt_tokens, first.completion_tokens
     if n_gen < 2:
         raise RuntimeError(f"{dtype}: the model stopped after {n_gen} token(s); cannot time decoding")
+    path = model.decode_path
+    hf_step_s: float | None = None
     for _ in range(3):  # on a busy machine the difference can drown in noise: measure again
-        t1 = best_of(lambda: model.generate_text(prompt, max_new_tokens=1), cfg.repeats)
-        tn = best_of(lambda: model.generate_text(prompt, max_new_tokens=n_gen), cfg.repeats)
+        t1, tn = time_decode(model, prompt, n_gen, cfg.repeats)
+        if path == "lean":  # the Hugging Face forward on the same weights, timed right after
+            model._lean = False
+            try:
+                hf_t1, hf_tn = time_decode(model, prompt, n_gen, cfg.repeats)
+            finally:
+                model._lean = True
+            hf_step_s = (hf_tn - hf_t1) / (n_gen - 1) if hf_tn > hf_t1 else None
         if tn > t1:
             break
     else:
         raise RuntimeError(f"{dtype}: decoding {n_gen} tokens was not slower than 1; too noisy to time")
     step_s = (tn - t1) / (n_gen - 1)
     head_s = profile_head(model.model, cfg.device, max(5, cfg.repeats))
+    layers_s = profile_layer_matmuls(model, max(5, cfg.repeats))
 
     weights = weight_bytes(model.model)
     dtype_bytes = 4 if compute == "float32" else 2
@@ -189,6 +233,9 @@ def measure_dtype(cfg: P2Config, source: str, dtype: str) -> dict[str, Any]:
         "prompt_tokens": n_prompt,
         "decode_tokens": n_gen,
         "prefill_s": round(t1, 3),
+        "decode_path": path,
+        "hf_forward_decode_tok_s": round(1 / hf_step_s, 2) if hf_step_s else None,
+        "speedup_vs_hf_forward": round(hf_step_s / step_s, 2) if hf_step_s else None,
         "decode_ms_per_token": round(1000 * step_s, 1),
         "decode_tok_s": round(tok_s, 2),
         "output_layer": "int8-screened, top-k rescored" if head["read"] != head["full"] else "full",
@@ -197,7 +244,8 @@ def measure_dtype(cfg: P2Config, source: str, dtype: str) -> dict[str, Any]:
         "achieved_of_bound": round(tok_s / bound, 4),
         "profile_ms": {
             "output_layer": round(1000 * head_s, 1),
-            "rest_of_step": round(1000 * max(0.0, step_s - head_s), 1),
+            "layer_matmuls": round(1000 * layers_s, 1) if layers_s is not None else None,
+            "rest_of_step": round(1000 * max(0.0, step_s - head_s - (layers_s or 0.0)), 1),
         },
     }
     return result
@@ -257,16 +305,21 @@ def render_markdown(data: dict[str, Any]) -> str:
         ("output layer as decoded", lambda r: r.get("output_layer", "full")),
         ("bound (tok/s)", lambda r: r["bound_tok_s"]),
         ("bound if all weights read in the dtype (tok/s)", lambda r: r.get("bound_full_weights_tok_s", "-")),
+        ("decode path", lambda r: r.get("decode_path", "hf")),
         ("decode (tok/s)", lambda r: r["decode_tok_s"]),
+        ("decode with the Hugging Face forward (tok/s)", lambda r: r.get("hf_forward_decode_tok_s") or "-"),
+        (
+            "speed-up vs the Hugging Face forward",
+            lambda r: f"{r['speedup_vs_hf_forward']}×" if r.get("speedup_vs_hf_forward") else "-",
+        ),
         ("**achieved / bound**", lambda r: f"**{100 * r['achieved_of_bound']:.0f}%**"),
         ("decode step (ms)", lambda r: r["decode_ms_per_token"]),
         ("  of which output layer (ms)", lambda r: r["profile_ms"]["output_layer"]),
-        ("  of which the rest (ms)", lambda r: r["profile_ms"]["rest_of_step"]),
+        ("  of which layer weight multiplications (ms)", lambda r: r["profile_ms"].get("layer_matmuls") or "-"),
+        ("  of which the rest: attention, norms, rotary, Python (ms)", lambda r: r["profile_ms"]["rest_of_step"]),
         (f"prefill of {rows[0]['prompt_tokens']} prompt tokens (s)", lambda r: r["prefill_s"]),
     ]
-    lines.append(
-        md_table(["metric", *(r["dtype"] for r in rows)], [[m, *(f(r) for r in rows)] for m, f in metrics])
-    )
+    lines.append(md_table(["metric", *(r["dtype"] for r in rows)], [[m, *(f(r) for r in rows)] for m, f in metrics]))
     for fail in data.get("failed", []):
         lines.append(f"\n{fail['dtype']}: not measured ({fail['error']}).\n")
     llama = data["llama_cpp"]
@@ -297,7 +350,8 @@ def main(cfg: P2Config) -> dict[str, Any]:
         say(
             f"  {dtype}: {r['decode_tok_s']} tok/s vs bound {r['bound_tok_s']} tok/s → "
             f"{100 * r['achieved_of_bound']:.0f}% (step {r['decode_ms_per_token']} ms, output layer "
-            f"{r['profile_ms']['output_layer']} ms)"
+            f"{r['profile_ms']['output_layer']} ms, layer matmuls {r['profile_ms']['layer_matmuls']} ms); "
+            f"{r['decode_path']} path, {r['speedup_vs_hf_forward']}× the Hugging Face forward"
         )
     data = {
         "benchmark": "P2",
@@ -318,9 +372,7 @@ def parse_args(argv: list[str] | None = None) -> P2Config:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=d.model)
     p.add_argument("--device", default=d.device, choices=["cpu", "cuda"])
-    p.add_argument(
-        "--dtype", action="append", choices=["float32", "bfloat16", "float16", "4bit"], help="repeatable"
-    )
+    p.add_argument("--dtype", action="append", choices=["float32", "bfloat16", "float16", "4bit"], help="repeatable")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--decode-tokens", type=int, default=d.decode_tokens)
     p.add_argument("--repeats", type=int, default=d.repeats)
