@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -53,7 +54,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from agent.trace import RunResult
@@ -180,13 +181,14 @@ class RunStore:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
                 metadata.create_all(conn)
             return
-        for attempt in range(3):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except OperationalError as exc:  # SQLite: another process created a table between check and create
-                if "already exists" not in str(exc) or attempt == 2:
-                    raise
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            metadata.create_all(self.engine)
+            return
+        # SQLite checks, then creates: processes opening one new file at once take turns (a lock file)
+        with open(f"{Path(database).expanduser()}.schema-lock", "ab") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            metadata.create_all(self.engine)
 
     def _make_engine(self, parsed: Any) -> Engine:
         if self.dialect != "sqlite":
