@@ -240,10 +240,9 @@ def _adapters(settings: Any, shipped: Path) -> list[dict[str, Any]]:
         for folder in sorted(p for p in repo_adapters.iterdir() if (p / "adapter_config.json").is_file()):
             found[folder.name] = {"name": folder.name, "path": str(folder), "source": "shipped", "scores": {}}
     try:
-        from finetune.promote import AdapterRegistry
+        from finetune.promote import adapter_entries
 
-        registry = AdapterRegistry(Path(settings.cache_dir).expanduser() / "adapters" / "registry.json")
-        for entry in registry.all():
+        for entry in adapter_entries(settings):
             found.setdefault(entry["name"], {"name": entry["name"], "scores": {}})
             found[entry["name"]].update(
                 path=entry.get("path"), source=entry.get("source", "registry"), scores=entry.get("scores", {})

@@ -160,3 +160,25 @@ def test_serve_runs_uvicorn_with_settings_defaults_and_flags(cli_env, monkeypatc
 def test_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_models_lists_adapters_registered_in_the_run_store(cli_env, tmp_path):
+    """An adapter promoted on any replica is in the store's registry: `qreact models` shows it with its scores."""
+    from app.store import RunStore
+
+    folder = tmp_path / "job-1"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text("{}", encoding="utf-8")
+    (folder / "adapter_model.safetensors").write_bytes(b"weights")
+    store = RunStore(f"sqlite:///{tmp_path / 'runs.db'}")
+    try:
+        registry = store.adapter_registry("test")
+        registry.register("job-1", folder, source="job")
+        registry.record_scores("job-1", "dev", {"accuracy": 0.75, "n": 20})
+    finally:
+        store.close()
+    result = runner.invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    entry = next(a for a in json.loads(result.stdout)["adapters"] if a["name"] == "job-1")
+    assert entry["path"] == str(folder) and entry["source"] == "job"
+    assert entry["scores"]["dev"]["accuracy"] == 0.75
