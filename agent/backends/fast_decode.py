@@ -13,7 +13,7 @@ took ~40 ms. ``GemmaDecoder`` runs the same math with far fewer ops:
   The model's own weights are never modified, so swapping adapters cannot drift: every rebuild
   starts from the untouched base weights.
 
-It covers ``Gemma3ForCausalLM`` (text) with plain ``nn.Linear`` layers; ``GemmaDecoder.unsupported``
+It covers ``Gemma3ForCausalLM`` (text) on CPU with plain ``nn.Linear`` layers; ``GemmaDecoder.unsupported``
 names why another model or adapter (4-bit, DoRA, soft-capping, ...) must take the Hugging Face path.
 Greedy outputs match the Hugging Face path token for token on the tested prompts (tests/agent/test_decode_fast.py).
 """
@@ -157,6 +157,8 @@ class GemmaDecoder:
             return f"activation {getattr(cfg, 'hidden_activation', None)!r}"
         if getattr(model, "hf_quantizer", None) is not None:
             return "quantized weights"
+        if model.model.embed_tokens.weight.device.type != "cpu":  # measured and tested on CPU only so far
+            return f"device {model.model.embed_tokens.weight.device.type}"
         for layer in model.model.layers:
             for name in _FUSED:
                 parent = layer.self_attn if name.endswith(("q_proj", "k_proj", "v_proj", "o_proj")) else layer.mlp
