@@ -39,6 +39,7 @@ Replayer = Callable[[str], str]
 class ReplayResult:
     ok: bool
     reason: str
+    keep: int = 0  # tool calls of the trace that the training example keeps (a prefix)
 
 
 def default_replayers() -> dict[str, Replayer]:
@@ -96,10 +97,16 @@ def replay_check(
         if " ".join(fresh.split()) != recorded and not supports(recorded, fresh):
             call = f"{step['tool']}({step['tool_input']!r})"
             return ReplayResult(False, f"replaying {call} gave {fresh!r}, the trace says {recorded!r}")
-    last = str(calls[-1]["observation"])
-    if not supports(last, answer):
-        return ReplayResult(False, "the last observation does not contain the corrected answer")
-    return ReplayResult(True, "the last observation supports the corrected answer")
+    if supports(str(calls[-1]["observation"]), answer):
+        return ReplayResult(True, "the last observation supports the corrected answer", len(calls))
+    # A wrong turn after the right observation (a population question answered with a density):
+    # the example keeps the calls up to the first observation that holds the answer, then answers.
+    for keep, step in enumerate(calls[:-1], start=1):
+        if supports(str(step["observation"]), answer):
+            return ReplayResult(
+                True, f"observation {keep} of {len(calls)} supports the corrected answer; later steps dropped", keep
+            )
+    return ReplayResult(False, "no observation contains the corrected answer")
 
 
 def _thought(step: Mapping[str, Any]) -> str:
@@ -120,6 +127,12 @@ def run_to_trajectory(run: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     steps = list(run.get("steps") or [])
     calls = tool_steps(steps)
+    cut = 0
+    if how == "corrected":  # the example ends at the first observation that holds the answer
+        check = replay_check(steps, str(answer))
+        if not check.ok:
+            return None
+        cut, calls = len(calls) - check.keep, calls[: check.keep]
     out_steps = [
         {
             "thought": _thought(s),
@@ -151,7 +164,8 @@ def run_to_trajectory(run: Mapping[str, Any]) -> dict[str, Any] | None:
             "backend": run.get("backend"),
             "model": run.get("model"),
             "adapter": run.get("adapter"),
-            "dropped_steps": len([s for s in steps if s.get("kind") != "final"]) - len(calls),
+            "dropped_steps": len([s for s in steps if s.get("kind") != "final"]) - len(calls) - cut,
+            "cut_steps": cut,
         },
     }
 

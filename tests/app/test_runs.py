@@ -87,7 +87,7 @@ def test_feedback_confirm_correct_and_filters(client: TestClient) -> None:
     assert fixed.json()["replayable"] is True and fixed.json()["use"] == "training"
     qa = client.post(f"/runs/{c}/feedback", json={"correct": False, "answer": "Canberra"})
     assert qa.json()["replayable"] is False and qa.json()["use"] == "qa_pair"
-    assert "does not contain" in qa.json()["reason"]
+    assert "no observation contains" in qa.json()["reason"]
     assert client.post(f"/runs/{d}/feedback", json={"correct": False}).json()["use"] == "none"
     assert client.post("/runs/nope/feedback", json={"correct": True}).status_code == 404
     assert client.post(f"/runs/{a}/feedback", json={"answer": "x"}).status_code == 422  # correct is required

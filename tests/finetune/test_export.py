@@ -163,3 +163,40 @@ def test_export_command_cli(store_url: str, tmp_path: Path) -> None:
     assert json.loads(result.output.strip().splitlines()[-1])["written"] == 1 and len(read(out)) == 1
     bad = CliRunner().invoke(app, [*args, "--since", "someday"])
     assert bad.exit_code != 0
+
+
+def wrong_turn_run(run_id: str) -> RunResult:
+    """The logged failure: a population question answered with a density (search, search, divide)."""
+    norway = "Norway: capital Oslo; population 5,156,450; area 323,802 km2; region Europe"
+    steps = []
+    for i, (tool, text, obs) in enumerate(
+        [("Search", "population of Norway", norway), ("Search", "area of Norway", norway),
+         ("Calculator", "round(5156450 / 323802)", "16")]
+    ):  # fmt: skip
+        step = Step(index=i, kind="tool", thought="I should look it up.", tool=tool, tool_input=text)
+        step.observation, step.log = obs, f" I should look it up.\nAction: {tool}\nAction Input: {text}"
+        steps.append(step)
+    steps.append(Step(index=3, kind="final", thought="I now know the final answer", final_answer="16", log="x"))
+    return RunResult(
+        run_id=run_id, question="What is the population of Norway?", answer="The population of Norway is 16 people.",
+        status="answered", steps=steps, backend="local", model="gemma-3-270m",
+    )  # fmt: skip
+
+
+def test_a_correction_found_before_a_wrong_turn_keeps_the_calls_up_to_it(store_url: str, tmp_path: Path) -> None:
+    steps = [s.model_dump() for s in wrong_turn_run("n").steps]
+    check = replay_check(steps, "The population of Norway is 5,156,450.")
+    assert check.ok and check.keep == 1 and "later steps dropped" in check.reason
+    assert not replay_check(steps, "5,200,000").ok  # in no observation (0.1 %)
+
+    store = RunStore(store_url)
+    store.save(wrong_turn_run("n1"), created_at=T0)
+    store.add_feedback("n1", False, answer="The population of Norway is 5,156,450.", replayable=True)
+    store.close()
+    out = tmp_path / "runs.jsonl"
+    assert export_runs(store_url, out)["written"] == 1
+    (line,) = read(out)
+    assert [s["tool_input"] for s in line["steps"]] == ["population of Norway"]
+    assert line["final_answer"] == "The population of Norway is 5,156,450."
+    assert line["meta"]["cut_steps"] == 2 and line["meta"]["dropped_steps"] == 0
+    assert line["final_log"] == "I now know the final answer\nFinal Answer: The population of Norway is 5,156,450."
