@@ -34,26 +34,51 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SEED_RECIPE = {"batch": 1, "accumulation": 16, "checkpointing": True, "max_length": 512}
-RECIPE_NAMES = ("seed", "qreact", "qreact_ckpt")
+SEED_RECIPE = {
+    "batch": 1, "accumulation": 16, "checkpointing": True, "max_length": 512, "share_prefix": False,
+    "chunk_rows": 0, "lora_dropout": 0.05, "lean_dropout": False,
+}  # fmt: skip
+RECIPE_NAMES = ("seed", "qreact", "logits_only", "logits_only_ckpt")
+RECIPE_LABELS = {
+    "seed": "pad to 512, full logits",
+    "qreact": "the default",
+    "logits_only": "dynamic pad, supervised logits",
+    "logits_only_ckpt": "dynamic pad, supervised logits",
+}
 
 
-def recipe_for(name: str, config: str) -> dict[str, Any]:
+def recipe_for(name: str, config: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The seed's settings, or qreact's as written in the given YAML config (cpu-default by default).
 
-    ``qreact_ckpt`` is qreact's recipe with gradient checkpointing forced on: the memory-matched variant.
+    ``logits_only`` is qreact's batch and accumulation with only the session-1 levers (dynamic padding,
+    length grouping, logits at supervised positions; no shared prefix, no chunked output layer, no
+    checkpointing); ``logits_only_ckpt`` the same with gradient checkpointing. ``overrides`` (``--set``)
+    change any value of the qreact recipe, for experiments.
     """
     if name == "seed":
         return dict(SEED_RECIPE)
-    from finetune.config import load_yaml
+    from finetune.config import FinetuneConfig, load_yaml
 
-    cfg = load_yaml(config)
-    return {
-        "batch": int(cfg.get("per_device_train_batch_size", 1)),
-        "accumulation": int(cfg.get("gradient_accumulation_steps", 1)),
-        "checkpointing": name == "qreact_ckpt" or bool(cfg.get("gradient_checkpointing", True)),
-        "max_length": int(cfg.get("max_length", 512)),
+    defaults = FinetuneConfig(train_files=["-"])
+    cfg = {**{k: getattr(defaults, k) for k in vars(defaults)}, **load_yaml(config)}
+    recipe = {
+        "batch": int(cfg["per_device_train_batch_size"]),
+        "accumulation": int(cfg["gradient_accumulation_steps"]),
+        "checkpointing": bool(cfg["gradient_checkpointing"]),
+        "max_length": int(cfg["max_length"]),
+        "share_prefix": bool(cfg["shared_prefix"]),
+        "chunk_rows": int(cfg["logits_chunk_rows"]),
+        "lora_dropout": float(cfg["lora_dropout"]),
+        "lean_dropout": bool(cfg["lean_lora_dropout"]),
     }
+    if name.startswith("logits_only"):
+        recipe.update(checkpointing=name.endswith("_ckpt"), share_prefix=False, chunk_rows=0, lean_dropout=False)
+    elif overrides:
+        for key, value in overrides.items():
+            if key not in recipe:
+                raise SystemExit(f"--set {key}: not one of {', '.join(recipe)}")
+            recipe[key] = type(recipe[key])(value) if not isinstance(recipe[key], bool) else value in ("1", "true")
+    return recipe
 
 
 def load_texts(path: Path, n: int) -> list[tuple[str, list[list[int]]]]:
@@ -91,11 +116,11 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     from peft import LoraConfig, get_peft_model
 
     from finetune.data import IGNORE_INDEX, PadCollator, label_tokens
-    from finetune.train import supervised_loss
+    from finetune.train import supervised_loss, use_lean_lora_dropout
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    recipe = recipe_for(args.worker, args.config)
+    recipe = recipe_for(args.worker, args.config, dict(kv.split("=", 1) for kv in args.set))
     device = args.device
     if args.model == "small":
         from bench.rank_alignment import small_gemma
@@ -116,9 +141,11 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     model.config.use_cache = False
     model.to(device)
     lora = LoraConfig(
-        r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"
+        r=16, lora_alpha=32, lora_dropout=recipe["lora_dropout"], target_modules="all-linear", task_type="CAUSAL_LM"
     )
     model = get_peft_model(model, lora)
+    if recipe["lean_dropout"]:
+        use_lean_lora_dropout(model)
     if recipe["checkpointing"]:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
@@ -156,16 +183,20 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         if args.worker == "seed":
             loss = model(**batch).loss  # transformers' loss: logits at every position
         else:
-            loss = supervised_loss(model, batch["input_ids"], batch["attention_mask"], batch["labels"])
+            loss = supervised_loss(
+                model, batch["input_ids"], batch["attention_mask"], batch["labels"],
+                share_prefix=recipe["share_prefix"], chunk_rows=recipe["chunk_rows"],
+            )  # fmt: skip
         (loss * scale).backward()
 
+    load_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # model + data loaded
     run(batches[0], 0.0)  # warm-up (not timed): allocator, threads
     opt.zero_grad(set_to_none=True)
     processed = sum(int(b["attention_mask"].numel()) for b in batches)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i, batch in enumerate(batches, start=1):
         run(batch, 1.0 / recipe["accumulation"])
         if i % recipe["accumulation"] == 0 or i == len(batches):
@@ -175,6 +206,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start  # all threads: less sensitive to other jobs than wall time
     return {
         "recipe": args.worker,
         **recipe,
@@ -183,17 +215,32 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         "examples_per_s": round(len(rows) / seconds, 4),
         "agent_tokens": agent_tokens,
         "agent_tokens_per_s": round(agent_tokens / seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "agent_tokens_per_cpu_s": round(agent_tokens / cpu_seconds, 2),
         "processed_tokens": processed,  # including padding
         "processed_tokens_per_s": round(processed / seconds, 2),
+        "load_rss_mb": round(load_rss),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "peak_vram_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device == "cuda" else None,
     }
 
 
 def _describe(name: str, r: dict[str, Any]) -> str:
-    what = "pad to 512, full logits" if name == "seed" else "dynamic pad, supervised logits"
-    ckpt = ", checkpointing" if r["checkpointing"] else ""
-    return f"{name} ({what}, {r['batch']}x{r['accumulation']}{ckpt})"
+    levers = [RECIPE_LABELS[name]]
+    if name == "qreact":
+        levers = ["dynamic pad, supervised logits"]
+        if r["share_prefix"]:
+            levers.append("shared prompt prefix")
+        if r["chunk_rows"]:
+            levers.append(f"output layer in {r['chunk_rows']}-row chunks")
+        if r["lean_dropout"]:
+            levers.append("lean LoRA dropout")
+    levers.append(f"{r['batch']}x{r['accumulation']}")
+    if r["checkpointing"]:
+        levers.append("checkpointing")
+    if r["lora_dropout"] != SEED_RECIPE["lora_dropout"]:
+        levers.append(f"LoRA dropout {r['lora_dropout']}")
+    return f"{name} ({', '.join(levers)})"
 
 
 def render(result: dict[str, Any]) -> str:
@@ -201,6 +248,7 @@ def render(result: dict[str, Any]) -> str:
     seed = result["seed"]
     rows = [
         ("agent tokens / s", "agent_tokens_per_s"),
+        ("agent tokens / CPU-second (all threads)", "agent_tokens_per_cpu_s"),
         ("examples / s", "examples_per_s"),
         ("processed tokens / s (incl. padding)", "processed_tokens_per_s"),
         ("seconds for the pass", "seconds"),
@@ -247,6 +295,11 @@ def main() -> None:
         default=str(ROOT / "finetune" / "configs" / "cpu-default.yaml"),
         help="qreact's recipe: batch, accumulation, checkpointing, max_length from this YAML",
     )
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPE_NAMES), choices=RECIPE_NAMES,
+                        help="recipes to run (seed first: ratios are against it)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="experiments: change the qreact recipe (batch, accumulation, checkpointing, "
+                        "share_prefix, chunk_rows, lora_dropout)")
     parser.add_argument("--worker", choices=RECIPE_NAMES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.device is None:
@@ -258,10 +311,10 @@ def main() -> None:
         return
 
     results: dict[str, Any] = {}
-    for name in RECIPE_NAMES:
+    for name in args.recipes:
         cmd = [sys.executable, __file__, "--worker", name, "--model", args.model, "--data", args.data,
                "--examples", str(args.examples), "--device", args.device,
-               "--config", args.config]  # fmt: skip
+               "--config", args.config, "--set", *args.set]  # fmt: skip
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         print(f"running the {name} recipe ...", file=sys.stderr)
@@ -269,6 +322,10 @@ def main() -> None:
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     import torch
 
+    if "seed" not in results:
+        print(json.dumps(results, indent=2))  # an experiment without the reference: raw numbers only
+        return
+    others = [n for n in results if n != "seed"]
     hardware = (
         torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine()
     )
@@ -280,12 +337,9 @@ def main() -> None:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **results,
         "speedup": {
-            n: results[n]["agent_tokens_per_s"] / results["seed"]["agent_tokens_per_s"]
-            for n in RECIPE_NAMES[1:]
+            n: results[n]["agent_tokens_per_s"] / results["seed"]["agent_tokens_per_s"] for n in others
         },
-        "memory_ratio": {
-            n: results[n]["peak_rss_mb"] / results["seed"]["peak_rss_mb"] for n in RECIPE_NAMES[1:]
-        },
+        "memory_ratio": {n: results[n]["peak_rss_mb"] / results["seed"]["peak_rss_mb"] for n in others},
     }
     suffix = "_gpu" if args.device == "cuda" else ""
     out = Path(args.out or ROOT / "bench" / "results" / f"train_speed{suffix}")

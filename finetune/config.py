@@ -71,6 +71,9 @@ class FinetuneConfig:
     lora_alpha: int = _f(16, "LoRA scaling numerator (scale = alpha / r; seed: 16)")
     lora_dropout: float = _f(0.05, "dropout on the LoRA input (seed: 0.05)")
     target_modules: list[str] = _f(["all-linear"], "modules to adapt; all-linear = all but the output layer")
+    lean_lora_dropout: bool = _f(
+        True, "apply the LoRA dropout inside LoRA A, keeping a 1-byte mask instead of two float copies (same values)"
+    )
     lora_bias: Literal["none", "all", "lora_only"] = _f("none", "which biases to train (seed: none)")
 
     # --- optimisation
@@ -89,6 +92,14 @@ class FinetuneConfig:
         True, "compute the output layer + loss only where labels are supervised (same loss, ~2x faster)"
     )
     gradient_checkpointing: bool = _f(True, "recompute activations in backward (less memory, ~30% slower)")
+    shared_prefix: bool = _f(
+        True,
+        "run the tokens every example of a batch starts with (the ReAct prompt, ~160 tokens) once per batch and "
+        "reuse their keys/values, gradients kept (same loss; ignored with gradient_checkpointing)",
+    )
+    logits_chunk_rows: int = _f(
+        32, "rows of output layer + cross-entropy at once (the [rows x vocab] logits never exist whole); 0 = all"
+    )
     torch_compile: bool = _f(False, "torch.compile the model (GPU; compile time is minutes)")
     seed: int = _f(42, "random seed (data order, LoRA init, dropout)")
 
@@ -139,6 +150,8 @@ class FinetuneConfig:
             problems.append(f"num_train_epochs: must be > 0 with max_steps -1 (got {self.num_train_epochs})")
         if self.streaming and self.max_steps < 1:
             problems.append("streaming: a streamed dataset has no length, so set max_steps >= 1")
+        if self.logits_chunk_rows < 0:
+            problems.append(f"logits_chunk_rows: must be >= 0 (got {self.logits_chunk_rows})")
         if self.eval_steps < 0:
             problems.append(f"eval_steps: must be >= 0 (got {self.eval_steps})")
         if self.eval_steps and not self.eval_files:

@@ -176,9 +176,75 @@ def build_model(cfg: FinetuneConfig, plan: Plan) -> Any:
     if cfg.init_adapter:  # continue training an existing adapter (its own r/alpha/targets apply)
         from peft import PeftModel
 
-        return PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
-    model = get_peft_model(model, build_lora_config(cfg))
+        model = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
+    else:
+        model = get_peft_model(model, build_lora_config(cfg))
+    if cfg.lean_lora_dropout:
+        use_lean_lora_dropout(model)
     return model
+
+
+class _DropoutLinear(torch.autograd.Function):
+    """``linear(dropout(x), weight)`` keeping only ``x`` (already kept by the base layer) and a 1-byte mask.
+
+    ``F.dropout`` on CPU keeps a float noise tensor and LoRA A keeps the dropped-out copy of ``x``: 8 bytes
+    per element of every adapted layer's input, ~40% of a step's activations. The mask is drawn exactly as
+    ``F.dropout`` draws it (a float ``bernoulli_`` on the same generator), so values and gradients match.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, p: float) -> torch.Tensor:  # type: ignore[override]
+        noise = torch.empty_like(x).bernoulli_(1 - p)
+        mask = noise.bool()
+        out = F.linear(x * noise.div_(1 - p), weight)
+        ctx.p = p
+        ctx.save_for_backward(x, mask, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        x, mask, weight = ctx.saved_tensors
+        noise = mask.to(x.dtype).div_(1 - ctx.p)
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (grad_out @ weight) * noise
+        if ctx.needs_input_grad[1]:
+            grad_w = grad_out.reshape(-1, grad_out.size(-1)).T @ (x * noise).reshape(-1, x.size(-1))
+        return grad_x, grad_w, None
+
+
+class DropoutLinear(torch.nn.Linear):
+    """A LoRA A matrix with its input dropout folded in (``lean_lora_dropout``); same parameter names."""
+
+    dropout_p: float = 0.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and self.dropout_p > 0):
+            return F.linear(x, self.weight, self.bias)
+        if self.bias is not None or not torch.is_grad_enabled():
+            return F.linear(F.dropout(x, self.dropout_p, True), self.weight, self.bias)
+        return _DropoutLinear.apply(x, self.weight, self.dropout_p)
+
+
+def use_lean_lora_dropout(model: Any) -> int:
+    """Fold each LoRA layer's input dropout into its A matrix (``DropoutLinear``); returns how many.
+
+    Same draws, values and gradients as peft's ``lora_B(lora_A(dropout(x)))``; the dropped-out copy of
+    ``x`` and the float noise are no longer kept for backward (a bool mask is).
+    """
+    count = 0
+    for module in model.modules():
+        drops, lora_a = getattr(module, "lora_dropout", None), getattr(module, "lora_A", None)
+        if not isinstance(drops, torch.nn.ModuleDict) or not isinstance(lora_a, torch.nn.ModuleDict):
+            continue
+        for name, drop in list(drops.items()):
+            a = lora_a[name] if name in lora_a else None
+            if isinstance(drop, torch.nn.Dropout) and drop.p > 0 and type(a) is torch.nn.Linear:
+                a.__class__ = DropoutLinear
+                a.dropout_p = float(drop.p)
+                drops[name] = torch.nn.Identity()
+                count += 1
+    return count
 
 
 def build_training_args(cfg: FinetuneConfig, plan: Plan, streaming: bool) -> TrainingArguments:
@@ -223,6 +289,107 @@ def build_training_args(cfg: FinetuneConfig, plan: Plan, streaming: bool) -> Tra
 
 # ---------------------------------------------------------------- loss
 
+LOGITS_CHUNK_ROWS = 32  # rows of [rows x vocab] fp32 logits at once: 32 MiB for Gemma's 262,144 entries
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """Summed cross-entropy of ``hidden @ weight.T`` against ``targets``, ``chunk`` rows at a time.
+
+    The [rows x vocab] logits never exist whole: each chunk's logits, log-sum-exp and softmax are computed,
+    and since the loss is a scalar its gradient w.r.t. ``hidden`` is computed right there (softmax minus
+    one-hot, times the weight) and kept (rows x hidden, tiny); backward only scales it. No recompute, so
+    the same matmuls as a plain forward + backward. ``weight`` must be frozen (LoRA: the tied embedding).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int, softcap: float
+    ) -> torch.Tensor:
+        grad = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
+        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        for start in range(0, hidden.size(0), chunk):
+            h, t = hidden[start : start + chunk], targets[start : start + chunk]
+            logits = (h @ weight.T).float()
+            capped = None
+            if softcap:
+                capped = torch.tanh(logits / softcap)
+                logits = capped * softcap
+            lse = torch.logsumexp(logits, dim=-1)
+            total += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            if grad is not None:
+                probs = logits.sub_(lse[:, None]).exp_()  # softmax, in place: one [chunk x vocab] buffer
+                probs[torch.arange(len(t), device=t.device), t] -= 1.0
+                if capped is not None:
+                    probs.mul_(1.0 - capped * capped)  # d(cap * tanh(z / cap)) / dz
+                grad[start : start + chunk] = (probs.to(weight.dtype) @ weight).to(grad.dtype)
+            del logits, capped
+        ctx.save_for_backward(grad if grad is not None else torch.empty(0))
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return grad * grad_output.to(grad.dtype), None, None, None, None
+
+
+def linear_cross_entropy(
+    hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int = LOGITS_CHUNK_ROWS,
+    softcap: float | None = None, bias: torch.Tensor | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """Sum over rows of cross-entropy(softcap(hidden @ weight.T + bias), targets); chunked when ``chunk`` > 0.
+
+    ``chunk`` <= 0, a trainable ``weight`` or a bias computes the logits of all rows at once (plain autograd).
+    """
+    if chunk > 0 and not weight.requires_grad and bias is None:
+        return _LinearCrossEntropy.apply(hidden, weight, targets, chunk, float(softcap or 0.0))
+    logits = F.linear(hidden, weight, bias)
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    return F.cross_entropy(logits.float(), targets, reduction="sum")
+
+
+def common_prefix_length(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> int:
+    """Tokens every row of a right-padded batch starts with, leaving each row at least one token of its own."""
+    if input_ids.size(0) < 2:
+        return 0
+    differs = (input_ids != input_ids[:1]).any(dim=0)
+    first = int(differs.nonzero()[0]) if bool(differs.any()) else input_ids.size(1)
+    shortest = int(attention_mask.sum(dim=1).min())
+    n = max(0, min(first, shortest - 1))
+    if n and not bool(attention_mask[:, :n].all()):
+        return 0  # left padding: no shared real prefix
+    return n
+
+
+def decoder_hidden(
+    base: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, share_prefix: bool = False,
+    min_prefix: int = 8,
+) -> torch.Tensor:  # fmt: skip
+    """Final hidden states [batch, seq, hidden] of the decoder (after its last norm).
+
+    With ``share_prefix``, the tokens every example starts with (the ReAct prompt up to the question,
+    ~160 tokens) run once, and the rest of each example runs against their keys/values expanded to the
+    batch (gradients flow back through the expand): the same values as running every row in full, for
+    ~40% fewer tokens at batch 4. Needs gradient checkpointing off (a checkpointed layer drops the cache).
+    """
+    decoder = base.get_decoder()
+    n = common_prefix_length(input_ids, attention_mask) if share_prefix else 0
+    if n < min_prefix or getattr(base, "is_activation_checkpointing", False):
+        return decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)[0]
+    from transformers import DynamicCache
+
+    batch, length = input_ids.shape
+    cache = DynamicCache(config=base.config)
+    prefix = decoder(input_ids=input_ids[:1, :n], attention_mask=attention_mask[:1, :n], cache=cache,
+                     use_cache=True)[0]  # fmt: skip
+    for layer in cache.layers:
+        layer.keys = layer.keys.expand(batch, -1, -1, -1)
+        layer.values = layer.values.expand(batch, -1, -1, -1)
+    positions = torch.arange(n, length, device=input_ids.device).unsqueeze(0).expand(batch, -1)
+    rest = decoder(input_ids=input_ids[:, n:], attention_mask=attention_mask, position_ids=positions, cache=cache,
+                   use_cache=True)[0]  # fmt: skip
+    return torch.cat([prefix.expand(batch, -1, -1), rest], dim=1)
+
 
 def supervised_loss(
     model: Any,
@@ -230,22 +397,25 @@ def supervised_loss(
     attention_mask: torch.Tensor,
     labels: torch.Tensor,
     num_items: Any = None,
+    *,
+    share_prefix: bool = False,
+    chunk_rows: int = 0,
 ) -> torch.Tensor:
     """Causal-LM cross-entropy with the output layer applied only where the shifted labels are supervised.
 
     Same value and gradients as the full loss: positions whose label is -100 contribute nothing, so
     their 262k-wide logits never need computing. Sum over tokens / ``num_items`` (the supervised
     count over the whole accumulated batch) or / this batch's count when ``num_items`` is None.
+    ``share_prefix`` runs the batch's common prefix once (``decoder_hidden``); ``chunk_rows`` > 0
+    computes the output layer + cross-entropy that many rows at a time (``linear_cross_entropy``).
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)[0]
+    hidden = decoder_hidden(base, input_ids, attention_mask, share_prefix)
     targets = labels[:, 1:]
     mask = targets != IGNORE_INDEX
-    logits = base.get_output_embeddings()(hidden[:, :-1][mask])
     cap = getattr(base.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    total = F.cross_entropy(logits.float(), targets[mask], reduction="sum")
+    head = base.get_output_embeddings()
+    total = linear_cross_entropy(hidden[:, :-1][mask], head.weight, targets[mask], chunk_rows, cap, head.bias)
     denom = num_items if num_items is not None else mask.sum().clamp(min=1)
     return total / denom
 
@@ -281,18 +451,23 @@ class SupervisedTrainer(Trainer):
         True  # compute_loss divides by the supervised count of the whole accumulated batch
     )
 
-    def __init__(self, *args: Any, supervised_logits_only: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, supervised_logits_only: bool = True, shared_prefix: bool = False,
+        logits_chunk_rows: int = 0, **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = True  # makes Trainer count supervised tokens across accumulation
         self.supervised_logits_only = supervised_logits_only
+        self.loss_options = {"share_prefix": shared_prefix, "chunk_rows": logits_chunk_rows}
         self.tokens = {"supervised": 0, "total": 0}
         self._last_log = (time.perf_counter(), 0, 0)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
-        loss_fn = supervised_loss if self.supervised_logits_only else full_loss
-        loss = loss_fn(
-            model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"], num_items_in_batch
-        )
+        args = (model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"], num_items_in_batch)
+        if self.supervised_logits_only:
+            loss = supervised_loss(*args, **self.loss_options)
+        else:
+            loss = full_loss(*args)
         if model.training:
             self.tokens["supervised"] += int((inputs["labels"][:, 1:] != IGNORE_INDEX).sum())
             self.tokens["total"] += int(inputs["attention_mask"].sum())
@@ -430,6 +605,8 @@ def main(cfg: FinetuneConfig, resume: bool = False) -> dict[str, Any]:
         data_collator=PadCollator(tokenizer.pad_token_id),
         callbacks=[stop, progress],
         supervised_logits_only=cfg.supervised_logits_only,
+        shared_prefix=cfg.shared_prefix,
+        logits_chunk_rows=cfg.logits_chunk_rows,
     )
     checkpoint = None
     if resume:
