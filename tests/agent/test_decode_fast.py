@@ -185,3 +185,11 @@ def test_kv_buffers_grow_and_keep_their_contents() -> None:
     buffers.reserve(3)
     assert buffers.capacity >= 64
     assert torch.equal(buffers.keys[1][0, 0, :2], torch.arange(8.0).view(2, 4))
+
+
+def test_setting_turns_the_lean_forward_off(tiny_model_dir: Path) -> None:
+    from app.settings import Settings
+
+    for on, path in ((True, "lean"), (False, "hf")):
+        settings = Settings(_env_file=None, local_model=str(tiny_model_dir), fast_decode=on)  # type: ignore[call-arg]
+        assert LocalChatModel.from_settings(settings).decode_path == path
