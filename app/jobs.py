@@ -99,6 +99,7 @@ class Job:
     started_at: float | None = None
     ended_at: float | None = None
     pid: int | None = None
+    eval_started_at: float | None = None
     baseline: str = "none"  # the adapter serving when the job started (folder or "none")
     baseline_name: str | None = None
     progress: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +114,11 @@ class Job:
     @property
     def scores_path(self) -> Path:
         return self.dir / "scores.json"
+
+    @property
+    def eval_results_path(self) -> Path:
+        """One line per (adapter, question) scored so far: ``finetune.promote evaluate`` appends them."""
+        return self.scores_path.with_suffix(".results.jsonl")
 
     @property
     def log_path(self) -> Path:
@@ -236,6 +242,26 @@ def check_gpu_budget(settings: Settings, budget_mb: int) -> None:
         )
 
 
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as f:
+            return sum(1 for line in f if line.strip())
+    except OSError:
+        return 0
+
+
+def eval_progress(job: Job) -> dict[str, Any]:
+    """The eval gate's progress: (adapter, question) pairs scored of the total (both adapters), and an ETA."""
+    questions = _count_lines(REPO_ROOT / job.spec.eval_questions)  # relative: to the repository, as for the child
+    if job.spec.eval_limit:
+        questions = min(questions, job.spec.eval_limit)
+    total, done = 2 * questions, min(_count_lines(job.eval_results_path), 2 * questions)
+    out: dict[str, Any] = {"eval_done": done, "eval_total": total}
+    if job.eval_started_at and 0 < done < total:  # the model load is in the first question's share
+        out["eval_eta_s"] = round((time.time() - job.eval_started_at) / done * (total - done), 1)
+    return out
+
+
 class JobManager:
     """Starts, watches and cancels training jobs; at most one is active."""
 
@@ -344,7 +370,7 @@ class JobManager:
             job = self._jobs.get(job_id)
             if job is None:
                 raise JobNotFound(f"no job with id {job_id!r}")
-            if job.state == "training":
+            if job.state in ("training", "evaluating"):
                 self._read_progress(job)
             return job.to_dict()
 
@@ -415,6 +441,8 @@ class JobManager:
             return
         keep = ("state", "step", "max_steps", "epoch", "loss", "eval_loss", "eta_s", "sup_tok_s", "updated")
         job.progress = {k: data.get(k) for k in keep if k in data}
+        if job.state == "evaluating":
+            job.progress.update(eval_progress(job))
 
     def _spawn(self, job: Job, cmd: builtins.list[str], log_name: str) -> int:
         """Run one child to its end (or cancellation); returns its exit status."""
@@ -490,7 +518,7 @@ class JobManager:
             self._set(job, state="trained", ended_at=time.time())
             return
 
-        self._set(job, state="evaluating")
+        self._set(job, state="evaluating", eval_started_at=time.time())
         evaluate = (self.eval_command or default_eval_command)(settings, job)
         logger.info("job %s: evaluating: %s", job.id, " ".join(evaluate))
         rc = self._spawn(job, evaluate, "eval.log")

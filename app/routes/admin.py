@@ -97,7 +97,10 @@ class JobInfo(BaseModel):
         description="queued, training, evaluating, promoted, rejected, trained, failed, cancelled"
     )
     active: bool
-    progress: dict[str, Any] = Field(description="step, max_steps, loss, eta_s (seconds) from the trainer")
+    progress: dict[str, Any] = Field(
+        description="step, max_steps, loss, eta_s (seconds) from the trainer; while evaluating also eval_done, "
+        "eval_total ((adapter, question) pairs: both adapters) and eval_eta_s"
+    )
     baseline: str = Field(description="the adapter serving when the job started")
     adapter_dir: str
     scores: dict[str, Any] | None = Field(description="baseline and candidate on the eval set")

@@ -197,6 +197,44 @@ def install_jobs(
     return jobs
 
 
+FAKE_EVAL_SLOW = textwrap.dedent(
+    """
+    import json, sys, time
+    out, n, pause = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    for i in range(n):  # one results line per (adapter, question), as finetune.promote evaluate appends them
+        with open(out[: -len(".json")] + ".results.jsonl", "a") as f:
+            f.write(json.dumps({"i": i}) + "\\n")
+        time.sleep(pause)
+    json.dump({"baseline": {"accuracy": 0.5, "n": n // 2}, "candidate": {"accuracy": 0.4, "n": n // 2}}, open(out, "w"))
+    """
+)
+
+
+def test_job_shows_the_eval_gates_progress(client: TestClient, adapters: dict[str, Path], tmp_path: Path) -> None:
+    """While the gate scores both adapters, GET /admin/jobs/{id} counts the (adapter, question) pairs done."""
+    jobs = install_jobs(client, adapters["ad2"], cand=0.0, base=0.0, steps=1)
+    jobs.eval_command = lambda _s, job: [sys.executable, "-c", FAKE_EVAL_SLOW, str(job.scores_path), "6", "0.3"]
+    questions = tmp_path / "five.jsonl"
+    questions.write_text("".join(f'{{"id": "q{i}", "question": "q", "answer": 1}}\n' for i in range(5)))
+    body = {"eval_questions": str(questions), "eval_limit": 3}
+    job_id = client.post("/admin/finetune", json=body, headers=AUTH).json()["id"]
+    seen: list[dict] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+        if job["state"] == "evaluating" and job["progress"].get("eval_done"):
+            seen.append(job["progress"])
+        if not job["active"]:
+            break
+        time.sleep(0.05)
+    assert job["state"] == "rejected", job
+    assert seen, "the eval gate's progress was never shown"
+    assert {p["eval_total"] for p in seen} == {6}  # 3 questions (the limit of 5) x 2 adapters
+    done = [p["eval_done"] for p in seen]
+    assert done == sorted(done) and 1 <= done[0] < 6
+    assert any("eval_eta_s" in p and p["eval_eta_s"] > 0 for p in seen)
+
+
 def test_job_promotes_a_better_adapter(client: TestClient, adapters: dict[str, Path]) -> None:
     client.post("/admin/adapters/activate", json={"path": str(adapters["ad1"])}, headers=AUTH)
     jobs = install_jobs(client, adapters["ad2"], cand=0.6, base=0.5)
