@@ -48,12 +48,25 @@ class FinetuneRequest(BaseModel):
             "examples": [
                 {},
                 {"overrides": {"max_steps": 200, "learning_rate": 1e-4}, "eval_limit": 30},
+                {
+                    "config": "finetune/configs/cpu-continue.yaml",
+                    "overrides": {
+                        "init_adapter": "adapters/default",
+                        "train_files": ["data/gold/replay64.jsonl"],
+                        "max_steps": 10,
+                        "learning_rate": 5e-5,
+                    },
+                    "eval_limit": 20,
+                },
                 {"config": "finetune/configs/tiny-test.yaml", "promote": False},
             ]
         },
     )
 
-    config: str | None = Field(default=None, description="finetune YAML (default: the from-runs config)")
+    config: str | None = Field(
+        default=None,
+        description="finetune YAML (default: gpu-qlora.yaml on CUDA, else cpu-default.yaml; a new LoRA on gold data)",
+    )
     train_files: list[str] = Field(default_factory=list, description="extra trajectory JSONL files")
     from_runs: bool = Field(default=True, description="train on confirmed runs from the run store too")
     overrides: dict[str, str | int | float | bool | list[str]] = Field(
