@@ -2,17 +2,20 @@
 
     .venv/bin/python bench/train_speed.py --examples 16
 
-Takes ~15 minutes on 2 free CPU cores with the real Gemma-3-270M (``--model small`` for a quick check).
+Takes ~5 minutes on 2 free CPU cores with the real Gemma-3-270M (``--model small`` for a quick check).
 Each recipe runs in its own process (so peak RSS is its own), on the same ``--examples`` trajectories
 (default: the first ones of ``data/gold/train.jsonl``; synthetic ones if that file is missing), same
 LoRA (r=16, alpha=32, all linear layers, fp32 — bf16 is >10x slower on these CPUs for both):
 
 - seed: ``padding="max_length"``, ``max_length=512``, labels = every non-pad token, the output layer and
   loss at every position, batch 1 x 16 accumulation, gradient checkpointing (the seed notes' settings);
-- qreact: dynamic padding, length-grouped batches, loss on the agent's tokens only and the output layer
-  only at those positions; batch, accumulation, checkpointing and max_length from ``--config``
-  (default ``finetune/configs/cpu-default.yaml``);
-- qreact_ckpt: the same with gradient checkpointing on (the memory-matched variant).
+- qreact: what ``qreact finetune`` does by default on CPU (``--config``, default
+  ``finetune/configs/cpu-default.yaml``): dynamic padding, length-grouped batches, loss on the agent's
+  tokens only, the shared prompt prefix run once per batch, the output layer in row chunks, lean LoRA
+  dropout, its batch x accumulation (``--set key=value`` tries variants);
+- logits_only / logits_only_ckpt: the same batches with only the logits-at-supervised-positions lever
+  (no shared prefix, no chunks, plain dropout), without / with gradient checkpointing: the trade-off
+  the other levers remove.
 
 The headline is agent tokens per second — the tokens of the agent's own text (logs, markers, final
 answer) the recipe trains on per second, counted the same way for both — with examples/s and peak RSS.

@@ -98,7 +98,7 @@ class FinetuneConfig:
         "reuse their keys/values, gradients kept (same loss; ignored with gradient_checkpointing)",
     )
     logits_chunk_rows: int = _f(
-        32, "rows of output layer + cross-entropy at once (the [rows x vocab] logits never exist whole); 0 = all"
+        64, "rows of output layer + cross-entropy at once (the [rows x vocab] logits never exist whole); 0 = all"
     )
     torch_compile: bool = _f(False, "torch.compile the model (GPU; compile time is minutes)")
     seed: int = _f(42, "random seed (data order, LoRA init, dropout)")
