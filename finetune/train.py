@@ -176,12 +176,12 @@ def build_model(cfg: FinetuneConfig, plan: Plan) -> Any:
     if cfg.init_adapter:  # continue training an existing adapter (its own r/alpha/targets apply)
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
+        peft_model: Any = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
     else:
-        model = get_peft_model(model, build_lora_config(cfg))
+        peft_model = get_peft_model(model, build_lora_config(cfg))
     if cfg.lean_lora_dropout:
-        use_lean_lora_dropout(model)
-    return model
+        use_lean_lora_dropout(peft_model)
+    return peft_model
 
 
 class _DropoutLinear(torch.autograd.Function):
@@ -240,8 +240,9 @@ def use_lean_lora_dropout(model: Any) -> int:
         for name, drop in list(drops.items()):
             a = lora_a[name] if name in lora_a else None
             if isinstance(drop, torch.nn.Dropout) and drop.p > 0 and type(a) is torch.nn.Linear:
-                a.__class__ = DropoutLinear
-                a.dropout_p = float(drop.p)
+                lean: Any = a
+                lean.__class__ = DropoutLinear
+                lean.dropout_p = float(drop.p)
                 drops[name] = torch.nn.Identity()
                 count += 1
     return count
@@ -382,6 +383,7 @@ def decoder_hidden(
     cache = DynamicCache(config=base.config)
     prefix = decoder(input_ids=input_ids[:1, :n], attention_mask=attention_mask[:1, :n], cache=cache,
                      use_cache=True)[0]  # fmt: skip
+    layer: Any
     for layer in cache.layers:
         layer.keys = layer.keys.expand(batch, -1, -1, -1)
         layer.values = layer.values.expand(batch, -1, -1, -1)
