@@ -98,6 +98,9 @@ def summarize(device: str) -> dict[str, Any]:
         best = max(r["achieved_of_bound"] for r in p2["results"])
         out["P2"] = {"headline": "; ".join(parts), "goal": "≥ 70% of the bound", "met": best >= 0.7}
     p3 = _p3_result(device)
+    if p3 and isinstance(p3.get("speedup"), dict):  # train_speed.py: ratios per recipe vs the seed's
+        memory = (p3.get("memory_ratio") or {}).get("qreact")
+        p3 = {**p3, "speedup": p3["speedup"].get("qreact"), "memory_ratio": memory}
     if p3 and isinstance(p3.get("speedup"), int | float):
         memory = p3.get("memory_ratio")
         out["P3"] = {
