@@ -511,7 +511,7 @@ class GracefulStop(TrainerCallback):
 
 
 class ProgressFile(TrainerCallback):
-    """Rewrites a small JSON file at every log: state, step, loss, ETA (for job pollers, app/jobs.py)."""
+    """Rewrites a small JSON file at every step and log: state, step, loss, ETA (for job pollers, app/jobs.py)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = Path(path) if path else None
@@ -531,20 +531,27 @@ class ProgressFile(TrainerCallback):
         self.first_step = state.global_step
         self.write(state="running", step=state.global_step, max_steps=state.max_steps)
 
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self._update(state, {})  # every optimizer step, not only every logging_steps: pollers see it move
+
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+        self._update(state, logs or {})
+
+    def _update(self, state: Any, logs: dict[str, Any]) -> None:
         done = state.global_step - (self.first_step or 0)
         elapsed = time.time() - self.started
         eta = elapsed / done * (state.max_steps - state.global_step) if done > 0 else None
         losses = [h["loss"] for h in state.log_history if "loss" in h]
+        sup = [h["sup_tok_s"] for h in state.log_history if "sup_tok_s" in h]
         self.write(
             state="running",
             step=state.global_step,
             max_steps=state.max_steps,
             epoch=state.epoch,
             loss=losses[-1] if losses else None,
-            eval_loss=(logs or {}).get("eval_loss"),
+            eval_loss=logs.get("eval_loss"),
             eta_s=round(eta, 1) if eta is not None else None,
-            sup_tok_s=(logs or {}).get("sup_tok_s"),
+            sup_tok_s=logs.get("sup_tok_s", sup[-1] if sup else None),
         )
 
 

@@ -378,3 +378,23 @@ def test_init_adapter_continues_from_an_existing_adapter(
     lora_b = [k for k in a if "lora_B" in k]
     assert lora_b and all(a[k].shape == b[k].shape for k in a)  # same rank as the first adapter
     assert any(not torch.equal(a[k], b[k]) for k in lora_b)  # and it trained on from there
+
+
+def test_progress_file_moves_at_every_step_not_only_at_logs(tmp_path: Path) -> None:
+    """A job poller (GET /admin/jobs/{id}) sees step and ETA after each optimizer step."""
+    from types import SimpleNamespace
+
+    from finetune.train import ProgressFile
+
+    path = tmp_path / "progress.json"
+    progress = ProgressFile(str(path))
+    state = SimpleNamespace(global_step=0, max_steps=10, epoch=0.0, log_history=[])
+    progress.on_train_begin(None, state, None)
+    assert json.loads(path.read_text())["step"] == 0
+    state.log_history.append({"loss": 0.5, "sup_tok_s": 30.0})
+    for step in (1, 2, 3):  # logging_steps 5: no on_log yet
+        state.global_step, state.epoch = step, step / 10
+        progress.on_step_end(None, state, None)
+        data = json.loads(path.read_text())
+        assert data["step"] == step and data["max_steps"] == 10 and data["eta_s"] >= 0
+    assert data["loss"] == 0.5 and data["sup_tok_s"] == 30.0
