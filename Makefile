@@ -52,7 +52,7 @@ eval: install
 export: install
 	$(BIN)/qreact data export --only-confirmed --out data/runs.jsonl
 
-# P1-P4 of bench/README.md; tens of minutes on 2 cores (it says so and shows progress).
+# P1-P4 of bench/README.md; ~10-15 min on 2 idle cores, longer on a busy machine (it says so, with progress).
 bench: install
 	$(BIN)/python -m bench.run_all
 

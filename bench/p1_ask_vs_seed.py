@@ -1,6 +1,6 @@
 """P1: qreact's agent vs the seed stack, same model + adapter, same 20 questions: latency, tokens, accuracy.
 
-    .venv/bin/python -m bench.p1_ask_vs_seed                 # 20 questions, CPU; tens of minutes
+    .venv/bin/python -m bench.p1_ask_vs_seed                 # 20 questions, CPU; ~4 min idle, up to ~50 min worst case
     .venv/bin/python -m bench.p1_ask_vs_seed --n 5           # a quick look (~5-10 min on 2 cores)
     .venv/bin/python -m bench.p1_ask_vs_seed --device cuda   # on a GPU (4-bit base): bench/results/p1_cuda.*
 

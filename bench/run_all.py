@@ -1,7 +1,7 @@
 """Run the issue-6 benchmarks P1–P4 one after another and print their four ratios side by side.
 
-    .venv/bin/python -m bench.run_all                  # everything, CPU: ~40-60 min on 2 cores
-    .venv/bin/python -m bench.run_all --quick          # P1 on 5 questions, shorter P2/P4: ~15 min
+    .venv/bin/python -m bench.run_all                  # everything, CPU: ~10-15 min on 2 idle cores
+    .venv/bin/python -m bench.run_all --quick          # P1 on 5 questions, shorter P2/P4: ~6-8 min
     .venv/bin/python -m bench.run_all --only p2 --only p4
     .venv/bin/python -m bench.run_all --device cuda    # P1-P3 on a GPU (4-bit base): *_cuda results
 
@@ -164,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     steps: dict[str, Any] = {}
     if not a.summary_only:
         say(
-            f"Benchmarks {', '.join(n.upper() for n in names)} on {a.device}. On 2 CPU cores: P4 ~1 min, "
-            f"P2 ~5 min, P3 ~5-15 min, P1 {'~10 min' if a.quick else '~30-45 min'}. Progress below."
+            f"Benchmarks {', '.join(n.upper() for n in names)} on {a.device}. On 2 idle CPU cores: P4 ~1 min, "
+            f"P2 ~2 min, P3 ~5 min, P1 {'~2 min' if a.quick else '~4 min'} (much longer on a busy machine). "
+            "Progress below."
         )
         cmds = commands(a.device, a.quick, a.adapter)
         for name in names:
