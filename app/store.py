@@ -139,6 +139,18 @@ adapter_activations = Table(
 SCHEMA_LOCK_KEY = 0x71727363  # PostgreSQL advisory lock id ("qrsc") held while creating tables
 
 
+def rollback_target(names: list[str | None], current: str | None) -> tuple[bool, str | None]:
+    """In an activation history (oldest first), the adapter active before the last ``current``:
+    (found, name; None = the base model). Repeats of ``current`` are walked past."""
+    for i in range(len(names) - 1, -1, -1):
+        if names[i] == current:
+            for j in range(i - 1, -1, -1):
+                if names[j] != current:
+                    return True, names[j]
+            return False, None
+    return False, None
+
+
 class RunNotFoundError(KeyError):
     """No run with that id."""
 
@@ -711,14 +723,7 @@ class AdapterStore:
 
     def previous(self, current: str | None) -> tuple[bool, str | None]:
         """The adapter active before ``current`` (rollback target): (found, name; None = base model)."""
-        names = [h["name"] for h in self.history()]
-        for i in range(len(names) - 1, -1, -1):  # walk back past the current one (and its repeats)
-            if names[i] == current:
-                for j in range(i - 1, -1, -1):
-                    if names[j] != current:
-                        return True, names[j]
-                return False, None
-        return False, None
+        return rollback_target([h["name"] for h in self.history()], current)
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:

@@ -158,16 +158,11 @@ class AdapterRegistry:
 
     def previous(self, current: str | None) -> tuple[bool, str | None]:
         """The adapter active before ``current`` (rollback target): (found, name; None = base model)."""
+        from app.store import rollback_target
+
         with self._lock:
             names = [h["name"] for h in self._data["history"]]
-        # walk back past the current one (and repeats of it) to the one before
-        for i in range(len(names) - 1, -1, -1):
-            if names[i] == current:
-                for j in range(i - 1, -1, -1):
-                    if names[j] != current:
-                        return True, names[j]
-                return False, None
-        return False, None
+        return rollback_target(names, current)
 
 
 def adapter_entries(settings: Any) -> list[dict[str, Any]]:

@@ -70,3 +70,35 @@ def make_tiny_model_dir(path: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def make_lora_adapter(
+    model_dir: str | Path,
+    folder: str | Path,
+    seed: int,
+    *,
+    std: float | None = None,
+    target_modules: tuple[str, ...] | list[str] = ("q_proj", "v_proj"),
+    **lora,
+) -> Path:
+    """A LoRA r=4 adapter for the model in ``model_dir``, saved to ``folder`` (peft format).
+
+    ``std=None``: peft's own init (B = 0, the adapter changes nothing); a number: every LoRA weight
+    drawn from N(0, std), so the adapter visibly changes the output.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    init = {} if std is None else {"init_lora_weights": False}
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=list(target_modules), **init, **lora)
+    model = get_peft_model(base, config)
+    if std is not None:
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if "lora_" in name:
+                    param.normal_(0, std)
+    model.save_pretrained(folder)
+    return Path(folder)

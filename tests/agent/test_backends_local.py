@@ -24,6 +24,7 @@ from agent.backends.local import (
 )
 from agent.loop import DEADLINE
 from agent.prompt import STOP, observation_suffix, render_prompt
+from tests.tiny import make_lora_adapter
 
 PROMPT = render_prompt("What is the capital of Australia?")
 
@@ -266,19 +267,7 @@ def test_concurrent_calls_are_serialized(chat: LocalChatModel) -> None:
 
 
 def _make_adapter(tiny_model_dir: Path, folder: Path, seed: int) -> Path:
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    peft_model = get_peft_model(base, config)
-    with torch.no_grad():  # big random LoRA weights, so the adapter visibly changes the output
-        for name, param in peft_model.named_parameters():
-            if "lora_" in name:
-                param.normal_(0, 2.0)
-    peft_model.save_pretrained(folder)
-    return folder
+    return make_lora_adapter(tiny_model_dir, folder, seed, std=2.0)  # big: visibly changes the output
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import torch
 from agent.backends.fast_decode import GemmaDecoder, KVBuffers
 from agent.backends.local import LocalChatModel
 from agent.prompt import STOP, observation_suffix, render_prompt
+from tests.tiny import make_lora_adapter
 
 PROMPT = render_prompt("What is the capital of Australia?")
 
@@ -28,20 +29,8 @@ def _load(tiny_model_dir: Path, **fields: Any) -> LocalChatModel:
 
 
 def _make_adapter(tiny_model_dir: Path, folder: Path, seed: int, **lora: Any) -> Path:
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     lora.setdefault("target_modules", ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    config = LoraConfig(r=4, lora_alpha=8, init_lora_weights=False, **lora)
-    peft_model = get_peft_model(base, config)
-    with torch.no_grad():  # large LoRA weights, so the adapter visibly changes the output
-        for name, param in peft_model.named_parameters():
-            if "lora_" in name:
-                param.normal_(0, 1.0)
-    peft_model.save_pretrained(folder)
-    return folder
+    return make_lora_adapter(tiny_model_dir, folder, seed, std=1.0, **lora)  # large: visibly changes the output
 
 
 @pytest.fixture(scope="module")

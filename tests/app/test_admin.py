@@ -19,6 +19,7 @@ from app.main import create_app
 from app.routes import admin
 from app.settings import Settings
 from finetune.promote import AdapterRegistry, decide
+from tests.tiny import make_lora_adapter
 
 KEY = "admin-secret"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -33,19 +34,11 @@ def calculator(expr: str) -> str:
 @pytest.fixture(scope="module")
 def adapters(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two tiny LoRA adapters for the tiny model, and a truncated copy of one."""
-    import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     root = tmp_path_factory.mktemp("adapters")
-    out: dict[str, Path] = {}
-    for i, name in enumerate(["ad1", "ad2"]):
-        torch.manual_seed(i)
-        base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
-        peft = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
-        peft.save_pretrained(root / name)
-        out[name] = root / name
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+    out = {name: make_lora_adapter(tiny_model_dir, root / name, i) for i, name in enumerate(["ad1", "ad2"])}
 
     other = Gemma3ForCausalLM(Gemma3TextConfig(
         vocab_size=400, hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,

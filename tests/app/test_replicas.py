@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from app.main import create_app
 from app.settings import Settings
 from app.store import RunStore, adapter_blobs, metadata
+from tests.tiny import make_lora_adapter
 
 KEY = "admin-secret"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -42,20 +43,8 @@ def calculator(expr: str) -> str:
 @pytest.fixture(scope="module")
 def lora_dirs(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two tiny LoRA adapters for the tiny model (kept; tests copy them)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
     root = tmp_path_factory.mktemp("replica-adapters")
-    out: dict[str, Path] = {}
-    for i, name in enumerate(["ad1", "ad2"]):
-        torch.manual_seed(10 + i)
-        base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
-        get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])).save_pretrained(
-            root / name
-        )
-        out[name] = root / name
-    return out
+    return {name: make_lora_adapter(tiny_model_dir, root / name, 10 + i) for i, name in enumerate(["ad1", "ad2"])}
 
 
 @pytest.fixture(scope="module")
