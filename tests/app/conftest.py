@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.tools import tool
 from pydantic import Field
 
 from agent.prompt import STOP, render_prompt
@@ -168,3 +169,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """The app on the calculator script (37 * 12 + 5 → 449)."""
     with running_app(settings, ScriptedChatModel(script=CALC_SCRIPT)) as c:
         yield c
+
+
+@tool("Calculator")
+def four_calculator(expr: str) -> str:
+    """Useful for when you need to answer questions about math."""
+    return "4"  # a tool that answers without computing: the admin tests only need the agent to run

@@ -12,23 +12,17 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from langchain_core.tools import tool
 
 from app.jobs import Job, JobConflict, JobInvalid, JobManager, JobSpec, check_gpu_budget, validate_spec
 from app.main import create_app
 from app.routes import admin
 from app.settings import Settings
 from finetune.promote import AdapterRegistry, decide
+from tests.app.conftest import four_calculator as calculator
 from tests.tiny import make_lora_adapter
 
 KEY = "admin-secret"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-@tool("Calculator")
-def calculator(expr: str) -> str:
-    """Useful for when you need to answer questions about math."""
-    return "4"
 
 
 @pytest.fixture(scope="module")

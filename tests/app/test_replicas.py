@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from langchain_core.tools import tool
 from sqlalchemy import select, update
 
 from app.main import create_app
 from app.settings import Settings
 from app.store import RunStore, adapter_blobs, metadata
+from tests.app.conftest import four_calculator as calculator
 from tests.tiny import make_lora_adapter
 
 KEY = "admin-secret"
@@ -32,12 +32,6 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 PG_URL = os.environ.get("QREACT_TEST_PG_URL")
 SYNC_S = 0.1  # replicas poll the desired adapter this often in these tests, seconds
 WAIT_S = 20.0  # longest wait for a replica to follow, seconds (a loaded 2-core box)
-
-
-@tool("Calculator")
-def calculator(expr: str) -> str:
-    """Useful for when you need to answer questions about math."""
-    return "4"
 
 
 @pytest.fixture(scope="module")
