@@ -4,7 +4,7 @@
 
 Takes ~5 minutes on 2 free CPU cores with the real Gemma-3-270M (``--model small`` for a quick check).
 Each recipe runs in its own process (so peak RSS is its own), on the same ``--examples`` trajectories
-(default: the first ones of ``data/gold/train.jsonl``; synthetic ones if that file is missing), same
+(default: the first ones of ``data/gold/train.jsonl``, generated as ``make gold`` does when missing), same
 LoRA (r=16, alpha=32, all linear layers, fp32 — bf16 is >10x slower on these CPUs for both):
 
 - seed: ``padding="max_length"``, ``max_length=512``, labels = every non-pad token, the output layer and
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT / "data" / "gold" / "train.jsonl"
 sys.path.insert(0, str(ROOT))
 
 SEED_RECIPE = {
@@ -82,6 +83,19 @@ def recipe_for(name: str, config: str, overrides: dict[str, Any] | None = None) 
                 raise SystemExit(f"--set {key}: not one of {', '.join(recipe)}")
             recipe[key] = type(recipe[key])(value) if not isinstance(recipe[key], bool) else value in ("1", "true")
     return recipe
+
+
+def ensure_gold_data(path: Path) -> None:
+    """The default data is the gold set, generated here when missing (a fresh clone), exactly as
+    `make gold` does, so every run measures the same 16 trajectories."""
+    if path.is_file() or path != DEFAULT_DATA:
+        return
+    cmd = [sys.executable, "-m", "agent.cli", "data", "gold", "--out", str(path.parent), "--seed", "0"]
+    print(f"{path} is missing: generating the gold data ({' '.join(cmd[2:])}, a few seconds) ...", file=sys.stderr)
+    try:
+        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError) as exc:  # e.g. no countryinfo: synthetic rows then
+        print(f"could not generate the gold data ({exc}); using synthetic trajectories", file=sys.stderr)
 
 
 def load_texts(path: Path, n: int) -> list[tuple[str, list[list[int]]]]:
@@ -288,7 +302,7 @@ def render(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="gemma-3-270m", help="gemma-3-270m | small | a model folder")
-    parser.add_argument("--data", default=str(ROOT / "data" / "gold" / "train.jsonl"))
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="JSONL (default: the gold set, made if missing)")
     parser.add_argument("--examples", type=int, default=16, help="trajectories per recipe (a multiple of 16)")
     parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, default=None)
@@ -313,6 +327,7 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
 
+    ensure_gold_data(Path(args.data))
     results: dict[str, Any] = {}
     for name in args.recipes:
         cmd = [sys.executable, __file__, "--worker", name, "--model", args.model, "--data", args.data,
