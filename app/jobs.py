@@ -100,6 +100,7 @@ class Job:
     ended_at: float | None = None
     pid: int | None = None
     eval_started_at: float | None = None
+    eval_total: int | None = None  # (adapter, question) pairs the eval gate scores, counted when it starts
     baseline: str = "none"  # the adapter serving when the job started (folder or "none")
     baseline_name: str | None = None
     progress: dict[str, Any] = field(default_factory=dict)
@@ -250,12 +251,16 @@ def _count_lines(path: Path) -> int:
         return 0
 
 
+def eval_pairs(spec: JobSpec) -> int:
+    """(adapter, question) pairs the eval gate scores: both adapters on the first ``eval_limit`` questions."""
+    questions = _count_lines(REPO_ROOT / spec.eval_questions)  # relative: to the repository, as for the child
+    return 2 * (min(questions, spec.eval_limit) if spec.eval_limit else questions)
+
+
 def eval_progress(job: Job) -> dict[str, Any]:
-    """The eval gate's progress: (adapter, question) pairs scored of the total (both adapters), and an ETA."""
-    questions = _count_lines(REPO_ROOT / job.spec.eval_questions)  # relative: to the repository, as for the child
-    if job.spec.eval_limit:
-        questions = min(questions, job.spec.eval_limit)
-    total, done = 2 * questions, min(_count_lines(job.eval_results_path), 2 * questions)
+    """The eval gate's progress: pairs scored of ``job.eval_total``, and an ETA."""
+    total = job.eval_total or 0
+    done = min(_count_lines(job.eval_results_path), total)
     out: dict[str, Any] = {"eval_done": done, "eval_total": total}
     if job.eval_started_at and 0 < done < total:  # the model load is in the first question's share
         out["eval_eta_s"] = round((time.time() - job.eval_started_at) / done * (total - done), 1)
@@ -518,7 +523,7 @@ class JobManager:
             self._set(job, state="trained", ended_at=time.time())
             return
 
-        self._set(job, state="evaluating", eval_started_at=time.time())
+        self._set(job, state="evaluating", eval_started_at=time.time(), eval_total=eval_pairs(job.spec))
         evaluate = (self.eval_command or default_eval_command)(settings, job)
         logger.info("job %s: evaluating: %s", job.id, " ".join(evaluate))
         rc = self._spawn(job, evaluate, "eval.log")

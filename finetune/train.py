@@ -532,26 +532,28 @@ class ProgressFile(TrainerCallback):
         self.write(state="running", step=state.global_step, max_steps=state.max_steps)
 
     def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
-        self._update(state, {})  # every optimizer step, not only every logging_steps: pollers see it move
+        self._update(state)  # every optimizer step, not only every logging_steps: pollers see it move
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
-        self._update(state, logs or {})
+        self._update(state)  # the Trainer appends ``logs`` to ``state.log_history`` before this call
 
-    def _update(self, state: Any, logs: dict[str, Any]) -> None:
+    def _update(self, state: Any) -> None:
         done = state.global_step - (self.first_step or 0)
         elapsed = time.time() - self.started
         eta = elapsed / done * (state.max_steps - state.global_step) if done > 0 else None
-        losses = [h["loss"] for h in state.log_history if "loss" in h]
-        sup = [h["sup_tok_s"] for h in state.log_history if "sup_tok_s" in h]
+
+        def last(key: str) -> Any:
+            return next((h[key] for h in reversed(state.log_history) if key in h), None)
+
         self.write(
             state="running",
             step=state.global_step,
             max_steps=state.max_steps,
             epoch=state.epoch,
-            loss=losses[-1] if losses else None,
-            eval_loss=logs.get("eval_loss"),
+            loss=last("loss"),
+            eval_loss=last("eval_loss"),
             eta_s=round(eta, 1) if eta is not None else None,
-            sup_tok_s=logs.get("sup_tok_s", sup[-1] if sup else None),
+            sup_tok_s=last("sup_tok_s"),
         )
 
 

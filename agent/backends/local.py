@@ -488,15 +488,15 @@ class LocalChatModel(BaseChatModel):
             try:
                 with torch.inference_mode():
                     cached, cache = self._kv.lookup(tag, ids)
-                if cache is None:
-                    if self._lean:
+                if self._lean:  # room for the whole generation in one allocation
+                    if cache is None:
                         cache = self._decoder.new_cache(len(ids) + limit)
                     else:
-                        from transformers import DynamicCache
+                        cache.reserve(len(ids) + limit)
+                elif cache is None:
+                    from transformers import DynamicCache
 
-                        cache = DynamicCache()  # full attention layers: a sliding-window cache can't be reused
-                if self._lean:
-                    cache.reserve(len(ids) + limit)  # one allocation for the whole generation
+                    cache = DynamicCache()  # full attention layers: a sliding-window cache can't be reused
                 device = self._input_device()
                 generated: list[int] = []
                 emitted = 0

@@ -398,3 +398,8 @@ def test_progress_file_moves_at_every_step_not_only_at_logs(tmp_path: Path) -> N
         data = json.loads(path.read_text())
         assert data["step"] == step and data["max_steps"] == 10 and data["eta_s"] >= 0
     assert data["loss"] == 0.5 and data["sup_tok_s"] == 30.0
+    state.log_history.append({"eval_loss": 0.4})  # an eval log, then more steps: the eval loss stays shown
+    state.global_step = 4
+    progress.on_step_end(None, state, None)
+    data = json.loads(path.read_text())
+    assert data["step"] == 4 and data["eval_loss"] == 0.4 and data["loss"] == 0.5
