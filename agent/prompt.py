@@ -41,6 +41,23 @@ DEFAULT_TOOLS: list[tuple[str, str]] = [
 ]
 
 
+# The final thought of every answered run (LangChain's format instructions, word for word).
+FINAL_THOUGHT = "I now know the final answer"
+
+# The one "not found" form: the final answer when the observations do not hold what was asked.
+# Training data (finetune) writes exactly these strings; the grounding check and run statuses
+# (agent.grounding) recognise them, plus the looser variants a model or a user may write.
+NOT_FOUND_THOUGHT = "The search results do not contain the answer"
+NOT_FOUND_ANSWER = "I could not find the answer in the search results."
+NOT_FOUND_ANSWER_KO = "검색 결과에서 답을 찾을 수 없습니다."
+
+
+def not_found_answer(question: str = "") -> str:
+    """The not-found final answer, in Korean when the question is written in Hangul."""
+    hangul = sum(1 for ch in question if "\uac00" <= ch <= "\ud7a3")
+    return NOT_FOUND_ANSWER_KO if hangul >= 2 else NOT_FOUND_ANSWER
+
+
 def render_header(tools: Sequence[tuple[str, str]] = DEFAULT_TOOLS) -> str:
     """Everything before the question: prefix, tool list and format instructions."""
     tool_strings = "\n".join(f"{name}: {description}" for name, description in tools)
