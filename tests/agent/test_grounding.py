@@ -1,0 +1,392 @@
+"""The grounding check: a table of hand-written (question, answer, observations) cases and its verdicts.
+
+Records are copied from the local knowledge pack (``agent.knowledge.country_document``); the last
+tests assert the pack still writes records in the shape the check reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from agent.grounding import (
+    Observation,
+    check,
+    is_not_found,
+    is_useless_observation,
+    normalize,
+    parse_numbers,
+)
+from agent.prompt import NOT_FOUND_ANSWER, NOT_FOUND_ANSWER_KO, not_found_answer
+
+JAPAN = (
+    "Japan: capital Tokyo; population 127,080,000; area 377,930 km2; region Asia; subregion Eastern Asia; "
+    "currency JPY; languages Japanese; borders none; calling code +81; demonym Japanese."
+)
+AUSTRALIA = (
+    "Australia: capital Canberra; population 23,696,900; area 7,692,024 km2; region Oceania; subregion "
+    "Australia and New Zealand; currency AUD; languages English; borders none; calling code +61; demonym "
+    "Australian."
+)
+PAKISTAN = (
+    "Pakistan: capital Islamabad; population 188,410,000; area 881,912 km2; region Asia; subregion Southern "
+    "Asia; currency PKR; languages English, Urdu; borders Afghanistan, China, India, Iran; calling code +92; "
+    "demonym Pakistani."
+)
+BRAZIL = (
+    "Brazil: capital Brasília; population 203,586,000; area 8,515,767 km2; region Americas; subregion Latin "
+    "America and the Caribbean; currency BRL; languages Portuguese; borders Argentina, Bolivia, Colombia, "
+    "French Guiana, Guyana, Paraguay, Peru, Suriname, Uruguay, Venezuela; calling code +55; demonym Brazilian."
+)
+USA = (
+    "United States: capital Washington D.C.; population 319,259,000; area 9,629,091 km2; region Americas; "
+    "subregion Northern America; currency USD, USN, USS; languages English; borders Canada, Mexico; calling "
+    "code +1; demonym American."
+)
+MEXICO = (
+    "Mexico: capital Mexico City; population 119,713,203; area 1,964,375 km2; region Americas; subregion "
+    "Latin America and the Caribbean; currency MXN; languages Spanish; borders Belize, Guatemala, United "
+    "States; calling code +52; demonym Mexican."
+)
+FRANCE = (
+    "France: capital Paris; population 66,078,000; area 640,679 km2; region Europe; subregion Western Europe; "
+    "currency EUR; languages French; borders Andorra, Belgium, Germany, Italy, Luxembourg, Monaco, Spain, "
+    "Switzerland; calling code +33; demonym French."
+)
+KOREA = (
+    "South Korea: capital Seoul; population 50,423,955; area 100,210 km2; region Asia; subregion Eastern Asia; "
+    "currency KRW; languages Korean; borders North Korea; calling code +82; demonym South Korean."
+)
+MALAWI = (
+    "Malawi: capital Lilongwe; population 15,805,239; area 118,484 km2; region Africa; subregion Sub-Saharan "
+    "Africa; currency MWK; languages English, Chichewa; borders Mozambique, Tanzania, Zambia; calling code "
+    "+265; demonym Malawian."
+)
+NONE = "No good search result found."
+
+
+def S(query: str, text: str) -> tuple[str, str, str]:
+    return ("Search", query, text)
+
+
+def C(expr: str, result: str) -> tuple[str, str, str]:
+    return ("Calculator", expr, result)
+
+
+@dataclass
+class Case:
+    id: str
+    question: str
+    answer: str
+    steps: list[tuple[str, str, str]]
+    supported: bool
+    unsupported: list[str] = field(default_factory=list)  # exactly these spans when given
+    evidence: list[int] | None = None  # exactly these step indexes when given
+    not_found: bool = False
+
+
+CASES = [
+    # --- single facts from a record
+    Case("capital", "What is the capital of Australia?", "The capital of Australia is Canberra.",
+         [S("capital of Australia", AUSTRALIA)], True, evidence=[0]),
+    Case("capital-wrong-name", "What is the capital of Australia?", "The capital of Australia is Sydney.",
+         [S("capital of Australia", AUSTRALIA)], False, ["Sydney"]),
+    Case("population-exact", "What is the population of Japan?", "The population of Japan is 127,080,000.",
+         [S("population of Japan", JAPAN)], True, evidence=[0]),
+    Case("population-no-separators", "How many people live in Japan?", "127080000 people live in Japan.",
+         [S("population of Japan", JAPAN)], True),
+    Case("population-million-word", "How populous is Japan?", "Japan has about 127 million people.",
+         [S("population of Japan", JAPAN)], True),
+    Case("population-million-rounded-2dp", "What is the population of Japan?",
+         "The population of Japan is 127.08 million.", [S("population of Japan", JAPAN)], True),
+    Case("population-hedged-trailing-zero", "How many people live in Japan?", "Japan has about 130 million people.",
+         [S("population of Japan", JAPAN)], True),
+    Case("bare-round-number-is-exact", "What is 39 times 3?", "The answer is 120.", [C("39 * 3", "117")], False,
+         ["120"]),
+    Case("population-scientific", "What is the population of Japan?", "About 1.27e8 people.",
+         [S("population of Japan", JAPAN)], True),
+    Case("population-wrong-number", "What is the population of Japan?", "The population of Japan is 125,000,000.",
+         [S("population of Japan", JAPAN)], False, ["125,000,000"]),
+    Case("population-wrong-million", "What is the population of Japan?", "Japan has 135 million people.",
+         [S("population of Japan", JAPAN)], False, ["135 million"]),
+    Case("area-units", "How big is Australia?", "Australia covers 7,692,024 km2.",
+         [S("area of Australia", AUSTRALIA)], True),
+    Case("area-square-kilometres", "What is the area of Pakistan?",
+         "The area of Pakistan is 881,912 square kilometres.", [S("area of Pakistan", PAKISTAN)], True),
+    Case("currency-code", "Which currency is used in Brazil?", "The currency of Brazil is BRL.",
+         [S("currency of Brazil", BRAZIL)], True),
+    Case("currency-name-not-in-record", "Which currency does France use?", "France uses the Euro.",
+         [S("currency of France", FRANCE)], False, ["Euro"]),
+    Case("region-subregion-connectors", "Where in the world is Brazil?",
+         "Brazil is in Latin America and the Caribbean, in the Americas.", [S("region of Brazil", BRAZIL)], True),
+    Case("calling-code", "What is the calling code of Malawi?", "The calling code of Malawi is +265.",
+         [S("calling code of Malawi", MALAWI)], True),
+    Case("accents-ignored", "What is the capital of Brazil?", "The capital of Brazil is Brasilia.",
+         [S("capital of Brazil", BRAZIL)], True),
+    # --- lists
+    Case("borders-list", "Which countries border Pakistan?", "Pakistan borders Afghanistan, China, India and Iran.",
+         [S("borders of Pakistan", PAKISTAN)], True, evidence=[0]),
+    Case("borders-list-one-invented", "Which countries border Pakistan?",
+         "Pakistan borders Afghanistan, China, India, Iran and Nepal.", [S("borders of Pakistan", PAKISTAN)],
+         False, ["Nepal"]),
+    Case("borders-multiword-names", "What countries are next to Brazil?",
+         "Brazil borders Argentina, Bolivia, French Guiana and Venezuela.", [S("Brazil borders", BRAZIL)], True),
+    Case("no-land-borders", "Which countries border Japan?", "Japan has no land borders with other countries.",
+         [S("borders of Japan", JAPAN)], True),
+    # --- yes/no and choices
+    Case("yes-no", "Is Canberra the capital of Australia?", "Yes, Canberra is the capital of Australia.",
+         [S("capital of Australia", AUSTRALIA)], True, evidence=[0]),
+    Case("yes-no-without-evidence", "Is Canberra the capital of Australia?", "Yes.", [S("Canberra", NONE)],
+         False, ["Yes."]),
+    Case("choice-from-question", "Which has more people, Japan or Australia?", "Japan",
+         [S("population of Japan", JAPAN), S("population of Australia", AUSTRALIA)], True, evidence=[0, 1]),
+    Case("country-name-from-question-no-search", "Which has more people, Japan or Australia?", "Japan.", [],
+         False, ["Japan."]),
+    Case("restates-question-after-nothing", "Who is the president of France?", "The president of France is France.",
+         [S("president of France", NONE), S("France president", NONE)], False,
+         ["The president of France is France."]),
+    Case("restates-question-after-a-record", "Who is the president of France?", "The president of France is France.",
+         [S("president of France", FRANCE)], False, ["The president of France is France."]),
+    # --- a name absent from every observation, a field the record lacks
+    Case("person-absent", "Who is the president of Brazil?", "The president of Brazil is Jair Bolsonaro.",
+         [S("president of Brazil", BRAZIL)], False, ["Jair Bolsonaro"]),
+    Case("person-absent-after-nothing", "Who wrote Hamlet?", "Hamlet was written by William Shakespeare.",
+         [S("author of Hamlet", NONE)], False, ["William Shakespeare"]),
+    Case("record-field-that-was-not-asked", "Who is the president of Brazil?",
+         "The president of Brazil is Brasília.", [S("president of Brazil", BRAZIL)], False, ["Brasília"]),
+    Case("gdp-answered-with-population", "What is the GDP of Brazil?", "The GDP of Brazil is 203,586,000.",
+         [S("GDP of Brazil", BRAZIL)], False, ["203,586,000"]),
+    Case("life-expectancy-with-area", "What is the life expectancy in Japan?",
+         "The life expectancy in Japan is 377,930.", [S("life expectancy Japan", JAPAN)], False, ["377,930"]),
+    # --- entities of another type: a city for its country
+    Case("city-population-from-country-record", "What is the population of Tokyo?",
+         "The population of Tokyo is 127,080,000.", [S("population of Tokyo", JAPAN)], False, ["127,080,000"]),
+    Case("city-with-country-name-inside", "What is the population of Mexico City?",
+         "The population of Mexico City is 119,713,203.", [S("population of Mexico City", MEXICO)], False,
+         ["119,713,203"]),
+    Case("city-even-when-searched-as-country", "How many people live in Tokyo?", "127,080,000 people live in Tokyo.",
+         [S("population of Japan", JAPAN)], False, ["127,080,000"]),
+    Case("reverse-lookup-title", "Which country has Canberra as its capital?", "Australia",
+         [S("capital Canberra", AUSTRALIA)], True, evidence=[0]),
+    Case("state-from-random-record", "What is the capital of Texas?", "The capital of Texas is Washington D.C.",
+         [S("capital of Texas", USA)], False, ["Washington D.C"]),
+    Case("alias-usa", "What is the capital of the USA?", "The capital of the United States is Washington D.C.",
+         [S("capital of the USA", USA)], True),
+    Case("demonym-stem", "What language do Germans speak?", "Germans speak German.",
+         [S("language of Germany", "Germany: capital Berlin; population 80,783,000; area 357,114 km2; region "
+            "Europe; subregion Western Europe; currency EUR; languages German; borders Austria; calling code +49; "
+            "demonym German.")], True),
+    # --- Calculator
+    Case("calculator-result", "What is 37 times 12 plus 5?", "The answer is 449.", [C("37 * 12 + 5", "449")], True,
+         evidence=[0]),
+    Case("calculator-percent-question", "A jacket costs 400 dollars. How much is a 30% discount?",
+         "The discount is 120 dollars.", [C("400 * 30 / 100", "120.0")], True),
+    Case("density-chain", "How many people live per square kilometre in Malawi?",
+         "The population density of Malawi is about 133 people per square kilometre.",
+         [S("population of Malawi", MALAWI), S("area of Malawi", MALAWI), C("15805239 / 118484", "133.395555")],
+         True, evidence=[0, 2]),  # step 0 already held both numbers
+    Case("density-rounded-2dp", "What is the population density of Malawi?",
+         "Malawi has 133.40 people per km2.",
+         [S("population of Malawi", MALAWI), S("area of Malawi", MALAWI), C("15805239 / 118484", "133.395555")],
+         True),
+    Case("calculator-input-invented", "What is the population density of Tokyo?",
+         "The population density of Tokyo is about 6,000 people per square kilometre.",
+         [S("population of Tokyo", NONE), C("14000000 / 2194", "6380.8569")], False, ["6,000"]),
+    Case("calculator-laundering-city-record", "What is the population density of Tokyo?",
+         "The population density of Tokyo is about 336 people per square kilometre.",
+         [S("population of Tokyo", JAPAN), S("area of Tokyo", JAPAN), C("127080000 / 377930", "336.2527")],
+         False, ["336"]),
+    Case("sum-of-two-records", "What is the combined population of Japan and Australia?",
+         "The combined population of Japan and Australia is 150,776,900.",
+         [S("population of Japan", JAPAN), S("population of Australia", AUSTRALIA),
+          C("127080000 + 23696900", "150776900")], True, evidence=[0, 1, 2]),
+    Case("negative-difference", "How many more people live in Australia than in Japan?",
+         "Australia has -103,383,100 more people than Japan.",
+         [S("population of Australia", AUSTRALIA), S("population of Japan", JAPAN),
+          C("23696900 - 127080000", "-103383100")], True),
+    Case("difference-size-from-calculator", "How many fewer people live in Australia than in Japan?",
+         "Australia has 103,383,100 fewer people than Japan.",
+         [S("population of Australia", AUSTRALIA), S("population of Japan", JAPAN),
+          C("23696900 - 127080000", "-103383100")], True),
+    Case("ratio-about", "How many times more people live in Japan than in Australia?",
+         "Japan has about 5.4 times as many people as Australia.",
+         [S("population of Japan", JAPAN), S("population of Australia", AUSTRALIA),
+          C("127080000 / 23696900", "5.362811")], True),
+    Case("percent-of-fraction", "What share of 200 is 50?", "50 is 25% of 200.", [C("50 / 200", "0.25")], True),
+    Case("math-from-memory", "What is 17 times 23?", "17 times 23 is 391.", [], False, ["391"]),
+    # --- years, dates, prose documents
+    Case("year-in-document", "When did the bridge open?", "The bridge opened in 1932.",
+         [S("bridge opening", "Harbour Bridge: The Sydney Harbour Bridge opened on 19 March 1932 after eight "
+            "years of work.")], True),
+    Case("year-wrong", "When did the bridge open?", "The bridge opened in 1923.",
+         [S("bridge opening", "Harbour Bridge: The Sydney Harbour Bridge opened on 19 March 1932.")], False,
+         ["1923"]),
+    Case("date-day-month-year", "When did the bridge open?", "It opened on 19 March 1932.",
+         [S("bridge opening", "Harbour Bridge: The Sydney Harbour Bridge opened on 19 March 1932.")], True),
+    Case("date-month-wrong", "When did the bridge open?", "It opened on 19 May 1932.",
+         [S("bridge opening", "Harbour Bridge: The Sydney Harbour Bridge opened on 19 March 1932.")], False,
+         ["May"]),
+    Case("quoted-string", "What is the motto?", 'The motto is "advance britannia".',
+         [S("motto", "Notes: the unofficial motto was Advance Australia Fair.")], False, ["advance britannia"]),
+    Case("quoted-string-found", "What is the motto?", 'The motto is "Advance Australia Fair".',
+         [S("motto", "Notes: the unofficial motto was Advance Australia Fair.")], True),
+    Case("name-in-prose", "Who designed the bridge?", "John Bradfield designed the bridge.",
+         [S("bridge designer", "Bridge notes: chief engineer John Bradfield oversaw the design.")], True),
+    Case("temperature-negative", "What was the lowest temperature?", "The lowest temperature was -23.5 °C.",
+         [S("lowest temperature", "Records: the lowest temperature measured was -23.5 °C at Charlotte Pass.")],
+         True),
+    Case("temperature-sign-dropped", "What was the lowest temperature?", "The lowest temperature was 23.5 °C.",
+         [S("lowest temperature", "Records: the lowest temperature measured was -23.5 °C at Charlotte Pass.")],
+         False, ["23.5"]),
+    # --- Korean
+    Case("korean-answer-number", "일본의 인구는 얼마입니까?", "일본의 인구는 127,080,000명입니다.",
+         [S("population of Japan", JAPAN)], True),
+    Case("korean-answer-man-eok", "일본의 인구는 얼마입니까?", "일본의 인구는 약 1억 2708만 명입니다.",
+         [S("population of Japan", JAPAN)], True),
+    Case("korean-question-english-answer", "호주의 수도는 어디입니까?", "The capital of Australia is Canberra.",
+         [S("capital of Australia", AUSTRALIA)], True),
+    Case("korean-name-not-in-evidence", "대한민국의 대통령은 누구입니까?", "대한민국의 대통령은 홍길동입니다.",
+         [S("president of South Korea", KOREA)], False, ["홍길동"]),
+    Case("korean-no-results", "서울의 인구는?", "서울의 인구는 9,700,000명입니다.", [S("서울 인구", NONE)], False,
+         ["9,700,000"]),
+    # --- not found
+    Case("not-found-fixed-form", "Who is the president of Brazil?", NOT_FOUND_ANSWER,
+         [S("president of Brazil", BRAZIL)], True, not_found=True),
+    Case("not-found-korean-form", "브라질의 대통령은 누구입니까?", NOT_FOUND_ANSWER_KO,
+         [S("president of Brazil", NONE)], True, not_found=True),
+    Case("not-found-loose", "What is the GDP of Japan?", "I couldn't find the GDP of Japan.",
+         [S("GDP of Japan", JAPAN)], True, not_found=True),
+    # --- observations that hold nothing
+    Case("errors-are-not-evidence", "What is the population of Japan?", "The population of Japan is 127,080,000.",
+         [S("population of Japan", "Error: local search unavailable (OSError: disk)."), S("Japan", NONE)], False,
+         ["127,080,000"]),
+    Case("auto-mode-prefix", "What is the capital of Japan?", "The capital of Japan is Tokyo.",
+         [S("capital of Japan", "[local knowledge base] " + JAPAN)], True),
+    Case("three-records-one-observation", "What is the capital of Pakistan?", "The capital of Pakistan is Islamabad.",
+         [S("capital of Pakistan", PAKISTAN + " " + JAPAN + " " + AUSTRALIA)], True, evidence=[0]),
+    Case("wrong-record-of-three", "What is the capital of Pakistan?", "The capital of Pakistan is Tokyo.",
+         [S("capital of Pakistan", PAKISTAN + " " + JAPAN)], False, ["Tokyo"]),
+]  # fmt: skip
+
+
+def _observations(steps: list[tuple[str, str, str]]) -> list[Observation]:
+    return [Observation(i, tool, tool_input, text) for i, (tool, tool_input, text) in enumerate(steps)]
+
+
+def test_enough_cases() -> None:
+    assert len(CASES) >= 40
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case(case: Case) -> None:
+    g = check(case.question, case.answer, _observations(case.steps))
+    assert g.supported is case.supported, g
+    assert g.not_found is case.not_found, g
+    if case.supported:
+        assert g.unsupported == []
+    else:
+        assert g.unsupported, "an unsupported answer always says which span lacks evidence"
+        assert g.unsupported == case.unsupported, g
+    if case.evidence is not None:
+        assert g.evidence == case.evidence, g
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        NOT_FOUND_ANSWER,
+        NOT_FOUND_ANSWER_KO,
+        "I could not find the population of Tokyo in the search results.",
+        "I couldn't find that.",
+        "I cannot determine the answer from these results.",
+        "The answer was not found in the search results.",
+        "There is no information about the president.",
+        "The search results do not contain the answer.",
+        "The GDP of Japan is unknown.",
+        "Sorry, I don't know.",
+        "도쿄의 인구를 찾지 못했습니다.",
+        "정보가 없습니다.",
+        "알 수 없습니다.",
+    ],
+)
+def test_not_found_forms(text: str) -> None:
+    assert is_not_found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Japan has no land borders with other countries.",
+        "No, Canberra is not the largest city of Australia.",
+        "The capital of Australia is Canberra.",
+        "Mongolia does not have a coastline.",
+        "한국은 북한과 국경을 접하고 있습니다.",
+        "",
+    ],
+)
+def test_not_not_found(text: str) -> None:
+    assert not is_not_found(text)
+
+
+def test_not_found_answer_matches_question_language() -> None:
+    assert is_not_found(not_found_answer("도쿄의 인구는?")) and is_not_found(not_found_answer("Who?"))
+
+
+def test_empty_answer_is_unsupported() -> None:
+    g = check("What is the capital of Japan?", None, _observations([S("capital of Japan", JAPAN)]))
+    assert not g.supported and not g.not_found
+
+
+@pytest.mark.parametrize(
+    ("text", "useless"),
+    [(NONE, True), ("[local knowledge base] " + NONE, True), ("Error: Calculator failed: x", True), ("", True),
+     (JAPAN, False), ("449", False)],
+)  # fmt: skip
+def test_useless_observations(text: str, useless: bool) -> None:
+    assert is_useless_observation(text) is useless
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1,234,567", 1234567.0),
+        ("3.5 million", 3.5e6),
+        ("3.36e8", 3.36e8),
+        ("2 x 10^6", 2e6),
+        ("-5", -5.0),
+        ("−5", -5.0),
+        ("25%", 25.0),
+        ("1.5bn", 1.5e9),
+        ("3억 3600만", 3.36e8),
+        ("2천만", 2e7),
+    ],
+)
+def test_parse_numbers(text: str, value: float) -> None:
+    nums = parse_numbers(text)
+    assert len(nums) == 1 and nums[0].value == pytest.approx(value)
+
+
+def test_numbers_inside_names_and_units_are_not_numbers() -> None:
+    assert [n.value for n in parse_numbers("COVID-19 spread over 7 km2 in the 3rd week, 5 m away")] == [7.0, 5.0]
+
+
+def test_normalize() -> None:
+    assert normalize("Japan's  Brasília, D.C.!") == "japan brasilia d c"
+
+
+def test_the_knowledge_pack_writes_the_records_the_check_reads() -> None:
+    """The pack's real records are read per field (a change in its format must fail here)."""
+    from agent.knowledge import country_document, country_records
+
+    recs = {r["name"]: r for r in country_records()}
+    doc = country_document(recs["Japan"])
+    q = "What is the population of Japan?"
+    pop = f"{recs['Japan']['population']:,}"
+    good = check(q, f"The population of Japan is {pop}.", _observations([S("population of Japan", doc)]))
+    assert good.supported and good.evidence == [0]
+    city = check("What is the population of Tokyo?", f"Tokyo has {pop} people.",
+                 _observations([S("Tokyo", doc)]))  # fmt: skip
+    assert not city.supported and city.unsupported == [pop]
+    assert country_document(recs["Australia"]) == AUSTRALIA
