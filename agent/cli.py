@@ -68,13 +68,19 @@ def serve(
     import uvicorn
 
     from app.main import create_app
+    from app.security import bind_refusal
 
     settings = load_settings()
+    settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    refusal = bind_refusal(settings, settings.host)  # no API keys on a public address
+    if refusal is not None:
+        typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(EXIT_USAGE)
     # the app installs its own logging (JSON lines, request ids); uvicorn keeps out of it
     uvicorn.run(
         create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_config=None,
         access_log=False,
     )

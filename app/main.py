@@ -23,7 +23,7 @@ from langchain_core.tools import BaseTool
 
 from app.deps import ServiceUnavailable
 from app.routes import admin, ask, console, health, openai_compat, runs
-from app.security import install_hardening
+from app.security import check_bind, install_hardening
 from app.settings import Settings, get_settings
 from app.store import RunStore, default_replica_id
 
@@ -115,6 +115,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_bind(settings, settings.host)  # no keys on a public address: refuse (or warn, if opted in)
         state = app.state
         state.ready, state.agent, state.chat_model, state.load_error = False, None, None, None
         state.store, state.startup_registered = None, False

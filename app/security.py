@@ -1,10 +1,19 @@
 """Access control and request limits, attached to the app from outside (plain ASGI middleware).
 
+Closed by default (docs/security.md has the threat model and every setting):
+
+- Host header: only ``allowed_hosts`` (loopback names by default) are answered, else 400 — a
+  DNS-rebinding page cannot reach a loopback server under its own name.
+- Cross-site forms: a state-changing request (POST, PUT, PATCH, DELETE) needs a JSON content type,
+  or an ``Authorization`` / ``X-Requested-With`` header — none of which a cross-site form or a
+  no-preflight ``fetch`` can send — else 415.
 - API keys: ``Authorization: Bearer <key>`` on every route except the public ones (``/healthz``,
   ``/readyz``, the console page ``/`` and ``/static/*``) when ``api_keys`` is set; ``/docs``,
   ``/openapi.json`` and ``/metrics`` are protected like the rest. Constant-time comparison.
-- Admin: ``/admin/*`` needs ``admin_key`` when it is set; when it is unset, admin is open only if
-  no ``api_keys`` are configured (otherwise 403: an API key never grants admin).
+- Admin: ``/admin/*`` always needs ``admin_key``; unset, the admin routes answer 403 and say how to
+  enable them (an API key never grants admin).
+- Open access: without ``api_keys`` the server starts only on a loopback address, unless
+  ``allow_open_access`` says so (then a warning at every start): ``check_bind``.
 - Rate limit: ``rate_limit_per_minute`` per key (per client IP without a key), token bucket,
   429 + ``Retry-After``.
 - Body size: ``max_body_bytes`` (Starlette's limiter: Content-Length and chunked bodies) → 413.
@@ -18,7 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import logging
 import math
 import sys
 import time
@@ -38,6 +49,8 @@ if TYPE_CHECKING:
 
     from app.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 ADMIN_PREFIX = "/admin"
@@ -46,6 +59,12 @@ UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 SCOPE_PRINCIPAL = "qreact.principal"
 
 Role = Literal["admin", "user"]
+ADMIN_DISABLED = (
+    "admin routes are disabled: set QREACT_ADMIN_KEY (e.g. in .env) and restart, then send "
+    "Authorization: Bearer <admin key>"
+)
+# Methods that change state: a cross-site form can send POST; the others need CORS anyway.
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def route_path(scope: Scope) -> str:
@@ -114,9 +133,7 @@ class KeyRing:
         role = self.role(token)
         if _is_admin(path):
             if self._admin is None:
-                if self._api:
-                    return 403, "admin routes are disabled: set QREACT_ADMIN_KEY to enable them"
-                return None
+                return 403, ADMIN_DISABLED
             if role == "admin":
                 return None
             if role == "user":
@@ -159,6 +176,115 @@ class ApiKeyMiddleware:
             # the key's hash (never the key) identifies the caller for rate limits and logs
             scope[SCOPE_PRINCIPAL] = "key:" + hashlib.sha256(token.encode()).hexdigest()[:12]
         await self.app(scope, receive, send)
+
+
+def host_allowed(host_header: str | None, allowed: Sequence[str]) -> bool:
+    """Whether a ``Host`` header names this server: exact names, ``*.suffix`` or ``*``; port ignored."""
+    if "*" in allowed:
+        return True
+    if not host_header:
+        return False
+    host = host_header.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        host = host[1 : host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    for name in allowed:
+        name = name.lower().strip("[]")
+        if host == name or (name.startswith("*.") and host.endswith(name[1:])):
+            return True
+    return False
+
+
+class HostHeaderMiddleware:
+    """400 (JSON) unless the ``Host`` header is one of ``allowed`` (DNS rebinding)."""
+
+    def __init__(self, app: ASGIApp, allowed: Sequence[str]) -> None:
+        self.app = app
+        self.allowed = list(allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+        if not host_allowed(host, self.allowed):
+            await send_json_error(
+                send, 400, "unknown Host header: add this server's name to QREACT_ALLOWED_HOSTS"
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def form_safe(method: str, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a request could not have come from a cross-site form (or a no-preflight fetch).
+
+    Safe methods pass; a state-changing one needs a JSON content type or an ``Authorization`` /
+    ``X-Requested-With`` header (a browser sends those cross-site only after a CORS preflight).
+    """
+    if method not in STATE_CHANGING:
+        return True
+    for name, value in headers:
+        if name in (b"authorization", b"x-requested-with"):
+            return True
+        if name == b"content-type":
+            media = value.decode("latin-1").split(";", 1)[0].strip().lower()
+            if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+                return True
+    return False
+
+
+class FormGuardMiddleware:
+    """415 (JSON) for a state-changing request a cross-site form could have sent (CSRF)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not form_safe(scope.get("method", ""), scope.get("headers", [])):
+            await send_json_error(
+                send,
+                415,
+                "state-changing requests need Content-Type: application/json (or an Authorization or "
+                "X-Requested-With header): cross-site forms are refused",
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def is_loopback(host: str) -> bool:
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+def bind_refusal(settings: Settings, host: str) -> str | None:
+    """Why serving on ``host`` is refused (no API keys on a non-loopback address), else None."""
+    if settings.api_keys or settings.allow_open_access or is_loopback(host):
+        return None
+    return (
+        f"refusing to serve on {host} without API keys: anyone who can reach it could use the model. "
+        "Set QREACT_API_KEYS (comma-separated bearer keys), bind 127.0.0.1, or set "
+        "QREACT_ALLOW_OPEN_ACCESS=true if open access is intended"
+    )
+
+
+def check_bind(settings: Settings, host: str) -> None:
+    """At every start: ``RuntimeError`` when ``bind_refusal`` refuses; a warning when open access
+    on a public address was asked for (``allow_open_access``)."""
+    refusal = bind_refusal(settings, host)
+    if refusal is not None:
+        raise RuntimeError(refusal)
+    if not settings.api_keys and not is_loopback(host):
+        logger.warning(
+            "serving on %s WITHOUT API keys (QREACT_ALLOW_OPEN_ACCESS=true): anyone who can reach it "
+            "can use the model; set QREACT_API_KEYS to require keys",
+            host,
+        )
 
 
 class RateLimiter:
@@ -236,10 +362,11 @@ def require_admin(request: Request) -> None:
 AdminDep = Annotated[None, Depends(require_admin)]
 
 
-def document_bearer_auth(app: FastAPI) -> None:
+def document_bearer_auth(app: FastAPI, keys_required: bool = True) -> None:
     """Declare the Bearer scheme in the OpenAPI schema (Swagger's Authorize button, client generators).
 
-    Public routes are marked ``security: []``; everything else needs the key.
+    ``/admin/*`` always needs the (admin) key; with ``keys_required`` every other route but the
+    public ones does too (those are marked ``security: []``).
     """
     build = app.openapi
 
@@ -251,12 +378,16 @@ def document_bearer_auth(app: FastAPI) -> None:
             "scheme": "bearer",
             "description": "an API key (QREACT_API_KEYS); /admin/* needs the admin key (QREACT_ADMIN_KEY)",
         }
-        schema["security"] = [{"bearerAuth": []}]
+        if keys_required:
+            schema["security"] = [{"bearerAuth": []}]
         for path, operations in schema.get("paths", {}).items():
-            if _is_public(path):
-                for operation in operations.values():
-                    if isinstance(operation, dict):
-                        operation["security"] = []
+            for operation in operations.values():
+                if not isinstance(operation, dict):
+                    continue
+                if _is_admin(path):
+                    operation["security"] = [{"bearerAuth": []}]
+                elif _is_public(path) and keys_required:
+                    operation["security"] = []
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -266,8 +397,8 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     """Install logging, metrics, CORS, body limit, API keys, rate limit and model slots.
 
     Starlette runs the last-added middleware first, so they are added innermost first. Outermost
-    to innermost: request id + access log, metrics, CORS, body limit, API keys, rate limit,
-    model slots, then the app's routes.
+    to innermost: request id + access log, metrics, Host check, CORS, form guard, body limit,
+    API keys, rate limit, model slots, then the app's routes.
     """
     from app import limits, metrics
     from app.logging import RequestIdMiddleware, configure_logging, register_secrets
@@ -293,10 +424,10 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
             on_limited=metrics.RATE_LIMITED.inc,
         )
     keys = KeyRing.from_settings(settings)
-    if keys.keys_required or keys.admin_configured:
-        app.add_middleware(ApiKeyMiddleware, keys=keys)
-        document_bearer_auth(app)
+    app.add_middleware(ApiKeyMiddleware, keys=keys)  # always: /admin/* is closed without the admin key
+    document_bearer_auth(app, keys_required=keys.keys_required)
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    app.add_middleware(FormGuardMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -305,5 +436,6 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(HostHeaderMiddleware, allowed=settings.allowed_hosts)
     metrics.install_metrics(app)
     app.add_middleware(RequestIdMiddleware)

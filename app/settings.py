@@ -93,10 +93,21 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=1, description="longest accepted question, characters")
     max_body_bytes: int = Field(65536, ge=1024, description="largest accepted request body, bytes")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="comma-separated bearer keys; empty = open access"
+        default_factory=list,
+        description="comma-separated bearer keys; empty = open access (refused on a non-loopback bind "
+        "unless allow_open_access)",
     )
     admin_key: SecretStr | None = Field(
-        None, description="bearer key for /admin/*; unset = admin open only without api_keys"
+        None, description="bearer key for /admin/*; unset = the admin routes answer 403 (always closed)"
+    )
+    allow_open_access: bool = Field(
+        False,
+        description="serve without api_keys on a non-loopback address (warned at every start); false = refuse to start",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        description="comma-separated Host header names the server answers (port ignored; '*.example.com' "
+        "matches subdomains; '*' = any); others get 400 (DNS rebinding)",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated origins; empty = CORS off"
@@ -120,7 +131,7 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="logging level")
     log_json: bool = Field(True, description="structured JSON logs with request ids")
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# TestClient's requests carry ``Host: testserver``; the server answers loopback names only by
+# default (app.security.HostHeaderMiddleware). Tests of that default pass allowed_hosts themselves.
+os.environ.setdefault("QREACT_ALLOWED_HOSTS", "localhost,127.0.0.1,::1,testserver")
 
 
 @pytest.fixture(scope="session")

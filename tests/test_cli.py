@@ -149,6 +149,8 @@ def test_serve_runs_uvicorn_with_settings_defaults_and_flags(cli_env, monkeypatc
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app_, **kw: calls.append((app_, kw)))
     assert runner.invoke(app, ["serve"]).exit_code == 0
+    monkeypatch.setenv("QREACT_API_KEYS", "user-key-123456")  # a public address needs keys
+    get_settings.cache_clear()
     assert runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "9001"]).exit_code == 0
     (app1, kw1), (_, kw2) = calls
     assert (kw1["host"], kw1["port"]) == ("127.0.0.1", 8000)

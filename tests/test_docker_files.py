@@ -273,7 +273,15 @@ def test_env_example_names_and_values_are_settings(monkeypatch: pytest.MonkeyPat
         line.split("=", 1) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
     )
     settings = check_settings_values(active, monkeypatch)
-    assert settings.api_keys == [] and settings.admin_key is None  # open by default, documented
+    assert settings.api_keys == [] and settings.admin_key is None  # to be filled in: compose demands keys
+
+
+def test_compose_refuses_to_start_serving_services_without_api_keys(compose: dict) -> None:
+    # the containers bind 0.0.0.0: `${VAR:?message}` makes compose stop with the message when unset
+    for name, service in compose["services"].items():
+        command = service.get("entrypoint") or service.get("command")
+        if name.startswith("qreact") and command is None:
+            assert re.fullmatch(r"\$\{QREACT_API_KEYS:\?[^}]+\}", service["environment"]["QREACT_API_KEYS"]), name
 
 
 def test_vllm_profile_serves_the_adapter_and_qreact_uses_it(compose: dict) -> None:

@@ -70,11 +70,117 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_open_when_no_keys_are_configured(tmp_path: Path) -> None:
+def test_open_when_no_keys_are_configured_but_admin_stays_closed(tmp_path: Path) -> None:
     client = TestClient(make_app(tmp_path))
     assert client.post("/ask", json={"question": "abc"}).json() == {"answer": "cba"}
-    assert client.get("/admin/adapters").status_code == 200
     assert client.get("/openapi.json").status_code == 200
+    for token in (None, "anything"):  # no admin key configured: no key opens admin
+        response = client.get("/admin/adapters", headers=bearer(token) if token else {})
+        assert response.status_code == 403
+        assert "QREACT_ADMIN_KEY" in response.json()["detail"]  # says how to enable it
+    operations = client.get("/openapi.json").json()["paths"]
+    assert operations["/admin/adapters"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in operations["/ask"]["post"]  # open, as the server is
+
+
+def test_foreign_host_headers_are_refused(tmp_path: Path) -> None:
+    # DNS rebinding: a page on evil.example resolves its name to 127.0.0.1 and sends Host: evil.example
+    app = make_app(tmp_path, allowed_hosts=["localhost", "127.0.0.1", "::1"])
+    for host in ("localhost:8000", "127.0.0.1", "[::1]:8000", "LOCALHOST"):
+        client = TestClient(app, base_url=f"http://{host}")
+        assert client.get("/healthz").status_code == 200, host
+    client = TestClient(app, base_url="http://evil.example:8000")
+    for response in (client.get("/healthz"), client.post("/ask", json={"question": "x"})):
+        assert response.status_code == 400
+        assert "QREACT_ALLOWED_HOSTS" in response.json()["detail"]
+    wild = TestClient(make_app(tmp_path, allowed_hosts=["*.example.com"]), base_url="http://api.example.com")
+    assert wild.get("/healthz").status_code == 200
+
+
+def test_loopback_names_are_the_default_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QREACT_ALLOWED_HOSTS", raising=False)  # tests/conftest.py widens it for TestClient
+    assert Settings(_env_file=None).allowed_hosts == ["localhost", "127.0.0.1", "::1"]  # type: ignore[call-arg]
+
+
+def test_serve_refuses_a_public_address_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app as cli
+    from app.settings import get_settings
+
+    monkeypatch.delenv("QREACT_API_KEYS", raising=False)
+    monkeypatch.delenv("QREACT_ALLOW_OPEN_ACCESS", raising=False)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "1"])
+    get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "refusing to serve on 0.0.0.0 without API keys" in result.output
+
+
+@pytest.mark.parametrize(
+    "method,headers,allowed",
+    [
+        ("GET", {}, True),
+        ("POST", {"content-type": "application/json"}, True),
+        ("POST", {"content-type": "application/json; charset=utf-8"}, True),
+        ("POST", {"content-type": "application/merge-patch+json"}, True),
+        ("POST", {"authorization": "Bearer k"}, True),
+        ("POST", {"x-requested-with": "fetch"}, True),
+        ("POST", {}, False),  # a form with no body, e.g. to /admin/adapters/rollback
+        ("POST", {"content-type": "application/x-www-form-urlencoded"}, False),
+        ("POST", {"content-type": "multipart/form-data; boundary=x"}, False),
+        ("POST", {"content-type": "text/plain"}, False),  # a no-preflight fetch with a JSON-looking body
+        ("DELETE", {"content-type": "text/plain"}, False),
+    ],
+)
+def test_form_safe_table(method: str, headers: dict[str, str], allowed: bool) -> None:
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    assert security.form_safe(method, raw) is allowed
+
+
+def test_cross_site_form_posts_are_refused(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, admin_key=ADMIN))
+    form = client.post("/ask", data={"question": "hi"})
+    assert form.status_code == 415
+    assert "application/json" in form.json()["detail"]
+    plain = client.post("/ask", content=b'{"question": "hi"}', headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415
+    assert client.post("/ask", json={"question": "hi"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host,keys,opt_in,refused",
+    [
+        ("127.0.0.1", [], False, False),
+        ("localhost", [], False, False),
+        ("::1", [], False, False),
+        ("127.0.0.2", [], False, False),
+        ("0.0.0.0", [], False, True),
+        ("::", [], False, True),
+        ("192.168.1.5", [], False, True),
+        ("myhost.lan", [], False, True),  # a name may resolve anywhere
+        ("0.0.0.0", [KEY], False, False),
+        ("0.0.0.0", [], True, False),
+    ],
+)
+def test_bind_refusal_table(host: str, keys: list[str], opt_in: bool, refused: bool) -> None:
+    settings = Settings(_env_file=None, api_keys=keys, allow_open_access=opt_in)  # type: ignore[call-arg]
+    reason = security.bind_refusal(settings, host)
+    assert (reason is not None) is refused
+    if reason:
+        assert "QREACT_API_KEYS" in reason and "QREACT_ALLOW_OPEN_ACCESS" in reason
+
+
+def test_open_access_on_a_public_address_warns_at_every_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(_env_file=None, cache_dir=tmp_path, host="0.0.0.0", allow_open_access=True)  # type: ignore[call-arg]
+    with caplog.at_level(logging.WARNING, logger="app.security"):
+        security.check_bind(settings, settings.host)
+    assert any("WITHOUT API keys" in r.getMessage() for r in caplog.records)
+    closed = settings.model_copy(update={"allow_open_access": False})
+    with pytest.raises(RuntimeError, match="refusing to serve on 0.0.0.0"):
+        security.check_bind(closed, closed.host)
 
 
 def test_api_keys_protect_everything_but_probes_and_console(tmp_path: Path) -> None:
@@ -263,6 +369,7 @@ ATTACKS: list[tuple[str, dict]] = [
     ),
     ("huge number", {"json": {"question": "hi", "max_steps": 10**400}}),
     ("form body", {"data": {"question": "hi"}}),
+    ("text/plain body", {"content": b'{"question": "hi"}', "headers": {"Content-Type": "text/plain"}}),
     ("not JSON", {"content": b"question=hi", "headers": {"Content-Type": "application/json"}}),
     ("too long", {"json": {"question": "x" * 5000}}),
     ("empty", {"json": {"question": ""}}),
