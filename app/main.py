@@ -25,7 +25,7 @@ from app.deps import ServiceUnavailable
 from app.routes import admin, ask, console, health, openai_compat, runs
 from app.security import check_bind, install_hardening
 from app.settings import Settings, get_settings
-from app.store import RunStore, default_replica_id
+from app.store import RunStore, StoreUnusable, default_replica_id
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ def create_app(
             state.adapter_registry = state.store.adapter_registry(replica_id)
         except Exception as exc:  # e.g. PostgreSQL down: /readyz and every stored route say why (503)
             logger.exception("the run store could not be opened")
-            state.load_error = f"the run store could not be opened: {type(exc).__name__}"
+            reason = str(exc) if isinstance(exc, StoreUnusable) else type(exc).__name__
+            state.load_error = f"the run store could not be opened: {reason}"
         # Loading runs beside the server so /healthz answers and /readyz says "loading" meanwhile.
         threading.Thread(
             target=_load_agent, args=(app, settings, chat_model, tools), name="qreact-load", daemon=True

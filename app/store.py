@@ -175,6 +175,33 @@ def _iso(value: datetime | None) -> str | None:
     return v.isoformat() if v else None
 
 
+class StoreUnusable(RuntimeError):
+    """An existing database file that must not be replaced by an empty store (fail closed)."""
+
+
+def check_existing_sqlite(path: Path) -> None:
+    """Refuse an existing SQLite file that is empty or unreadable (SQLite would silently start an
+    empty store in a 0-byte file: every run, feedback and the adapter registry gone).
+
+    The message names the file, not its folder: it reaches ``/readyz``.
+    """
+    if not path.exists():
+        return
+    fix = "restore it from a backup, or move it away to start a new, empty store"
+    if not path.is_file():
+        raise StoreUnusable(f"the run store {path.name} is not a regular file; {fix}")
+    try:
+        with path.open("r+b") as f:
+            head = f.read(16)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise StoreUnusable(f"the run store {path.name} cannot be read and written ({reason}); {fix}") from None
+    if not head:
+        raise StoreUnusable(f"the run store {path.name} is empty (0 bytes), not a database; {fix}")
+    if head != b"SQLite format 3\x00":
+        raise StoreUnusable(f"the run store {path.name} is not a SQLite database; {fix}")
+
+
 class RunStore:
     """Durable log of runs and feedback behind one SQLAlchemy URL."""
 
@@ -200,6 +227,7 @@ class RunStore:
         # SQLite checks, then creates: processes opening one new file at once take turns (a lock file)
         with open(f"{Path(database).expanduser()}.schema-lock", "ab") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            check_existing_sqlite(Path(database).expanduser())  # before SQLite touches it
             metadata.create_all(self.engine)
 
     def _make_engine(self, parsed: Any) -> Engine:

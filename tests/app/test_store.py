@@ -364,3 +364,50 @@ def test_replicas_create_the_schema_together(store_url: str) -> None:
     assert stores[3].get("r1") is not None
     for s in stores:
         s.close()
+
+
+@pytest.mark.parametrize("damage", ["empty", "not sqlite", "unreadable", "folder"])
+def test_an_existing_unusable_sqlite_file_is_never_replaced(tmp_path: Path, damage: str) -> None:
+    import os
+
+    from app.store import StoreUnusable
+
+    path = tmp_path / "runs.db"
+    if damage == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"" if damage == "empty" else b"x" * 4096)
+    if damage == "unreadable":
+        if os.geteuid() == 0:
+            pytest.skip("root reads any file")
+        path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 4080)
+        path.chmod(0)
+    with pytest.raises(StoreUnusable, match="runs.db") as refused:
+        RunStore(f"sqlite:///{path}")
+    assert str(tmp_path) not in str(refused.value)  # the message reaches /readyz: no folder
+    if damage == "empty":
+        assert path.stat().st_size == 0  # left as it was, for the operator to look at
+    path.chmod(0o644)
+
+
+def test_a_new_sqlite_file_is_created_and_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "runs.db"
+    RunStore(f"sqlite:///{path}").close()
+    assert path.stat().st_size > 0
+    RunStore(f"sqlite:///{path}").close()  # an existing, healthy file opens
+
+
+def test_the_app_fails_closed_on_an_empty_store_file(knowledge_cache: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.app.conftest import ScriptedChatModel, make_settings
+
+    (tmp_path / "runs.db").write_bytes(b"")
+    settings = make_settings(knowledge_cache, store_url=f"sqlite:///{tmp_path / 'runs.db'}")
+    with TestClient(create_app(settings, chat_model=ScriptedChatModel(script=["x"]))) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert "empty (0 bytes)" in ready.text and str(tmp_path) not in ready.text
+        assert client.get("/runs").status_code == 503
+    assert (tmp_path / "runs.db").stat().st_size == 0
