@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.config import default_cache_dir
+
 logger = logging.getLogger(__name__)
 
 INDEX_FORMAT = "1"  # bump when the document text or the schema changes: cached indexes rebuild
@@ -270,11 +272,9 @@ def country_documents() -> Iterator[Document]:
 
 
 def default_index_path(cache_dir: Path | str | None = None) -> Path:
-    """``{cache_dir}/knowledge/countries.db`` (cache_dir defaults to the settings' cache_dir)."""
+    """``{cache_dir}/knowledge/countries.db`` (cache_dir defaults to ``~/.cache/qreact``)."""
     if cache_dir is None:
-        from app.settings import get_settings
-
-        cache_dir = get_settings().cache_dir
+        cache_dir = default_cache_dir()
     return Path(cache_dir).expanduser() / "knowledge" / "countries.db"
 
 

@@ -2,10 +2,10 @@
 
 A job is two child processes run one after the other by a monitor thread, so serving goes on:
 
-1. ``python -m finetune.train`` (the run store's confirmed runs with ``--from_runs``, plus the
-   config's gold files) writes a LoRA adapter and a progress JSON that ``GET /admin/jobs/{id}``
-   reads (step, loss, ETA);
-2. ``python -m finetune.promote evaluate`` scores the serving adapter and the new one on the same
+1. ``python -m app.cli finetune`` (``finetune.train``: the run store's confirmed runs with
+   ``--from_runs``, plus the config's gold files) writes a LoRA adapter and a progress JSON that
+   ``GET /admin/jobs/{id}`` reads (step, loss, ETA);
+2. ``python -m app.gate evaluate`` scores the serving adapter and the new one on the same
    dev questions, on its own copy of the base model;
 3. ``finetune.promote.decide``: if accuracy >= current + ``promote_min_delta`` the adapter is
    hot-swapped into the live chat model (``load_adapter`` + ``activate_adapter``), otherwise the
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from app.settings import Settings
+from finetune.config import FinetuneConfig
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, Registry, decide
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class Job:
 
     @property
     def eval_results_path(self) -> Path:
-        """One line per (adapter, question) scored so far: ``finetune.promote evaluate`` appends them."""
+        """One line per (adapter, question) scored so far: ``app.gate evaluate`` appends them."""
         return self.scores_path.with_suffix(".results.jsonl")
 
     @property
@@ -175,11 +176,11 @@ def train_args(settings: Settings, job: Job) -> list[str]:
 
 
 def default_train_command(settings: Settings, job: Job) -> list[str]:
-    return [sys.executable, "-m", "finetune.train", *train_args(settings, job)]
+    return [sys.executable, "-m", "app.cli", "finetune", *train_args(settings, job)]
 
 
 def default_eval_command(settings: Settings, job: Job) -> list[str]:
-    cmd = [sys.executable, "-m", "finetune.promote", "evaluate", "--candidate", str(job.adapter_dir)]
+    cmd = [sys.executable, "-m", "app.gate", "evaluate", "--candidate", str(job.adapter_dir)]
     cmd += ["--baseline", job.baseline, "--questions", job.spec.eval_questions, "--out", str(job.scores_path)]
     cmd += ["--local-model", settings.local_model, "--cache-dir", str(settings.cache_dir)]
     cmd += ["--device", settings.device, "--dtype", settings.dtype, "--quantize", settings.quantize]
@@ -200,8 +201,6 @@ def validate_spec(settings: Settings, spec: JobSpec, job: Job) -> None:
     whose working directory is the job's (the repository root), so relative data paths in the
     config resolve exactly as they will for the training process.
     """
-    from finetune.config import FinetuneConfig
-
     names = set(FinetuneConfig.__dataclass_fields__)
     problems = [f"overrides.{k}: unknown fine-tuning option" for k in spec.overrides if k not in names]
     problems += [f"overrides.{k}: set by the job itself" for k in spec.overrides if k in RESERVED_OVERRIDES]

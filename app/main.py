@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
+import app.wiring as wiring
 from app.deps import ServiceUnavailable
 from app.routes import admin, ask, console, health, openai_compat, runs
 from app.security import check_bind, install_hardening
@@ -51,8 +52,6 @@ def _load_agent(
     app: FastAPI, settings: Settings, chat_model: BaseChatModel | None, tools: Sequence[BaseTool] | None
 ) -> None:
     """Build the agent (the local model may take minutes on a first start); runs in a thread."""
-    from agent.factory import build_agent
-
     state = app.state
     if state.load_error is not None:  # the run store failed: runs could not be recorded
         return
@@ -62,7 +61,7 @@ def _load_agent(
     except Exception:  # the adapters' history is lost to this start, serving is not
         logger.exception("could not import the adapter registry file")
     try:
-        agent = build_agent(settings, chat_model=chat_model, tools=tools)
+        agent = wiring.build_agent(settings, chat_model=chat_model, tools=tools)
     except Exception as exc:  # readiness reports it; the process stays up for /healthz and logs
         logger.exception("the agent failed to load")
         state.load_error = f"the agent failed to load: {type(exc).__name__}: {exc}"

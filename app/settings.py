@@ -13,9 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
-def _default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "qreact"
+from agent.config import default_cache_dir
 
 
 class Settings(BaseSettings):
@@ -66,7 +64,7 @@ class Settings(BaseSettings):
     )
     openai_timeout_s: float = Field(60.0, gt=0, description="per-request timeout of the openai backend, seconds")
     openai_max_retries: int = Field(2, ge=0, le=10, description="retries on 5xx/timeouts before the run fails")
-    cache_dir: Path = Field(default_factory=_default_cache_dir, description="converted models, indexes, run store")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="converted models, indexes, run store")
 
     # --- tools
     search: Literal["auto", "duckduckgo", "local"] = Field(

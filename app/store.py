@@ -58,6 +58,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from agent.trace import RunResult
+from finetune.promote import rollback_target
 
 logger = logging.getLogger(__name__)
 
@@ -137,18 +138,6 @@ adapter_activations = Table(
 
 
 SCHEMA_LOCK_KEY = 0x71727363  # PostgreSQL advisory lock id ("qrsc") held while creating tables
-
-
-def rollback_target(names: list[str | None], current: str | None) -> tuple[bool, str | None]:
-    """In an activation history (oldest first), the adapter active before the last ``current``:
-    (found, name; None = the base model). Repeats of ``current`` are walked past."""
-    for i in range(len(names) - 1, -1, -1):
-        if names[i] == current:
-            for j in range(i - 1, -1, -1):
-                if names[j] != current:
-                    return True, names[j]
-            return False, None
-    return False, None
 
 
 class RunNotFoundError(KeyError):

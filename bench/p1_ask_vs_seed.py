@@ -7,7 +7,7 @@
 Both stacks share one loaded model with the LoRA adapter (``--adapter default``: adapters/default/)
 and the same tools (local Search with 1 result per observation, Calculator):
 
-- **qreact**: ``agent.factory.build_agent`` on ``LocalChatModel`` — stop strings inside generation,
+- **qreact**: ``app.wiring.build_agent`` on ``LocalChatModel`` — stop strings inside generation,
   the prompt's KV cache reused across steps and runs, token healing.
 - **seed**: what a user of the seed writes: langchain-classic ``initialize_agent(tools, llm,
   agent=AgentType.ZERO_SHOT_REACT_DESCRIPTION)`` over langchain-huggingface ``HuggingFacePipeline``
@@ -107,8 +107,8 @@ def _prefill_counter() -> Any:
 
 def build_qreact(cfg: P1Config, chat_model: Any, tools: list[Any]) -> tuple[Any, Any]:
     """qreact's agent on the shared model; returns (agent, prefill counter)."""
-    from agent.factory import build_agent
     from app.settings import Settings
+    from app.wiring import build_agent
 
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,

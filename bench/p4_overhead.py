@@ -154,9 +154,9 @@ def store_saves(cache_dir: Path, n: int) -> list[float]:
 
 def build_direct_agent(cache_dir: Path) -> Any:
     """The agent the app serves, built the same way: same scripted model, same tools."""
-    from agent.factory import build_agent
     from agent.tools import build_tools
     from app.settings import Settings
+    from app.wiring import build_agent
     from bench.soak import ScriptedChatModel
 
     settings = Settings(_env_file=None, cache_dir=cache_dir, search="local", adapter=None)  # type: ignore[call-arg]

@@ -427,8 +427,8 @@ def schema_test(
 
 def _chat_model(args: argparse.Namespace, delay_s: float) -> BaseChatModel:
     if getattr(args, "model", None):
-        from agent.backends import build_chat_model
         from app.settings import Settings
+        from app.wiring import build_chat_model
 
         cfg = Settings(_env_file=None, local_model=args.model, adapter=None, max_new_tokens=32)  # type: ignore[call-arg]
         return build_chat_model(cfg)

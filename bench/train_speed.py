@@ -90,7 +90,7 @@ def ensure_gold_data(path: Path) -> None:
     `make gold` does, so every run measures the same 16 trajectories."""
     if path.is_file() or path != DEFAULT_DATA:
         return
-    cmd = [sys.executable, "-m", "agent.cli", "data", "gold", "--out", str(path.parent), "--seed", "0"]
+    cmd = [sys.executable, "-m", "app.cli", "data", "gold", "--out", str(path.parent), "--seed", "0"]
     print(f"{path} is missing: generating the gold data ({' '.join(cmd[2:])}, a few seconds) ...", file=sys.stderr)
     try:
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import resource
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def _versions() -> dict[str, str]:
@@ -53,8 +58,6 @@ def plot_loss(log_history: list[dict[str, Any]], path: Path) -> bool:
 def build_card(cfg: Any, plan: Any, trainer: Any, **run: Any) -> dict[str, Any]:
     """The card as a dict (see ``write_card``)."""
     import torch
-
-    from finetune.train import peak_rss_mb
 
     state = trainer.state
     history = list(state.log_history)

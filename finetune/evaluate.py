@@ -20,11 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.tools import BaseTool
-
 from agent.loop import ReActAgent
-from app.settings import Settings
 from finetune.scoring import is_correct
 from finetune.teacher import load_questions
 
@@ -211,33 +207,20 @@ def render_report(rows: Sequence[dict[str, Any]], labels: Sequence[str], title: 
 
 
 # ---------------------------------------------------------------------------------------- building targets
-def build_targets(
-    settings: Settings,
-    backends: Sequence[str],
-    adapters: Sequence[str],
-    *,
-    chat_models: dict[str, BaseChatModel] | None = None,
-    tools: Sequence[BaseTool] | None = None,
-) -> list[Target]:
-    """One target per (backend, adapter); local adapters are loaded once onto one shared model."""
-    from agent.factory import build_agent, build_default_tools
+AgentMaker = Callable[[str], ReActAgent]  # backend name → an agent on it, no adapter active (app.wiring)
 
-    tools = list(tools) if tools is not None else build_default_tools(settings)
+
+def build_targets(make_agent: AgentMaker, backends: Sequence[str], adapters: Sequence[str]) -> list[Target]:
+    """One target per (backend, adapter); local adapters are loaded once onto one shared model."""
     targets: list[Target] = []
     for backend in backends:
-        s = settings.model_copy(update={"backend": backend, "adapter": None})
-        model = (chat_models or {}).get(backend)
-        if model is None:
-            from agent.backends import build_chat_model
-
-            model = build_chat_model(s)
-        agent = build_agent(s, chat_model=model, tools=tools)
+        agent = make_agent(backend)
         if backend != "local" or not adapters:
             targets.append(Target(backend, agent))
             continue
         for value in adapters:
             path = resolve_adapter(value)
-            targets.append(_adapter_target(backend, agent, model, value, path))
+            targets.append(_adapter_target(backend, agent, agent.llm, value, path))
     return targets
 
 
@@ -257,7 +240,7 @@ def _adapter_target(backend: str, agent: ReActAgent, model: Any, value: str, pat
 
 def eval_command(
     questions: Path,
-    settings: Settings,
+    make_agent: AgentMaker,
     *,
     backends: Sequence[str] = ("local",),
     adapters: Sequence[str] = (),
@@ -265,14 +248,12 @@ def eval_command(
     report: Path | None = None,
     limit: int | None = None,
     max_steps: int | None = None,
-    chat_models: dict[str, BaseChatModel] | None = None,
-    tools: Sequence[BaseTool] | None = None,
     progress: bool = True,
 ) -> str:
     """Run, write results and the report; returns the report text."""
     qs = load_questions(questions)
     out = out or Path("runs/eval") / f"{questions.stem}.results.jsonl"
-    targets = build_targets(settings, backends, adapters, chat_models=chat_models, tools=tools)
+    targets = build_targets(make_agent, backends, adapters)
     rows = run_eval(qs, targets, out, limit=limit, max_steps=max_steps, progress=progress)
     text = render_report(rows, [t.label for t in targets], title=f"Eval: {questions.name}")
     if report is not None:

@@ -12,6 +12,7 @@ malformed steps are dropped, so the data teaches the exact format and nothing el
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import re
@@ -19,11 +20,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
-
-import typer
+from typing import Any, Protocol
 
 from agent.prompt import CALCULATOR_NAME, final_log, render_prompt, step_log
+from agent.tools.calculator import evaluate, format_number
 from finetune.scoring import as_number, normalize, number_matches, parse_numbers
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,6 @@ class ReplayResult:
 def default_replayers() -> dict[str, Replayer]:
     """Deterministic tools that can be re-run offline: the calculator (search results drift, so
     their recorded observations are taken as they are)."""
-    try:
-        from agent.tools.calculator import evaluate, format_number
-    except ImportError:  # the tools package is optional here: observations are then trusted
-        return {}
     return {CALCULATOR_NAME: lambda expr: format_number(evaluate(expr))}
 
 
@@ -191,7 +187,17 @@ def parse_since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _candidates(store: Any, since: datetime | None, only_confirmed: bool) -> list[dict[str, Any]]:
+class RunSource(Protocol):
+    """Where logged runs come from: the service's run store (``app.store.RunStore``) implements it."""
+
+    def confirmed_runs(self, since: datetime | None = None) -> builtins.list[dict[str, Any]]: ...
+
+    def qa_pairs(self, since: datetime | None = None) -> builtins.list[dict[str, Any]]: ...
+
+    def list(self, limit: int = 20, offset: int = 0, *, with_trace: bool = False) -> builtins.list[dict[str, Any]]: ...
+
+
+def _candidates(store: RunSource, since: datetime | None, only_confirmed: bool) -> list[dict[str, Any]]:
     if only_confirmed:
         return store.confirmed_runs(since=since)
     # every answered run not marked wrong (plus confirmed/corrected ones), oldest first
@@ -217,22 +223,16 @@ def _candidates(store: Any, since: datetime | None, only_confirmed: bool) -> lis
 
 
 def export_runs(
-    store_url: str,
+    store: RunSource,
     out_path: str | Path,
     since: datetime | str | None = None,
     only_confirmed: bool = True,
     qa_out: str | Path | None = None,
 ) -> dict[str, int]:
     """Write the store's usable runs as trajectory JSONL; returns counts (per source, duplicates, skipped)."""
-    from app.store import RunStore
-
     since_dt = parse_since(since) if isinstance(since, str) or since is None else since
-    store = RunStore(store_url)
-    try:
-        runs = _candidates(store, since_dt, only_confirmed)
-        pairs = store.qa_pairs(since=since_dt)
-    finally:
-        store.close()
+    runs = _candidates(store, since_dt, only_confirmed)
+    pairs = store.qa_pairs(since=since_dt)
     seen: set[tuple[Any, ...]] = set()
     written = duplicates = skipped = 0
     out = Path(out_path)
@@ -270,33 +270,3 @@ def export_runs(
     }
     logger.info("exported runs: %s", counts)
     return counts
-
-
-def export_command(
-    out: Annotated[Path, typer.Option("--out", "-o", help="trajectory JSONL to write")] = Path("runs.jsonl"),
-    since: Annotated[
-        str | None, typer.Option(help="only runs created since: 2026-01-31, an ISO date-time, or 7d/12h/30m")
-    ] = None,
-    only_confirmed: Annotated[
-        bool,
-        typer.Option(
-            "--only-confirmed/--all",
-            help="confirmed or replayably corrected runs only (default); --all adds unreviewed answered runs",
-        ),
-    ] = True,
-    store_url: Annotated[
-        str | None, typer.Option(help="run store URL (default: QREACT_STORE_URL or SQLite in the cache)")
-    ] = None,
-    qa_out: Annotated[
-        Path | None, typer.Option(help="also write corrected answers the trace cannot support as Q/A pairs")
-    ] = None,
-) -> None:
-    """Export logged runs from the run store as fine-tuning trajectories (de-duplicated)."""
-    from app.settings import get_settings
-
-    url = store_url or get_settings().resolved_store_url
-    try:
-        counts = export_runs(url, out, since=since, only_confirmed=only_confirmed, qa_out=qa_out)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    typer.echo(json.dumps({"out": str(out), **counts}))

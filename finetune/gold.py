@@ -24,8 +24,10 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
+from agent.knowledge import country_records, ensure_default_index
 from agent.loop import format_observation
-from agent.prompt import CALCULATOR_NAME, SEARCH_NAME, final_log, render_prompt, step_log
+from agent.prompt import CALCULATOR_NAME, SEARCH_NAME, final_log, observation_suffix, render_prompt, step_log
+from agent.tools import build_tools
 from finetune.scoring import is_correct
 
 logger = logging.getLogger(__name__)
@@ -348,8 +350,6 @@ class Country:
 def load_countries(records: Iterable[dict[str, Any]] | None = None) -> list[Country]:
     """Countries with every field the templates need, sorted by name."""
     if records is None:
-        from agent.knowledge import country_records
-
         records = country_records()
     out: list[Country] = []
     for r in records:
@@ -391,13 +391,6 @@ class ToolRunner:
 
 def default_tools(cache_dir: Path | None = None, max_results: int = GOLD_MAX_RESULTS) -> list[BaseTool]:
     """Local Search over the built-in knowledge index + Calculator (no network)."""
-    from agent.knowledge import ensure_default_index
-    from agent.tools import build_tools
-
-    if cache_dir is None:
-        from app.settings import get_settings
-
-        cache_dir = get_settings().cache_dir
     index = ensure_default_index(cache_dir)
     return build_tools(search="local", index_path=index, max_results=max_results)
 
@@ -758,8 +751,6 @@ class GoldGenerator:
 
 def training_text(row: dict[str, Any]) -> str:
     """The full text one trajectory trains on (prompt + steps + final), as the loop would build it."""
-    from agent.prompt import observation_suffix
-
     return (
         row["prompt"]
         + "".join(s["log"] + observation_suffix(s["observation"]) for s in row["steps"])

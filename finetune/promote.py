@@ -1,23 +1,19 @@
 """The eval gate: score a new adapter against the serving one, promote only if it is not worse.
 
-    python -m finetune.promote evaluate --candidate ~/.cache/qreact/adapters/job-1a2b \
-        --baseline adapters/default --questions finetune/evalsets/dev.jsonl --limit 20 --out scores.json
-
-``evaluate`` runs in its own process (the training job's), on its own copy of the base model, so
-the live service keeps answering on its adapter meanwhile; both adapters see the same questions.
-``decide`` is the rule (candidate accuracy >= current + ``promote_min_delta``) and a registry
-records every adapter's scores and the activation history (rollback): ``app.store.AdapterStore`` in
-the run store's database (what the service uses; shared by replicas), or ``AdapterRegistry``, a JSON
-file for a single host (older caches; imported into the database on the first start).
+The scoring runs in its own process (``python -m app.gate evaluate``, the training job's), on its
+own copy of the base model, so the live service keeps answering on its adapter meanwhile; both
+adapters see the same questions. ``decide`` is the rule (candidate accuracy >= current +
+``promote_min_delta``) and a registry records every adapter's scores and the activation history
+(rollback): ``app.store.AdapterStore`` in the run store's database (what the service uses; shared
+by replicas), or ``AdapterRegistry``, a JSON file for a single host (older caches; imported into
+the database on the first start).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -54,6 +50,18 @@ def decide(candidate: dict[str, Any], current: dict[str, Any] | None, min_delta:
     if cand + 1e-9 >= need:  # 1e-9: accuracies are ratios of small integers, compare without float noise
         return Decision(True, cand, cur, min_delta, n, f"accuracy {cand:.1%} >= {cur:.1%} + {min_delta:+.1%}")
     return Decision(False, cand, cur, min_delta, n, f"accuracy {cand:.1%} < {cur:.1%} + {min_delta:+.1%}")
+
+
+def rollback_target(names: list[str | None], current: str | None) -> tuple[bool, str | None]:
+    """In an activation history (oldest first), the adapter active before the last ``current``:
+    (found, name; None = the base model). Repeats of ``current`` are walked past."""
+    for i in range(len(names) - 1, -1, -1):
+        if names[i] == current:
+            for j in range(i - 1, -1, -1):
+                if names[j] != current:
+                    return True, names[j]
+            return False, None
+    return False, None
 
 
 class Registry(Protocol):
@@ -158,100 +166,6 @@ class AdapterRegistry:
 
     def previous(self, current: str | None) -> tuple[bool, str | None]:
         """The adapter active before ``current`` (rollback target): (found, name; None = base model)."""
-        from app.store import rollback_target
-
         with self._lock:
             names = [h["name"] for h in self._data["history"]]
         return rollback_target(names, current)
-
-
-def adapter_entries(settings: Any) -> list[dict[str, Any]]:
-    """Every registered adapter (name, path, source, sha256, scores) for listings such as
-    ``qreact models``: the run store's registry, else a single-host ``registry.json``."""
-    try:
-        from app.store import open_adapter_registry
-
-        registry = open_adapter_registry(settings.resolved_store_url)
-    except Exception:  # no serving extras, or the database is away: the file is what there is
-        logger.warning("the run store's adapter registry could not be read", exc_info=True)
-        registry = None
-    if registry is not None:
-        try:
-            entries = registry.all()
-        finally:
-            registry.store.close()
-        if entries:
-            return entries
-    return AdapterRegistry(Path(settings.cache_dir).expanduser() / "adapters" / "registry.json").all()
-
-
-# ------------------------------------------------------------------ evaluation in a separate process
-
-
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from finetune.evaluate import summarize
-
-    s = summarize(rows)
-    return {k: s[k] for k in ("n", "accuracy", "format_valid_rate", "answered", "mean_steps", "p50_s")}
-
-
-def evaluate_pair(args: argparse.Namespace) -> dict[str, Any]:
-    """Score the baseline and the candidate adapters on the same questions; returns the scores."""
-    from app.settings import Settings
-    from finetune.evaluate import build_targets, run_eval
-    from finetune.teacher import load_questions
-
-    overrides: dict[str, Any] = {"backend": "local", "search": args.search, "adapter": None}
-    for key in ("local_model", "cache_dir", "device", "dtype", "quantize", "threads"):
-        value = getattr(args, key)
-        if value is not None:
-            overrides[key] = value
-    settings = Settings(**overrides)
-    questions = load_questions(Path(args.questions))
-    adapters = [args.baseline, args.candidate]
-    targets = build_targets(settings, ["local"], adapters)
-    out = Path(args.out).with_suffix(".results.jsonl")
-    rows = run_eval(questions, targets, out, limit=args.limit, max_steps=args.max_steps, progress=False)
-    baseline, candidate = (t.label for t in targets)
-    scores = {
-        "questions": str(args.questions),
-        "limit": args.limit,
-        "baseline": {"adapter": args.baseline, **_summary([r for r in rows if r["config"] == baseline])},
-        "candidate": {"adapter": args.candidate, **_summary([r for r in rows if r["config"] == candidate])},
-    }
-    Path(args.out).write_text(json.dumps(scores, indent=2), encoding="utf-8")
-    return scores
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m finetune.promote", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    ev = sub.add_parser("evaluate", help="score a candidate adapter against a baseline on an eval set")
-    ev.add_argument("--candidate", required=True, help="adapter folder to judge")
-    ev.add_argument("--baseline", default="none", help="serving adapter: a folder, 'default' or 'none'")
-    ev.add_argument("--questions", default=str(DEV_SET), help="eval set JSONL (default: the dev set)")
-    ev.add_argument("--limit", type=int, default=DEFAULT_EVAL_LIMIT, help="first N questions (speed)")
-    ev.add_argument("--max-steps", type=int, default=None, help="agent steps per question")
-    ev.add_argument("--out", required=True, help="scores JSON to write")
-    ev.add_argument("--search", default="local", choices=["local", "duckduckgo", "auto"])  # local: offline
-    ev.add_argument("--local-model", default=None)
-    ev.add_argument("--cache-dir", default=None)
-    ev.add_argument("--device", default=None)
-    ev.add_argument("--dtype", default=None)
-    ev.add_argument("--quantize", default=None)
-    ev.add_argument("--threads", type=int, default=None)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "evaluate":
-        scores = evaluate_pair(args)
-        base, cand = scores["baseline"]["accuracy"], scores["candidate"]["accuracy"]
-        logger.info("accuracy: baseline %.3f, candidate %.3f", base, cand)
-    return 0
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(main())

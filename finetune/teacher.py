@@ -2,8 +2,9 @@
 
     qreact data teacher --questions finetune/evalsets/dev.jsonl --out data/teacher/dev.jsonl
 
-Needs the openai backend configured (``QREACT_OPENAI_API_KEY`` / ``OPENAI_API_KEY`` or
-``QREACT_OPENAI_BASE_URL`` for a local OpenAI-compatible server). A run is kept only when it
+``distill`` runs any agent (``qreact data teacher`` builds the openai-backed one: it needs
+``QREACT_OPENAI_API_KEY`` / ``OPENAI_API_KEY`` or ``QREACT_OPENAI_BASE_URL`` for a local
+OpenAI-compatible server). A run is kept only when it
 answered, every step parsed, and the answer scores correct against the gold answer; its texts
 are rebuilt with ``agent.prompt``'s helpers so they tokenize like the gold trajectories.
 """
@@ -12,40 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.tools import BaseTool
-
 from agent.loop import ReActAgent
 from agent.prompt import final_log, step_log
 from agent.trace import RunResult
-from app.settings import Settings
 from finetune.scoring import is_correct
 
 logger = logging.getLogger(__name__)
-
-
-class TeacherUnavailable(RuntimeError):
-    """No OpenAI-compatible endpoint is configured; the message says what to set."""
-
-
-def check_openai_configured(settings: Settings) -> None:
-    """Raise TeacherUnavailable unless a key or a base URL is set."""
-    if (
-        settings.openai_api_key is None
-        and not os.environ.get("OPENAI_API_KEY")
-        and not settings.openai_base_url
-    ):
-        raise TeacherUnavailable(
-            "teacher distillation needs an OpenAI-compatible model: set QREACT_OPENAI_API_KEY "
-            "(or OPENAI_API_KEY), or QREACT_OPENAI_BASE_URL for a local server (vLLM, Ollama); "
-            "nothing was run."
-        )
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
@@ -134,22 +112,3 @@ def distill(
             f.flush()
             stats.kept += 1
     return stats
-
-
-def teacher_command(
-    questions: Path,
-    out: Path,
-    settings: Settings,
-    *,
-    limit: int | None = None,
-    chat_model: BaseChatModel | None = None,
-    tools: Sequence[BaseTool] | None = None,
-) -> TeacherStats:
-    """Build the openai-backed agent (unless a chat model is given) and distill ``questions`` into ``out``."""
-    from agent.factory import build_agent
-
-    settings = settings.model_copy(update={"backend": "openai"})
-    if chat_model is None:
-        check_openai_configured(settings)
-    agent = build_agent(settings, chat_model=chat_model, tools=tools)
-    return distill(agent, load_questions(questions), out, limit)

@@ -10,15 +10,16 @@ plus ``training_card.json`` / ``training_card.md`` and ``loss_curve.png``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-import resource
 import shutil
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
 
+from agent.backends.gemma import ensure_default_model
+from agent.config import default_cache_dir
+from finetune.card import peak_rss_mb, write_card
 from finetune.config import DEFAULT_BASE_MODEL, ConfigError, FinetuneConfig, parse_args
 from finetune.data import IGNORE_INDEX, DataError, FileSummary, PadCollator, build_dataset, scan_files
 
@@ -85,37 +90,28 @@ def resolve_base_model(cfg: FinetuneConfig) -> str:
     """A folder or hub id; the default name converts the packaged GGUF once into the qreact cache."""
     if cfg.base_model != DEFAULT_BASE_MODEL:
         return cfg.base_model
-    from agent.backends.gemma import ensure_default_model
-
     return str(ensure_default_model(_cache_dir(cfg)))
 
 
 def _cache_dir(cfg: FinetuneConfig) -> Path:
-    if cfg.cache_dir:
-        return Path(cfg.cache_dir).expanduser()
-    from app.settings import get_settings
-
-    return Path(get_settings().cache_dir)
+    return Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
 
 
-def export_from_runs(cfg: FinetuneConfig, out_path: Path) -> Path:
+# Confirmed runs of the service's run store → a trajectory JSONL at the given path (returned).
+# The caller that owns the store passes it in (``qreact finetune``, training jobs: ``app.cli``).
+RunsExporter = Callable[[FinetuneConfig, Path], Path]
+
+
+def export_from_runs(cfg: FinetuneConfig, out_path: Path, export_runs: RunsExporter | None) -> Path:
     """Write confirmed runs from the run store as trajectory JSONL (``finetune.export.export_runs``)."""
-    try:
-        from finetune.export import export_runs
-    except ImportError as exc:
+    if export_runs is None:
         raise ConfigError(
-            "1 problem(s) in the fine-tuning config:\n  - from_runs: finetune.export is not available "
-            f"({exc}); export runs with `qreact data export` and pass the file in train_files"
-        ) from exc
-    url = cfg.store_url
-    if url is None:
-        from app.settings import get_settings
-
-        url = get_settings().resolved_store_url
+            "1 problem(s) in the fine-tuning config:\n  - from_runs: the run store is the service's: "
+            "train with `qreact finetune --from-runs`, or export runs with `qreact data export` and "
+            "pass the file in train_files"
+        )
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    counts = export_runs(url, out_path, only_confirmed=True)
-    logger.info("from_runs: exported %s from %s to %s", counts, url, out_path)
-    return out_path
+    return export_runs(cfg, out_path)
 
 
 # ---------------------------------------------------------------- building
@@ -442,10 +438,6 @@ def full_loss(
     return total / denom
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
 class SupervisedTrainer(Trainer):
     """A Trainer whose loss computes logits only at supervised positions, and logs tokens/s and memory."""
 
@@ -560,13 +552,13 @@ class ProgressFile(TrainerCallback):
 # ---------------------------------------------------------------- main
 
 
-def plan_run(cfg: FinetuneConfig) -> Plan:
+def plan_run(cfg: FinetuneConfig, export_runs: RunsExporter | None = None) -> Plan:
     device = resolve_device(cfg)
     precision, reason = resolve_precision(cfg, device)
     logger.info("device %s, precision %s: %s", device, precision, reason)
     train_files = list(cfg.train_files)
     if cfg.from_runs:
-        train_files.append(str(export_from_runs(cfg, Path(cfg.output_dir) / "from_runs.jsonl")))
+        train_files.append(str(export_from_runs(cfg, Path(cfg.output_dir) / "from_runs.jsonl", export_runs)))
     plan = Plan(device, precision, reason, "", train_files, list(cfg.eval_files))
     plan.summaries = {
         "train": scan_files(train_files, cfg.on_bad_line),
@@ -578,17 +570,13 @@ def plan_run(cfg: FinetuneConfig) -> Plan:
     return plan
 
 
-def main(cfg: FinetuneConfig, resume: bool = False) -> dict[str, Any]:
+def main(cfg: FinetuneConfig, resume: bool = False, export_runs: RunsExporter | None = None) -> dict[str, Any]:
     """Train as configured; returns the training card (``status`` is "completed" or "interrupted")."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    from finetune.card import write_card
-
     cfg.validate()
     started = time.time()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    plan = plan_run(cfg)
+    plan = plan_run(cfg, export_runs)
     progress = ProgressFile(cfg.progress_file)
     progress.write(state="loading", step=0)
     tokenizer = build_tokenizer(plan.base_path)
@@ -683,11 +671,22 @@ def _restore_signal_handlers(old: dict[int, Any]) -> None:
         signal.signal(sig, handler)
 
 
-def run_cli(argv: list[str] | None = None, prog: str = "python -m finetune.train") -> int:
-    """Parse flags, train, and return the exit status (0 done, 130 interrupted, 2 bad config/data)."""
+def run_cli(
+    argv: list[str] | None = None,
+    prog: str = "python -m finetune.train",
+    *,
+    cache_dir: Path | None = None,
+    export_runs: RunsExporter | None = None,
+) -> int:
+    """Parse flags, train, and return the exit status (0 done, 130 interrupted, 2 bad config/data).
+
+    ``cache_dir`` stands in for an unset ``cache_dir`` option (the service's cache); ``export_runs``
+    serves ``from_runs`` (see ``RunsExporter``)."""
     try:
         cfg, resume = parse_args(argv, prog=prog)
-        card = main(cfg, resume=resume)
+        if cfg.cache_dir is None and cache_dir is not None:
+            cfg = dataclasses.replace(cfg, cache_dir=str(cache_dir))
+        card = main(cfg, resume=resume, export_runs=export_runs)
     except (ConfigError, DataError) as exc:
         logger.error("%s", exc)
         return 2

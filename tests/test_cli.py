@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agent.factory
-from agent.cli import app
+import app.wiring as wiring
+from app.cli import app
 from app.settings import get_settings
 from tests.app.conftest import CALC_SCRIPT, ScriptedChatModel, make_settings, running_app
 
@@ -38,12 +38,12 @@ def cli_env(monkeypatch, knowledge_cache: Path, tmp_path: Path) -> Path:
     }.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    real_build = agent.factory.build_agent
+    real_build = wiring.build_agent
 
     def scripted_build(settings, chat_model=None, tools=None):
         return real_build(settings, chat_model=ScriptedChatModel(script=CALC_SCRIPT), tools=tools)
 
-    monkeypatch.setattr(agent.factory, "build_agent", scripted_build)
+    monkeypatch.setattr(wiring, "build_agent", scripted_build)
     yield tmp_path
     get_settings.cache_clear()
 
@@ -84,9 +84,9 @@ def test_ask_exit_codes(cli_env, monkeypatch):
     bad = runner.invoke(app, ["ask", "--max-steps", "4", "q"])
     assert bad.exit_code == 2 and "max_steps" in bad.output
     monkeypatch.setattr(
-        agent.factory,
+        wiring,
         "build_agent",
-        lambda settings: agent.factory.ReActAgent(ScriptedChatModel(script=["no format"]), []),
+        lambda settings: wiring.ReActAgent(ScriptedChatModel(script=["no format"]), []),
     )
     not_answered = runner.invoke(app, ["ask", "--json", "q"])
     assert not_answered.exit_code == 1 and json.loads(not_answered.stdout)["status"] == "error"
@@ -96,7 +96,7 @@ def test_a_backend_that_cannot_load_is_a_clear_error(cli_env, monkeypatch):
     def no_key(settings):
         raise ValueError("the openai backend needs a key")
 
-    monkeypatch.setattr(agent.factory, "build_agent", no_key)
+    monkeypatch.setattr(wiring, "build_agent", no_key)
     result = runner.invoke(app, ["ask", "q"])
     assert result.exit_code == 2
     assert "could not load the agent: ValueError: the openai backend needs a key" in result.output

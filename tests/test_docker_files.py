@@ -174,12 +174,12 @@ def test_dockerfile_copies_only_what_exists(name: str) -> None:
 def test_entrypoint_is_qreact_serve_on_the_exposed_port(name: str, pyproject: dict) -> None:
     from typer.testing import CliRunner
 
-    from agent.cli import app as cli
+    from app.cli import app as cli
 
     instructions = parse_dockerfile(DOCKER / name)
     entry = json.loads(next(rest for word, rest in instructions if word == "ENTRYPOINT"))
     assert entry[:2] == ["qreact", "serve"]
-    assert pyproject["project"]["scripts"]["qreact"] == "agent.cli:app"
+    assert pyproject["project"]["scripts"]["qreact"] == "app.cli:app"
     flags = flag_values(entry[2:])
     assert flags["--host"] == ["0.0.0.0"] and flags["--port"] == [str(PORT)]
     help_text = CliRunner().invoke(cli, ["serve", "--help"], terminal_width=200).output

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from agent.config import default_cache_dir
 from agent.prompt import STOP, observation_suffix, render_prompt
 
 app = typer.Typer(add_completion=False)
@@ -102,15 +104,17 @@ def measure(
 def main(
     dtype: Annotated[list[str], typer.Option(help="dtypes to measure")] = ["float32"],  # noqa: B006
     model: Annotated[str, typer.Option(help="model folder (default: the converted Gemma 3 270M)")] = "",
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="where the default model is converted (default: ~/.cache/qreact)")
+    ] = None,
     threads: Annotated[int, typer.Option(help="torch CPU threads")] = 1,
     decode_tokens: Annotated[int, typer.Option(help="tokens timed for the decode rate")] = 32,
     repeats: Annotated[int, typer.Option(help="timings per number; the fastest is kept")] = 2,
     compare_head: Annotated[bool, typer.Option(help="float32 also without the screened output layer")] = True,
 ) -> None:
     from agent.backends.gemma import ensure_default_model
-    from app.settings import get_settings
 
-    source = model or str(ensure_default_model(get_settings().cache_dir))
+    source = model or str(ensure_default_model(cache_dir or default_cache_dir()))
     for name in dtype:
         typer.echo(json.dumps(measure(source, name, threads, decode_tokens, repeats)))
         if name == "float32" and compare_head:

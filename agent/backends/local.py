@@ -39,6 +39,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from agent.config import LocalModelConfig
 from agent.loop import DEADLINE
 
 logger = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ def _copy_cache(cache: Any, length: int) -> Any:
 class LocalChatModel(BaseChatModel):
     """A local Hugging Face causal LM behind langchain-core's chat-model interface.
 
-    Build with ``LocalChatModel.from_settings(settings)`` or ``LocalChatModel.from_pretrained(source)``.
+    Build with ``LocalChatModel.from_config(LocalModelConfig(...))`` or ``LocalChatModel.from_pretrained(source)``.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -321,18 +322,18 @@ class LocalChatModel(BaseChatModel):
         return cls.from_model(model, tokenizer, **fields)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> LocalChatModel:
-        source = resolve_model_source(settings.local_model, settings.cache_dir)
+    def from_config(cls, config: LocalModelConfig) -> LocalChatModel:
+        source = resolve_model_source(config.local_model, config.cache_dir)
         return cls.from_pretrained(
             source,
-            device=settings.device,
-            dtype=settings.dtype,
-            quantize=settings.quantize,
-            threads=settings.threads,
-            model_name=settings.local_model,
-            max_new_tokens=settings.max_new_tokens,
-            fast_head=getattr(settings, "fast_head", True),
-            fast_decode=getattr(settings, "fast_decode", True),
+            device=config.device,
+            dtype=config.dtype,
+            quantize=config.quantize,
+            threads=config.threads,
+            model_name=config.local_model,
+            max_new_tokens=config.max_new_tokens,
+            fast_head=config.fast_head,
+            fast_decode=config.fast_decode,
         )
 
     @property

@@ -13,45 +13,47 @@ from typing import Any
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
+from agent.config import OpenAIConfig
+
 # vLLM and Ollama ignore the key but the client refuses to start without one.
 DUMMY_KEY = "not-needed"
 
 
-def resolve_api_key(settings: Any) -> SecretStr | None:
-    """settings.openai_api_key, else $OPENAI_API_KEY, else a dummy key when a base_url is set."""
-    key = settings.openai_api_key
+def resolve_api_key(config: OpenAIConfig) -> SecretStr | None:
+    """config.api_key, else $OPENAI_API_KEY, else a dummy key when a base_url is set."""
+    key = config.api_key
     if key is not None and key.get_secret_value():
         return key
     env = os.environ.get("OPENAI_API_KEY")
     if env:
         return SecretStr(env)
-    if settings.openai_base_url:
+    if config.base_url:
         return SecretStr(DUMMY_KEY)
     return None
 
 
-def build_openai_chat(settings: Any, **overrides: Any) -> ChatOpenAI:
-    """A ChatOpenAI from settings (temperature 0); ``overrides`` (e.g. ``http_client=``) win."""
-    key = resolve_api_key(settings)
+def build_openai_chat(config: OpenAIConfig, **overrides: Any) -> ChatOpenAI:
+    """A ChatOpenAI from ``config`` (temperature 0); ``overrides`` (e.g. ``http_client=``) win."""
+    key = resolve_api_key(config)
     if key is None:
         raise ValueError(
             "the openai backend needs a key: set QREACT_OPENAI_API_KEY or OPENAI_API_KEY, "
             "or QREACT_OPENAI_BASE_URL for a local server that needs none"
         )
     kwargs: dict[str, Any] = {
-        "model": settings.openai_model,
-        "base_url": settings.openai_base_url,
+        "model": config.model,
+        "base_url": config.base_url,
         "api_key": key,
-        "timeout": settings.openai_timeout_s,
-        "max_retries": settings.openai_max_retries,
+        "timeout": config.timeout_s,
+        "max_retries": config.max_retries,
         "temperature": 0.0,
         "use_responses_api": False,
     }
-    if settings.openai_base_url:
+    if config.base_url:
         # langchain-openai sends OpenAI's newer "max_completion_tokens"; compatible servers
         # (Ollama in particular) know the classic "max_tokens", which every one of them accepts
-        kwargs["extra_body"] = {"max_tokens": settings.max_new_tokens}
+        kwargs["extra_body"] = {"max_tokens": config.max_new_tokens}
     else:
-        kwargs["max_tokens"] = settings.max_new_tokens
+        kwargs["max_tokens"] = config.max_new_tokens
     kwargs.update(overrides)
     return ChatOpenAI(**kwargs)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
+from agent.knowledge import ensure_default_index
 from agent.prompt import SEARCH_DESCRIPTION, SEARCH_NAME
 
 logger = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ class SearchTool(BaseTool):
     description: str = SEARCH_DESCRIPTION
     mode: SearchMode = "auto"
     index_path: Path | None = None  # None: the country pack in cache_dir
-    cache_dir: Path | None = None  # None: the settings' cache_dir
+    cache_dir: Path | None = None  # None: ~/.cache/qreact (agent.config.default_cache_dir)
     timeout_s: float = 10.0
     max_results: int = 3
     ddgs_backend: str = "duckduckgo"
@@ -281,8 +282,6 @@ class SearchTool(BaseTool):
             if self._index is None:
                 path = self.index_path
                 if path is None:
-                    from agent.knowledge import ensure_default_index
-
                     path = ensure_default_index(self.cache_dir)
                 self._index = LocalIndex(path)
             return self._index

@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator, Generator
 from typing import Any, Literal
 
 from fastapi import APIRouter
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from agent.backends.local import messages_to_prompt
 from app.deps import ChatModelDep, ServiceUnavailable, SettingsDep
 from app.schemas import (
     ChatCompletion,
@@ -63,10 +65,6 @@ def render_messages(chat_model: Any, messages: list[ChatMessage]) -> str:
     A single user message is passed raw (qreact's agent sends the whole ReAct prompt that way);
     several use the tokenizer's chat template when it has one, else the contents joined.
     """
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-
-    from agent.backends.local import messages_to_prompt
-
     def convert(m: ChatMessage) -> Any:
         if m.role in ("system", "developer"):
             return SystemMessage(m.text())

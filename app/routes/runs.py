@@ -11,6 +11,7 @@ from agent.trace import RunStatus, Step
 from app.deps import StoreDep
 from app.schemas import ErrorResponse
 from app.store import RunNotFoundError
+from finetune.export import replay_check
 
 router = APIRouter(tags=["runs"])
 
@@ -177,8 +178,6 @@ def post_feedback(run_id: str, body: FeedbackRequest, store: StoreDep) -> Feedba
     """A corrected answer makes the run a training example only when its trace can be replayed to
     it (the calculator calls re-run to the same results and the last observation contains the
     answer); otherwise it is kept as a question/answer pair."""
-    from finetune.export import replay_check
-
     run = store.get(run_id)
     if run is None:
         raise _not_found(run_id)

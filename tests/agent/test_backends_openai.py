@@ -13,11 +13,12 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
-from agent.backends import build_chat_model, resolve_adapter
+from agent.backends import resolve_adapter
 from agent.backends.openai import DUMMY_KEY, build_openai_chat
 from agent.loop import ReActAgent
 from agent.prompt import STOP, render_prompt
 from app.settings import Settings
+from app.wiring import build_chat_model, openai_config
 
 
 class FakeServer:
@@ -55,7 +56,8 @@ def _settings(**kw: Any) -> Settings:
 
 
 def _chat(server: FakeServer, settings: Settings) -> ChatOpenAI:
-    return build_openai_chat(settings, http_client=httpx.Client(transport=httpx.MockTransport(server)))
+    client = httpx.Client(transport=httpx.MockTransport(server))
+    return build_openai_chat(openai_config(settings), http_client=client)
 
 
 def test_react_prompt_sent_as_one_user_message_with_stop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,12 +101,12 @@ def test_key_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_key_and_no_base_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):
-        build_openai_chat(_settings())
+        build_openai_chat(openai_config(_settings()))
 
 
 def test_timeout_and_retries_from_settings() -> None:
     chat = build_openai_chat(
-        _settings(openai_base_url="http://x/v1", openai_timeout_s=7.5, openai_max_retries=4)
+        openai_config(_settings(openai_base_url="http://x/v1", openai_timeout_s=7.5, openai_max_retries=4))
     )
     assert chat.request_timeout == 7.5 and chat.max_retries == 4
     assert chat.use_responses_api is False

@@ -173,7 +173,8 @@ def test_kv_buffers_grow_and_keep_their_contents() -> None:
 
 def test_setting_turns_the_lean_forward_off(tiny_model_dir: Path) -> None:
     from app.settings import Settings
+    from app.wiring import local_model_config
 
     for on, path in ((True, "lean"), (False, "hf")):
         settings = Settings(_env_file=None, local_model=str(tiny_model_dir), fast_decode=on)  # type: ignore[call-arg]
-        assert LocalChatModel.from_settings(settings).decode_path == path
+        assert LocalChatModel.from_config(local_model_config(settings)).decode_path == path

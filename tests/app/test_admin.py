@@ -188,7 +188,7 @@ FAKE_EVAL_SLOW = textwrap.dedent(
     """
     import json, sys, time
     out, n, pause = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    for i in range(n):  # one results line per (adapter, question), as finetune.promote evaluate appends them
+    for i in range(n):  # one results line per (adapter, question), as app.gate evaluate appends them
         with open(out[: -len(".json")] + ".results.jsonl", "a") as f:
             f.write(json.dumps({"i": i}) + "\\n")
         time.sleep(pause)
@@ -409,7 +409,7 @@ def test_real_job_trains_evaluates_and_promotes(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    """The real child processes (finetune.train, finetune.promote evaluate) on the tiny model: ~1-2 min."""
+    """The real child processes (qreact finetune, app.gate evaluate) on the tiny model: ~1-2 min."""
     import json
 
     from app.store import RunStore

@@ -6,7 +6,7 @@ import threading
 
 from fastapi.testclient import TestClient
 
-import agent.factory
+import app.wiring as wiring
 from app.main import create_app
 from tests.app.conftest import CALC_SCRIPT, ScriptedChatModel, wait_ready
 
@@ -26,13 +26,13 @@ def test_ready_app(client):
 
 def test_loading_app_is_alive_but_not_ready(settings, monkeypatch):
     release = threading.Event()
-    real_build = agent.factory.build_agent
+    real_build = wiring.build_agent
 
     def slow_build(*args, **kwargs):
         release.wait(10)  # seconds: the model "loads" until the test lets it
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(agent.factory, "build_agent", slow_build)
+    monkeypatch.setattr(wiring, "build_agent", slow_build)
     app = create_app(settings, chat_model=ScriptedChatModel(script=CALC_SCRIPT))
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
@@ -50,7 +50,7 @@ def test_failed_load_is_reported_with_its_reason(settings, monkeypatch):
     def broken_build(*args, **kwargs):
         raise OSError("no model at /nowhere")
 
-    monkeypatch.setattr(agent.factory, "build_agent", broken_build)
+    monkeypatch.setattr(wiring, "build_agent", broken_build)
     with TestClient(create_app(settings)) as client:
         for _ in range(500):
             readyz = client.get("/readyz")

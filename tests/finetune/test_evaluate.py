@@ -13,6 +13,7 @@ from langchain_core.tools import BaseTool, tool
 from agent.loop import ReActAgent
 from agent.tools import build_tools
 from app.settings import Settings
+from app.wiring import agent_maker
 from finetune.evaluate import (
     Target,
     build_targets,
@@ -101,12 +102,14 @@ def test_eval_command_writes_results_and_report(tmp_path: Path) -> None:
     questions = _write_questions(tmp_path / "q.jsonl")
     text = eval_command(
         questions,
-        Settings(cache_dir=tmp_path / "cache"),
+        agent_maker(
+            Settings(cache_dir=tmp_path / "cache"),
+            chat_models={"local": FakeListChatModel(responses=SCRIPT)},
+            tools=_tools(),
+        ),
         backends=["local"],
         out=tmp_path / "results.jsonl",
         report=tmp_path / "report.md",
-        chat_models={"local": FakeListChatModel(responses=SCRIPT)},
-        tools=_tools(),
         progress=False,
     )
     assert (tmp_path / "report.md").read_text() == text
@@ -136,13 +139,8 @@ class AdapterModel(FakeListChatModel):
 
 def test_adapters_share_one_model_side_by_side(tmp_path: Path) -> None:
     model = AdapterModel(responses=SCRIPT)
-    targets = build_targets(
-        Settings(cache_dir=tmp_path),
-        ["local"],
-        ["none", str(tmp_path / "my-adapter")],
-        chat_models={"local": model},
-        tools=_tools(),
-    )
+    make_agent = agent_maker(Settings(cache_dir=tmp_path), chat_models={"local": model}, tools=_tools())
+    targets = build_targets(make_agent, ["local"], ["none", str(tmp_path / "my-adapter")])
     assert [t.label for t in targets] == ["local:none", f"local:{tmp_path / 'my-adapter'}"]
     assert model.loaded == ["my-adapter"]
     assert targets[0].agent is targets[1].agent
@@ -173,8 +171,8 @@ def test_cli_eval_errors_are_messages(monkeypatch: pytest.MonkeyPatch, tmp_path:
     import typer
     from typer.testing import CliRunner
 
+    from app.cli_finetune import register
     from app.settings import get_settings
-    from finetune.data_cli import register
 
     questions = _write_questions(tmp_path / "q.jsonl")
     monkeypatch.setenv("QREACT_CACHE_DIR", str(tmp_path / "cache"))

@@ -107,8 +107,8 @@ def test_cli_data_gold(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.Monk
     import typer
     from typer.testing import CliRunner
 
+    from app.cli_finetune import register
     from app.settings import get_settings
-    from finetune.data_cli import register
 
     monkeypatch.setenv("QREACT_CACHE_DIR", str(cache_dir))
     get_settings.cache_clear()

@@ -10,9 +10,9 @@ from langchain_core.language_models import FakeListChatModel
 
 from agent.prompt import build_scratchpad, render_prompt
 from agent.tools import build_tools
+from app.cli_finetune import TeacherUnavailable, check_openai_configured, run_teacher
 from app.settings import Settings
 from finetune.gold import training_text
-from finetune.teacher import TeacherUnavailable, check_openai_configured, teacher_command
 
 QUESTIONS = [
     {"id": "a", "question": "What is 6 * 7?", "answer": 42, "kind": "arithmetic"},
@@ -36,7 +36,7 @@ def test_keeps_only_correct_clean_runs(tmp_path: Path) -> None:
     qfile.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
     out = tmp_path / "teacher.jsonl"
     settings = Settings(cache_dir=tmp_path / "cache", openai_api_key=None)
-    stats = teacher_command(
+    stats = run_teacher(
         qfile,
         out,
         settings,
@@ -63,8 +63,8 @@ def test_cli_teacher_without_key_exits_cleanly(monkeypatch: pytest.MonkeyPatch, 
     import typer
     from typer.testing import CliRunner
 
+    from app.cli_finetune import register
     from app.settings import get_settings
-    from finetune.data_cli import register
 
     for var in ("OPENAI_API_KEY", "QREACT_OPENAI_API_KEY", "QREACT_OPENAI_BASE_URL"):
         monkeypatch.delenv(var, raising=False)

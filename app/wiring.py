@@ -1,0 +1,223 @@
+"""Settings → the agent: chat model + tools + limits, and the adapter restored at startup, in one place.
+
+The app's lifespan, the CLI, the eval harness and the teacher all call ``build_agent`` so that a
+run behaves the same whichever door it came in by. ``agent/`` takes typed configs; this module is
+where the service's ``Settings`` become them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langchain_openai import ChatOpenAI
+
+from agent.backends import DEFAULT_ADAPTER_NAME, resolve_adapter
+from agent.backends.local import LocalChatModel
+from agent.backends.openai import build_openai_chat
+from agent.config import LocalModelConfig, OpenAIConfig
+from agent.loop import AgentConfig, ReActAgent
+from agent.tools import build_tools
+from app.settings import Settings
+from app.store import open_adapter_registry
+
+logger = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ settings → the agent's configs
+
+
+def agent_config(settings: Settings) -> AgentConfig:
+    """The loop's limits, straight from settings."""
+    return AgentConfig(
+        max_steps=settings.max_steps,
+        max_steps_cap=max(settings.max_steps_cap, settings.max_steps),
+        timeout_s=settings.timeout_s,
+        tool_timeout_s=settings.tool_timeout_s,
+        observation_max_chars=settings.observation_max_chars,
+    )
+
+
+def local_model_config(settings: Settings) -> LocalModelConfig:
+    return LocalModelConfig(
+        local_model=settings.local_model,
+        cache_dir=Path(settings.cache_dir),
+        device=settings.device,
+        dtype=settings.dtype,
+        quantize=settings.quantize,
+        threads=settings.threads,
+        max_new_tokens=settings.max_new_tokens,
+        fast_head=settings.fast_head,
+        fast_decode=settings.fast_decode,
+    )
+
+
+def openai_config(settings: Settings) -> OpenAIConfig:
+    return OpenAIConfig(
+        model=settings.openai_model,
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key,
+        timeout_s=settings.openai_timeout_s,
+        max_retries=settings.openai_max_retries,
+        max_new_tokens=settings.max_new_tokens,
+    )
+
+
+def build_default_tools(settings: Settings) -> list[BaseTool]:
+    """Search + Calculator configured from settings."""
+    return build_tools(
+        search=settings.search,
+        index_path=settings.search_index,
+        search_timeout_s=settings.search_timeout_s,
+        max_results=settings.search_max_results,
+        cache_dir=settings.cache_dir,
+    )
+
+
+# ------------------------------------------------------------------ the adapter restored at startup
+
+
+def _restore_from_store(settings: Settings, shipped: tuple[str, Path] | None) -> tuple[bool, tuple[str, Path] | None]:
+    """(found, target) from the run store's activation history (shared by replicas); found=False
+    when the store has none yet (a new cache, or one that only has a registry.json)."""
+    try:
+        registry = open_adapter_registry(settings.resolved_store_url)
+    except Exception:  # the database is away: fall back to the file and the shipped adapter
+        logger.exception("could not read the adapter history from the run store")
+        return False, None
+    if registry is None:
+        return False, None
+    try:
+        last = registry.latest_activation()
+        if last is None:
+            return False, None
+        name = last["name"]
+        if name is None:
+            logger.info("restoring the last activation in the run store: the base model")
+            return True, None
+        if name == DEFAULT_ADAPTER_NAME:
+            return True, shipped
+        try:
+            folder = registry.local_folder(name, Path(settings.cache_dir), last["sha256"])
+        except (LookupError, ValueError, OSError) as exc:
+            logger.error("the last activated adapter %r cannot be restored (%s): serving %s", name, exc,
+                         shipped[0] if shipped else "the base model")  # fmt: skip
+            return True, shipped
+        logger.info("restoring adapter %r (%s), the last one activated in the run store", name, folder)
+        return True, (name, folder)
+    except Exception:
+        logger.exception("could not read the adapter history from the run store")
+        return False, None
+    finally:
+        registry.store.close()
+
+
+def _restore_promoted(settings: Settings, shipped: tuple[str, Path] | None) -> tuple[str, Path] | None:
+    """With ``QREACT_ADAPTER=default``, a restart keeps serving the adapter last activated (promoted
+    by the eval gate or activated by an admin): the run store's activation history (every replica's),
+    else ``cache_dir/adapters/registry.json`` (a single host before the store held it); the shipped
+    adapter when there is none or it is gone."""
+    found, target = _restore_from_store(settings, shipped)
+    if found:
+        return target
+    registry = Path(settings.cache_dir) / "adapters" / "registry.json"
+    try:
+        data = json.loads(registry.read_text(encoding="utf-8"))
+        last = data["history"][-1]["name"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return shipped
+    if last is None:
+        logger.info("restoring the last activation recorded in %s: the base model", registry)
+        return None
+    entry = data.get("adapters", {}).get(last) or {}
+    folder = Path(entry.get("path") or "")
+    if last == DEFAULT_ADAPTER_NAME or not (folder / "adapter_config.json").is_file():
+        return shipped
+    logger.info("restoring adapter %r (%s), the last one activated in %s", last, folder, registry)
+    return last, folder
+
+
+# ------------------------------------------------------------------ chat models and the agent
+
+
+def build_local_chat_model(settings: Settings) -> LocalChatModel:
+    """The local model from settings, with the configured adapter loaded and active."""
+    model = LocalChatModel.from_config(local_model_config(settings))
+    shipped = resolved = resolve_adapter(settings.adapter)
+    if settings.adapter == DEFAULT_ADAPTER_NAME:
+        resolved = _restore_promoted(settings, shipped)
+    if resolved is not None:
+        name, folder = resolved
+        try:
+            model.load_adapter(folder, name)
+        except ValueError:  # AdapterError: a restored adapter that no longer loads; the shipped one does
+            if resolved == shipped or shipped is None:
+                raise
+            logger.exception("the restored adapter %r does not load: serving the shipped one", name)
+            name, folder = shipped
+            model.load_adapter(folder, name)
+        model.activate_adapter(name)
+    return model
+
+
+def build_chat_model(settings: Settings) -> BaseChatModel:
+    """settings.backend 'local' → LocalChatModel; 'openai' → ChatOpenAI."""
+    if settings.backend == "openai":
+        return build_openai_chat(openai_config(settings))
+    if settings.backend == "local":
+        return build_local_chat_model(settings)
+    raise ValueError(f"unknown backend {settings.backend!r}")
+
+
+def describe_chat_model(chat_model: BaseChatModel, settings: Settings) -> tuple[str, str]:
+    """(backend, model) names as they appear in every run's trace."""
+    if hasattr(chat_model, "generate_text"):  # qreact's LocalChatModel (or a stand-in for it)
+        return "local", str(getattr(chat_model, "model_name", None) or settings.local_model)
+    if isinstance(chat_model, ChatOpenAI):
+        return "openai", str(chat_model.model_name)
+    # anything else (a scripted fake in tests, a user's own chat model)
+    name = getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None)
+    return chat_model._llm_type, str(name or type(chat_model).__name__)
+
+
+def build_agent(
+    settings: Settings,
+    chat_model: BaseChatModel | None = None,
+    tools: Sequence[BaseTool] | None = None,
+) -> ReActAgent:
+    """A ReActAgent on ``chat_model`` (default: from settings) and ``tools`` (Search, Calculator)."""
+    if chat_model is None:
+        chat_model = build_chat_model(settings)
+    if tools is None:
+        tools = build_default_tools(settings)
+    backend, model = describe_chat_model(chat_model, settings)
+    llm = chat_model
+
+    def active_adapter() -> str | None:
+        # read live, so an adapter hot-swapped through /admin shows in the next run's trace
+        return getattr(llm, "active_adapter", None)
+
+    logger.info("agent ready: backend=%s model=%s tools=%s", backend, model, [t.name for t in tools])
+    return ReActAgent(llm, tools, agent_config(settings), backend=backend, model=model, adapter=active_adapter)
+
+
+def agent_maker(
+    settings: Settings,
+    *,
+    chat_models: dict[str, BaseChatModel] | None = None,
+    tools: Sequence[BaseTool] | None = None,
+) -> Callable[[str], ReActAgent]:
+    """``backend -> agent`` for the eval harness (``finetune.evaluate``): no adapter active, one tool set
+    shared by every target; ``chat_models`` stand in for the real backends (tests, one loaded model)."""
+    shared = list(tools) if tools is not None else build_default_tools(settings)
+
+    def make(backend: str) -> ReActAgent:
+        s = settings.model_copy(update={"backend": backend, "adapter": None})
+        model = (chat_models or {}).get(backend)
+        return build_agent(s, chat_model=model if model is not None else build_chat_model(s), tools=shared)
+
+    return make
