@@ -34,6 +34,7 @@ test-slow: install
 lint: install
 	$(BIN)/ruff check app agent finetune tests bench
 	$(BIN)/mypy app agent finetune
+	$(BIN)/lint-imports
 
 gold: install
 	$(BIN)/qreact data gold --out data/gold --seed 0 --evalsets finetune/evalsets
