@@ -105,7 +105,7 @@ def test_loopback_names_are_the_default_hosts(monkeypatch: pytest.MonkeyPatch) -
 def test_serve_refuses_a_public_address_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from agent.cli import app as cli
+    from app.cli import app as cli
     from app.settings import get_settings
 
     monkeypatch.delenv("QREACT_API_KEYS", raising=False)
