@@ -21,7 +21,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.loop import DEADLINE
-from app.security import route_path, send_json_error
+from app.asgi import route_path, send_json_error
 
 if TYPE_CHECKING:
     from app.settings import Settings

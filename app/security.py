@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import math
 import sys
@@ -42,7 +41,9 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.logging import current_request_id
+from app import limits, metrics
+from app.asgi import route_path, send_json_error
+from app.logging import RequestIdMiddleware, configure_logging, register_secrets
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -65,19 +66,6 @@ ADMIN_DISABLED = (
 )
 # Methods that change state: a cross-site form can send POST; the others need CORS anyway.
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def route_path(scope: Scope) -> str:
-    """The path the router matches: without the ``root_path`` a proxy mounts the app under.
-
-    Checks must use this, not ``scope["path"]``: with ``--root-path /api`` the raw path is
-    ``/api/admin/...``, and a prefix test on it would miss the admin routes.
-    """
-    path = scope.get("path") or "/"
-    root = scope.get("root_path") or ""
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
-    return path
 
 
 def _is_public(path: str) -> bool:
@@ -142,16 +130,6 @@ class KeyRing:
         if not self._api or role is not None:
             return None
         return 401, "missing or invalid API key (Authorization: Bearer <key>)"
-
-
-async def send_json_error(
-    send: Send, status: int, detail: str, extra_headers: Sequence[tuple[bytes, bytes]] = ()
-) -> None:
-    """A JSON error written by a middleware: ``{"detail", "request_id"}`` like the app's own errors."""
-    body = json.dumps({"detail": detail, "request_id": current_request_id()}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *extra_headers]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 class ApiKeyMiddleware:
@@ -400,9 +378,6 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     to innermost: request id + access log, metrics, Host check, CORS, form guard, body limit,
     API keys, rate limit, model slots, then the app's routes.
     """
-    from app import limits, metrics
-    from app.logging import RequestIdMiddleware, configure_logging, register_secrets
-
     secrets = [k.get_secret_value() for k in settings.api_keys]
     secrets += [s.get_secret_value() for s in (settings.admin_key, settings.openai_api_key) if s]
     register_secrets(secrets)

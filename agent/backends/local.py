@@ -39,6 +39,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from agent.backends.gemma import DEFAULT_MODEL_NAME, ensure_default_model
 from agent.config import LocalModelConfig
 from agent.loop import DEADLINE
 
@@ -88,8 +89,6 @@ def resolve_load_options(device: str = "auto", dtype: str = "auto", quantize: st
 
 def resolve_model_source(local_model: str, cache_dir: str | Path) -> str:
     """'gemma-3-270m' → the converted default folder (converting once); else a folder or HF id."""
-    from agent.backends.gemma import DEFAULT_MODEL_NAME, ensure_default_model
-
     if local_model == DEFAULT_MODEL_NAME:
         return str(ensure_default_model(cache_dir))
     path = Path(local_model).expanduser()
