@@ -71,6 +71,9 @@ class FinetuneConfig:
     lora_alpha: int = _f(16, "LoRA scaling numerator (scale = alpha / r; seed: 16)")
     lora_dropout: float = _f(0.05, "dropout on the LoRA input (seed: 0.05)")
     target_modules: list[str] = _f(["all-linear"], "modules to adapt; all-linear = all but the output layer")
+    lora_layers: list[int] = _f(
+        [], "decoder layer indices to adapt (empty: all); upper layers only makes backward stop early"
+    )
     lean_lora_dropout: bool = _f(
         True, "apply the LoRA dropout inside LoRA A, keeping a 1-byte mask instead of two float copies (same values)"
     )
@@ -162,6 +165,8 @@ class FinetuneConfig:
             problems.append(f"dataloader_num_workers: must be >= 0 (got {self.dataloader_num_workers})")
         if not self.target_modules:
             problems.append("target_modules: at least one module name (or all-linear)")
+        if any(i < 0 for i in self.lora_layers):
+            problems.append(f"lora_layers: layer indices are >= 0 (got {self.lora_layers})")
         if not str(self.base_model).strip():
             problems.append("base_model: empty")
         if problems:
@@ -252,7 +257,8 @@ def _coerce(name: str, value: Any, tp: Any, problems: list[str]) -> Any:
             return value if isinstance(value, bool) else _str2bool(str(value))
         if typing.get_origin(tp) is list:
             items = value if isinstance(value, list) else [value]
-            return [str(v) for v in items]
+            (item_type,) = typing.get_args(tp) or (str,)
+            return [int(v) for v in items] if item_type is int else [str(v) for v in items]
         if tp in (int, float):
             if isinstance(value, bool):
                 raise ValueError("a boolean")

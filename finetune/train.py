@@ -127,12 +127,17 @@ def build_tokenizer(base_path: str) -> Any:
     return tokenizer
 
 
+# the linear layers of a Llama/Gemma-style decoder block (what all-linear adapts there)
+DECODER_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
 def build_lora_config(cfg: FinetuneConfig) -> Any:
     from peft import LoraConfig
 
     targets: Any = cfg.target_modules
     if targets == ["all-linear"]:
-        targets = "all-linear"  # peft's shorthand: every nn.Linear except the output layer
+        # peft's shorthand: every nn.Linear except the output layer; with a layer subset peft needs names
+        targets = list(DECODER_LINEAR) if cfg.lora_layers else "all-linear"
     return LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
@@ -140,6 +145,7 @@ def build_lora_config(cfg: FinetuneConfig) -> Any:
         bias=cfg.lora_bias,
         task_type="CAUSAL_LM",
         target_modules=targets,
+        layers_to_transform=list(cfg.lora_layers) or None,
     )
 
 

@@ -84,7 +84,7 @@ def test_config_is_never_executed(tmp_path: Path) -> None:
     assert not Path("pwned").exists()
 
 
-@pytest.mark.parametrize("name", ["cpu-default", "gpu-qlora", "tiny-test"])
+@pytest.mark.parametrize("name", ["cpu-default", "cpu-v2", "gpu-qlora", "tiny-test"])
 def test_shipped_configs_parse(name: str, data_file: Path) -> None:
     values = load_yaml(CONFIGS / f"{name}.yaml")
     values["train_files"] = [str(data_file)]  # data/ is generated, not in the repo
@@ -108,3 +108,15 @@ def test_init_adapter_must_be_a_peft_folder(tmp_path) -> None:
     cfg = FinetuneConfig(train_files=[str(data)], init_adapter=str(tmp_path / "nope"))
     with _pytest.raises(Exception, match="init_adapter"):
         cfg.validate()
+
+
+def test_lora_layers_parse_as_ints_and_name_the_decoder_linears(data_file: Path) -> None:
+    from finetune.train import DECODER_LINEAR, build_lora_config
+
+    cfg, _ = parse_args(["--train_files", str(data_file), "--lora_layers", "9", "17"])
+    assert cfg.lora_layers == [9, 17]
+    lora = build_lora_config(cfg)
+    assert lora.layers_to_transform == [9, 17] and set(lora.target_modules) == set(DECODER_LINEAR)
+    assert build_lora_config(make_config({"train_files": [str(data_file)]})).layers_to_transform is None
+    with pytest.raises(ConfigError, match="lora_layers"):
+        make_config({"train_files": [str(data_file)], "lora_layers": [-1]})

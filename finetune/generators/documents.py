@@ -1,0 +1,945 @@
+"""Document reading with random facts: prose documents indexed and searched as ``qreact index`` does.
+
+Each episode writes a small corpus (the entity asked about, same-type distractors that share its
+words, a document of another type) as .md/.txt files, indexes it with ``agent.knowledge.index_folder``
+and answers through the real local Search (1-3 results) and Calculator. Names, numbers and dates
+are drawn at random, so nothing can be memorised: the model has to read the observation.
+
+Questions: copy a fact, compute from one fact or two facts of one document, combine or compare
+two entities (two searches), and the not-found kinds — a field the document does not state, or
+an entity the corpus does not hold (its search returns only distractors). The ``route`` document
+type and the last ask form of every field are held out of train.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.knowledge import index_folder
+from agent.prompt import SEARCH_NAME
+from agent.tools import CalculatorTool, build_tools
+from finetune.generators.base import TRAIN, Ending, Rejected, build_row, forms_for, not_found
+from finetune.gold import Draft, ToolRunner, find_number, plain
+
+GENERATOR = "documents"
+HELDOUT_TYPES = ("route",)  # never in train
+YEARS = ("founded", "born", "released", "first")  # year facts: copied or counted from, never added up
+
+_SYL = (
+    "ka lo ve mi ra tor sen dal fin gar hel ix jun kor lum mar nes or pel quin ros tal ur vin "
+    "wex yor zan bel cor dru"
+).split()
+FIRST = (
+    "Alice Bruno Carla Dmitri Elena Felix Greta Hugo Irene Jonas Kira Leo Marta Nils Olga "
+    "Pavel Rosa Sven Tara Umar Vera Yusuf Zoe Amir Bea Cato Dana Emil"
+).split()
+CITY = (
+    "Arlen Brightwater Calder Dunmore Eastvale Fairhaven Glenrock Harlow Ivybridge Kestrel "
+    "Lindell Marsh Norwick Oakmere Pinecrest Ravenna Stoneford Thornbury Westmoor Yarrow"
+).split()
+COMPANY_KIND = (
+    "Logistics Foods Robotics Textiles Energy Software Pharma Motors Studios Analytics Outfitters Brewing".split()
+)
+PRODUCT_KIND = "blender kettle drone scooter headset camera lamp backpack router speaker tent toaster".split()
+ROLE = (
+    "chief engineer|head of marketing|lead designer|finance director|head librarian|"
+    "senior nurse|project manager|data analyst|school principal|chief chemist"
+).split('|')
+EVENT_KIND = "Festival|Fair|Marathon|Conference|Expo|Regatta".split("|")
+MONTHS = "January February March April May June July August September October November December".split()
+COLOURS = "red blue green black white silver orange grey".split()
+
+
+def _word(rng: random.Random, n: int = 2) -> str:
+    return "".join(rng.choice(_SYL) for _ in range(n)).capitalize()
+
+
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST)} {_word(rng, 2)}"
+
+
+def _num(rng: random.Random, value: int) -> str:
+    """A whole number as prose writes it: with or without thousands separators."""
+    return f"{value:,}" if value >= 1000 and rng.random() < 0.7 else str(value)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One field of a document type."""
+
+    name: str
+    draw: Callable[[random.Random], Any]  # the value: int/float (numeric) or str
+    says: tuple[str, ...]  # sentence forms over {e} (entity) and {v} (value text)
+    asks: tuple[str, ...]  # question forms over {e}; the last is held out of train
+    label: str  # thought text: "I need to find {label} of {e}."
+    keyword: str  # what a search for it adds to the name
+    answer: str  # final answer over {e}, {v}
+    listed: str  # the list-style label ("Employees")
+    unit_forms: tuple[str, ...] = ("{v}",)  # how a number is written ("{v} kg", "{v} kilograms")
+
+
+def _money(rng: random.Random, lo: int, hi: int) -> int:
+    return rng.randint(lo, hi)
+
+
+F = Fact
+TYPES: dict[str, dict[str, Fact]] = {
+    "company": {
+        f.name: f
+        for f in [
+            F(
+                "founded",
+                lambda r: r.randint(1950, 2020),
+                ("{e} was founded in {v}.", "It was established in {v}.", "The company dates from {v}."),
+                ("When was {e} founded?", "In what year was {e} established?", "What year did {e} start?"),
+                "the founding year",
+                "founded",
+                "{e} was founded in {v}.",
+                "Founded",
+            ),
+            F(
+                "employees",
+                lambda r: r.randint(40, 25000),
+                ("{e} employs {v} people.", "It has {v} employees.", "The staff numbers {v}."),
+                ("How many employees does {e} have?", "How many people work at {e}?", "What is the headcount of {e}?"),
+                "the number of employees",
+                "employees",
+                "{e} has {v} employees.",
+                "Employees",
+            ),
+            F(
+                "headquarters",
+                lambda r: r.choice(CITY),
+                ("{e} is headquartered in {v}.", "Its head office is in {v}.", "The headquarters are in {v}."),
+                (
+                    "Where is {e} headquartered?",
+                    "In which city is the head office of {e}?",
+                    "Where are the headquarters of {e}?",
+                ),
+                "the headquarters",
+                "headquarters",
+                "{e} is headquartered in {v}.",
+                "Headquarters",
+            ),
+            F(
+                "ceo",
+                _person,
+                ("The chief executive of {e} is {v}.", "{v} runs {e} as CEO.", "{e} is led by CEO {v}."),
+                ("Who is the CEO of {e}?", "Who runs {e}?", "Who is the chief executive of {e}?"),
+                "the CEO",
+                "CEO",
+                "The CEO of {e} is {v}.",
+                "CEO",
+            ),
+            F(
+                "revenue",
+                lambda r: r.randint(3, 900),
+                ("{e} reported revenue of {v} million dollars last year.", "Annual revenue was {v} million dollars."),
+                (
+                    "What is the annual revenue of {e}?",
+                    "How much revenue did {e} report?",
+                    "How much money does {e} make a year?",
+                ),
+                "the revenue",
+                "revenue",
+                "The annual revenue of {e} is {v} million dollars.",
+                "Revenue (million dollars)",
+            ),
+            F(
+                "offices",
+                lambda r: r.randint(2, 60),
+                ("{e} runs {v} offices.", "It operates {v} offices worldwide."),
+                (
+                    "How many offices does {e} have?",
+                    "How many offices does {e} operate?",
+                    "What is the number of offices of {e}?",
+                ),
+                "the number of offices",
+                "offices",
+                "{e} has {v} offices.",
+                "Offices",
+            ),
+        ]
+    },
+    "product": {
+        f.name: f
+        for f in [
+            F(
+                "price",
+                lambda r: r.randint(9, 1900),
+                ("The {e} costs {v}.", "It sells for {v}.", "The {e} is priced at {v}."),
+                ("How much does the {e} cost?", "What is the price of the {e}?", "What does the {e} sell for?"),
+                "the price",
+                "price",
+                "The {e} costs {v}.",
+                "Price",
+                ("${v}", "{v} dollars"),
+            ),
+            F(
+                "weight",
+                lambda r: round(r.uniform(0.3, 9.5), 1),
+                ("The {e} weighs {v}.", "Its weight is {v}."),
+                ("How much does the {e} weigh?", "What is the weight of the {e}?", "How heavy is the {e}?"),
+                "the weight",
+                "weight",
+                "The {e} weighs {v}.",
+                "Weight",
+                ("{v} kg", "{v} kilograms"),
+            ),
+            F(
+                "warranty",
+                lambda r: r.randint(1, 6),
+                ("The {e} comes with a {v}-year warranty.", "Its warranty lasts {v} years."),
+                (
+                    "How long is the warranty on the {e}?",
+                    "How many years of warranty does the {e} have?",
+                    "What warranty does the {e} come with?",
+                ),
+                "the warranty",
+                "warranty",
+                "The {e} has a {v}-year warranty.",
+                "Warranty (years)",
+            ),
+            F(
+                "battery",
+                lambda r: r.randint(3, 40),
+                ("Its battery lasts {v} hours.", "The {e} runs for {v} hours on one charge."),
+                (
+                    "How long does the battery of the {e} last?",
+                    "How many hours does the {e} run on a charge?",
+                    "What is the battery life of the {e}?",
+                ),
+                "the battery life",
+                "battery",
+                "The battery of the {e} lasts {v} hours.",
+                "Battery (hours)",
+            ),
+            F(
+                "maker",
+                lambda r: f"{_word(r)} {r.choice(COMPANY_KIND)}",
+                ("The {e} is made by {v}.", "{v} makes the {e}."),
+                ("Who makes the {e}?", "Which company makes the {e}?", "Who is the manufacturer of the {e}?"),
+                "the maker",
+                "maker",
+                "The {e} is made by {v}.",
+                "Maker",
+            ),
+            F(
+                "released",
+                lambda r: r.randint(2008, 2024),
+                ("The {e} was released in {v}.", "It came out in {v}."),
+                ("When was the {e} released?", "In what year did the {e} come out?", "What year was the {e} launched?"),
+                "the release year",
+                "released",
+                "The {e} was released in {v}.",
+                "Released",
+            ),
+            F(
+                "colour",
+                lambda r: r.choice(COLOURS),
+                ("The {e} comes in {v}.", "It is sold in {v}."),
+                ("What colour is the {e}?", "Which colour does the {e} come in?", "In what colour is the {e} sold?"),
+                "the colour",
+                "colour",
+                "The {e} comes in {v}.",
+                "Colour",
+            ),
+        ]
+    },
+    "person": {
+        f.name: f
+        for f in [
+            F(
+                "role",
+                lambda r: r.choice(ROLE),
+                ("{e} works as {v}.", "{e} is the {v}.", "By trade, {e} is a {v}."),
+                ("What is the job of {e}?", "What does {e} do for a living?", "What is {e}'s role?"),
+                "the job",
+                "job",
+                "{e} works as {v}.",
+                "Role",
+            ),
+            F(
+                "employer",
+                lambda r: f"{_word(r)} {r.choice(COMPANY_KIND)}",
+                ("{e} works for {v}.", "{e} is employed at {v}."),
+                ("Who does {e} work for?", "Which company employs {e}?", "Where does {e} work?"),
+                "the employer",
+                "employer",
+                "{e} works for {v}.",
+                "Employer",
+            ),
+            F(
+                "born",
+                lambda r: r.randint(1945, 2002),
+                ("{e} was born in {v}.", "Born in {v}, {e} grew up by the sea."),
+                ("When was {e} born?", "In what year was {e} born?", "What is the birth year of {e}?"),
+                "the birth year",
+                "born",
+                "{e} was born in {v}.",
+                "Born",
+            ),
+            F(
+                "hometown",
+                lambda r: r.choice(CITY),
+                ("{e} comes from {v}.", "{e}'s home town is {v}."),
+                ("Where does {e} come from?", "What is the home town of {e}?", "Which town is {e} from?"),
+                "the home town",
+                "home town",
+                "{e} comes from {v}.",
+                "Home town",
+            ),
+            F(
+                "height",
+                lambda r: r.randint(150, 200),
+                ("{e} is {v} tall.", "{e} stands {v} tall."),
+                ("How tall is {e}?", "What is the height of {e}?", "How tall does {e} stand?"),
+                "the height",
+                "height",
+                "{e} is {v} tall.",
+                "Height",
+                ("{v} cm", "{v} centimetres"),
+            ),
+        ]
+    },
+    "place": {
+        f.name: f
+        for f in [
+            F(
+                "population",
+                lambda r: r.randint(300, 900000),
+                ("{e} has {v} inhabitants.", "About {v} people live in {e}.", "Its population is {v}."),
+                (
+                    "What is the population of {e}?",
+                    "How many people live in {e}?",
+                    "How many inhabitants does {e} have?",
+                ),
+                "the population",
+                "population",
+                "The population of {e} is {v}.",
+                "Population",
+            ),
+            F(
+                "elevation",
+                lambda r: r.randint(5, 3200),
+                ("{e} lies {v} above sea level.", "The town sits at an elevation of {v}."),
+                ("How high above sea level is {e}?", "What is the elevation of {e}?", "At what altitude does {e} lie?"),
+                "the elevation",
+                "elevation",
+                "{e} lies {v} above sea level.",
+                "Elevation",
+                ("{v} m", "{v} metres"),
+            ),
+            F(
+                "area",
+                lambda r: r.randint(3, 900),
+                ("{e} covers {v}.", "Its area is {v}."),
+                ("What is the area of {e}?", "How large is {e}?", "How many square kilometres does {e} cover?"),
+                "the area",
+                "area",
+                "The area of {e} is {v}.",
+                "Area",
+                ("{v} km²", "{v} square kilometres"),
+            ),
+            F(
+                "founded",
+                lambda r: r.randint(900, 1990),
+                ("{e} was founded in {v}.", "The town dates back to {v}."),
+                ("When was {e} founded?", "In what year was {e} founded?", "How old is the founding of {e}, in years?"),
+                "the founding year",
+                "founded",
+                "{e} was founded in {v}.",
+                "Founded",
+            ),
+            F(
+                "river",
+                lambda r: f"the {_word(r)} River",
+                ("{e} stands on {v}.", "{v} runs through {e}."),
+                ("Which river runs through {e}?", "What river is {e} on?", "Name the river of {e}."),
+                "the river",
+                "river",
+                "{e} stands on {v}.",
+                "River",
+            ),
+            F(
+                "mayor",
+                _person,
+                ("The mayor of {e} is {v}.", "{v} is the mayor of {e}."),
+                ("Who is the mayor of {e}?", "Who leads the town of {e}?", "Who is {e}'s mayor?"),
+                "the mayor",
+                "mayor",
+                "The mayor of {e} is {v}.",
+                "Mayor",
+            ),
+        ]
+    },
+    "event": {
+        f.name: f
+        for f in [
+            F(
+                "month",
+                lambda r: r.choice(MONTHS),
+                ("The {e} takes place every {v}.", "It is held each year in {v}."),
+                ("In which month is the {e} held?", "When does the {e} take place?", "What month is the {e}?"),
+                "the month",
+                "month",
+                "The {e} takes place in {v}.",
+                "Month",
+            ),
+            F(
+                "days",
+                lambda r: r.randint(2, 14),
+                ("The {e} lasts {v} days.", "It runs for {v} days."),
+                ("How many days does the {e} last?", "How long is the {e}?", "For how many days does the {e} run?"),
+                "the duration",
+                "days",
+                "The {e} lasts {v} days.",
+                "Duration (days)",
+            ),
+            F(
+                "visitors",
+                lambda r: r.randint(800, 400000),
+                ("The {e} draws {v} visitors.", "Last year {v} people attended."),
+                (
+                    "How many visitors does the {e} have?",
+                    "How many people attend the {e}?",
+                    "What is the attendance of the {e}?",
+                ),
+                "the number of visitors",
+                "visitors",
+                "The {e} has {v} visitors.",
+                "Visitors",
+            ),
+            F(
+                "city",
+                lambda r: r.choice(CITY),
+                ("The {e} is held in {v}.", "It takes place in {v}."),
+                ("Where is the {e} held?", "In which town is the {e}?", "Which city hosts the {e}?"),
+                "the city",
+                "city",
+                "The {e} is held in {v}.",
+                "City",
+            ),
+            F(
+                "ticket",
+                lambda r: r.randint(5, 250),
+                ("A ticket costs {v}.", "Entry to the {e} costs {v}."),
+                (
+                    "How much is a ticket for the {e}?",
+                    "What does entry to the {e} cost?",
+                    "What is the ticket price of the {e}?",
+                ),
+                "the ticket price",
+                "ticket",
+                "A ticket for the {e} costs {v}.",
+                "Ticket",
+                ("${v}", "{v} dollars"),
+            ),
+            F(
+                "first",
+                lambda r: r.randint(1900, 2015),
+                ("The {e} was first held in {v}.", "It began in {v}."),
+                ("When was the {e} first held?", "In what year did the {e} begin?", "Since when has the {e} existed?"),
+                "the first year",
+                "first held",
+                "The {e} was first held in {v}.",
+                "First held",
+            ),
+        ]
+    },
+    "route": {
+        f.name: f
+        for f in [
+            F(
+                "length",
+                lambda r: r.randint(4, 300),
+                ("The {e} is {v} long.", "The line runs {v}."),
+                ("How long is the {e}?", "What is the length of the {e}?", "How many kilometres does the {e} cover?"),
+                "the length",
+                "length",
+                "The {e} is {v} long.",
+                "Length",
+                ("{v} km", "{v} kilometres"),
+            ),
+            F(
+                "stops",
+                lambda r: r.randint(3, 40),
+                ("The {e} has {v} stops.", "It calls at {v} stops."),
+                (
+                    "How many stops does the {e} have?",
+                    "At how many stops does the {e} call?",
+                    "What is the number of stops on the {e}?",
+                ),
+                "the number of stops",
+                "stops",
+                "The {e} has {v} stops.",
+                "Stops",
+            ),
+            F(
+                "fare",
+                lambda r: r.randint(1, 40),
+                ("A single fare on the {e} is {v}.", "One ride costs {v}."),
+                (
+                    "How much is a fare on the {e}?",
+                    "What does one ride on the {e} cost?",
+                    "What is the fare of the {e}?",
+                ),
+                "the fare",
+                "fare",
+                "A fare on the {e} costs {v}.",
+                "Fare",
+                ("${v}", "{v} dollars"),
+            ),
+            F(
+                "minutes",
+                lambda r: r.randint(10, 240),
+                ("A trip on the {e} takes {v} minutes.", "End to end, the {e} takes {v} minutes."),
+                (
+                    "How long does a trip on the {e} take?",
+                    "How many minutes is a ride on the {e}?",
+                    "What is the travel time of the {e}?",
+                ),
+                "the travel time",
+                "minutes",
+                "A trip on the {e} takes {v} minutes.",
+                "Travel time (minutes)",
+            ),
+            F(
+                "operator",
+                lambda r: f"{_word(r)} Transit",
+                ("The {e} is run by {v}.", "{v} operates the {e}."),
+                ("Who runs the {e}?", "Which company operates the {e}?", "Who is the operator of the {e}?"),
+                "the operator",
+                "operator",
+                "The {e} is run by {v}.",
+                "Operator",
+            ),
+        ]
+    },
+}
+# computations over one document: (name, two fields, question over {e}, expression over {x} {y}, answer over {e} {r})
+PAIRS: dict[str, list[tuple[str, str, str, str, str, str]]] = {
+    "company": [
+        (
+            "per_office",
+            "employees",
+            "offices",
+            "On average, how many employees does {e} have per office?",
+            "{x} / {y}",
+            "{e} has about {r} employees per office.",
+        )
+    ],
+    "product": [
+        (
+            "price_per_year",
+            "price",
+            "warranty",
+            "What does the {e} cost per year of warranty?",
+            "{x} / {y}",
+            "The {e} costs {r} per year of warranty.",
+        )
+    ],
+    "place": [
+        (
+            "density",
+            "population",
+            "area",
+            "What is the population density of {e} per square kilometre?",
+            "{x} / {y}",
+            "The population density of {e} is {r} people per square kilometre.",
+        )
+    ],
+    "event": [
+        (
+            "per_day",
+            "visitors",
+            "days",
+            "How many visitors per day does the {e} have on average?",
+            "{x} / {y}",
+            "The {e} has about {r} visitors per day.",
+        )
+    ],
+    "route": [
+        (
+            "per_stop",
+            "minutes",
+            "stops",
+            "How many minutes per stop does the {e} take on average?",
+            "{x} / {y}",
+            "The {e} takes {r} minutes per stop.",
+        )
+    ],
+}
+# computations over one numeric fact: (name, field, question, expression over {x} (and {k}), answer)
+SINGLES: dict[str, list[tuple[str, str, str, str, str]]] = {
+    "company": [
+        ("age", "founded", "How many years old was {e} in 2025?", "2025 - {x}", "{e} was {r} years old in 2025."),
+        (
+            "grow",
+            "employees",
+            "If {e} hired {k} more people, how many employees would it have?",
+            "{x} + {k}",
+            "{e} would have {r} employees.",
+        ),
+    ],
+    "product": [
+        ("many", "price", "How much do {k} units of the {e} cost?", "{k} * {x}", "{k} units of the {e} cost {r}."),
+        (
+            "age",
+            "released",
+            "How many years before 2025 was the {e} released?",
+            "2025 - {x}",
+            "The {e} was released {r} years before 2025.",
+        ),
+    ],
+    "person": [("age", "born", "How old was {e} in 2025?", "2025 - {x}", "{e} was {r} years old in 2025.")],
+    "place": [
+        (
+            "age",
+            "founded",
+            "How many years before 2025 was {e} founded?",
+            "2025 - {x}",
+            "{e} was founded {r} years before 2025.",
+        )
+    ],
+    "event": [
+        (
+            "group",
+            "ticket",
+            "How much do {k} tickets for the {e} cost?",
+            "{k} * {x}",
+            "{k} tickets for the {e} cost {r}.",
+        )
+    ],
+    "route": [
+        ("return", "fare", "How much do {k} rides on the {e} cost?", "{k} * {x}", "{k} rides on the {e} cost {r}.")
+    ],
+}
+
+
+def _entity(rng: random.Random, kind: str) -> str:
+    if kind == "company":
+        return f"{_word(rng)} {rng.choice(COMPANY_KIND)}"
+    if kind == "product":
+        return f"{_word(rng)} {rng.choice('XKZRV')}{rng.randint(2, 9)}{rng.randint(0, 9)}0 {rng.choice(PRODUCT_KIND)}"
+    if kind == "person":
+        return _person(rng)
+    if kind == "place":
+        return _word(rng) + rng.choice(["ville", "burg", "ford", "mouth", "stead", " Falls", " Harbour"])
+    if kind == "event":
+        return f"{_word(rng)} {rng.choice(EVENT_KIND)}"
+    return f"{_word(rng)} {rng.choice(['Line', 'Express', 'Loop', 'Shuttle'])}"
+
+
+@dataclass
+class Doc:
+    kind: str
+    name: str
+    values: dict[str, Any]  # the facts the text states
+    text: str
+    filename: str
+
+
+def _value_text(rng: random.Random, fact: Fact, value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        shown = _num(rng, value) if isinstance(value, int) and fact.name not in YEARS else str(value)
+        return rng.choice(fact.unit_forms).format(v=shown)
+    return str(value)
+
+
+def write_doc(rng: random.Random, kind: str, name: str, omit: set[str]) -> Doc:
+    """A document stating every fact of ``kind`` except ``omit``, in a random structure."""
+    facts = [f for f in TYPES[kind].values() if f.name not in omit]
+    values = {f.name: f.draw(rng) for f in facts}
+    rng.shuffle(facts)
+    style = rng.choice(["prose", "prose", "pairs", "list"])
+    shown = {f.name: _value_text(rng, f, values[f.name]) for f in facts}
+    if style == "list":
+        intro = rng.choice([f"{name} at a glance.", f"Key facts about {name}.", f"{name}: fact sheet."])
+        lines = [
+            f"- {f.listed}: {shown[f.name].replace('$', '') if f.listed.endswith(')') else shown[f.name]}"
+            for f in facts
+        ]
+        body = intro + "\n" + "\n".join(lines)
+    else:
+        sentences = [_cap(rng.choice(f.says).format(e=name, v=shown[f.name])) for f in facts]
+        if style == "pairs":  # two facts per sentence
+            joined = []
+            for i in range(0, len(sentences), 2):
+                pair = sentences[i : i + 2]
+                joined.append(
+                    pair[0] if len(pair) == 1 else pair[0].rstrip(".") + ", and " + pair[1][0].lower() + pair[1][1:]
+                )
+            sentences = joined
+        body = " ".join(sentences)
+    heading = rng.random() < 0.75
+    slug = name.lower().replace(" ", "_")
+    text = f"# {name}\n\n{body}\n" if heading else f"{body}\n"
+    return Doc(kind, name, {f: values[f] for f in values}, text, f"{slug}.md" if heading else f"{slug}.txt")
+
+
+class Corpus:
+    """A temporary folder of documents, indexed as ``qreact index`` does, with live tools over it."""
+
+    def __init__(self, docs: list[Doc], max_results: int) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="qreact-docs-")
+        root = Path(self._dir.name)
+        (root / "docs").mkdir()
+        for d in docs:
+            (root / "docs" / d.filename).write_text(d.text, encoding="utf-8")
+        index_folder(root / "docs", root / "index.db")
+        tools = build_tools(search="local", index_path=root / "index.db", max_results=max_results)
+        self.run = ToolRunner([t for t in tools if t.name == SEARCH_NAME] + [CalculatorTool()])
+
+    def close(self) -> None:
+        self._dir.cleanup()
+
+
+def _query(rng: random.Random, name: str, fact: Fact) -> str:
+    short = name.split()[0] if " " in name and rng.random() < 0.35 else name
+    return rng.choice([f"{short} {fact.keyword}", f"{fact.keyword} of {short}", f"{short} {fact.keyword}"])
+
+
+def _find(draft: Draft, doc: Doc, fact: Fact, rng: random.Random, first: bool = True) -> str:
+    """Search for ``fact`` of ``doc``; the value as the observation writes it (``Rejected`` if absent)."""
+    lead = "I need to find" if first else "Now I need to find"
+    obs = draft.act(f"{lead} {fact.label} of {doc.name}.", SEARCH_NAME, _query(rng, doc.name, fact))
+    value = doc.values[fact.name]
+    if isinstance(value, int | float):
+        # the number must be in this document's own result: the one that names the entity
+        for part in _results_naming(obs, doc.name):
+            text = find_number(part, float(value))
+            if text is not None:
+                return text
+        raise Rejected(f"{value} not in the observation {obs[:100]!r}")
+    if not any(str(value).lower() in part.lower() for part in _results_naming(obs, doc.name)):
+        raise Rejected(f"{value!r} not in the observation {obs[:100]!r}")
+    return str(value)
+
+
+def _results_naming(observation: str, name: str) -> list[str]:
+    """The observation cut at the places where a result names the entity (coarse but conservative)."""
+    low, key = observation.lower(), name.lower()
+    return [observation[i : i + 420] for i in range(len(low)) if low.startswith(key, i)][:3] or []
+
+
+def _answer(fact: Fact, name: str, value_text: str) -> str:
+    return fact.answer.format(e=name, v=value_text)
+
+
+def one(rng: random.Random, split: str) -> dict[str, Any]:
+    """One document trajectory for ``split`` (``heldout``: the held-out type and ask forms)."""
+    types = [t for t in TYPES if (t in HELDOUT_TYPES) == (split == "heldout")]
+    if split in ("dev", "test"):
+        types = [t for t in TYPES if t not in HELDOUT_TYPES]
+    kind = rng.choice(types)
+    qtype = rng.choices(
+        ["copy", "single", "pair", "two", "compare", "missing_field", "missing_entity"],
+        weights=[22, 12, 8, 10, 8, 24, 16],
+    )[0]
+    if qtype == "single" and kind not in SINGLES or qtype == "pair" and kind not in PAIRS:
+        qtype = "copy"
+    if qtype in ("two", "compare") and kind == "person":
+        qtype = "copy"
+    facts = TYPES[kind]
+    numeric = [f for f in facts.values() if isinstance(f.draw(random.Random(0)), int | float) and f.name not in YEARS]
+    max_results = rng.choice([1, 2, 2, 3, 3])
+    target = _entity(rng, kind)
+    other = _entity(rng, kind)
+    omit: set[str] = set()
+    asked: Fact = rng.choice(list(facts.values()))
+    if qtype == "missing_field":
+        omit = {asked.name} | {f for f in facts if f != asked.name and rng.random() < 0.2}
+    else:
+        omit = {f for f in facts if rng.random() < 0.15}
+    docs = [write_doc(rng, kind, target, omit)]
+    needed: list[str] = []
+    if qtype in ("two", "compare"):
+        asked = rng.choice(numeric)
+        docs.append(write_doc(rng, kind, other, {f for f in facts if rng.random() < 0.15} - {asked.name}))
+        docs[0] = write_doc(rng, kind, target, omit - {asked.name})
+        needed = [asked.name]
+    elif qtype == "single":
+        needed = [rng.choice(SINGLES[kind])[1]]
+    elif qtype == "pair":
+        needed = list(PAIRS[kind][0][1:3])
+    elif qtype == "copy":
+        needed = [asked.name]
+    if needed:
+        docs[0] = write_doc(rng, kind, target, omit - set(needed))
+    for _ in range(rng.randint(1, 3)):  # same-type distractors: they share the fact words
+        docs.append(write_doc(rng, kind, _entity(rng, kind), set()))
+    other_kind = rng.choice([t for t in TYPES if t != kind])
+    docs.append(write_doc(rng, other_kind, _entity(rng, other_kind), set()))
+    if qtype == "missing_entity":
+        docs = docs[1:]  # the entity asked about is not in the corpus
+    corpus = Corpus(docs, max_results)
+    try:
+        return _trajectory(rng, split, kind, qtype, asked, docs, target, other, corpus, max_results)
+    finally:
+        corpus.close()
+
+
+def _trajectory(
+    rng: random.Random,
+    split: str,
+    kind: str,
+    qtype: str,
+    asked: Fact,
+    docs: list[Doc],
+    target: str,
+    other: str,
+    corpus: Corpus,
+    max_results: int,
+) -> dict[str, Any]:
+    draft = Draft(corpus.run)
+    by_name = {d.name: d for d in docs}
+    facts = TYPES[kind]
+    meta = {"doc_type": kind, "max_results": max_results, "question_type": qtype}
+    template = f"{kind}:{qtype}"
+    if qtype in ("copy", "missing_field", "missing_entity"):
+        form_i, form = _ask(rng, asked, split)
+        question = form.format(e=target)
+        template += f":{asked.name}:{form_i}"
+        if qtype == "copy":
+            value_text = _find(draft, by_name[target], asked, rng)
+            ending = Ending(
+                _answer(asked, target, value_text),
+                _gold(by_name[target].values[asked.name]),
+                _tol(asked, by_name[target]),
+            )
+        else:
+            obs = draft.act(f"I need to find {asked.label} of {target}.", SEARCH_NAME, _query(rng, target, asked))
+            if qtype == "missing_entity" and target.lower() in obs.lower():
+                raise Rejected("the missing entity is named in the observation")
+            if rng.random() < 0.3:  # a second, different search before giving up (<= 2 searches)
+                draft.act(
+                    f"The result does not give {asked.label} of {target}. I will search again.",
+                    SEARCH_NAME,
+                    f"{target} {asked.keyword}"
+                    if draft.steps[0]["tool_input"] != f"{target} {asked.keyword}"
+                    else target,
+                )
+            ending = not_found(question)
+        return build_row(
+            question=question,
+            draft=draft,
+            ending=ending,
+            kind=f"doc_{qtype}",
+            generator=GENERATOR,
+            template=template,
+            split=split,
+            meta=meta,
+        )
+    if qtype == "single":
+        name, field, q, expr, ans = rng.choice([s for s in SINGLES[kind] if s[1] in by_name[target].values])
+        k = rng.randint(2, 9)
+        question = q.format(e=target, k=k)
+        x = _find(draft, by_name[target], facts[field], rng)
+        expression = expr.format(x=_bare(x), k=k)
+        result = draft.calculate(f"Now I need to calculate {expression}.", expression)
+        gold = _calc_gold(expression)
+        ending = Ending(ans.format(e=target, r=result, k=k), gold, 1e-6)
+        return build_row(
+            question=question,
+            draft=draft,
+            ending=ending,
+            kind="doc_single",
+            generator=GENERATOR,
+            template=f"{template}:{name}",
+            split=split,
+            meta=meta,
+        )
+    if qtype == "pair":
+        name, f1, f2, q, expr, ans = PAIRS[kind][0]
+        question = q.format(e=target)
+        x = _find(draft, by_name[target], facts[f1], rng)
+        y = _find(draft, by_name[target], facts[f2], rng, first=False)
+        expression = f"round({expr.format(x=_bare(x), y=_bare(y))}, 2)"
+        result = draft.calculate(f"Now I need to divide {facts[f1].label} by {facts[f2].label}.", expression)
+        ending = Ending(ans.format(e=target, r=result), _calc_gold(expression), 0.01)
+        return build_row(
+            question=question,
+            draft=draft,
+            ending=ending,
+            kind="doc_pair",
+            generator=GENERATOR,
+            template=f"{template}:{name}",
+            split=split,
+            meta=meta,
+        )
+    # two entities: both searched, then combined (Calculator) or compared
+    a, b = by_name[target], by_name[other]
+    x = _find(draft, a, asked, rng)
+    y = _find(draft, b, asked, rng, first=False)
+    the = "the " if kind in ("product", "event", "route") else ""
+    if qtype == "two":
+        op = rng.choice(["sum", "difference"])
+        if op == "sum":
+            question = rng.choice(
+                ["What is the total {k} of {a} and {b} together?", "Add up the {k} of {a} and {b}."]
+            ).format(k=asked.label.removeprefix("the "), a=the + target, b=the + other)
+            expression = f"{_bare(x)} + {_bare(y)}"
+        else:
+            question = rng.choice(
+                ["What is the difference in {k} between {a} and {b}?", "How far apart are {a} and {b} in {k}?"]
+            ).format(k=asked.label.removeprefix("the "), a=the + target, b=the + other)
+            expression = f"abs({_bare(x)} - {_bare(y)})"
+        result = draft.calculate(f"Now I need to calculate {expression}.", expression)
+        ending = Ending(f"The answer is {result}.", _calc_gold(expression), 1e-6)
+        template += f":{asked.name}:{op}"
+    else:
+        bigger = target if a.values[asked.name] > b.values[asked.name] else other
+        if a.values[asked.name] == b.values[asked.name]:
+            raise Rejected("a tie")
+        label = asked.label.removeprefix("the ")
+        question = rng.choice(
+            ["Which has the higher {k}: {a} or {b}?", "Between {a} and {b}, which one has the higher {k}?"]
+        ).format(k=label, a=the + target, b=the + other)
+        ending = Ending(f"{(the + bigger)[0].upper() + (the + bigger)[1:]} has the higher {label}.", bigger)
+        template += f":{asked.name}"
+    return build_row(
+        question=question,
+        draft=draft,
+        ending=ending,
+        kind=f"doc_{qtype}",
+        generator=GENERATOR,
+        template=template,
+        split=split,
+        meta=meta,
+    )
+
+
+def _ask(rng: random.Random, fact: Fact, split: str) -> tuple[int, str]:
+    forms = forms_for(fact.asks, split if split in (TRAIN, "heldout") else TRAIN, 1)
+    if split in ("dev", "test"):
+        forms = list(fact.asks[:-1])
+    form = rng.choice(forms)
+    return fact.asks.index(form), form
+
+
+def _bare(text: str) -> str:
+    return plain(text)
+
+
+def _calc_gold(expression: str) -> float:
+    from agent.tools.calculator import evaluate
+
+    return float(evaluate(expression))
+
+
+def _gold(value: Any) -> Any:
+    return float(value) if isinstance(value, int | float) else str(value)
+
+
+def _tol(fact: Fact, doc: Doc) -> float | None:
+    return 1e-6 if isinstance(doc.values[fact.name], int | float) else None
+
+
+def _cap(sentence: str) -> str:
+    return sentence[0].upper() + sentence[1:]

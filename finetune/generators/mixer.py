@@ -1,0 +1,194 @@
+"""The v2 training mix: every generator family, counted per family, split by template and generator.
+
+    python -m finetune.generators.mixer --out data/v2 --seed 0 --evalsets finetune/evalsets
+
+Writes ``out/train.jsonl`` (the mix, shuffled), ``out/dev.jsonl`` (a small mixed set for the eval
+loss), ``out/heldout.jsonl`` (trajectories of held-out forms, operators and names) and
+``out/summary.json`` (counts per family, kind and answerable; supervised-token estimate). With
+``--evalsets`` the held-out questions also go to ``evalsets/heldout.jsonl`` (the harness format).
+
+Splits: countries follow ``finetune.gold.split_countries`` (train countries only in train); every
+family holds out its last surface forms (``split="heldout"``); the documents family holds out a
+whole document type; arithmetic holds out two operator combinations. The README showcase question
+(``gold.ACCEPTANCE_QUESTION``) is in no row of the mix: it measures the shipped demo, not recall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finetune.generators import arithmetic, countries_broad, documents, korean, negatives
+from finetune.generators.base import Rejected, eval_line, rng_for
+from finetune.gold import (
+    ACCEPTANCE_QUESTION,
+    GoldConfig,
+    GoldGenerator,
+    ToolRunner,
+    default_tools,
+    load_countries,
+    write_jsonl,
+)
+
+logger = logging.getLogger(__name__)
+
+# trajectories per family in the training mix (~2,000: about 80 min of CPU LoRA at ~45 supervised tok/s)
+TRAIN_COUNTS: dict[str, int] = {
+    "gold": 500,  # replayed templated rows of finetune.gold (every kind it has)
+    "countries_broad": 350,
+    "arithmetic": 250,
+    "documents": 550,
+    "negatives": 220,
+    "korean": 150,
+}
+DEV_COUNTS: dict[str, int] = {"countries_broad": 12, "arithmetic": 8, "documents": 16, "negatives": 8, "korean": 6}
+HELDOUT_COUNTS: dict[str, int] = {"countries_broad": 40, "arithmetic": 40, "negatives": 24, "korean": 16}
+TWO_RESULTS_SHARE = 0.2  # country-pack trajectories searched with 2 results per observation (the rest: 1)
+
+
+@dataclass
+class MixConfig:
+    seed: int = 0
+    train_counts: dict[str, int] = field(default_factory=lambda: dict(TRAIN_COUNTS))
+    dev_counts: dict[str, int] = field(default_factory=lambda: dict(DEV_COUNTS))
+    heldout_counts: dict[str, int] = field(default_factory=lambda: dict(HELDOUT_COUNTS))
+    cache_dir: Path | None = None
+
+
+class Families:
+    """Draws one row of a family for a split, with the tools and country lists it needs."""
+
+    def __init__(self, cfg: MixConfig) -> None:
+        from agent.knowledge import country_records
+
+        self.cfg = cfg
+        self.records = country_records()
+        countries = load_countries(self.records)
+        self.gold = GoldGenerator(countries, default_tools(cfg.cache_dir, 1), GoldConfig(seed=cfg.seed))
+        by_name = {r["name"]: r for r in self.records}
+        self.split_records = {s: [by_name[c.name] for c in cs] for s, cs in self.gold.splits.items()}
+        self.split_records["heldout"] = self.split_records["test"]  # held-out forms over test countries
+        self.names = {r["name"] for r in self.records} | {a for r in self.records for a in r["aliases"]}
+        self.run1 = ToolRunner(default_tools(cfg.cache_dir, 1))
+        self.run2 = ToolRunner(default_tools(cfg.cache_dir, 2))
+
+    def runner(self, rng: random.Random) -> ToolRunner:
+        return self.run2 if rng.random() < TWO_RESULTS_SHARE else self.run1
+
+    def maker(self, family: str, split: str) -> Callable[[random.Random], dict[str, Any]]:
+        recs = self.split_records[split]
+        makers: dict[str, Callable[[random.Random], dict[str, Any]]] = {
+            "arithmetic": lambda rng: arithmetic.one(self.run1, rng, split),
+            "documents": lambda rng: documents.one(rng, split),
+            "countries_broad": lambda rng: countries_broad.one(recs, self.runner(rng), rng, split),
+            "negatives": lambda rng: negatives.one(recs, self.runner(rng), rng, split, self.names),
+            "korean": lambda rng: korean.one(recs, self.run1, rng, split),
+        }
+        return makers[family]
+
+
+def draw(
+    make: Callable[[random.Random], dict[str, Any]], rng: random.Random, count: int, seen: set[str]
+) -> list[dict[str, Any]]:
+    """``count`` rows with questions not in ``seen`` (redrawing rejected draws)."""
+    rows: list[dict[str, Any]] = []
+    attempts = 0
+    while len(rows) < count and attempts < count * 20:
+        attempts += 1
+        try:
+            row = make(rng)
+        except Rejected as exc:
+            logger.debug("rejected: %s", exc)
+            continue
+        if row["question"] in seen or row["question"] == ACCEPTANCE_QUESTION:
+            continue
+        seen.add(row["question"])
+        rows.append(row)
+    if len(rows) < count:
+        logger.warning("made %d of %d", len(rows), count)
+    return rows
+
+
+def gold_rows(fam: Families, count: int, seed: int) -> list[dict[str, Any]]:
+    """A stratified sample of the templated gold train rows (every kind; never the README showcase question)."""
+    rows = fam.gold.generate()["train"]
+    rng = random.Random(f"gold-sample-{seed}")
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_kind.setdefault(r["kind"], []).append(r)
+    share = count / max(1, len(rows))
+    chosen: list[dict[str, Any]] = []
+    for kind_rows in by_kind.values():  # per kind, rounded: the total can miss ``count`` by a few
+        rng.shuffle(kind_rows)
+        take = kind_rows[: max(1, round(len(kind_rows) * share))]
+        chosen += [r for r in take if r["question"] != ACCEPTANCE_QUESTION]
+    for r in chosen:
+        r["answerable"] = True
+        r["meta"]["generator"] = "gold"
+    return chosen[:count]
+
+
+def generate(cfg: MixConfig) -> dict[str, list[dict[str, Any]]]:
+    fam = Families(cfg)
+    out: dict[str, list[dict[str, Any]]] = {"train": [], "dev": [], "heldout": []}
+    seen: set[str] = set()
+    out["train"] += gold_rows(fam, cfg.train_counts.get("gold", 0), cfg.seed)
+    seen |= {r["question"] for r in out["train"]}
+    for split, counts in (("train", cfg.train_counts), ("dev", cfg.dev_counts), ("heldout", cfg.heldout_counts)):
+        for family, count in counts.items():
+            if family == "gold" or count <= 0:
+                continue
+            rows = draw(fam.maker(family, split), rng_for(family, split, cfg.seed), count, seen)
+            logger.info("%s/%s: %d rows", split, family, len(rows))
+            out[split] += rows
+    for split, rows in out.items():
+        random.Random(f"order-{split}-{cfg.seed}").shuffle(rows)
+        for i, row in enumerate(rows):
+            row["id"] = f"v2-{split}-{cfg.seed}-{i:05d}"
+    return out
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "rows": len(rows),
+        "families": dict(Counter(r["meta"].get("generator", "gold") for r in rows)),
+        "kinds": dict(sorted(Counter(r["kind"] for r in rows).items())),
+        "not_found": sum(1 for r in rows if r.get("answerable") is False),
+        "steps": dict(sorted(Counter(len(r["steps"]) for r in rows).items())),
+    }
+
+
+def write(out: Path, data: dict[str, list[dict[str, Any]]], evalsets: Path | None) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for split, rows in data.items():
+        write_jsonl(out / f"{split}.jsonl", rows)
+        summary[split] = summarize(rows)
+    if evalsets is not None:
+        write_jsonl(evalsets / "heldout.jsonl", (eval_line(r) for r in data["heldout"]))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("data/v2"), help="folder for train/dev/heldout.jsonl")
+    p.add_argument("--seed", type=int, default=0, help="splits, sampling and numbers follow from it")
+    p.add_argument("--evalsets", type=Path, default=None, help="also write heldout.jsonl questions here")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every training count")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = MixConfig(seed=args.seed)
+    cfg.train_counts = {k: max(0, round(v * args.scale)) for k, v in cfg.train_counts.items()}
+    summary = write(args.out, generate(cfg), args.evalsets)
+    logger.info(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Korean questions: Korean final answers, English searches, the Korean not-found form, correct particles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent.prompt import NOT_FOUND_ANSWER_KO
+from finetune.generators import korean
+from finetune.gold import ToolRunner
+from finetune.scoring import is_correct
+from tests.finetune.generators.conftest import draw_rows
+
+
+@pytest.mark.parametrize(
+    ("word", "final"), [("일본", True), ("미국", True), ("프랑스", False), ("스페인", True), ("이탈리아", False)]
+)
+def test_final_consonant_picks_the_particle(word: str, final: bool) -> None:
+    assert korean.has_final_consonant(word) is final
+
+
+def test_rows_answer_in_korean_and_search_in_english(
+    run1: ToolRunner, split_records: dict[str, list[dict[str, Any]]]
+) -> None:
+    rows = draw_rows(lambda rng: korean.one(split_records["train"], run1, rng, "train"), 50, "ko")
+    assert {r["kind"] for r in rows} >= {"ko_capital", "ko_population", "ko_absent", "ko_sum"}
+    for row in rows:
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in row["question"])
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in row["final_answer"])
+        for step in row["steps"]:
+            assert not any("\uac00" <= ch <= "\ud7a3" for ch in step["tool_input"])  # the index is English
+        if row["answerable"]:
+            assert is_correct(row["final_answer"], row["answer"], row.get("rel_tol")), row
+        else:
+            assert row["final_answer"] == NOT_FOUND_ANSWER_KO

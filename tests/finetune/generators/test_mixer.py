@@ -1,0 +1,33 @@
+"""The v2 mix: families and counts, the not-found share, no showcase question, held-out forms out of train."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from finetune.generators import mixer
+from finetune.gold import ACCEPTANCE_QUESTION
+
+
+def test_a_small_mix_has_every_family_and_its_eval_files(tmp_path: Path, gen_cache: Path) -> None:
+    counts = {"gold": 20, "countries_broad": 12, "arithmetic": 10, "documents": 14, "negatives": 10, "korean": 6}
+    cfg = mixer.MixConfig(
+        seed=0,
+        train_counts=counts,
+        dev_counts={"documents": 3, "negatives": 2},
+        heldout_counts={"arithmetic": 4, "negatives": 3, "countries_broad": 4, "korean": 2},
+        cache_dir=gen_cache,
+    )
+    summary = mixer.write(tmp_path / "v2", mixer.generate(cfg), tmp_path / "evalsets")
+    families = summary["train"]["families"]
+    assert abs(families.pop("gold") - counts.pop("gold")) <= 2  # sampled per gold kind, rounded
+    assert families == counts
+    assert summary["train"]["not_found"] >= 0.1 * summary["train"]["rows"]
+    train = [json.loads(line) for line in (tmp_path / "v2" / "train.jsonl").read_text().splitlines()]
+    held = [json.loads(line) for line in (tmp_path / "evalsets" / "heldout.jsonl").read_text().splitlines()]
+    assert len({r["id"] for r in train}) == len(train)
+    assert ACCEPTANCE_QUESTION not in {r["question"] for r in train}
+    assert not {r["question"] for r in train} & {q["question"] for q in held}
+    assert {q["answerable"] for q in held} == {True, False}
+    unanswerable = [q for q in held if not q["answerable"]]
+    assert all(q["answer"] is None for q in unanswerable)
