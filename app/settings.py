@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         "default",
         description="LoRA adapter for the local model: 'default' (the shipped adapter), a folder, or 'none'",
     )
+    adapter_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated extra folders /admin may activate adapters from (always allowed: the "
+        "repository's adapters/, cache_dir/adapters, the folder of a configured adapter)",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the local model runs")
     quantize: Literal["auto", "none", "4bit"] = Field(
         "auto", description="'auto': 4-bit NF4 on CUDA, none on CPU; '4bit' forces bitsandbytes NF4"
@@ -129,7 +134,7 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="logging level")
     log_json: bool = Field(True, description="structured JSON logs with request ids")
 
-    @field_validator("api_keys", "cors_origins", "allowed_hosts", mode="before")
+    @field_validator("api_keys", "cors_origins", "allowed_hosts", "adapter_roots", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -613,8 +613,16 @@ class LocalChatModel(BaseChatModel):
         if name is not None and name not in self._adapters:
             raise AdapterError(f"unknown adapter {name!r}; loaded: {sorted(self._adapters) or 'none'}")
         with self._lock:
-            self._active = name
-            self._apply_active()
+            previous, self._active = self._active, name
+            try:
+                self._apply_active()
+            except Exception as exc:  # atomic: the previous adapter keeps serving
+                self._active = previous
+                self._apply_active()
+                raise AdapterError(
+                    f"adapter {name!r} could not be activated ({type(exc).__name__}: {exc}); "
+                    f"still serving {previous or 'the base model'}"
+                ) from exc
         logger.info("active adapter: %s", name or "none")
 
     def unload_adapter(self, name: str) -> None:
@@ -689,6 +697,43 @@ def _safe_name(name: str) -> str:
 # --------------------------------------------------------------------------- adapter validation
 
 
+# adapter_config.json keys that only describe LoRA layers added beside the base model's; any other
+# key (layer_replication copies base layers, modules_to_save replaces modules, trainable tokens
+# change the embeddings...) is refused unless it holds its "off" value below.
+LORA_CONFIG_KEYS = frozenset({
+    "peft_type", "task_type", "auto_mapping", "peft_version", "base_model_name_or_path", "revision",
+    "inference_mode", "r", "target_modules", "exclude_modules", "lora_alpha", "lora_dropout",
+    "fan_in_fan_out", "use_rslora", "init_lora_weights", "layers_to_transform", "layers_pattern",
+    "rank_pattern", "alpha_pattern", "megatron_core", "qalora_group_size", "use_qalora",
+    "ensure_weight_tying",
+})  # fmt: skip
+# keys accepted only with these values: what peft writes when the feature is off
+LORA_CONFIG_OFF: dict[str, tuple[Any, ...]] = {
+    "bias": ("none",),
+    "lora_bias": (False,),
+    "use_dora": (False,),
+    **{key: (None,) for key in (
+        "layer_replication", "modules_to_save", "trainable_token_indices", "target_parameters",
+        "megatron_config", "alora_invocation_tokens", "eva_config", "corda_config", "lora_ga_config",
+        "velora_config", "monteclora_config", "arrow_config", "kasa_config", "use_bdlora", "runtime_config",
+    )},  # fmt: skip
+    "loftq_config": ({}, None),
+}
+
+
+def adapter_config_problems(config: dict[str, Any]) -> list[str]:
+    """Every adapter_config.json key that could change the base model's structure (a whitelist)."""
+    problems = []
+    for key, value in sorted(config.items()):
+        if key in LORA_CONFIG_KEYS:
+            continue
+        if key not in LORA_CONFIG_OFF:
+            problems.append(f"{key}: not an accepted LoRA option")
+        elif value not in LORA_CONFIG_OFF[key] and not (value == [] and None in LORA_CONFIG_OFF[key]):
+            problems.append(f"{key}={value!r} changes the base model (accepted: {LORA_CONFIG_OFF[key][0]!r})")
+    return problems
+
+
 def validate_adapter(path: Path, base_model: Any) -> dict[str, Any]:
     """Check an adapter folder before anything is loaded; returns its adapter_config.
 
@@ -707,6 +752,9 @@ def validate_adapter(path: Path, base_model: Any) -> dict[str, Any]:
         raise AdapterError(f"{config_file} is not valid JSON: {exc}") from exc
     if not isinstance(config, dict) or config.get("peft_type") != "LORA":
         raise AdapterError(f"{config_file}: peft_type must be 'LORA', got {config.get('peft_type')!r}")
+    problems = adapter_config_problems(config)
+    if problems:
+        raise AdapterError(f"{config_file} is refused: " + "; ".join(problems))
     weights = path / "adapter_model.safetensors"
     if not weights.is_file():
         extra = " (pickled .bin adapters are refused: use safetensors)" if (path / "adapter_model.bin").exists() else ""

@@ -20,11 +20,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from agent.backends import DEFAULT_ADAPTER_NAME
+from app.adapter_policy import (
+    AdapterPathRefused,
+    check_adapter_name,
+    redact,
+    resolve_activation_path,
+    shipped_adapter_dir,
+)
 from app.deps import ChatModelDep
 from app.jobs import GPU_TRAIN_BUDGET_MB, JobError, JobManager, JobSpec
 from app.limits import Overloaded
 from app.schemas import ErrorResponse, ValidationErrorResponse
 from app.security import require_admin
+from app.settings import Settings
 from app.store import folder_sha256
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry, Registry
 
@@ -198,21 +207,27 @@ class AdapterList(BaseModel):
 
 
 class ActivateRequest(BaseModel):
-    """Which adapter to serve: a known name, a folder (loaded as ``name`` or its folder name), or 'none'."""
+    """Which adapter to serve: a known name, a folder inside the adapter roots (loaded as ``name`` or
+    its folder name; relative to a root, e.g. a job's ``job-<id>``), 'default' (the shipped one) or 'none'."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
                 {"name": "default"},
-                {"path": "/root/.cache/qreact/adapters/job-3f9a1c2b7d4e"},
+                {"path": "job-3f9a1c2b7d4e"},
                 {"name": "none"},
             ]
         },
     )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    path: str | None = Field(default=None, min_length=1, max_length=4096)
+    path: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="a folder inside the adapter roots (repository adapters/, cache adapters/, QREACT_ADAPTER_ROOTS)",
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> ActivateRequest:
@@ -267,7 +282,10 @@ def register_startup(app: FastAPI) -> None:
     if not hasattr(model, "list_adapters"):
         return
     for a in model.list_adapters():
-        if registry.get(a["name"]) is None:
+        entry = registry.get(a["name"])
+        # 'default' is the shipped adapter: an entry of that name with other files is replaced
+        stale = a["name"] == DEFAULT_ADAPTER_NAME and entry is not None and entry.get("path") != str(a["path"])
+        if entry is None or stale:
             registry.register(a["name"], a["path"], source="startup")
         replica.shas[a["name"]] = folder_sha256(Path(a["path"]))
     if registry.latest_activation() is None:
@@ -398,22 +416,31 @@ def _prepare(
     name: str | None,
     path: str | None,
     *,
-    cache_dir: Path,
+    settings: Settings,
     replica: ReplicaState,
     sha256: str | None = None,
 ) -> str | None:
     """Load the adapter when needed (serving is untouched); a bad one raises 4xx. Returns its name.
 
-    By name, the files come from this host's folder or the database (``registry.local_folder``); a
-    name loaded with other files than ``sha256`` (an activation's) or the registry's is reloaded.
+    A path must lie inside the adapter roots (``app.adapter_policy``); ``default`` is always the
+    shipped adapter. By name, the files come from this host's folder or the database
+    (``registry.local_folder``); a name loaded with other files than ``sha256`` (an activation's)
+    or the registry's is reloaded. Messages name folders relative to their root, never absolutely.
     """
     loaded = {a["name"] for a in model.list_adapters()}
+    folder: Path | None = None
     try:
         if path is not None:
-            folder = Path(path).expanduser().resolve()
+            folder = resolve_activation_path(settings, path)
             name = name or folder.name
+            check_adapter_name(settings, name, folder)
             model.load_adapter(folder, name)
             replica.shas[name] = registry.register(name, folder, source="activated").get("sha256")
+        elif name == DEFAULT_ADAPTER_NAME:
+            if name not in loaded:
+                folder = shipped_adapter_dir(settings)
+                model.load_adapter(folder, name)
+                replica.shas[name] = folder_sha256(folder)
         elif name is not None:
             known_entry = registry.get(name)
             want = sha256 or (known_entry or {}).get("sha256")  # the files the registry holds now
@@ -423,26 +450,56 @@ def _prepare(
                     raise HTTPException(
                         status_code=404, detail=f"unknown adapter {name!r}; known: {known or 'none'}"
                     )
-                folder = registry.local_folder(name, cache_dir, want)
+                folder = registry.local_folder(name, Path(settings.cache_dir), want)
                 model.load_adapter(folder, name)
                 replica.shas[name] = want
+    except AdapterPathRefused as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
     except (ValueError, OSError) as exc:  # AdapterError is a ValueError: missing, corrupt, incompatible
+        reason = redact(settings, str(exc), folder)
         raise HTTPException(
-            status_code=422, detail=f"adapter refused, the current one keeps serving: {exc}"
+            status_code=422, detail=f"adapter refused, the current one keeps serving: {reason}"
         ) from exc
     return name
+
+
+async def _swap(app: FastAPI, model: Any, name: str | None) -> None:
+    """Serve ``name`` (loaded); on a failure the previous adapter keeps serving (422)."""
+    try:
+        await exclusive_model(app, model.activate_adapter, name)
+    except ValueError as exc:  # AdapterError: the model restored the previous adapter
+        reason = redact(app.state.settings, str(exc))
+        raise HTTPException(
+            status_code=422, detail=f"adapter refused, the current one keeps serving: {reason}"
+        ) from exc
 
 
 async def _activate(
     request: Request, model: Any, registry: Registry, name: str | None, path: str | None, reason: str
 ) -> None:
     app = request.app
-    replica, cache_dir = _replica(app), Path(app.state.settings.cache_dir)
-    name = await run_in_threadpool(_prepare, model, registry, name, path, cache_dir=cache_dir, replica=replica)
-    await exclusive_model(app, model.activate_adapter, name)
+    replica, settings = _replica(app), app.state.settings
+    name = await run_in_threadpool(_prepare, model, registry, name, path, settings=settings, replica=replica)
+    await _swap(app, model, name)
     new_id = await run_in_threadpool(registry.record_activation, name, reason)
     if new_id is not None:
         replica.seen_id = max(replica.seen_id, new_id)
+
+
+def rollback_choice(
+    found: bool, previous: str | None, current: str | None, shipped_exists: bool
+) -> tuple[bool, str | None]:
+    """Where rollback goes: the previous activation, else the shipped adapter, else the base model.
+
+    (possible, target); not possible only when the base model serves and there is no shipped adapter.
+    """
+    if found:
+        return True, previous
+    if current != DEFAULT_ADAPTER_NAME and shipped_exists:
+        return True, DEFAULT_ADAPTER_NAME
+    if current is not None:
+        return True, None
+    return False, None
 
 
 # --------------------------------------------------------------------------- following the cluster
@@ -470,12 +527,11 @@ async def sync_adapters(app: FastAPI) -> str:
     if _in_sync(replica, model.active_adapter, latest):
         replica.seen_id, replica.sync_error = act_id, None
         return "in sync"
-    cache_dir = Path(state.settings.cache_dir)
     try:
         await run_in_threadpool(
-            _prepare, model, registry, name, None, cache_dir=cache_dir, replica=replica, sha256=sha
+            _prepare, model, registry, name, None, settings=state.settings, replica=replica, sha256=sha
         )
-        await exclusive_model(app, model.activate_adapter, name)
+        await _swap(app, model, name)
     except HTTPException as exc:
         if exc.status_code == 503:  # the model slots stayed busy: try again next time
             logger.warning("replica %s: could not swap to %r yet: %s", replica.id, name, exc.detail)
@@ -601,16 +657,20 @@ async def activate_adapter(
 @router.post(
     "/adapters/rollback",
     response_model=AdapterList,
-    responses={**AUTH_ERRORS, 409: {"model": ErrorResponse, "description": "nothing to roll back to"}},
-    summary="Serve the adapter that was active before the current one",
+    responses={
+        **AUTH_ERRORS,
+        409: {"model": ErrorResponse, "description": "the base model serves and there is no shipped adapter"},
+        422: {"model": ErrorResponse, "description": "the target does not load (the current one keeps serving)"},
+    },
+    summary="Serve the adapter active before the current one (else the shipped adapter, else the base model)",
 )
 async def rollback_adapter(request: Request, model: ChatModelDep, registry: RegistryDep) -> AdapterList:
     local = _local(model)
     current = local.active_adapter
     found, previous = await run_in_threadpool(registry.previous, current)
+    shipped = (shipped_adapter_dir(request.app.state.settings) / "adapter_config.json").is_file()
+    found, previous = rollback_choice(found, previous, current, shipped)
     if not found:
-        raise HTTPException(
-            status_code=409, detail=f"no adapter was active before {current or 'the base model'}"
-        )
+        raise HTTPException(status_code=409, detail="the base model serves and there is no shipped adapter")
     await _activate(request, local, registry, previous, None, reason=f"rollback from {current or 'none'}")
     return await run_in_threadpool(_adapter_list, request.app, local, registry)

@@ -73,7 +73,7 @@ def make_replica(tmp_path: Path, name: str, store_url: str, model: Any) -> FastA
         model.unload_adapter(a["name"])
     settings = Settings(
         cache_dir=tmp_path / name, store_url=store_url, admin_key=KEY, adapter=None, max_steps=1,
-        log_json=False, adapter_sync_s=SYNC_S,
+        log_json=False, adapter_sync_s=SYNC_S, adapter_roots=[tmp_path / "a-only"],
     )  # fmt: skip
     return create_app(settings, chat_model=model, tools=[calculator])
 
