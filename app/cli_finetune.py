@@ -220,8 +220,17 @@ def eval_command(
     max_results: Annotated[
         int | None, typer.Option(help="override QREACT_SEARCH_MAX_RESULTS (the gold data uses 1)")
     ] = None,
+    index: Annotated[
+        Path | None, typer.Option(help="search this index from `qreact index` (overrides QREACT_SEARCH_INDEX)")
+    ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="index this folder of .md/.txt/.jsonl first (a temporary index) and search it"),
+    ] = None,
 ) -> None:
     """Evaluate the agent on a question file: accuracy by kind, format-valid steps, latency."""
+    import tempfile
+
     from app.wiring import agent_maker
     from finetune.evaluate import eval_command as run_eval
 
@@ -230,6 +239,25 @@ def eval_command(
         settings = settings.model_copy(update={"search": search})
     if max_results is not None:
         settings = settings.model_copy(update={"search_max_results": max_results})
+    if index is not None and corpus is not None:
+        typer.echo("error: give --index or --corpus, not both", err=True)
+        raise typer.Exit(2)
+    scratch = tempfile.TemporaryDirectory(prefix="qreact-eval-") if corpus is not None else None
+    if corpus is not None and scratch is not None:
+        from agent.knowledge import index_folder
+
+        try:
+            index = Path(scratch.name) / "corpus.db"
+            count = index_folder(corpus, index)
+        except (OSError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"indexed {count} documents from {corpus}", err=True)
+    if index is not None:
+        if not index.expanduser().is_file():
+            typer.echo(f"error: search index {index} does not exist (build it with `qreact index`)", err=True)
+            raise typer.Exit(1)
+        settings = settings.model_copy(update={"search_index": index.expanduser(), "search": "local"})
     backends = backend or [settings.backend]
     try:
         if not questions.is_file():
@@ -251,6 +279,9 @@ def eval_command(
     except (OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     typer.echo(text)
 
 

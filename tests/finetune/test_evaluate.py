@@ -188,3 +188,40 @@ def test_cli_eval_errors_are_messages(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert bad_adapter.exit_code == 1 and "no-such-adapter" in bad_adapter.output
     assert no_file.exit_code == 1 and "missing.jsonl" in no_file.output
     assert "Traceback" not in bad_adapter.output + no_file.output
+
+
+def test_cli_eval_searches_a_corpus_it_indexes_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``qreact eval --corpus DIR``: the folder is indexed (as ``qreact index`` does) and Search reads it."""
+    import typer
+    from typer.testing import CliRunner
+
+    import app.wiring as wiring
+    from app.cli_finetune import register
+    from app.settings import get_settings
+    from tests.app.conftest import ScriptedChatModel, action, final
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "velmora.md").write_text("# Velmora Logistics\n\nVelmora Logistics employs 1,240 people.\n")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "d1", "question": "How many employees does Velmora Logistics have?", "answer": 1240}\n')
+    script = [action("Search", "Velmora Logistics employees"), final("Velmora Logistics has 1,240 employees.")]
+    monkeypatch.setattr(wiring, "build_chat_model", lambda settings: ScriptedChatModel(script=script))
+    monkeypatch.setenv("QREACT_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    app = typer.Typer()
+    register(app)
+    out = tmp_path / "results.jsonl"
+    try:
+        ok = CliRunner().invoke(app, ["eval", "--questions", str(questions), "--backend", "openai",
+                                      "--corpus", str(corpus), "--out", str(out)])  # fmt: skip
+        both = CliRunner().invoke(app, ["eval", "--questions", str(questions), "--corpus", str(corpus),
+                                        "--index", str(tmp_path / "x.db")])  # fmt: skip
+        missing = CliRunner().invoke(app, ["eval", "--questions", str(questions), "--index", str(tmp_path / "x.db")])
+    finally:
+        get_settings.cache_clear()
+    assert ok.exit_code == 0, ok.output
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["correct"] and "employs 1,240 people" in row["trace"][0]["observation"]
+    assert both.exit_code == 2 and "not both" in both.output
+    assert missing.exit_code == 1 and "does not exist" in missing.output and "Traceback" not in missing.output
