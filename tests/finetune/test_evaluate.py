@@ -204,7 +204,8 @@ def test_cli_eval_searches_a_corpus_it_indexes_first(monkeypatch: pytest.MonkeyP
     corpus.mkdir()
     (corpus / "velmora.md").write_text("# Velmora Logistics\n\nVelmora Logistics employs 1,240 people.\n")
     questions = tmp_path / "q.jsonl"
-    questions.write_text('{"id": "d1", "question": "How many employees does Velmora Logistics have?", "answer": 1240}\n')
+    line = {"id": "d1", "question": "How many employees does Velmora Logistics have?", "answer": 1240}
+    questions.write_text(json.dumps(line) + "\n")
     script = [action("Search", "Velmora Logistics employees"), final("Velmora Logistics has 1,240 employees.")]
     monkeypatch.setattr(wiring, "build_chat_model", lambda settings: ScriptedChatModel(script=script))
     monkeypatch.setenv("QREACT_CACHE_DIR", str(tmp_path / "cache"))
