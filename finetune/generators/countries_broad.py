@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.prompt import SEARCH_NAME
-from finetune.generators.base import TRAIN, Ending, Rejected, build_row
-from finetune.gold import Draft, ToolRunner, find_number, plain
+from finetune.generators.base import TRAIN, Draft, Ending, Rejected, ToolRunner, build_row, find_number, plain
 
 GENERATOR = "countries_broad"
 

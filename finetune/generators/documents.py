@@ -23,16 +23,25 @@ from typing import Any
 from agent.knowledge import index_folder
 from agent.prompt import SEARCH_NAME
 from agent.tools import CalculatorTool, build_tools
-from finetune.generators.base import TRAIN, Ending, Rejected, build_row, forms_for, not_found
-from finetune.gold import Draft, ToolRunner, find_number, plain
+from finetune.generators.base import (
+    TRAIN,
+    Draft,
+    Ending,
+    Rejected,
+    ToolRunner,
+    build_row,
+    find_number,
+    forms_for,
+    not_found,
+    plain,
+)
 
 GENERATOR = "documents"
 HELDOUT_TYPES = ("route",)  # never in train
 YEARS = ("founded", "born", "released", "first")  # year facts: copied or counted from, never added up
 
 _SYL = (
-    "ka lo ve mi ra tor sen dal fin gar hel ix jun kor lum mar nes or pel quin ros tal ur vin "
-    "wex yor zan bel cor dru"
+    "ka lo ve mi ra tor sen dal fin gar hel ix jun kor lum mar nes or pel quin ros tal ur vin wex yor zan bel cor dru"
 ).split()
 FIRST = (
     "Alice Bruno Carla Dmitri Elena Felix Greta Hugo Irene Jonas Kira Leo Marta Nils Olga "
@@ -49,7 +58,7 @@ PRODUCT_KIND = "blender kettle drone scooter headset camera lamp backpack router
 ROLE = (
     "chief engineer|head of marketing|lead designer|finance director|head librarian|"
     "senior nurse|project manager|data analyst|school principal|chief chemist"
-).split('|')
+).split("|")
 EVENT_KIND = "Festival|Fair|Marathon|Conference|Expo|Regatta".split("|")
 MONTHS = "January February March April May June July August September October November December".split()
 COLOURS = "red blue green black white silver orange grey".split()

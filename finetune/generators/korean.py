@@ -13,10 +13,9 @@ import random
 from typing import Any
 
 from agent.prompt import SEARCH_NAME
-from finetune.generators.base import Ending, Rejected, build_row, not_found
+from finetune.generators.base import Draft, Ending, Rejected, ToolRunner, build_row, not_found, plain
 from finetune.generators.countries_broad import FIELDS, Lookup
 from finetune.generators.negatives import ABSENT
-from finetune.gold import Draft, ToolRunner, plain
 
 GENERATOR = "korean"
 

@@ -26,16 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from finetune.generators import arithmetic, countries_broad, documents, korean, negatives
-from finetune.generators.base import Rejected, eval_line, rng_for
-from finetune.gold import (
-    ACCEPTANCE_QUESTION,
-    GoldConfig,
-    GoldGenerator,
-    ToolRunner,
-    default_tools,
-    load_countries,
-    write_jsonl,
-)
+from finetune.generators.base import Rejected, ToolRunner, default_tools, eval_line, rng_for, write_jsonl
+from finetune.generators.countries import ACCEPTANCE_QUESTION, GoldConfig, GoldGenerator, load_countries
 
 logger = logging.getLogger(__name__)
 

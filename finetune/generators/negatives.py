@@ -19,8 +19,7 @@ from typing import Any
 
 from agent.prompt import SEARCH_NAME
 from agent.tools.search import NO_RESULTS
-from finetune.generators.base import Rejected, build_row, not_found
-from finetune.gold import Draft, ToolRunner
+from finetune.generators.base import Draft, Rejected, ToolRunner, build_row, not_found
 
 GENERATOR = "negatives"
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from finetune.gold import ToolRunner, default_tools, load_countries, split_countries
+from finetune.generators.base import ToolRunner, default_tools
+from finetune.generators.countries import load_countries, split_countries
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent.parser import ParsedAction, ReActParser
 from agent.tools.calculator import calculate
 from finetune.generators import arithmetic
-from finetune.gold import ToolRunner
+from finetune.generators.base import ToolRunner
 from finetune.scoring import is_correct
 from tests.finetune.generators.conftest import draw_rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from finetune.generators import countries_broad as cb
-from finetune.gold import ToolRunner
+from finetune.generators.base import ToolRunner
 from finetune.scoring import is_correct
 from tests.finetune.generators.conftest import draw_rows
 

@@ -8,7 +8,7 @@ import pytest
 
 from agent.prompt import NOT_FOUND_ANSWER_KO
 from finetune.generators import korean
-from finetune.gold import ToolRunner
+from finetune.generators.base import ToolRunner
 from finetune.scoring import is_correct
 from tests.finetune.generators.conftest import draw_rows
 

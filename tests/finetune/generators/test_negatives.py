@@ -7,7 +7,7 @@ from typing import Any
 from agent.prompt import NOT_FOUND_THOUGHT, not_found_answer
 from agent.tools.search import NO_RESULTS
 from finetune.generators import negatives
-from finetune.gold import ToolRunner
+from finetune.generators.base import ToolRunner
 from tests.finetune.generators.conftest import draw_rows
 
 
