@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-slow test-e2e lint gold finetune eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
+.PHONY: install run test test-slow test-e2e lint gold v2data finetune finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,9 +39,20 @@ lint: install
 gold: install
 	$(BIN)/qreact data gold --out data/gold --seed 0 --evalsets finetune/evalsets
 
-# The shipped adapter, from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
+# The v2 training mix (finetune/generators: documents, negatives, arithmetic grammar, broad country
+# questions, Korean, replayed gold rows; ~2,000 trajectories, 23 % not-found) and finetune/evalsets/heldout.jsonl.
+v2data: install
+	$(BIN)/python -m finetune.generators.mixer --out data/v2 --seed 0 --evalsets finetune/evalsets
+
+# The v2 candidate (issue 13), from the base model: fp32 LoRA on 2 cores, 330 steps (~1.3 epochs); wall clock,
+# tokens/s and memory on docs/v2-candidate.md. It writes adapters/v2-candidate; adapters/default is replaced only
+# when the candidate wins on trust without a large in-domain loss (the card says whether it did).
+finetune: v2data
+	$(BIN)/qreact finetune --config finetune/configs/cpu-v2.yaml
+
+# The shipped adapter (v1), from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
 # pass 2 on a mix weighted to multi-step runs (~26 min). On a GPU host use finetune/configs/gpu-qlora.yaml.
-finetune: gold
+finetune-v1: gold
 	$(BIN)/qreact finetune --config finetune/configs/cpu-default.yaml --output_dir adapters/default-pass1
 	$(BIN)/python -m finetune.mix --input data/gold/train.jsonl --out data/gold/train-focus.jsonl
 	$(BIN)/qreact finetune --config finetune/configs/cpu-continue.yaml
