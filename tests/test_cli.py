@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 import app.wiring as wiring
 from app.cli import app
 from app.settings import get_settings
-from tests.app.conftest import CALC_SCRIPT, ScriptedChatModel, make_settings, running_app
+from tests.app.conftest import make_settings, running_app
+from tests.model import CALC_SCRIPT, ScriptedChatModel
 
 runner = CliRunner()
 TIMING_KEYS = {"run_id", "latency_ms", "ms", "llm_ms", "tool_ms"}

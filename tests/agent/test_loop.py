@@ -6,46 +6,12 @@ import time
 from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import Tool
-from pydantic import Field
 
 from agent.loop import AgentConfig, ReActAgent, format_observation
 from agent.parser import MISSING_ACTION_AFTER_THOUGHT
 from agent.prompt import STOP_SEQUENCES, render_prompt
-
-
-class ScriptedChatModel(BaseChatModel):
-    """Answers with the scripted texts in order (an Exception is raised); records prompts and stops."""
-
-    script: list[Any]
-    delay_s: float = 0.0
-    prompts: list[str] = Field(default_factory=list)
-    stops: list[list[str] | None] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
-    ) -> ChatResult:
-        self.prompts.append(str(messages[-1].content))
-        self.stops.append(stop)
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        item = self.script[min(len(self.prompts), len(self.script)) - 1]
-        if isinstance(item, Exception):
-            raise item
-        usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=item, usage_metadata=usage))])
-
-
-def action(tool: str, tool_input: str, thought: str = "I should use a tool.") -> str:
-    return f" {thought}\nAction: {tool}\nAction Input: {tool_input}"
-
+from tests.model import ScriptedChatModel, action
 
 FINAL = "I now know the final answer\nFinal Answer: 449"
 
@@ -87,7 +53,8 @@ def test_answered_run_has_a_full_trace_and_feeds_the_observation_back():
         == result.prompt + action("Calculator", "37 * 12 + 5") + "\nObservation: 449\nThought: "
     )
     assert llm.stops == [STOP_SEQUENCES, STOP_SEQUENCES]
-    assert result.usage.model_dump() == {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}
+    # two steps of the scripted 7 + 3 tokens
+    assert result.usage.model_dump() == {"prompt_tokens": 14, "completion_tokens": 6, "total_tokens": 20}
     assert result.latency_ms > 0 and all(s.ms >= s.llm_ms for s in result.steps)
 
 

@@ -1,7 +1,7 @@
 """App fixtures: the real app (real tools, real run store) on a scripted chat model, offline.
 
-``ScriptedChatModel`` answers with fixed ReAct texts; ``running_app(settings, model)`` starts the
-app through its lifespan and waits until ``/readyz`` says ready.
+``tests/model.py`` has the scripted model; ``running_app(settings, model)`` starts the app through
+its lifespan and waits until ``/readyz`` says ready; ``scripted_app`` builds one on its own tools.
 """
 
 from __future__ import annotations
@@ -13,66 +13,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
-from pydantic import Field
 
-from agent.prompt import STOP, render_prompt
+from agent.tools import build_tools
 from app.main import create_app
 from app.settings import Settings
+from tests.model import CALC_SCRIPT, ScriptedChatModel, ScriptedLocalModel
 
 READY_TIMEOUT_S = 30.0  # the knowledge index is built on first use: well under a second here
-
-
-_HEADER_OBSERVATIONS = render_prompt("").count(STOP)  # "Observation:" lines of the format instructions
-
-
-class ScriptedChatModel(BaseChatModel):
-    """Step k of every run gets ``script[k]`` (the last one repeats); an Exception item is raised.
-
-    k is read from the prompt (observations in the scratchpad), so each run starts the script over.
-    """
-
-    script: list[Any]
-    delay_s: float = 0.0  # per call, seconds
-    prompts: list[str] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
-    ) -> ChatResult:
-        self.prompts.append(str(messages[-1].content))
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        step = str(messages[-1].content).count(STOP) - _HEADER_OBSERVATIONS
-        item = self.script[min(step, len(self.script) - 1)]
-        if isinstance(item, Exception):
-            raise item
-        usage = {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=item, usage_metadata=usage))])
-
-
-def action(tool: str, tool_input: str, thought: str = "I should use a tool.") -> str:
-    return f" {thought}\nAction: {tool}\nAction Input: {tool_input}"
-
-
-def final(answer: str) -> str:
-    return f"I now know the final answer\nFinal Answer: {answer}"
-
-
-CALC_SCRIPT = [action("Calculator", "37 * 12 + 5", "I need to compute this."), final("449")]
 
 
 def make_settings(cache_dir: Path, **overrides: Any) -> Settings:
     """Offline settings: local search, SQLite store under ``cache_dir``, no .env."""
     values: dict[str, Any] = {"cache_dir": cache_dir, "search": "local", "adapter": None, "log_json": False}
     return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+
+
+def scripted_app(cache_dir: Path, chat_model: BaseChatModel | None = None, **overrides: Any) -> FastAPI:
+    """The real app on its real tools (local search over ``cache_dir``), JSON logs at WARNING, on
+    ``chat_model`` (default: the scripted local model on the calculator script)."""
+    settings = make_settings(cache_dir, **({"log_json": True, "log_level": "WARNING"} | overrides))
+    tools = build_tools(search="local", cache_dir=cache_dir, search_timeout_s=settings.search_timeout_s)
+    return create_app(settings, chat_model=chat_model or ScriptedLocalModel(), tools=tools)
 
 
 def wait_ready(client: TestClient, timeout_s: float = READY_TIMEOUT_S) -> None:

@@ -7,7 +7,8 @@ import openai
 import pytest
 
 from agent.trace import RunResult
-from tests.app.conftest import ScriptedChatModel, action, final, make_settings, running_app
+from tests.app.conftest import make_settings, running_app
+from tests.model import ScriptedChatModel, action, final
 
 ASK_KEYS = {
     "run_id",

@@ -14,7 +14,8 @@ from pydantic import SecretStr
 
 from app.routes.console import STATIC_DIR
 from app.settings import Settings
-from tests.app.conftest import CALC_SCRIPT, ScriptedChatModel, running_app
+from tests.app.conftest import running_app
+from tests.model import CALC_SCRIPT, ScriptedChatModel
 
 JS = (STATIC_DIR / "console.js").read_text()
 

@@ -20,7 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent.tools import search as search_module
-from bench.soak import ScriptedChatModel, make_app
+from tests.app.conftest import scripted_app as make_app
+from tests.model import ScriptedLocalModel
 
 SEARCH_SCRIPT = (
     " I need to find the capital of Australia.\nAction: Search\nAction Input: Australia capital",
@@ -68,7 +69,7 @@ def test_web_search_failures_fall_back_to_the_local_index(
 
     settings = Settings(_env_file=None, cache_dir=tmp_path, adapter=None, search="auto", search_timeout_s=0.5)  # type: ignore[call-arg]
     tools = build_tools(search="auto", cache_dir=tmp_path, search_timeout_s=0.5)
-    app = create_app(settings, chat_model=ScriptedChatModel(script=SEARCH_SCRIPT), tools=tools)
+    app = create_app(settings, chat_model=ScriptedLocalModel(script=SEARCH_SCRIPT), tools=tools)
     with TestClient(app) as client:
         wait_ready(client)
         started = time.monotonic()
@@ -90,7 +91,7 @@ def test_web_search_only_mode_turns_failures_into_an_observation(
 
     settings = Settings(_env_file=None, cache_dir=tmp_path, adapter=None, search="duckduckgo")  # type: ignore[call-arg]
     tools = build_tools(search="duckduckgo", cache_dir=tmp_path)
-    app = create_app(settings, chat_model=ScriptedChatModel(script=SEARCH_SCRIPT), tools=tools)
+    app = create_app(settings, chat_model=ScriptedLocalModel(script=SEARCH_SCRIPT), tools=tools)
     with TestClient(app) as client:
         wait_ready(client)
         body = ask(client).json()
@@ -111,7 +112,7 @@ def test_a_hung_tool_is_abandoned_at_the_tool_timeout(tmp_path: Path) -> None:
         return "too late"
 
     settings = Settings(_env_file=None, cache_dir=tmp_path, adapter=None, tool_timeout_s=0.3)  # type: ignore[call-arg]
-    app = create_app(settings, chat_model=ScriptedChatModel(script=SEARCH_SCRIPT), tools=[slow_search])
+    app = create_app(settings, chat_model=ScriptedLocalModel(script=SEARCH_SCRIPT), tools=[slow_search])
     with TestClient(app) as client:
         wait_ready(client)
         started = time.monotonic()
@@ -197,7 +198,7 @@ def test_openai_backend_errors_retry_a_bounded_number_of_times_then_503(tmp_path
 def test_a_model_raising_mid_run_ends_it_with_status_error_and_the_server_keeps_serving(
     tmp_path: Path,
 ) -> None:
-    model = ScriptedChatModel(fail_at=1)  # the second step raises (a CUDA error, say)
+    model = ScriptedLocalModel(fail_at=1)  # the second step raises (a CUDA error, say)
     with TestClient(make_app(tmp_path, model)) as client:
         wait_ready(client)
         first = ask(client, "What is 37 * 12 + 5?")

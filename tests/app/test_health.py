@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 
 import app.wiring as wiring
 from app.main import create_app
-from tests.app.conftest import CALC_SCRIPT, ScriptedChatModel, wait_ready
+from tests.app.conftest import wait_ready
+from tests.model import CALC_SCRIPT, ScriptedChatModel
 
 
 def test_ready_app(client):

@@ -21,7 +21,7 @@ from app.logging import (
     redact,
     register_secrets,
 )
-from bench.soak import make_app
+from tests.app.conftest import scripted_app
 
 log = logging.getLogger("tests.handler")
 
@@ -127,7 +127,7 @@ def test_redaction_of_registered_secrets_and_bearer_tokens() -> None:
 
 
 def test_the_real_app_logs_an_ask_under_one_request_id(tmp_path: Path) -> None:
-    app = make_app(tmp_path, log_level="INFO")
+    app = scripted_app(tmp_path, log_level="INFO")
     out = io.StringIO()
     with TestClient(app) as client:
         deadline = time.monotonic() + 30

@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent.trace import RunResult, Step
 from app import metrics
-from bench.soak import ScriptedChatModel, make_app
+from tests.app.conftest import scripted_app as make_app
+from tests.model import ScriptedLocalModel
 
 # Every series docs/metrics.md lists (histograms by their base name).
 DOCUMENTED = {
@@ -89,7 +90,7 @@ def test_tool_errors_format_errors_and_stream_runs_are_counted(tmp_path: Path) -
         "I will guess.\nAction: Oracle\nAction Input: anything",  # not a tool: a format error
         "I now know the final answer\nFinal Answer: undefined",
     )
-    with TestClient(make_app(tmp_path, ScriptedChatModel(script=script))) as client:
+    with TestClient(make_app(tmp_path, ScriptedLocalModel(script=script))) as client:
         wait_ready(client)
         before = scrape(client)
         response = client.post("/ask/stream", json={"question": "What is 1 / 0?"})

@@ -10,13 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from langchain_openai import ChatOpenAI
 
-from tests.app.conftest import (
-    CALC_SCRIPT,
-    ScriptedChatModel,
-    make_settings,
-    post_then_disconnect,
-    running_app,
-)
+from tests.app.conftest import make_settings, post_then_disconnect, running_app
+from tests.model import CALC_SCRIPT, ScriptedChatModel
 
 PROMPT = "Question: What is the capital of Australia?\nThought:"
 

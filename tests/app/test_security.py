@@ -21,6 +21,7 @@ from app import security
 from app.logging import configure_logging
 from app.security import KeyRing, RateLimiter, install_hardening
 from app.settings import Settings
+from tests.app.conftest import scripted_app
 
 KEY, OTHER_KEY, ADMIN = "user-key-0123456789", "user-key-abcdefghij", "admin-key-9876543210"
 
@@ -384,9 +385,7 @@ ATTACKS: list[tuple[str, dict]] = [
 def test_hostile_requests_to_the_real_app_get_4xx_or_an_honest_run_never_5xx(
     tmp_path: Path, name: str, request_kwargs: dict
 ) -> None:
-    from bench.soak import make_app
-
-    with TestClient(make_app(tmp_path), raise_server_exceptions=False) as client:
+    with TestClient(scripted_app(tmp_path), raise_server_exceptions=False) as client:
         deadline = time.monotonic() + 30
         while client.get("/readyz").status_code != 200:  # 503 while loading is honest, not the point here
             assert time.monotonic() < deadline
@@ -400,9 +399,7 @@ def test_hostile_requests_to_the_real_app_get_4xx_or_an_honest_run_never_5xx(
 
 
 def test_the_real_app_enforces_keys_admin_and_rate_limit(tmp_path: Path) -> None:
-    from bench.soak import make_app
-
-    app = make_app(tmp_path, api_keys=[KEY], admin_key=ADMIN, rate_limit_per_minute=5)
+    app = scripted_app(tmp_path, api_keys=[KEY], admin_key=ADMIN, rate_limit_per_minute=5)
     with TestClient(app) as client:
         deadline = time.monotonic() + 30
         while client.get("/readyz").status_code != 200:

@@ -401,7 +401,8 @@ def test_the_app_fails_closed_on_an_empty_store_file(knowledge_cache: Path, tmp_
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from tests.app.conftest import ScriptedChatModel, make_settings
+    from tests.app.conftest import make_settings
+    from tests.model import ScriptedChatModel
 
     (tmp_path / "runs.db").write_bytes(b"")
     settings = make_settings(knowledge_cache, store_url=f"sqlite:///{tmp_path / 'runs.db'}")

@@ -8,7 +8,8 @@ import time
 
 from agent.trace import RunResult, Step
 from app.main import create_app
-from tests.app.conftest import ScriptedChatModel, action, post_then_disconnect
+from tests.app.conftest import post_then_disconnect
+from tests.model import ScriptedChatModel, action
 
 
 def parse_sse(text: str) -> list[tuple[str, dict]]:

@@ -28,9 +28,22 @@ def test_select_questions_is_fixed_kind_balanced_and_prefix_stable() -> None:
     assert len({q["id"] for q in twenty}) == 20
 
 
-def test_bandwidth_is_positive_and_copy_counts_both_directions() -> None:
+def test_bandwidth_is_positive_and_copy_counts_both_directions(monkeypatch: pytest.MonkeyPatch) -> None:
     bw = common.measure_bandwidth(size_mb=8, repeats=2)
-    assert bw["read_gb_s"] > 0 and bw["copy_gb_s"] > 0
+    assert bw["size_mb"] == 8 and bw["read_gb_s"] > 0 and bw["copy_gb_s"] > 0
+    # With every timing fixed at 1 ms, a read moves the buffer once and a copy moves it twice
+    # (read + write): 8 MiB / 1 ms = 8.39 GB/s read, 16.78 GB/s copy.
+    timed: list[int] = []
+
+    def one_ms(fn: Any, repeats: int) -> float:
+        fn()
+        timed.append(repeats)
+        return 0.001
+
+    monkeypatch.setattr(common, "best_of", one_ms)
+    fixed = common.measure_bandwidth(size_mb=8, repeats=3)
+    assert timed == [3, 3]
+    assert (fixed["read_gb_s"], fixed["copy_gb_s"]) == (8.39, 16.78)
 
 
 def test_results_files_and_missing_adapter_message(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import ScriptedChatModel, action, final, make_settings
+from tests.app.conftest import make_settings
+from tests.model import ScriptedChatModel, action, final
 
 pytestmark = pytest.mark.e2e
 

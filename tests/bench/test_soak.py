@@ -1,0 +1,94 @@
+"""bench/soak.py's harness on the real app under uvicorn on loopback, for seconds instead of minutes.
+
+Overload (503 + Retry-After, /healthz stays fast), load (64 clients, no errors) and schemathesis
+against the app's own OpenAPI schema: every operation gets generated valid and invalid requests;
+every response must be a non-5xx that matches the schema. A 4xx for data the static schema allows
+(a blank question, ``max_steps`` over the configured cap) is a runtime limit the schema cannot
+express: counted, not a failure. ``bench/soak.py all`` runs the same with the full sizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from bench.soak import ScriptedChatModel, load_test, make_app, overload_test, schema_test, serve, serve_process
+
+
+def healthz_share_within(metrics_text: str, seconds: str) -> float:
+    """Share of /healthz requests the server answered within ``seconds`` (its latency histogram)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    within = total = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.labels.get("route") != "/healthz":
+                continue
+            if sample.name.endswith("_bucket") and sample.labels.get("le") == seconds:
+                within = sample.value
+            elif sample.name.endswith("_count"):
+                total = sample.value
+    return within / total if total else 0.0
+
+
+def test_app_overload_gets_503_with_retry_after_and_healthz_stays_fast(tmp_path: Path) -> None:
+    # the server in its own process, as deployed: the load generator here must not hold its GIL
+    with serve_process(tmp_path, delay_s=0.3, max_concurrency=1, max_queue=2) as base:
+        result = overload_test(base, clients=8, duration_s=4.0)
+        metrics = httpx.get(base + "/metrics").text
+    assert set(result["statuses"]) == {"200", "503"}, result
+    assert result["rejected_503"] > 0 and result["missing_retry_after"] == 0
+    assert result["healthz_errors"] == 0 and result["healthz_probes"] >= 20, result  # ~80 on an idle 2-core box
+    # The server's own view (its histogram): probes answered within 50 ms while the model is
+    # saturated. ~80 probes in 4 s cannot estimate a p99, so one slow probe on a busy shared CI
+    # machine is tolerated here; bench/soak.py measures the real p99 over 600 probes (40.6 ms).
+    share = healthz_share_within(metrics, "0.05")
+    assert share >= 0.98, [line for line in metrics.splitlines() if 'route="/healthz"' in line]
+    assert result["healthz_p50_ms"] < 50, result
+    assert "qreact_model_rejected_total" in metrics
+
+
+def test_app_503_body_names_the_limits_and_the_request(tmp_path: Path) -> None:
+    app = make_app(tmp_path, ScriptedChatModel(delay_s=0.5), max_concurrency=1, max_queue=0)
+    with serve(app) as base:
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                calls = [client.post("/ask", json={"question": "What is 37 * 12 + 5?"}) for _ in range(3)]
+                return list(await asyncio.gather(*calls))
+
+        responses = asyncio.run(burst())
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 503, 503]
+    rejected = next(r for r in responses if r.status_code == 503)
+    assert "max_concurrency=1" in rejected.json()["detail"]
+    assert rejected.json()["request_id"] == rejected.headers["x-request-id"]
+
+
+def test_load_64_clients_for_5_seconds_without_errors(tmp_path: Path) -> None:
+    app = make_app(tmp_path, max_concurrency=8, max_queue=256)
+    with serve(app) as base:
+        result = load_test(base, clients=64, duration_s=5.0)
+    assert result["errors"] == 0 and result["requests"] > 64, result
+
+
+def test_generated_requests_get_no_server_errors_and_schema_valid_responses(tmp_path: Path) -> None:
+    app = make_app(tmp_path, max_concurrency=4, max_queue=64)
+    with serve(app) as base:
+        result = schema_test(base, max_examples=30)
+    assert result["operations"] >= 5
+    assert result["requests"] >= 200, result
+    assert result["server_errors"] == 0, result["failures"]
+    assert result["failures"] == [], result["failures"]
+
+
+def test_with_api_keys_every_generated_request_is_checked_for_ignored_auth(tmp_path: Path) -> None:
+    # the admin key opens every route; schemathesis also replays each request without it (ignored_auth)
+    app = make_app(tmp_path, api_keys=["user-key-123456"], admin_key="admin-key-123456", max_queue=64)
+    with serve(app) as base:
+        result = schema_test(base, max_examples=8, headers={"Authorization": "Bearer admin-key-123456"})
+    assert result["requests"] >= 80, result
+    assert result["server_errors"] == 0, result["failures"]
+    assert result["failures"] == [], result["failures"]
