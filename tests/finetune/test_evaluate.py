@@ -198,7 +198,7 @@ def test_cli_eval_searches_a_corpus_it_indexes_first(monkeypatch: pytest.MonkeyP
     import app.wiring as wiring
     from app.cli_finetune import register
     from app.settings import get_settings
-    from tests.app.conftest import ScriptedChatModel, action, final
+    from tests.model import ScriptedChatModel, action, final
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
