@@ -21,7 +21,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
-from agent.prompt import STOP_SEQUENCES, render_prompt
+from agent.prompt import STOP_SEQUENCES, observation_suffix, render_prompt
 from agent.trace import RunResult, Step
 
 # Read by backends that can stop themselves (the local model passes it to generate's max_time),
@@ -204,5 +204,4 @@ class ReActAgent:
         step.ms = (time.perf_counter() - t0) * 1000
         if step.kind == "final":
             return step, ""
-        # LangChain's format_log_to_str: log + "\nObservation: " + obs + "\nThought: "
-        return step, f"{text}\nObservation: {step.observation}\nThought: "
+        return step, text + observation_suffix(str(step.observation))  # LangChain's format_log_to_str

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.prompt import STOP, final_log, observation_suffix, render_prompt, step_log
+from agent.trajectory import Trajectory
 
 logger = logging.getLogger(__name__)
 
@@ -59,45 +59,9 @@ def sha256_file(path: str | Path) -> str:
 
 
 def build_example(record: dict[str, Any]) -> tuple[str, list[tuple[int, int]]]:
-    """The training text of one trajectory and its supervised character spans [start, end).
-
-    Raises ``ValueError`` with the reason when the record is not a usable trajectory.
-    """
-    if not isinstance(record, dict):
-        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-    question = record.get("question")
-    prompt = record.get("prompt") or (render_prompt(question) if isinstance(question, str) else None)
-    if not isinstance(prompt, str) or not prompt:
-        raise ValueError("missing 'question' (or 'prompt')")
-    steps = record.get("steps") or []
-    if not isinstance(steps, list):
-        raise ValueError("'steps' must be a list")
-    text, spans = prompt, []
-    for i, step in enumerate(steps):
-        if not isinstance(step, dict):
-            raise ValueError(f"step {i}: expected an object")
-        log = step.get("log")
-        if not isinstance(log, str) or not log:
-            if not all(isinstance(step.get(k), str) for k in ("thought", "tool", "tool_input")):
-                raise ValueError(f"step {i}: needs 'log' or 'thought', 'tool' and 'tool_input'")
-            log = step_log(step["thought"], step["tool"], step["tool_input"], first=i == 0)
-        observation = step.get("observation")
-        if not isinstance(observation, str):
-            raise ValueError(f"step {i}: missing 'observation'")
-        start = len(text) - 1 if text.endswith(" ") else len(text)  # token healing: the space is the model's
-        text += log + STOP
-        spans.append((start, len(text)))
-        text += observation_suffix(observation)[len(STOP) :]
-    last = record.get("final_log")
-    if not isinstance(last, str) or not last:
-        answer = record.get("final_answer")
-        if not isinstance(answer, str) or not answer.strip():
-            raise ValueError("missing 'final_log' (or 'final_answer')")
-        last = final_log("I now know the final answer", answer, first=not steps)
-    start = len(text) - 1 if text.endswith(" ") else len(text)
-    text += last
-    spans.append((start, len(text)))
-    return text, spans
+    """The training text of one trajectory line and its supervised character spans [start, end)
+    (``agent.trajectory.Trajectory``); ``ValueError`` says why a line is not a usable trajectory."""
+    return Trajectory.parse(record).example()
 
 
 def iter_file(

@@ -3,7 +3,7 @@
     qreact data export --since 7d --only-confirmed --out runs.jsonl
 
 A run becomes a training example when its latest feedback confirms it, or corrects its answer
-to one that the trace's own tool calls support (``replay_check``: the calculator calls are
+to one that the trace's own tool calls support (``agent.replay.replay_check``: the calculator calls are
 re-run and must give the recorded observations, and the last observation must contain the
 corrected answer). Other corrections are question/answer pairs only (``--qa-out``), material
 for the gold or teacher generators. Logs are rebuilt canonically from the parsed steps and
@@ -16,94 +16,17 @@ import builtins
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.prompt import CALCULATOR_NAME, final_log, render_prompt, step_log
-from agent.tools.calculator import evaluate, format_number
-from finetune.scoring import as_number, normalize, number_matches, parse_numbers
+from agent.numbers import normalize
+from agent.prompt import FINAL_THOUGHT
+from agent.replay import replay_check, tool_steps
+from agent.trajectory import Trajectory
 
 logger = logging.getLogger(__name__)
-
-FINAL_THOUGHT = "I now know the final answer"  # LangChain's format instructions, word for word
-# A corrected number must match an observation within 0.1 %: "25.7 million" supports 25,687,041,
-# but 450 does not support 449 (scoring's 1 % is for graded answers, too loose to trust a correction).
-REPLAY_REL_TOL = 1e-3
-Replayer = Callable[[str], str]
-
-
-@dataclass
-class ReplayResult:
-    ok: bool
-    reason: str
-    keep: int = 0  # tool calls of the trace that the training example keeps (a prefix)
-
-
-def default_replayers() -> dict[str, Replayer]:
-    """Deterministic tools that can be re-run offline: the calculator (search results drift, so
-    their recorded observations are taken as they are)."""
-    return {CALCULATOR_NAME: lambda expr: format_number(evaluate(expr))}
-
-
-def supports(observation: str, answer: str) -> bool:
-    """The observation contains the answer: the same number (0.1 % tolerance), or the words.
-
-    A sentence with numbers ("Canada's area is about 5.08 times Mexico's") is supported when every
-    number in it is in the observation; a sentence without numbers only when all its words are.
-    """
-    number = as_number(answer.strip())
-    if number is not None:
-        return number_matches(observation, number, rel_tol=REPLAY_REL_TOL)
-    numbers = parse_numbers(answer)
-    if numbers:
-        return all(number_matches(observation, n, rel_tol=REPLAY_REL_TOL) for n in numbers)
-    target = normalize(answer)
-    return bool(target) and f" {target} " in f" {normalize(observation)} "
-
-
-def tool_steps(steps: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The steps that called a real tool (malformed steps and the final step left out)."""
-    return [
-        s for s in steps if s.get("kind") == "tool" and s.get("tool") and s.get("observation") is not None
-    ]
-
-
-def replay_check(
-    steps: Iterable[Mapping[str, Any]], answer: str, replayers: Mapping[str, Replayer] | None = None
-) -> ReplayResult:
-    """Can the trace be replayed to ``answer``? Re-runs what is deterministic, checks the last observation."""
-    calls = tool_steps(steps)
-    if not answer or not answer.strip():
-        return ReplayResult(False, "no corrected answer")
-    if not calls:
-        return ReplayResult(False, "the trace has no tool call to support the answer")
-    tools = default_replayers() if replayers is None else replayers
-    for step in calls:
-        replay = tools.get(str(step["tool"]))
-        if replay is None:
-            continue
-        try:
-            fresh = str(replay(str(step["tool_input"])))
-        except Exception as exc:  # a failing replay is a verdict, not a crash
-            return ReplayResult(False, f"replaying {step['tool']}({step['tool_input']!r}) failed: {exc}")
-        recorded = str(step["observation"])
-        if " ".join(fresh.split()) != recorded and not supports(recorded, fresh):
-            call = f"{step['tool']}({step['tool_input']!r})"
-            return ReplayResult(False, f"replaying {call} gave {fresh!r}, the trace says {recorded!r}")
-    if supports(str(calls[-1]["observation"]), answer):
-        return ReplayResult(True, "the last observation supports the corrected answer", len(calls))
-    # A wrong turn after the right observation (a population question answered with a density):
-    # the example keeps the calls up to the first observation that holds the answer, then answers.
-    for keep, step in enumerate(calls[:-1], start=1):
-        if supports(str(step["observation"]), answer):
-            return ReplayResult(
-                True, f"observation {keep} of {len(calls)} supports the corrected answer; later steps dropped", keep
-            )
-    return ReplayResult(False, "no observation contains the corrected answer")
-
 
 def _thought(step: Mapping[str, Any]) -> str:
     """The step's thought; a model that skipped it gets a plain one, so the data keeps the format."""
@@ -129,30 +52,18 @@ def run_to_trajectory(run: Mapping[str, Any]) -> dict[str, Any] | None:
         if not check.ok:
             return None
         cut, calls = len(calls) - check.keep, calls[: check.keep]
-    out_steps = [
-        {
-            "thought": _thought(s),
-            "tool": s["tool"],
-            "tool_input": s.get("tool_input") or "",
-            "observation": s["observation"],
-            "log": step_log(_thought(s), s["tool"], s.get("tool_input") or "", first=i == 0),
-        }
-        for i, s in enumerate(calls)
-    ]
     final = next((s for s in reversed(steps) if s.get("kind") == "final"), None)
     thought = (final or {}).get("thought") if how == "confirmed" else None
-    question = str(run["question"])
-    return {
-        "id": f"run-{run['run_id']}",
-        "question": question,
-        "prompt": render_prompt(question),
-        "steps": out_steps,
-        "final_answer": str(answer),
-        "final_log": final_log(thought or FINAL_THOUGHT, str(answer), first=not out_steps),
-        "source": "logged",
-        "answer": str(answer),
-        "kind": "logged",
-        "meta": {
+    return Trajectory.build(
+        question=str(run["question"]),
+        calls=[(_thought(s), s["tool"], s.get("tool_input") or "", s["observation"]) for s in calls],
+        final_answer=str(answer),
+        final_thought=thought or FINAL_THOUGHT,
+        id=f"run-{run['run_id']}",
+        source="logged",
+        answer=str(answer),
+        kind="logged",
+        meta={
             "run_id": run["run_id"],
             "created_at": run.get("created_at"),
             "feedback": how,
@@ -163,7 +74,7 @@ def run_to_trajectory(run: Mapping[str, Any]) -> dict[str, Any] | None:
             "dropped_steps": len([s for s in steps if s.get("kind") != "final"]) - len(calls) - cut,
             "cut_steps": cut,
         },
-    }
+    ).to_row()
 
 
 def dedup_key(traj: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -6,7 +6,7 @@
 ``QREACT_OPENAI_API_KEY`` / ``OPENAI_API_KEY`` or ``QREACT_OPENAI_BASE_URL`` for a local
 OpenAI-compatible server). A run is kept only when it
 answered, every step parsed, and the answer scores correct against the gold answer; its texts
-are rebuilt with ``agent.prompt``'s helpers so they tokenize like the gold trajectories.
+are rebuilt by ``agent.trajectory.Trajectory`` so they tokenize like the gold trajectories.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.loop import ReActAgent
-from agent.prompt import final_log, step_log
 from agent.trace import RunResult
+from agent.trajectory import Trajectory
 from finetune.scoring import is_correct
 
 logger = logging.getLogger(__name__)
@@ -55,35 +55,14 @@ def run_to_trajectory(
         return None  # format errors, empty thoughts or no tool use: not a trajectory worth learning
     if not is_correct(run.answer, question["answer"], question.get("rel_tol")):
         return None
-    steps = [
-        {
-            "thought": s.thought,
-            "tool": s.tool,
-            "tool_input": s.tool_input or "",
-            "observation": s.observation or "",
-            "log": step_log(s.thought, s.tool or "", s.tool_input or "", first=i == 0),
-        }
-        for i, s in enumerate(tool_steps)
-    ]
-    final = run.steps[-1]
-    answer = (run.answer or "").strip()
-    return {
-        "id": f"{source}-{question['id']}",
-        "question": run.question,
-        "prompt": run.prompt,
-        "steps": steps,
-        "final_answer": answer,
-        "final_log": final_log(final.thought or "I now know the final answer", answer, first=False),
-        "source": source,
-        "answer": question["answer"],
-        "kind": question.get("kind", "unknown"),
-        "meta": {
-            "run_id": run.run_id,
-            "backend": run.backend,
-            "model": run.model,
-            "latency_ms": run.latency_ms,
-        },
-    }
+    return Trajectory.from_run(
+        run,
+        id=f"{source}-{question['id']}",
+        source=source,
+        answer=question["answer"],
+        kind=question.get("kind", "unknown"),
+        meta={"run_id": run.run_id, "backend": run.backend, "model": run.model, "latency_ms": run.latency_ms},
+    ).to_row()
 
 
 @dataclass

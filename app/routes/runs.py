@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.replay import replay_check
 from agent.trace import RunStatus, Step
 from app.deps import StoreDep
 from app.schemas import ErrorResponse
 from app.store import RunNotFoundError
-from finetune.export import replay_check
 
 router = APIRouter(tags=["runs"])
 

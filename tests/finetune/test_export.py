@@ -10,11 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.prompt import observation_suffix, render_prompt
+from agent.replay import replay_check, supports
 from agent.trace import RunResult, Step
 from app.cli_finetune import export_command
 from app.cli_finetune import export_store_runs as export_runs
 from app.store import RunStore
-from finetune.export import parse_since, replay_check, supports
+from finetune.export import parse_since
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CAPITAL_Q = "What is the capital of Australia?"
