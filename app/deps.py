@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 
 from agent.loop import ReActAgent
 from app.settings import Settings
+from app.state import app_state
 from app.store import RunStore
 
 RETRY_AFTER_S = 5  # seconds a client should wait while the model loads
@@ -28,38 +29,37 @@ class ServiceUnavailable(Exception):
 
 def not_ready_reason(request: Request) -> str | None:
     """None when the agent is loaded; otherwise why not (loading, or the load error)."""
-    state = request.app.state
-    if getattr(state, "ready", False):
+    state = app_state(request.app)
+    if state.ready:
         return None
-    error = getattr(state, "load_error", None)
+    error = state.load_error
     if error:
         return str(error)
     return "the model is still loading; retry in a few seconds"
 
 
 def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return app_state(request.app).settings
 
 
 def get_agent(request: Request) -> ReActAgent:
+    state = app_state(request.app)
     reason = not_ready_reason(request)
-    if reason is not None:
-        failed = getattr(request.app.state, "load_error", None) is not None
-        raise ServiceUnavailable(reason, None if failed else RETRY_AFTER_S)
-    return request.app.state.agent
+    if reason is not None or state.agent is None:
+        failed = state.load_error is not None
+        raise ServiceUnavailable(reason or "the model is still loading", None if failed else RETRY_AFTER_S)
+    return state.agent
 
 
 def get_chat_model(request: Request) -> BaseChatModel:
-    get_agent(request)  # same readiness rule
-    return request.app.state.chat_model
+    return get_agent(request).llm  # same readiness rule; the model the agent runs on
 
 
 def get_store(request: Request) -> RunStore:
-    store = getattr(request.app.state, "store", None)
-    if store is None:
-        reason = getattr(request.app.state, "load_error", None) or "the run store is not open"
-        raise ServiceUnavailable(reason, None)
-    return store
+    state = app_state(request.app)
+    if state.store is None:
+        raise ServiceUnavailable(state.load_error or "the run store is not open", None)
+    return state.store
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from agent.backends import AdapterHost
 from app.settings import Settings
 from finetune.config import FinetuneConfig
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, Registry, decide
@@ -336,7 +337,7 @@ class JobManager:
         model = self.chat_model()
         if model is None:
             raise JobConflict("the model is still loading; retry when /readyz says ready")
-        if not hasattr(model, "load_adapter"):
+        if not isinstance(model, AdapterHost):
             raise JobError("training jobs need the local backend (QREACT_BACKEND=local): no adapters to swap")
         with self._lock:
             active = [j for j in self._jobs.values() if j.state in ACTIVE_STATES]

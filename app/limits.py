@@ -180,7 +180,7 @@ class ModelSlotMiddleware:
 
 
 def get_limiter(request: Request) -> ModelLimiter:
-    limiter = getattr(request.app.state, "model_limiter", None)
+    limiter = getattr(request.app.state, "model_limiter", None)  # any app: create_app's AppState or a bare one
     if limiter is None:
         limiter = request.app.state.model_limiter = limiter_from_settings(request.app.state.settings)
     return limiter

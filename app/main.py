@@ -26,7 +26,8 @@ from app.deps import ServiceUnavailable
 from app.routes import admin, ask, console, health, openai_compat, runs
 from app.security import check_bind, install_hardening
 from app.settings import Settings, get_settings
-from app.store import RunStore, StoreUnusable, default_replica_id
+from app.state import AppState, ReplicaState, app_state
+from app.store import AdapterStore, RunStore, StoreUnusable, default_replica_id
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,13 @@ def _load_agent(
     app: FastAPI, settings: Settings, chat_model: BaseChatModel | None, tools: Sequence[BaseTool] | None
 ) -> None:
     """Build the agent (the local model may take minutes on a first start); runs in a thread."""
-    state = app.state
+    state = app_state(app)
     if state.load_error is not None:  # the run store failed: runs could not be recorded
         return
     registry = state.adapter_registry
     try:  # a single-host registry.json from before the database held it: imported once
-        registry.import_json(Path(settings.cache_dir) / "adapters" / "registry.json")
+        if isinstance(registry, AdapterStore):
+            registry.import_json(Path(settings.cache_dir) / "adapters" / "registry.json")
     except Exception:  # the adapters' history is lost to this start, serving is not
         logger.exception("could not import the adapter registry file")
     try:
@@ -115,12 +117,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_bind(settings, settings.host)  # no keys on a public address: refuse (or warn, if opted in)
-        state = app.state
-        state.ready, state.agent, state.chat_model, state.load_error = False, None, None, None
-        state.store, state.startup_registered = None, False
+        state = app.state = AppState(settings)  # every field at its start value (a restarted lifespan too)
         # this process in the activation history: host:pid plus a tag (several apps in one process)
         replica_id = f"{default_replica_id()}:{secrets.token_hex(2)}"
-        state.replica = admin.ReplicaState(id=replica_id, sync_interval_s=settings.adapter_sync_s)
+        state.replica = ReplicaState(id=replica_id, sync_interval_s=settings.adapter_sync_s)
         try:
             state.store = RunStore(settings.resolved_store_url)
             state.adapter_registry = state.store.adapter_registry(replica_id)
@@ -147,8 +147,7 @@ def create_app(
                 state.store.close()
 
     app = FastAPI(title="qreact", description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-    app.state.ready = False
+    app.state = AppState(settings)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceUnavailable, _service_unavailable)
     app.add_exception_handler(Exception, _unhandled)

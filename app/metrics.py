@@ -29,6 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.backends import AdapterHost
+from app.state import AppState
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -201,14 +204,18 @@ def instrument_agent(agent: Any) -> None:
     agent._qreact_metrics = True
 
 
-def _job_state(app_state: Any) -> str | None:
+def _served(app: Any) -> AppState | None:
+    """The app's state; None for an app not built by ``create_app`` (the middleware alone, in tests)."""
+    state = app.state
+    return state if isinstance(state, AppState) else None
+
+
+def _job_state(state: AppState) -> str | None:
     """The newest training job's state from the app's JobManager (``jobs.list()``, newest first)."""
-    jobs = getattr(app_state, "jobs", None)
-    listing = getattr(jobs, "list", None)
-    if listing is None:
+    if state.jobs is None:
         return None
     try:
-        newest = next(iter(listing()), None)
+        newest = next(iter(state.jobs.list()), None)
     except Exception:  # a scrape must not fail because the job store is unreadable
         return None
     return str(newest.get("state")) if isinstance(newest, dict) and newest.get("state") else None
@@ -216,18 +223,17 @@ def _job_state(app_state: Any) -> str | None:
 
 def refresh(app: Any) -> None:
     """Set the state gauges from the app (called at scrape time)."""
-    state = app.state
-    READY.set(1 if getattr(state, "ready", False) else 0)
-    limiter = getattr(state, "model_limiter", None)
-    if limiter is not None:
-        QUEUE_DEPTH.set(limiter.waiting)
-        ACTIVE_RUNS.set(limiter.active)
-    agent = getattr(state, "agent", None)
-    chat_model = getattr(state, "chat_model", None)
-    if chat_model is not None and hasattr(chat_model, "active_adapter"):
-        _set_adapter(chat_model.active_adapter)
-    elif agent is not None:
-        _set_adapter(getattr(agent, "adapter", None))
+    state = _served(app)
+    READY.set(1 if state is not None and state.ready else 0)
+    if state is None:
+        return
+    if state.model_limiter is not None:
+        QUEUE_DEPTH.set(state.model_limiter.waiting)
+        ACTIVE_RUNS.set(state.model_limiter.active)
+    if isinstance(state.chat_model, AdapterHost):
+        _set_adapter(state.chat_model.active_adapter)
+    elif state.agent is not None:
+        _set_adapter(state.agent.adapter)
     set_training_job_state(_job_state(state))
 
 
@@ -247,7 +253,8 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        instrument_agent(getattr(self.fastapi_app.state, "agent", None))
+        state = _served(self.fastapi_app)
+        instrument_agent(state.agent if state is not None else None)
         started = time.perf_counter()
         status = 500
 
@@ -264,7 +271,7 @@ class MetricsMiddleware:
             method = scope.get("method", "GET")
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
-            instrument_agent(getattr(self.fastapi_app.state, "agent", None))
+            instrument_agent(state.agent if state is not None else None)
 
 
 def install_metrics(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI
 
-from agent.backends import DEFAULT_ADAPTER_NAME, resolve_adapter
+from agent.backends import DEFAULT_ADAPTER_NAME, TextGenerator, resolve_adapter
 from agent.backends.local import LocalChatModel
 from agent.backends.openai import build_openai_chat
 from agent.config import LocalModelConfig, OpenAIConfig
@@ -175,7 +175,7 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
 
 def describe_chat_model(chat_model: BaseChatModel, settings: Settings) -> tuple[str, str]:
     """(backend, model) names as they appear in every run's trace."""
-    if hasattr(chat_model, "generate_text"):  # qreact's LocalChatModel (or a stand-in for it)
+    if isinstance(chat_model, TextGenerator):  # qreact's LocalChatModel (or a stand-in for it)
         return "local", str(getattr(chat_model, "model_name", None) or settings.local_model)
     if isinstance(chat_model, ChatOpenAI):
         return "openai", str(chat_model.model_name)

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from agent.backends.local import LocalChatModel
+    from agent.backends.local import GenerationResult, LocalChatModel
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,44 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ADAPTER_NAME = "default"
 _warned_missing_default = False
 
-__all__ = ["AdapterError", "GenerationResult", "LocalChatModel", "default_adapter_dir", "resolve_adapter"]
+__all__ = [
+    "AdapterError",
+    "AdapterHost",
+    "GenerationResult",
+    "LocalChatModel",
+    "TextGenerator",
+    "default_adapter_dir",
+    "resolve_adapter",
+]
+
+
+@runtime_checkable
+class AdapterHost(Protocol):
+    """A chat model that hosts LoRA adapters and swaps them live (``LocalChatModel``)."""
+
+    @property
+    def active_adapter(self) -> str | None: ...
+
+    def load_adapter(self, path: str | Path, name: str) -> Any: ...
+
+    def activate_adapter(self, name: str | None) -> Any: ...
+
+    def list_adapters(self) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    """A model that writes raw text for a prompt (``LocalChatModel``): what ``/v1`` serves."""
+
+    def generate_text(
+        self,
+        prompt: str,
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        temperature: float = 0.0,
+    ) -> GenerationResult: ...
+
+    def stream_text(self, prompt: str, on_finish: Any = None, **kwargs: Any) -> Iterator[str]: ...
 
 
 def default_adapter_dir() -> Path:

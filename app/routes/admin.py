@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from agent.backends import DEFAULT_ADAPTER_NAME
+from agent.backends import DEFAULT_ADAPTER_NAME, AdapterHost
 from app.adapter_policy import (
     AdapterPathRefused,
     check_adapter_name,
@@ -34,6 +33,7 @@ from app.limits import Overloaded
 from app.schemas import ErrorResponse, ValidationErrorResponse
 from app.security import require_admin
 from app.settings import Settings
+from app.state import ReplicaState, app_state
 from app.store import folder_sha256
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry, Registry
 
@@ -239,23 +239,11 @@ class ActivateRequest(BaseModel):
 
 
 # --------------------------------------------------------------------------- state on the app
-@dataclass
-class ReplicaState:
-    """What this process serves, and how far it has followed the cluster's activations."""
-
-    id: str
-    sync_interval_s: float = 0.0
-    seen_id: int = 0  # the latest activation acted on (applied, or refused and logged)
-    shas: dict[str, str | None] = field(default_factory=dict)  # sha256 of the files loaded under each name
-    last_sync_at: float | None = None
-    sync_error: str | None = None
-
-
 def registry_of(app: FastAPI) -> Registry:
     """The app's registry: the run store's (set at startup), else the single-host JSON file."""
-    state = app.state
+    state = app_state(app)
     with _INIT:
-        registry = getattr(state, "adapter_registry", None)
+        registry = state.adapter_registry
         if registry is None:
             registry = AdapterRegistry(Path(state.settings.cache_dir) / "adapters" / "registry.json")
             state.adapter_registry = registry
@@ -263,9 +251,9 @@ def registry_of(app: FastAPI) -> Registry:
 
 
 def _replica(app: FastAPI) -> ReplicaState:
-    state = app.state
+    state = app_state(app)
     with _INIT:
-        if getattr(state, "replica", None) is None:
+        if state.replica is None:
             state.replica = ReplicaState(id="local")
     return state.replica
 
@@ -277,9 +265,9 @@ def register_startup(app: FastAPI) -> None:
     ``QREACT_ADAPTER=default`` already restored the latest activation (``agent.backends``), so it
     follows from the start; an explicit adapter or ``none`` is kept until the next activation.
     """
-    state = app.state
+    state = app_state(app)
     registry, replica, model = registry_of(app), _replica(app), state.chat_model
-    if not hasattr(model, "list_adapters"):
+    if not isinstance(model, AdapterHost):
         return
     for a in model.list_adapters():
         entry = registry.get(a["name"])
@@ -298,25 +286,25 @@ def register_startup(app: FastAPI) -> None:
 
 def get_registry(request: Request) -> Registry:
     app = request.app
-    registry, state = registry_of(app), app.state
-    if getattr(state, "ready", False) and not getattr(state, "startup_registered", False):
+    registry, state = registry_of(app), app_state(app)
+    if state.ready and not state.startup_registered:
         with _INIT:  # an app whose lifespan did not register (embedding): once, here
-            first, state.startup_registered = not getattr(state, "startup_registered", False), True
+            first, state.startup_registered = not state.startup_registered, True
         if first:
             register_startup(app)
     return registry
 
 
 async def get_jobs(request: Request) -> JobManager:
-    app, state = request.app, request.app.state
+    app, state = request.app, app_state(request.app)
     registry = await run_in_threadpool(get_registry, request)
     loop = asyncio.get_running_loop()
     with _INIT:
-        jobs = getattr(state, "jobs", None)
+        jobs = state.jobs
         if jobs is None:
 
             def live_model() -> Any:
-                return state.chat_model if getattr(state, "ready", False) else None
+                return state.chat_model if state.ready else None
 
             def activate(model: Any, name: str) -> None:  # called from the job's thread
                 swap = exclusive_model(app, model.activate_adapter, name)
@@ -331,9 +319,8 @@ async def get_jobs(request: Request) -> JobManager:
 async def exclusive_model(app: FastAPI, fn: Callable[..., Any], *args: Any) -> Any:
     """Run ``fn`` holding every model slot: runs in flight finish first (on the old adapter) and
     runs that arrive meanwhile wait in the queue, so no run ever mixes two adapters."""
-    state = app.state
-    limiter = getattr(state, "model_limiter", None)
-    lock = getattr(state, "swap_lock", None)
+    state = app_state(app)
+    limiter, lock = state.model_limiter, state.swap_lock
     if lock is None:
         lock = state.swap_lock = asyncio.Lock()
     held = 0
@@ -364,8 +351,8 @@ def _job_error(exc: JobError) -> HTTPException:
     return HTTPException(status_code=exc.status_code, detail=exc.message)
 
 
-def _local(model: Any) -> Any:
-    if not hasattr(model, "load_adapter"):
+def _local(model: Any) -> AdapterHost:
+    if not isinstance(model, AdapterHost):
         raise HTTPException(status_code=409, detail="adapters need the local backend (QREACT_BACKEND=local)")
     return model
 
@@ -378,7 +365,7 @@ def _in_sync(replica: ReplicaState, serving: str | None, desired: dict[str, Any]
 
 
 def _adapter_list(app: FastAPI, model: Any, registry: Registry) -> AdapterList:
-    loaded = {a["name"]: a["path"] for a in model.list_adapters()} if hasattr(model, "list_adapters") else {}
+    loaded = {a["name"]: a["path"] for a in model.list_adapters()} if isinstance(model, AdapterHost) else {}
     active = getattr(model, "active_adapter", None)
     known = {e["name"]: e for e in registry.all()}
     items = []
@@ -468,7 +455,7 @@ async def _swap(app: FastAPI, model: Any, name: str | None) -> None:
     try:
         await exclusive_model(app, model.activate_adapter, name)
     except ValueError as exc:  # AdapterError: the model restored the previous adapter
-        reason = redact(app.state.settings, str(exc))
+        reason = redact(app_state(app).settings, str(exc))
         raise HTTPException(
             status_code=422, detail=f"adapter refused, the current one keeps serving: {reason}"
         ) from exc
@@ -478,7 +465,7 @@ async def _activate(
     request: Request, model: Any, registry: Registry, name: str | None, path: str | None, reason: str
 ) -> None:
     app = request.app
-    replica, settings = _replica(app), app.state.settings
+    replica, settings = _replica(app), app_state(app).settings
     name = await run_in_threadpool(_prepare, model, registry, name, path, settings=settings, replica=replica)
     await _swap(app, model, name)
     new_id = await run_in_threadpool(registry.record_activation, name, reason)
@@ -510,9 +497,9 @@ async def sync_adapters(app: FastAPI) -> str:
     logged, the current one keeps serving, not retried until the next activation) or "retry"
     (the database or the model slots were busy: tried again next time).
     """
-    state = app.state
-    model = state.chat_model if getattr(state, "ready", False) else None
-    if model is None or not hasattr(model, "load_adapter"):
+    state = app_state(app)
+    model = state.chat_model if state.ready else None
+    if not isinstance(model, AdapterHost):
         return "idle"
     registry, replica = registry_of(app), _replica(app)
     try:
@@ -668,7 +655,7 @@ async def rollback_adapter(request: Request, model: ChatModelDep, registry: Regi
     local = _local(model)
     current = local.active_adapter
     found, previous = await run_in_threadpool(registry.previous, current)
-    shipped = (shipped_adapter_dir(request.app.state.settings) / "adapter_config.json").is_file()
+    shipped = (shipped_adapter_dir(app_state(request.app).settings) / "adapter_config.json").is_file()
     found, previous = rollback_choice(found, previous, current, shipped)
     if not found:
         raise HTTPException(status_code=409, detail="the base model serves and there is no shipped adapter")

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from app.deps import not_ready_reason
 from app.schemas import Health, Readiness
+from app.state import app_state
 
 router = APIRouter(tags=["health"])
 
@@ -23,12 +24,12 @@ async def healthz() -> Health:
     summary="Readiness: 200 once the model, tools and run store are loaded",
 )
 async def readyz(request: Request) -> Readiness | JSONResponse:
-    state = request.app.state
+    state = app_state(request.app)
     settings = state.settings
     reason = not_ready_reason(request)
-    if reason is None:
-        agent = state.agent
+    agent = state.agent
+    if reason is None and agent is not None:
         return Readiness(status="ready", backend=agent.backend, model=agent.model, adapter=agent.adapter)
-    failed = getattr(state, "load_error", None) is not None
+    failed = state.load_error is not None
     body = Readiness(status="failed" if failed else "loading", backend=settings.backend, reason=reason)
     return JSONResponse(status_code=503, content=body.model_dump())

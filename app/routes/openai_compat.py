@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from agent.backends import TextGenerator
 from agent.backends.local import messages_to_prompt
 from app.deps import ChatModelDep, ServiceUnavailable, SettingsDep
 from app.schemas import (
@@ -54,7 +55,7 @@ _STREAM_EXAMPLE = (
 
 def local_model(chat_model: Any) -> Any:
     """The served model, or 503 when the backend is not a local model."""
-    if not hasattr(chat_model, "generate_text"):
+    if not isinstance(chat_model, TextGenerator):
         raise ServiceUnavailable(LOCAL_ONLY, None)
     return chat_model
 

@@ -492,10 +492,11 @@ def test_swap_waits_for_runs_in_flight(tmp_path: Path) -> None:
     import asyncio
 
     from app.limits import ModelLimiter
+    from app.state import AppState
 
     events: list[str] = []
     app = FastAPI()
-    app.state.settings = Settings(cache_dir=tmp_path)
+    app.state = AppState(Settings(cache_dir=tmp_path))
     app.state.model_limiter = limiter = ModelLimiter(max_concurrency=2, max_queue=4)
 
     async def run(name: str, hold_s: float) -> None:
