@@ -22,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 import app.wiring as wiring
+from app.adapters import AdapterService
 from app.deps import ServiceUnavailable
 from app.routes import admin, ask, console, health, openai_compat, runs
 from app.security import check_bind, install_hardening
@@ -70,7 +71,7 @@ def _load_agent(
         return
     state.chat_model, state.agent = agent.llm, agent
     try:
-        admin.register_startup(app)
+        AdapterService(app).register_startup()
     except Exception:  # admin lists and follows less well; answering questions is unaffected
         logger.exception("could not register the served adapters in the store")
     state.startup_registered = True
@@ -117,7 +118,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_bind(settings, settings.host)  # no keys on a public address: refuse (or warn, if opted in)
-        state = app.state = AppState(settings)  # every field at its start value (a restarted lifespan too)
+        state = app_state(app)
+        state.starting()
         # this process in the activation history: host:pid plus a tag (several apps in one process)
         replica_id = f"{default_replica_id()}:{secrets.token_hex(2)}"
         state.replica = ReplicaState(id=replica_id, sync_interval_s=settings.adapter_sync_s)
@@ -134,7 +136,7 @@ def create_app(
         ).start()
         follower = None
         if settings.adapter_sync_s > 0 and settings.backend == "local":
-            follower = asyncio.create_task(admin.follow_activations(app, settings.adapter_sync_s))
+            follower = asyncio.create_task(AdapterService(app).follow(settings.adapter_sync_s))
         try:
             yield
         finally:

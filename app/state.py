@@ -53,11 +53,15 @@ class AppState(State):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
+        self.adapter_registry, self.replica = None, None
+        self.jobs, self.model_limiter, self.swap_lock = None, None, None
+        self.starting()
+
+    def starting(self) -> None:
+        """What a (re)started lifespan builds anew; the model slots installed with the middleware stay."""
         self.ready, self.load_error = False, None
         self.agent, self.chat_model = None, None
-        self.store, self.adapter_registry = None, None
-        self.replica, self.startup_registered = None, False
-        self.jobs, self.model_limiter, self.swap_lock = None, None, None
+        self.store, self.startup_registered = None, False
 
 
 def app_state(app: Starlette) -> AppState:

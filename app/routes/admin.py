@@ -1,7 +1,7 @@
-"""/admin: training jobs, the adapter list, hot swap and rollback. Needs the admin key when one is set.
+"""/admin: training jobs, the adapter list, hot swap and rollback. Needs the admin key.
 
-Replicas: activations are recorded in the run store's database; every replica follows the latest one
-(``follow_activations``, every ``adapter_sync_s`` seconds) through the same path as an admin's activation.
+The routes are thin: every adapter change goes through ``app.adapters.AdapterService`` (the same
+path for an admin, a replica following the cluster's activations and a training job's promotion).
 """
 
 from __future__ import annotations
@@ -9,33 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from agent.backends import DEFAULT_ADAPTER_NAME, AdapterHost
-from app.adapter_policy import (
-    AdapterPathRefused,
-    check_adapter_name,
-    redact,
-    resolve_activation_path,
-    shipped_adapter_dir,
-)
+from agent.backends import AdapterHost
+from app.adapters import AdapterService, in_sync
 from app.deps import ChatModelDep
 from app.jobs import GPU_TRAIN_BUDGET_MB, JobError, JobManager, JobSpec
-from app.limits import Overloaded
 from app.schemas import ErrorResponse, ValidationErrorResponse
 from app.security import require_admin
-from app.settings import Settings
-from app.state import ReplicaState, app_state
-from app.store import folder_sha256
-from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, AdapterRegistry, Registry
+from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, Registry
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -238,109 +224,27 @@ class ActivateRequest(BaseModel):
         return self
 
 
-# --------------------------------------------------------------------------- state on the app
-def registry_of(app: FastAPI) -> Registry:
-    """The app's registry: the run store's (set at startup), else the single-host JSON file."""
-    state = app_state(app)
-    with _INIT:
-        registry = state.adapter_registry
-        if registry is None:
-            registry = AdapterRegistry(Path(state.settings.cache_dir) / "adapters" / "registry.json")
-            state.adapter_registry = registry
-    return registry
-
-
-def _replica(app: FastAPI) -> ReplicaState:
-    state = app_state(app)
-    with _INIT:
-        if state.replica is None:
-            state.replica = ReplicaState(id="local")
-    return state.replica
-
-
-def register_startup(app: FastAPI) -> None:
-    """After the model loaded: register what it serves (files into the database), seed an empty
-    history, and decide where this replica starts following the cluster's activations.
-
-    ``QREACT_ADAPTER=default`` already restored the latest activation (``agent.backends``), so it
-    follows from the start; an explicit adapter or ``none`` is kept until the next activation.
-    """
-    state = app_state(app)
-    registry, replica, model = registry_of(app), _replica(app), state.chat_model
-    if not isinstance(model, AdapterHost):
-        return
-    for a in model.list_adapters():
-        entry = registry.get(a["name"])
-        # 'default' is the shipped adapter: an entry of that name with other files is replaced
-        stale = a["name"] == DEFAULT_ADAPTER_NAME and entry is not None and entry.get("path") != str(a["path"])
-        if entry is None or stale:
-            registry.register(a["name"], a["path"], source="startup")
-        replica.shas[a["name"]] = folder_sha256(Path(a["path"]))
-    if registry.latest_activation() is None:
-        seed = getattr(registry, "seed_activation", registry.record_activation)
-        seed(model.active_adapter, "serving at startup")
-    latest = registry.latest_activation()
-    follows_now = state.settings.adapter == "default"
-    replica.seen_id = 0 if follows_now or latest is None else int(latest["id"])
-
-
+# --------------------------------------------------------------------------- dependencies
 def get_registry(request: Request) -> Registry:
-    app = request.app
-    registry, state = registry_of(app), app_state(app)
-    if state.ready and not state.startup_registered:
-        with _INIT:  # an app whose lifespan did not register (embedding): once, here
-            first, state.startup_registered = not state.startup_registered, True
-        if first:
-            register_startup(app)
-    return registry
+    service = AdapterService(request.app)
+    service.ensure_registered()
+    return service.registry
 
 
 async def get_jobs(request: Request) -> JobManager:
-    app, state = request.app, app_state(request.app)
+    service = AdapterService(request.app)
+    state = service.state
     registry = await run_in_threadpool(get_registry, request)
     loop = asyncio.get_running_loop()
     with _INIT:
-        jobs = state.jobs
-        if jobs is None:
+        if state.jobs is None:
 
             def live_model() -> Any:
                 return state.chat_model if state.ready else None
 
-            def activate(model: Any, name: str) -> None:  # called from the job's thread
-                swap = exclusive_model(app, model.activate_adapter, name)
-                asyncio.run_coroutine_threadsafe(swap, loop).result()
-                _replica(app).shas[name] = (registry.get(name) or {}).get("sha256")
-
-            jobs = JobManager(state.settings, chat_model=live_model, registry=registry, activate=activate)
-            state.jobs = jobs
-    return jobs
-
-
-async def exclusive_model(app: FastAPI, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run ``fn`` holding every model slot: runs in flight finish first (on the old adapter) and
-    runs that arrive meanwhile wait in the queue, so no run ever mixes two adapters."""
-    state = app_state(app)
-    limiter, lock = state.model_limiter, state.swap_lock
-    if lock is None:
-        lock = state.swap_lock = asyncio.Lock()
-    held = 0
-    async with lock:
-        deadline = time.monotonic() + float(state.settings.timeout_s)  # at most one run's budget, seconds
-        try:
-            while limiter is not None and held < limiter.max_concurrency:
-                try:
-                    await limiter.acquire()
-                    held += 1
-                except Overloaded as exc:  # queue full: try again until the deadline
-                    if time.monotonic() > deadline:
-                        raise HTTPException(
-                            status_code=503, detail=f"could not swap adapters: {exc}"
-                        ) from exc
-                    await asyncio.sleep(0.05)
-            return await run_in_threadpool(fn, *args)
-        finally:
-            for _ in range(held if limiter is not None else 0):
-                limiter.release()  # type: ignore[union-attr]
+            activate = service.job_activator(loop)
+            state.jobs = JobManager(state.settings, chat_model=live_model, registry=registry, activate=activate)
+        return state.jobs
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
@@ -355,13 +259,6 @@ def _local(model: Any) -> AdapterHost:
     if not isinstance(model, AdapterHost):
         raise HTTPException(status_code=409, detail="adapters need the local backend (QREACT_BACKEND=local)")
     return model
-
-
-def _in_sync(replica: ReplicaState, serving: str | None, desired: dict[str, Any] | None) -> bool:
-    if desired is None:
-        return True
-    name, sha = desired["name"], desired.get("sha256")
-    return bool(name == serving and (name is None or sha is None or replica.shas.get(name) == sha))
 
 
 def _adapter_list(app: FastAPI, model: Any, registry: Registry) -> AdapterList:
@@ -383,171 +280,18 @@ def _adapter_list(app: FastAPI, model: Any, registry: Registry) -> AdapterList:
                 size_bytes=e.get("size_bytes"),
             )
         )
-    replica, desired = _replica(app), registry.latest_activation()
+    replica, desired = AdapterService(app).replica, registry.latest_activation()
     info = ReplicaInfo(
         id=replica.id,
         serving=active,
         serving_sha256=replica.shas.get(active) if active else None,
-        in_sync=_in_sync(replica, active, desired),
+        in_sync=in_sync(replica, active, desired),
         followed_activation=replica.seen_id,
         last_sync_at=replica.last_sync_at,
         sync_error=replica.sync_error,
         sync_interval_s=replica.sync_interval_s,
     )
     return AdapterList(active=active, adapters=items, history=registry.history(), desired=desired, replica=info)
-
-
-def _prepare(
-    model: Any,
-    registry: Registry,
-    name: str | None,
-    path: str | None,
-    *,
-    settings: Settings,
-    replica: ReplicaState,
-    sha256: str | None = None,
-) -> str | None:
-    """Load the adapter when needed (serving is untouched); a bad one raises 4xx. Returns its name.
-
-    A path must lie inside the adapter roots (``app.adapter_policy``); ``default`` is always the
-    shipped adapter. By name, the files come from this host's folder or the database
-    (``registry.local_folder``); a name loaded with other files than ``sha256`` (an activation's)
-    or the registry's is reloaded. Messages name folders relative to their root, never absolutely.
-    """
-    loaded = {a["name"] for a in model.list_adapters()}
-    folder: Path | None = None
-    try:
-        if path is not None:
-            folder = resolve_activation_path(settings, path)
-            name = name or folder.name
-            check_adapter_name(settings, name, folder)
-            model.load_adapter(folder, name)
-            replica.shas[name] = registry.register(name, folder, source="activated").get("sha256")
-        elif name == DEFAULT_ADAPTER_NAME:
-            if name not in loaded:
-                folder = shipped_adapter_dir(settings)
-                model.load_adapter(folder, name)
-                replica.shas[name] = folder_sha256(folder)
-        elif name is not None:
-            known_entry = registry.get(name)
-            want = sha256 or (known_entry or {}).get("sha256")  # the files the registry holds now
-            if name not in loaded or (want is not None and replica.shas.get(name) != want):
-                if known_entry is None or not (known_entry.get("path") or known_entry.get("sha256")):
-                    known = sorted(loaded | {e["name"] for e in registry.all()})
-                    raise HTTPException(
-                        status_code=404, detail=f"unknown adapter {name!r}; known: {known or 'none'}"
-                    )
-                folder = registry.local_folder(name, Path(settings.cache_dir), want)
-                model.load_adapter(folder, name)
-                replica.shas[name] = want
-    except AdapterPathRefused as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    except (ValueError, OSError) as exc:  # AdapterError is a ValueError: missing, corrupt, incompatible
-        reason = redact(settings, str(exc), folder)
-        raise HTTPException(
-            status_code=422, detail=f"adapter refused, the current one keeps serving: {reason}"
-        ) from exc
-    return name
-
-
-async def _swap(app: FastAPI, model: Any, name: str | None) -> None:
-    """Serve ``name`` (loaded); on a failure the previous adapter keeps serving (422)."""
-    try:
-        await exclusive_model(app, model.activate_adapter, name)
-    except ValueError as exc:  # AdapterError: the model restored the previous adapter
-        reason = redact(app_state(app).settings, str(exc))
-        raise HTTPException(
-            status_code=422, detail=f"adapter refused, the current one keeps serving: {reason}"
-        ) from exc
-
-
-async def _activate(
-    request: Request, model: Any, registry: Registry, name: str | None, path: str | None, reason: str
-) -> None:
-    app = request.app
-    replica, settings = _replica(app), app_state(app).settings
-    name = await run_in_threadpool(_prepare, model, registry, name, path, settings=settings, replica=replica)
-    await _swap(app, model, name)
-    new_id = await run_in_threadpool(registry.record_activation, name, reason)
-    if new_id is not None:
-        replica.seen_id = max(replica.seen_id, new_id)
-
-
-def rollback_choice(
-    found: bool, previous: str | None, current: str | None, shipped_exists: bool
-) -> tuple[bool, str | None]:
-    """Where rollback goes: the previous activation, else the shipped adapter, else the base model.
-
-    (possible, target); not possible only when the base model serves and there is no shipped adapter.
-    """
-    if found:
-        return True, previous
-    if current != DEFAULT_ADAPTER_NAME and shipped_exists:
-        return True, DEFAULT_ADAPTER_NAME
-    if current is not None:
-        return True, None
-    return False, None
-
-
-# --------------------------------------------------------------------------- following the cluster
-async def sync_adapters(app: FastAPI) -> str:
-    """One pass: serve the cluster's latest activation if this replica does not yet.
-
-    Returns "idle" (not ready, no local model), "in sync", "swapped", "refused" (a bad adapter:
-    logged, the current one keeps serving, not retried until the next activation) or "retry"
-    (the database or the model slots were busy: tried again next time).
-    """
-    state = app_state(app)
-    model = state.chat_model if state.ready else None
-    if not isinstance(model, AdapterHost):
-        return "idle"
-    registry, replica = registry_of(app), _replica(app)
-    try:
-        latest = await run_in_threadpool(registry.latest_activation)
-    except SQLAlchemyError as exc:
-        logger.warning("replica %s: cannot read the desired adapter (%s); retrying", replica.id, exc)
-        return "retry"
-    replica.last_sync_at = time.time()
-    if latest is None or int(latest["id"]) <= replica.seen_id:
-        return "in sync"
-    name, sha, act_id = latest["name"], latest.get("sha256"), int(latest["id"])
-    if _in_sync(replica, model.active_adapter, latest):
-        replica.seen_id, replica.sync_error = act_id, None
-        return "in sync"
-    try:
-        await run_in_threadpool(
-            _prepare, model, registry, name, None, settings=state.settings, replica=replica, sha256=sha
-        )
-        await _swap(app, model, name)
-    except HTTPException as exc:
-        if exc.status_code == 503:  # the model slots stayed busy: try again next time
-            logger.warning("replica %s: could not swap to %r yet: %s", replica.id, name, exc.detail)
-            return "retry"
-        replica.seen_id, replica.sync_error = act_id, str(exc.detail)
-        logger.error(
-            "replica %s: activation %d (%r by %s) refused, still serving %r: %s",
-            replica.id, act_id, name, latest.get("replica"), model.active_adapter, exc.detail,
-        )  # fmt: skip
-        return "refused"
-    except SQLAlchemyError as exc:
-        logger.warning("replica %s: cannot fetch adapter %r (%s); retrying", replica.id, name, exc)
-        return "retry"
-    replica.seen_id, replica.sync_error = act_id, None
-    logger.info(
-        "replica %s now serves %r (activation %d by %s: %s)",
-        replica.id, name, act_id, latest.get("replica"), latest.get("reason"),
-    )  # fmt: skip
-    return "swapped"
-
-
-async def follow_activations(app: FastAPI, interval_s: float) -> None:
-    """The lifespan's background task: ``sync_adapters`` every ``interval_s`` seconds, until cancelled."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await sync_adapters(app)
-        except Exception:  # the follower never dies: it logs and tries again
-            logger.exception("adapter sync failed")
 
 
 # --------------------------------------------------------------------------- routes
@@ -637,7 +381,7 @@ async def activate_adapter(
 ) -> AdapterList:
     local = _local(model)
     name = None if body.name and body.name.lower() == "none" and not body.path else body.name
-    await _activate(request, local, registry, name, body.path, reason="activated by an admin")
+    await AdapterService(request.app).activate(local, name, body.path, reason="activated by an admin")
     return await run_in_threadpool(_adapter_list, request.app, local, registry)
 
 
@@ -653,11 +397,5 @@ async def activate_adapter(
 )
 async def rollback_adapter(request: Request, model: ChatModelDep, registry: RegistryDep) -> AdapterList:
     local = _local(model)
-    current = local.active_adapter
-    found, previous = await run_in_threadpool(registry.previous, current)
-    shipped = (shipped_adapter_dir(app_state(request.app).settings) / "adapter_config.json").is_file()
-    found, previous = rollback_choice(found, previous, current, shipped)
-    if not found:
-        raise HTTPException(status_code=409, detail="the base model serves and there is no shipped adapter")
-    await _activate(request, local, registry, previous, None, reason=f"rollback from {current or 'none'}")
+    await AdapterService(request.app).rollback(local)
     return await run_in_threadpool(_adapter_list, request.app, local, registry)

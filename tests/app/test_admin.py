@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.adapters import AdapterService, rollback_choice
 from app.jobs import Job, JobConflict, JobInvalid, JobManager, JobSpec, check_gpu_budget, validate_spec
 from app.main import create_app
 from app.routes import admin
@@ -267,7 +268,7 @@ def test_a_failed_activation_is_atomic(
 def test_rollback_always_has_a_target(
     found: bool, previous: str | None, current: str | None, shipped: bool, expected: tuple
 ) -> None:
-    assert admin.rollback_choice(found, previous, current, shipped) == expected
+    assert rollback_choice(found, previous, current, shipped) == expected
 
 
 FAKE_TRAIN = textwrap.dedent(
@@ -488,7 +489,7 @@ def test_gpu_budget_refuses_when_memory_is_short(monkeypatch: pytest.MonkeyPatch
 
 
 def test_swap_waits_for_runs_in_flight(tmp_path: Path) -> None:
-    """exclusive_model holds every model slot: a run in flight ends first, a new run waits for the swap."""
+    """AdapterService.exclusive holds every model slot: a run in flight ends first, a new run waits for the swap."""
     import asyncio
 
     from app.limits import ModelLimiter
@@ -508,7 +509,7 @@ def test_swap_waits_for_runs_in_flight(tmp_path: Path) -> None:
     async def scenario() -> None:
         first = asyncio.create_task(run("old-run", 0.2))
         await asyncio.sleep(0.05)  # the run is in flight
-        swap = asyncio.create_task(admin.exclusive_model(app, lambda: events.append("swap")))
+        swap = asyncio.create_task(AdapterService(app).exclusive(lambda: events.append("swap")))
         await asyncio.sleep(0.05)
         late = asyncio.create_task(run("new-run", 0.0))  # arrives during the swap's wait
         await asyncio.gather(first, swap, late)

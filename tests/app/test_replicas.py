@@ -111,14 +111,14 @@ def listing(client: TestClient) -> dict[str, Any]:
 
 
 def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "app.routes.admin" and r.levelno >= logging.ERROR]
+    return [r.getMessage() for r in caplog.records if r.name == "app.adapters" and r.levelno >= logging.ERROR]
 
 
 @contextmanager
 def paused(*others: TestClient) -> Iterator[None]:
     """Other replicas do not look at the store meanwhile (as if they had not polled yet)."""
     for c in others:
-        c.app.state.ready = False  # type: ignore[attr-defined]  # sync_adapters skips a replica not ready
+        c.app.state.ready = False  # type: ignore[attr-defined]  # AdapterService.sync skips a replica not ready
     try:
         yield
     finally:
@@ -194,7 +194,7 @@ def test_a_corrupt_blob_is_refused_and_the_replica_keeps_serving(
         finally:
             store.close()
 
-    caplog.set_level(logging.ERROR, logger="app.routes.admin")
+    caplog.set_level(logging.ERROR, logger="app.adapters")
     body = activate_from_a_private_folder(a, lora_dirs["ad2"], tmp_path, "ad2", b, damage=truncate)
     sha = body["desired"]["sha256"]
     # A swapped from its own folder before the blob was damaged; B must fetch the blob
