@@ -1,7 +1,8 @@
 """The one adapter lifecycle of a serving app: ``AdapterService``.
 
 Every change of the served adapter goes through it, whoever asks: an admin's activation or rollback
-(``app/routes/admin.py``), what startup restored (``register_startup``), the replica follower
+(``app/routes/admin.py``), what startup restored (``restore_target``, which ``app.wiring`` loads,
+then ``register_startup``), the replica follower
 (``sync``/``follow``: activations are recorded in the run store's database and every replica
 serves the latest one) and a training job's promotion (``job_activator``). A swap holds every model
 slot, so runs in flight finish on the old adapter and no run mixes two. Which folders may be loaded
@@ -12,6 +13,7 @@ the single-host JSON file of ``finetune.promote`` when the store is away.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -32,14 +34,77 @@ from app.adapter_policy import (
     shipped_adapter_dir,
 )
 from app.limits import Overloaded
+from app.settings import Settings
 from app.state import AppState, ReplicaState, app_state
-from app.store import folder_sha256
+from app.store import folder_sha256, open_adapter_registry
 from finetune.promote import AdapterRegistry, Registry
 
 logger = logging.getLogger(__name__)
 _INIT = threading.Lock()  # first use of the registry / replica record / job manager of an app
 
 
+# ------------------------------------------------------------------ restore at startup
+def _restore_from_store(settings: Settings, shipped: tuple[str, Path] | None) -> tuple[bool, tuple[str, Path] | None]:
+    """(found, target) from the run store's activation history (shared by replicas); found=False
+    when the store has none yet (a new cache, or one that only has a registry.json)."""
+    try:
+        registry = open_adapter_registry(settings.resolved_store_url)
+    except Exception:  # the database is away: fall back to the file and the shipped adapter
+        logger.exception("could not read the adapter history from the run store")
+        return False, None
+    if registry is None:
+        return False, None
+    try:
+        last = registry.latest_activation()
+        if last is None:
+            return False, None
+        name = last["name"]
+        if name is None:
+            logger.info("restoring the last activation in the run store: the base model")
+            return True, None
+        if name == DEFAULT_ADAPTER_NAME:
+            return True, shipped
+        try:
+            folder = registry.local_folder(name, Path(settings.cache_dir), last["sha256"])
+        except (LookupError, ValueError, OSError) as exc:
+            logger.error("the last activated adapter %r cannot be restored (%s): serving %s", name, exc,
+                         shipped[0] if shipped else "the base model")  # fmt: skip
+            return True, shipped
+        logger.info("restoring adapter %r (%s), the last one activated in the run store", name, folder)
+        return True, (name, folder)
+    except Exception:
+        logger.exception("could not read the adapter history from the run store")
+        return False, None
+    finally:
+        registry.store.close()
+
+
+def restore_target(settings: Settings, shipped: tuple[str, Path] | None) -> tuple[str, Path] | None:
+    """With ``QREACT_ADAPTER=default``, a restart keeps serving the adapter last activated (promoted
+    by the eval gate or activated by an admin): the run store's activation history (every replica's),
+    else ``cache_dir/adapters/registry.json`` (a single host before the store held it); the shipped
+    adapter when there is none or it is gone."""
+    found, target = _restore_from_store(settings, shipped)
+    if found:
+        return target
+    registry = Path(settings.cache_dir) / "adapters" / "registry.json"
+    try:
+        data = json.loads(registry.read_text(encoding="utf-8"))
+        last = data["history"][-1]["name"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return shipped
+    if last is None:
+        logger.info("restoring the last activation recorded in %s: the base model", registry)
+        return None
+    entry = data.get("adapters", {}).get(last) or {}
+    folder = Path(entry.get("path") or "")
+    if last == DEFAULT_ADAPTER_NAME or not (folder / "adapter_config.json").is_file():
+        return shipped
+    logger.info("restoring adapter %r (%s), the last one activated in %s", last, folder, registry)
+    return last, folder
+
+
+# ------------------------------------------------------------------ rollback and sync rules
 def rollback_choice(
     found: bool, previous: str | None, current: str | None, shipped_exists: bool
 ) -> tuple[bool, str | None]:

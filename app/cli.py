@@ -24,7 +24,7 @@ import typer
 from pydantic import ValidationError
 
 from agent.backends import default_adapter_dir
-from agent.backends.gemma import DEFAULT_MODEL_NAME, default_model_dir, is_converted
+from agent.backends.gguf import DEFAULT_MODEL_NAME, default_model_dir, is_converted
 from agent.trace import RunResult, Step
 from app import cli_finetune
 from app.settings import Settings, get_settings

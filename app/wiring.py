@@ -7,7 +7,6 @@ where the service's ``Settings`` become them.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,8 +21,8 @@ from agent.backends.openai import build_openai_chat
 from agent.config import LocalModelConfig, OpenAIConfig
 from agent.loop import AgentConfig, ReActAgent
 from agent.tools import build_tools
+from app.adapters import restore_target
 from app.settings import Settings
-from app.store import open_adapter_registry
 
 logger = logging.getLogger(__name__)
 
@@ -78,69 +77,6 @@ def build_default_tools(settings: Settings) -> list[BaseTool]:
     )
 
 
-# ------------------------------------------------------------------ the adapter restored at startup
-
-
-def _restore_from_store(settings: Settings, shipped: tuple[str, Path] | None) -> tuple[bool, tuple[str, Path] | None]:
-    """(found, target) from the run store's activation history (shared by replicas); found=False
-    when the store has none yet (a new cache, or one that only has a registry.json)."""
-    try:
-        registry = open_adapter_registry(settings.resolved_store_url)
-    except Exception:  # the database is away: fall back to the file and the shipped adapter
-        logger.exception("could not read the adapter history from the run store")
-        return False, None
-    if registry is None:
-        return False, None
-    try:
-        last = registry.latest_activation()
-        if last is None:
-            return False, None
-        name = last["name"]
-        if name is None:
-            logger.info("restoring the last activation in the run store: the base model")
-            return True, None
-        if name == DEFAULT_ADAPTER_NAME:
-            return True, shipped
-        try:
-            folder = registry.local_folder(name, Path(settings.cache_dir), last["sha256"])
-        except (LookupError, ValueError, OSError) as exc:
-            logger.error("the last activated adapter %r cannot be restored (%s): serving %s", name, exc,
-                         shipped[0] if shipped else "the base model")  # fmt: skip
-            return True, shipped
-        logger.info("restoring adapter %r (%s), the last one activated in the run store", name, folder)
-        return True, (name, folder)
-    except Exception:
-        logger.exception("could not read the adapter history from the run store")
-        return False, None
-    finally:
-        registry.store.close()
-
-
-def _restore_promoted(settings: Settings, shipped: tuple[str, Path] | None) -> tuple[str, Path] | None:
-    """With ``QREACT_ADAPTER=default``, a restart keeps serving the adapter last activated (promoted
-    by the eval gate or activated by an admin): the run store's activation history (every replica's),
-    else ``cache_dir/adapters/registry.json`` (a single host before the store held it); the shipped
-    adapter when there is none or it is gone."""
-    found, target = _restore_from_store(settings, shipped)
-    if found:
-        return target
-    registry = Path(settings.cache_dir) / "adapters" / "registry.json"
-    try:
-        data = json.loads(registry.read_text(encoding="utf-8"))
-        last = data["history"][-1]["name"]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return shipped
-    if last is None:
-        logger.info("restoring the last activation recorded in %s: the base model", registry)
-        return None
-    entry = data.get("adapters", {}).get(last) or {}
-    folder = Path(entry.get("path") or "")
-    if last == DEFAULT_ADAPTER_NAME or not (folder / "adapter_config.json").is_file():
-        return shipped
-    logger.info("restoring adapter %r (%s), the last one activated in %s", last, folder, registry)
-    return last, folder
-
-
 # ------------------------------------------------------------------ chat models and the agent
 
 
@@ -149,7 +85,7 @@ def build_local_chat_model(settings: Settings) -> LocalChatModel:
     model = LocalChatModel.from_config(local_model_config(settings))
     shipped = resolved = resolve_adapter(settings.adapter)
     if settings.adapter == DEFAULT_ADAPTER_NAME:
-        resolved = _restore_promoted(settings, shipped)
+        resolved = restore_target(settings, shipped)
     if resolved is not None:
         name, folder = resolved
         try:

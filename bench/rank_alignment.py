@@ -49,7 +49,7 @@ def load_model(name: str, device: str) -> Any:
 
     path = name
     if name == "gemma-3-270m":
-        from agent.backends.gemma import ensure_default_model
+        from agent.backends.gguf import ensure_default_model
         from app.settings import get_settings
 
         path = str(ensure_default_model(get_settings().cache_dir))

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
-from agent.backends.gemma import ensure_default_model
+from agent.backends.gguf import ensure_default_model
 from agent.config import default_cache_dir
 from finetune.card import peak_rss_mb, write_card
 from finetune.config import DEFAULT_BASE_MODEL, ConfigError, FinetuneConfig, parse_args

@@ -285,7 +285,7 @@ def test_compose_refuses_to_start_serving_services_without_api_keys(compose: dic
 
 
 def test_vllm_profile_serves_the_adapter_and_qreact_uses_it(compose: dict) -> None:
-    from agent.backends.gemma import default_model_dir, ensure_default_model
+    from agent.backends.gguf import default_model_dir, ensure_default_model
 
     services = compose["services"]
     vllm, client, init = services["vllm"], services["qreact-vllm"], services["model-init"]
@@ -386,7 +386,7 @@ def test_vllm_chat_template_matches_the_local_backend_on_gemma() -> None:
     """The same on the real Gemma tokenizer, which adds BOS itself (converted model in the cache)."""
     from transformers import AutoTokenizer
 
-    from agent.backends.gemma import ensure_default_model
+    from agent.backends.gguf import ensure_default_model
 
     tokenizer = AutoTokenizer.from_pretrained(ensure_default_model(Settings(_env_file=None).cache_dir))  # type: ignore[call-arg]
     assert tokenizer("x")["input_ids"][0] == tokenizer.bos_token_id

@@ -112,7 +112,7 @@ def main(
     repeats: Annotated[int, typer.Option(help="timings per number; the fastest is kept")] = 2,
     compare_head: Annotated[bool, typer.Option(help="float32 also without the screened output layer")] = True,
 ) -> None:
-    from agent.backends.gemma import ensure_default_model
+    from agent.backends.gguf import ensure_default_model
 
     source = model or str(ensure_default_model(cache_dir or default_cache_dir()))
     for name in dtype:

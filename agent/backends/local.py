@@ -39,7 +39,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from agent.backends.gemma import DEFAULT_MODEL_NAME, ensure_default_model
+from agent.backends.gguf import DEFAULT_MODEL_NAME, ensure_default_model
 from agent.config import LocalModelConfig
 from agent.loop import DEADLINE
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.backends import gemma
-from agent.backends.gemma import DEFAULT_MODEL_NAME, default_model_dir, ensure_default_model, is_converted
+from agent.backends import gguf
+from agent.backends.gguf import DEFAULT_MODEL_NAME, default_model_dir, ensure_default_model, is_converted
 
 
 def _fake_converted(folder: Path) -> None:
@@ -24,7 +24,7 @@ def test_layout(tmp_path: Path) -> None:
 
 def test_existing_folder_is_used_without_converting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_converted(default_model_dir(tmp_path))
-    monkeypatch.setattr(gemma, "_convert", lambda target: pytest.fail("converted again"))
+    monkeypatch.setattr(gguf, "_convert", lambda target: pytest.fail("converted again"))
     assert ensure_default_model(tmp_path) == default_model_dir(tmp_path)
 
 
@@ -40,7 +40,7 @@ def test_partial_folder_is_converted_and_only_once(tmp_path: Path, monkeypatch: 
         for name in ("model.safetensors", "tokenizer.json"):
             (folder / name).write_text("{}")
 
-    monkeypatch.setattr(gemma, "_convert", fake_convert)
+    monkeypatch.setattr(gguf, "_convert", fake_convert)
     threads = [threading.Thread(target=ensure_default_model, args=(tmp_path,)) for _ in range(4)]
     for t in threads:
         t.start()
@@ -51,7 +51,7 @@ def test_partial_folder_is_converted_and_only_once(tmp_path: Path, monkeypatch: 
 
 
 def test_gemma_terms_are_shipped() -> None:
-    path = gemma.gemma_terms_path()
+    path = gguf.gemma_terms_path()
     assert path is not None and "Gemma" in path.read_text(errors="replace")
 
 

