@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,7 +55,9 @@ def load_settings() -> Settings:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    from app.logging import basic_logging
+
+    basic_logging(level)  # secrets (keys, URL passwords) scrubbed from every line
 
 
 @app.command()

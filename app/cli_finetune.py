@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -56,9 +55,12 @@ def export_store_runs(
 
 def _export_for_training(cfg: FinetuneConfig, out: Path) -> Path:
     """``from_runs``: the store's confirmed runs (``store_url``, else the service's) as trajectory JSONL."""
+    from sqlalchemy.engine import make_url
+
     url = cfg.store_url or get_settings().resolved_store_url
     counts = export_store_runs(url, out, only_confirmed=True)
-    logger.info("from_runs: exported %s from %s to %s", counts, url, out)
+    shown = make_url(url).render_as_string(hide_password=True)
+    logger.info("from_runs: exported %s from %s to %s", counts, shown, out)
     return out
 
 
@@ -76,7 +78,9 @@ def finetune(
     from finetune.train import run_cli
 
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=LOG_FORMAT)
+        from app.logging import basic_logging
+
+        basic_logging(logging.INFO, LOG_FORMAT)  # a job's train.log: secrets scrubbed
     argv = list(ctx.args)
     if config:
         argv = ["--config", config, *argv]

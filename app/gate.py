@@ -84,5 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.logging import basic_logging
+
+    basic_logging(logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(main())

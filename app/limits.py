@@ -15,10 +15,10 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.loop import DEADLINE
 from app.asgi import route_path, send_json_error
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # Routes that run the model. POST only: GETs of these paths do not exist or are cheap.
 MODEL_PATHS = ("/ask", "/ask/stream", "/v1/chat/completions", "/v1/completions")
 _SCOPE_KEY = "qreact.model_slot"
+_HOLD_KEY = "qreact.model_slot_hold"
 
 
 class Overloaded(Exception):
@@ -138,12 +139,77 @@ def limiter_from_settings(settings: Settings) -> ModelLimiter:
     )
 
 
+class SlotHold:
+    """The model slot a request holds; ``release`` is idempotent. A route whose work outlives its
+    response (a stream whose client left while its run finishes the current step) calls
+    ``detach`` and releases the slot itself when the work really ends."""
+
+    def __init__(self, limiter: ModelLimiter) -> None:
+        self.limiter = limiter
+        self.started = time.monotonic()
+        self.detached = False
+        self._released = False
+
+    def detach(self) -> None:
+        self.detached = True
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self.limiter.release(time.monotonic() - self.started)
+
+
+def slot_hold(scope: Scope) -> SlotHold | None:
+    hold = scope.get(_HOLD_KEY)
+    return hold if isinstance(hold, SlotHold) else None
+
+
+class BodyTimeout(Exception):
+    """The request body did not arrive within the body timeout."""
+
+
+async def read_body(receive: Receive, timeout_s: float | None) -> bytes | None:
+    """The whole request body, or None when the client disconnected; ``BodyTimeout`` past ``timeout_s``."""
+
+    async def read() -> bytes | None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    try:
+        return await asyncio.wait_for(read(), timeout_s)
+    except TimeoutError:
+        raise BodyTimeout from None
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``body`` once, then waits on the real one (disconnects)."""
+    sent = False
+
+    async def receive_again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_again
+
+
 class ModelSlotMiddleware:
     """Holds a model slot around every POST to ``paths``; 503 + Retry-After when full.
 
-    With ``budget_s`` it also sets ``agent.loop.DEADLINE`` for the request, so generation outside
-    an agent run (the ``/v1`` API, up to 4096 tokens) stops at the same wall-clock budget as a run
-    (an agent run sets its own deadline on top, from its start).
+    The body is read first, within ``body_timeout_s`` (else 408), and checked against the route's
+    request model (``validators``): a slow or invalid request never holds a slot (an invalid one
+    goes on to the route, which answers its 422). With ``budget_s`` it also sets
+    ``agent.loop.DEADLINE`` for the request, so generation outside an agent run (the ``/v1`` API,
+    up to 4096 tokens) stops at the same wall-clock budget as a run (an agent run sets its own
+    deadline on top, from its start).
     """
 
     def __init__(
@@ -152,11 +218,15 @@ class ModelSlotMiddleware:
         limiter: ModelLimiter,
         paths: Iterable[str] = MODEL_PATHS,
         budget_s: float | None = None,
+        body_timeout_s: float | None = None,
+        validators: dict[str, Callable[[bytes], bool]] | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.paths = frozenset(p.rstrip("/") or "/" for p in paths)
         self.budget_s = budget_s
+        self.body_timeout_s = body_timeout_s
+        self.validators = validators or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = (route_path(scope).rstrip("/") or "/") if scope["type"] == "http" else ""
@@ -164,19 +234,47 @@ class ModelSlotMiddleware:
             await self.app(scope, receive, send)
             return
         try:
+            body = await read_body(receive, self.body_timeout_s)
+        except BodyTimeout:
+            detail = f"the request body did not arrive within {self.body_timeout_s:g} s"
+            await send_json_error(send, 408, detail, [(b"connection", b"close")])
+            return
+        if body is None:  # the client left before sending its body
+            return
+        receive = replay(body, receive)
+        valid = self.validators.get(path)
+        if valid is not None and not valid(body):
+            await self.app(scope, receive, send)  # the route answers 422; no slot was taken
+            return
+        try:
             await self.limiter.acquire()
         except Overloaded as exc:
             await send_json_error(send, 503, str(exc), [(b"retry-after", b"%d" % exc.retry_after_s)])
             return
-        scope[_SCOPE_KEY] = True
-        started = time.monotonic()
-        token = DEADLINE.set(started + self.budget_s) if self.budget_s else None
+        hold = SlotHold(self.limiter)
+        scope[_SCOPE_KEY], scope[_HOLD_KEY] = True, hold
+        token = DEADLINE.set(hold.started + self.budget_s) if self.budget_s else None
         try:
             await self.app(scope, receive, send)
         finally:
             if token is not None:
                 DEADLINE.reset(token)
-            self.limiter.release(time.monotonic() - started)
+            if not hold.detached:
+                hold.release()
+
+
+def pydantic_validator(model: Any) -> Callable[[bytes], bool]:
+    """A body check for ``ModelSlotMiddleware``: whether ``model`` accepts the JSON ``body``."""
+    from pydantic import ValidationError
+
+    def valid(body: bytes) -> bool:
+        try:
+            model.model_validate_json(body)
+        except ValidationError:
+            return False
+        return True
+
+    return valid
 
 
 def get_limiter(request: Request) -> ModelLimiter:

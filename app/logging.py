@@ -31,6 +31,8 @@ logger = logging.getLogger("qreact.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 # "Bearer <token>" anywhere in a log line (a header echoed by some library, an exception message).
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]+")
+# The password of a URL (a run store's postgresql+psycopg://user:password@host/db).
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*):[^@\s]+@")
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is logged as a field.
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _SECRETS: set[str] = set()
@@ -51,11 +53,25 @@ def register_secrets(values: Iterable[str | None]) -> None:
 
 
 def redact(text: str) -> str:
-    """Replace registered secrets and bearer tokens in ``text`` with ``***``."""
+    """Replace registered secrets, bearer tokens and URL passwords in ``text`` with ``***``."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
-    return _BEARER.sub(r"\1 ***", text)
+    return _URL_PASSWORD.sub(r"\1:***@", _BEARER.sub(r"\1 ***", text))
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """A plain ``logging.Formatter`` whose lines go through ``redact`` (command-line tools)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def basic_logging(level: str | int = "INFO", fmt: str = "%(levelname)s %(name)s: %(message)s") -> None:
+    """``logging.basicConfig`` for the command-line tools and job processes, with secrets scrubbed."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ScrubbingFormatter(fmt))
+    logging.basicConfig(level=level.upper() if isinstance(level, str) else level, handlers=[handler])
 
 
 class JsonFormatter(logging.Formatter):

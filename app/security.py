@@ -371,6 +371,26 @@ def document_bearer_auth(app: FastAPI, keys_required: bool = True) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def model_body_validators() -> dict[str, Callable[[bytes], bool]]:
+    """The model routes' request models, checked before a request takes a model slot."""
+    from app.limits import pydantic_validator
+    from app.schemas import AskRequest, ChatCompletionRequest
+
+    ask = pydantic_validator(AskRequest)
+    return {"/ask": ask, "/ask/stream": ask, "/v1/chat/completions": pydantic_validator(ChatCompletionRequest)}
+
+
+def store_password(url: str) -> str | None:
+    """The password in a store URL (never to be logged), if any."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except ArgumentError:
+        return None
+
+
 def install_hardening(app: FastAPI, settings: Settings) -> None:
     """Install logging, metrics, CORS, body limit, API keys, rate limit and model slots.
 
@@ -378,8 +398,9 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     to innermost: request id + access log, metrics, Host check, CORS, form guard, body limit,
     API keys, rate limit, model slots, then the app's routes.
     """
-    secrets = [k.get_secret_value() for k in settings.api_keys]
+    secrets: list[str | None] = [k.get_secret_value() for k in settings.api_keys]
     secrets += [s.get_secret_value() for s in (settings.admin_key, settings.openai_api_key) if s]
+    secrets.append(store_password(settings.resolved_store_url))
     register_secrets(secrets)
     configure_logging(settings.log_level, settings.log_json)
 
@@ -391,7 +412,13 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
         limiter = limits.limiter_from_settings(settings)
         app.state.model_limiter = limiter
         metrics.watch_limiter(limiter)
-        app.add_middleware(limits.ModelSlotMiddleware, limiter=limiter, budget_s=settings.timeout_s)
+        app.add_middleware(
+            limits.ModelSlotMiddleware,
+            limiter=limiter,
+            budget_s=settings.timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+            validators=model_body_validators(),
+        )
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(
             RateLimitMiddleware,

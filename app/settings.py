@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         description="comma-separated extra folders /admin may activate adapters from (always allowed: the "
         "repository's adapters/, cache_dir/adapters, the folder of a configured adapter)",
     )
+    data_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated extra folders training jobs may read configs and data from (always "
+        "allowed: the repository's data/, finetune/configs/, finetune/evalsets/, cache_dir/data)",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the local model runs")
     quantize: Literal["auto", "none", "4bit"] = Field(
         "auto", description="'auto': 4-bit NF4 on CUDA, none on CPU; '4bit' forces bitsandbytes NF4"
@@ -95,6 +100,12 @@ class Settings(BaseSettings):
     # --- HTTP limits and access
     max_question_chars: int = Field(2000, ge=1, description="longest accepted question, characters")
     max_body_bytes: int = Field(65536, ge=1024, description="largest accepted request body, bytes")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="a model request's body must arrive within this many seconds, else 408"
+    )
+    max_prompt_tokens: int = Field(
+        2048, ge=16, description="longest /v1 prompt (all messages), tokens; longer: 400 before the model runs"
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="comma-separated bearer keys; empty = open access (refused on a non-loopback bind "
@@ -134,7 +145,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="logging level")
     log_json: bool = Field(True, description="structured JSON logs with request ids")
 
-    @field_validator("api_keys", "cors_origins", "allowed_hosts", "adapter_roots", mode="before")
+    @field_validator(
+        "api_keys", "cors_origins", "allowed_hosts", "adapter_roots", "data_roots", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

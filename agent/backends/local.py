@@ -43,6 +43,10 @@ from agent.backends.gguf import DEFAULT_MODEL_NAME, ensure_default_model
 from agent.config import LocalModelConfig
 from agent.loop import DEADLINE
 
+# The prompt is fed in chunks of this many tokens so a long one stops at the deadline between
+# them (one forward over 15k tokens took ~80 s on 2 CPU cores); the ReAct prompts fit in one.
+PREFILL_CHUNK_TOKENS = 1024
+
 logger = logging.getLogger(__name__)
 
 _BASE_TAG = "<base>"  # KV-cache tag of the plain model (no adapter active)
@@ -502,8 +506,16 @@ class LocalChatModel(BaseChatModel):
                 emitted = 0
                 finish = "length"
                 text = ""
-                logits = self._forward(ids[cached:], cache, device)
-                fed = list(ids)  # tokens whose keys/values the cache holds
+                fed = list(ids[:cached])  # tokens whose keys/values the cache holds
+                logits = None
+                for start in range(cached, len(ids), PREFILL_CHUNK_TOKENS):
+                    if logits is not None and deadline is not None and time.monotonic() >= deadline:
+                        break  # a long prompt's prefill stops at the deadline too
+                    chunk = ids[start : start + PREFILL_CHUNK_TOKENS]
+                    logits = self._forward(chunk, cache, device)
+                    fed += chunk
+                if len(fed) < len(ids):
+                    finish, limit = "timeout", 0
                 while len(generated) < limit:
                     if deadline is not None and time.monotonic() >= deadline:
                         finish = "timeout"
@@ -705,13 +717,12 @@ LORA_CONFIG_KEYS = frozenset({
     "inference_mode", "r", "target_modules", "exclude_modules", "lora_alpha", "lora_dropout",
     "fan_in_fan_out", "use_rslora", "init_lora_weights", "layers_to_transform", "layers_pattern",
     "rank_pattern", "alpha_pattern", "megatron_core", "qalora_group_size", "use_qalora",
-    "ensure_weight_tying",
+    "ensure_weight_tying", "use_dora",  # DoRA: a magnitude vector beside each adapted layer
 })  # fmt: skip
 # keys accepted only with these values: what peft writes when the feature is off
 LORA_CONFIG_OFF: dict[str, tuple[Any, ...]] = {
     "bias": ("none",),
     "lora_bias": (False,),
-    "use_dora": (False,),
     **{key: (None,) for key in (
         "layer_replication", "modules_to_save", "trainable_token_indices", "target_parameters",
         "megatron_config", "alora_invocation_tokens", "eva_config", "corda_config", "lora_ga_config",

@@ -12,7 +12,16 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 from starlette.concurrency import run_in_threadpool
 
 from agent.backends import AdapterHost
@@ -62,10 +71,14 @@ class FinetuneRequest(BaseModel):
         default=None,
         description="finetune YAML (default: gpu-qlora.yaml on CUDA, else cpu-default.yaml; a new LoRA on gold data)",
     )
-    train_files: list[str] = Field(default_factory=list, description="extra trajectory JSONL files")
+    train_files: list[str] = Field(
+        default_factory=list, description="extra trajectory JSONL files, inside the data roots (QREACT_DATA_ROOTS)"
+    )
     from_runs: bool = Field(default=True, description="train on confirmed runs from the run store too")
-    overrides: dict[str, str | int | float | bool | list[str]] = Field(
-        default_factory=dict, description="fine-tuning options (FinetuneConfig fields), e.g. max_steps"
+    overrides: dict[str, StrictBool | StrictInt | StrictFloat | StrictStr | list[StrictStr] | list[StrictInt]] = Field(
+        default_factory=dict,
+        description="fine-tuning options (FinetuneConfig fields, each of its type; a list stays a list, no "
+        "value starts with '-'), e.g. max_steps; paths inside the data roots (QREACT_DATA_ROOTS)",
     )
     eval_questions: str = Field(default=str(DEV_SET), description="eval set for the gate (JSONL)")
     eval_limit: int | None = Field(default=DEFAULT_EVAL_LIMIT, ge=1, description="first N eval questions")

@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from agent.loop import ReActAgent, StepCallback
 from agent.trace import RunResult, Step
 from app.deps import AgentDep, ServiceUnavailable, SettingsDep, StoreDep
+from app.limits import slot_hold
 from app.schemas import AskRequest, AskResponse, ErrorResponse, ValidationErrorResponse
 from app.settings import Settings
 from app.store import RunStore
@@ -141,7 +142,7 @@ async def ask(body: AskRequest, agent: AgentDep, store: StoreDep, settings: Sett
     summary="Ask the agent, streaming each step",
 )
 async def ask_stream(
-    body: AskRequest, agent: AgentDep, store: StoreDep, settings: SettingsDep
+    body: AskRequest, request: Request, agent: AgentDep, store: StoreDep, settings: SettingsDep
 ) -> EventSourceResponse:
     max_steps = checked_max_steps(body, settings)
     loop = asyncio.get_running_loop()
@@ -164,8 +165,17 @@ async def ask_stream(
         else:
             await queue.put(("final", result))
 
+    # The run starts now and keeps the request's model slot until it really ends: a client that
+    # leaves stops it at its next step, and the slot (and /metrics) stay taken until then.
+    task = asyncio.create_task(run())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    hold = slot_hold(request.scope)
+    if hold is not None:
+        hold.detach()
+        task.add_done_callback(lambda _task: hold.release())
+
     async def events() -> AsyncIterator[dict[str, str]]:
-        task = asyncio.create_task(run())
         try:
             while True:
                 kind, payload = await queue.get()
@@ -177,10 +187,8 @@ async def ask_stream(
                     return
         finally:
             gone.set()  # a disconnect ends the run at its next step; it is still stored
-            _background.add(task)
-            task.add_done_callback(_background.discard)
 
     return EventSourceResponse(events())
 
 
-_background: set[asyncio.Task[None]] = set()  # runs outliving a disconnected stream
+_background: set[asyncio.Task[None]] = set()  # streamed runs (kept referenced until they end)

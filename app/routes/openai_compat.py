@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Generator
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -109,6 +109,7 @@ async def list_models(chat_model: ChatModelDep) -> ModelList:
             "description": "a chat completion; with `stream: true`, OpenAI's SSE chunks, then `data: [DONE]`",
             "content": {"text/event-stream": {"example": _STREAM_EXAMPLE}},
         },
+        400: {"model": ErrorResponse, "description": "the prompt is longer than QREACT_MAX_PROMPT_TOKENS"},
         422: {"model": ValidationErrorResponse},
         503: {"model": ErrorResponse, "description": "loading, or the backend is not local"},
     },
@@ -119,6 +120,7 @@ async def chat_completions(
 ) -> ChatCompletion | EventSourceResponse:
     model = local_model(chat_model)
     prompt = render_messages(model, body.messages)
+    check_prompt_tokens(model, prompt, settings.max_prompt_tokens)
     args = _generation_args(body, settings)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     if body.stream:
@@ -135,6 +137,18 @@ async def chat_completions(
         ],
         usage=_usage(out.prompt_tokens, out.completion_tokens),
     )
+
+
+def check_prompt_tokens(model: Any, prompt: str, limit: int) -> None:
+    """400 before the model runs when the prompt is longer than ``limit`` tokens (its prefill alone
+    could hold the model past any budget)."""
+    tokenizer = getattr(model, "tokenizer", None)
+    count = len(tokenizer(prompt)["input_ids"]) if tokenizer is not None else len(prompt) // 4
+    if count > limit:
+        raise HTTPException(
+            status_code=400,
+            detail=f"the prompt is {count} tokens; the most this server takes is {limit} (QREACT_MAX_PROMPT_TOKENS)",
+        )
 
 
 def _finish(out: Any) -> Literal["stop", "length"]:

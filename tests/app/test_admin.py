@@ -198,7 +198,7 @@ def test_the_name_default_is_reserved_for_the_shipped_adapter(
         ({"modules_to_save": ["lm_head"]}, "modules_to_save"),
         ({"trainable_token_indices": [1, 2]}, "trainable_token_indices"),
         ({"bias": "all"}, "bias"),
-        ({"use_dora": True}, "use_dora"),
+        ({"use_dora": True}, None),  # DoRA adds beside the base layers too
         ({"some_future_option": 1}, "some_future_option"),
         ({"layer_replication": None, "modules_to_save": [], "bias": "none"}, None),
     ],
@@ -456,14 +456,111 @@ def test_validate_spec_lists_every_problem(tmp_path: Path) -> None:
     with pytest.raises(JobInvalid) as err:
         validate_spec(settings, job.spec, job)
     message = str(err.value)
-    assert "nonsense" in message and "output_dir" in message and "/missing.yaml" in message
+    assert "nonsense" in message and "output_dir" in message and "config: outside the data roots" in message
     job.spec = JobSpec(
-        config="finetune/configs/tiny-test.yaml", train_files=["/nope.jsonl"], overrides={"lora_r": 0}
+        config="finetune/configs/tiny-test.yaml", train_files=["data/nope.jsonl"], overrides={"lora_r": 0}
     )
-    with pytest.raises(JobInvalid, match="/nope.jsonl does not exist.*lora_r: must be >= 1"):
+    with pytest.raises(JobInvalid, match="data/nope.jsonl does not exist.*lora_r: must be >= 1"):
         validate_spec(settings, job.spec, job)  # the trainer's own checks, every problem at once
     job.spec = JobSpec(config="finetune/configs/tiny-test.yaml", overrides={"max_steps": 5})
-    validate_spec(settings, job.spec, job)  # from_runs alone is a valid job
+    values = validate_spec(settings, job.spec, job)  # from_runs alone is a valid job
+    assert values["max_steps"] == 5 and values["output_dir"] == str(job.adapter_dir)
+    assert values["from_runs"] is True and "store_url" not in values
+
+
+@pytest.mark.parametrize(
+    "overrides,problem",
+    [
+        ({"max_steps": 5, "learning_rate": 1, "lora_layers": [0, 1], "precision": "fp32"}, None),
+        ({"target_modules": ["q_proj", "v_proj"]}, None),
+        ({"target_modules": ["q_proj", "--output_dir", "/tmp/evil"]}, "overrides.target_modules"),
+        ({"target_modules": ["--store_url=postgresql://x"]}, "overrides.target_modules"),
+        ({"lr_scheduler_type": "--output_dir"}, "overrides.lr_scheduler_type"),
+        ({"max_steps": "5"}, "overrides.max_steps: must be a whole number"),
+        ({"max_steps": True}, "overrides.max_steps: must be a whole number"),
+        ({"max_steps": 2.5}, "overrides.max_steps"),
+        ({"gradient_checkpointing": "false"}, "overrides.gradient_checkpointing: must be true or false"),
+        ({"precision": "fp64"}, "overrides.precision: must be one of"),
+        ({"lora_layers": ["0"]}, "overrides.lora_layers"),
+        ({"train_files": "data/x.jsonl"}, "overrides.train_files: must be a list"),
+        ({"store_url": "sqlite:///x"}, "overrides.store_url: set by the job itself"),
+        ({"cache_dir": "/"}, "overrides.cache_dir: set by the job itself"),
+        ({"base_model": "/etc"}, "overrides.base_model: set by the job itself"),
+        ({"--output_dir": "/tmp"}, "unknown fine-tuning option"),
+    ],
+)
+def test_override_types_follow_the_config_dataclass(overrides: dict, problem: str | None) -> None:
+    from app.jobs import override_problems
+
+    problems = override_problems(overrides)
+    assert problems == [] if problem is None else (len(problems) == 1 and problem in problems[0]), problems
+
+
+def test_job_paths_are_confined_and_file_content_never_echoed(tmp_path: Path) -> None:
+    from app.jobs import OUTSIDE_DATA_ROOTS
+
+    settings = Settings(cache_dir=tmp_path, data_roots=[tmp_path / "mine"])
+    job = Job(id="x", name="job-x", spec=JobSpec(), dir=tmp_path / "j", adapter_dir=tmp_path / "a")
+    secret = tmp_path / "secret.yaml"  # outside every root
+    secret.write_text("lora_r: hunter2-SECRET\n")
+    for spec in (
+        JobSpec(config="/etc/passwd"),
+        JobSpec(config=str(secret)),
+        JobSpec(config="../../../../etc/passwd"),
+        JobSpec(train_files=["/etc/shadow"]),
+        JobSpec(overrides={"train_files": ["/etc/shadow"]}),
+        JobSpec(overrides={"eval_files": ["/proc/self/environ"]}),
+        JobSpec(eval_questions="/etc/shadow"),
+        JobSpec(overrides={"init_adapter": "/etc"}),
+    ):
+        with pytest.raises(JobInvalid) as err:
+            validate_spec(settings, spec, job)
+        text = str(err.value)
+        assert "outside the" in text and "hunter2" not in text and "root:" not in text, (spec, text)
+    inside = tmp_path / "mine" / "bad.yaml"  # inside a root: its values are not echoed either
+    inside.parent.mkdir()
+    inside.write_text("lora_r: hunter2-SECRET\nstore_url: postgresql://u:pw-SECRET@db/x\n")
+    with pytest.raises(JobInvalid) as err:
+        validate_spec(settings, JobSpec(config=str(inside), promote=False), job)
+    assert "lora_r" in str(err.value) and "SECRET" not in str(err.value)
+    (inside.parent / "bin.yaml").write_bytes(b"\xff\xfe: [")
+    with pytest.raises(JobInvalid, match="config: not a YAML mapping"):
+        validate_spec(settings, JobSpec(config=str(inside.parent / "bin.yaml")), job)
+    assert OUTSIDE_DATA_ROOTS in str(JobInvalid(OUTSIDE_DATA_ROOTS))
+
+
+def test_the_trainer_gets_one_private_config_file_and_the_store_url_in_its_environment(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from app.jobs import default_train_command, train_env, write_train_config
+
+    url = "postgresql+psycopg://qreact:pw-SECRET@db:5432/qreact"
+    settings = Settings(cache_dir=tmp_path, store_url=url)
+    job = Job(id="x", name="job-x", spec=JobSpec(), dir=tmp_path / "j", adapter_dir=tmp_path / "a")
+    spec = JobSpec(config="finetune/configs/tiny-test.yaml", overrides={"target_modules": ["q_proj"]})
+    path = write_train_config(job, validate_spec(settings, spec, job))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "pw-SECRET" not in path.read_text()
+    argv = default_train_command(settings, job)
+    assert argv[-2:] == ["--config", str(path)] and not any("SECRET" in a for a in argv)
+    assert train_env(settings)["QREACT_STORE_URL"] == url
+
+
+def test_job_errors_and_cli_logs_scrub_store_passwords(client: TestClient, capsys: pytest.CaptureFixture) -> None:
+    import logging
+
+    from app.logging import ScrubbingFormatter, redact
+
+    line = "connection to postgresql+psycopg://qreact:pw-SECRET@db:5432/qreact failed"
+    assert redact(line) == "connection to postgresql+psycopg://qreact:***@db:5432/qreact failed"
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "%s", (line,), None)
+    assert "pw-SECRET" not in ScrubbingFormatter("%(message)s").format(record)
+    leak = f"import sys; print({line!r}); sys.exit(3)"
+    jobs = install_jobs(client, "-", cand=1.0, base=0.0, steps=1, pause=0)
+    jobs.train_command = lambda settings, job: [sys.executable, "-c", leak]
+    job = jobs.wait(client.post("/admin/finetune", json={}, headers=AUTH).json()["id"], timeout=30)
+    assert job["state"] == "failed" and "qreact:***@db" in job["error"] and "pw-SECRET" not in job["error"]
 
 
 def test_finetune_request_refused_with_every_problem(client: TestClient) -> None:
@@ -566,6 +663,7 @@ def test_real_job_trains_evaluates_and_promotes(
         settings, chat_model=lambda: local_model, registry=AdapterRegistry(tmp_path / "reg.json")
     )
     spec = JobSpec(config="finetune/configs/tiny-test.yaml", eval_questions=str(questions), eval_limit=1)
+    jobs.settings = jobs.settings.model_copy(update={"data_roots": [tmp_path]})  # dev.jsonl is here
     job = jobs.wait(jobs.start(spec)["id"], timeout=600)
     assert job["state"] == "promoted", job["error"]
     assert job["progress"]["step"] == 3 and job["scores"]["candidate"]["n"] == 1

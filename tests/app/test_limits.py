@@ -7,6 +7,7 @@ tests/bench/test_soak.py (bench/soak.py's harness, for seconds instead of minute
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,110 @@ def test_v1_generation_stops_at_the_request_budget(tmp_path: Path, tiny_model_di
     assert body["choices"][0]["finish_reason"] == "length"
     assert body["usage"]["completion_tokens"] < 4096
     assert elapsed < 6, elapsed  # 1 s budget + the first forward pass's warm-up on a busy CPU
+
+
+def test_v1_prompts_are_bounded_in_tokens_and_prefill_stops_at_the_deadline(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from agent.backends.local import PREFILL_CHUNK_TOKENS, LocalChatModel
+    from agent.loop import DEADLINE
+    from agent.tools import build_tools
+    from app.main import create_app
+    from app.settings import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, cache_dir=tmp_path, local_model=str(tiny_model_dir), adapter=None, max_prompt_tokens=64
+    )
+    app = create_app(settings, tools=build_tools(search="local", cache_dir=tmp_path))
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        ask = {"model": "tiny", "max_tokens": 2}
+        long = client.post("/v1/chat/completions", json=ask | {"messages": [{"role": "user", "content": "x " * 5000}]})
+        short = client.post("/v1/chat/completions", json=ask | {"messages": [{"role": "user", "content": "Hello"}]})
+        model = app.state.chat_model
+    assert long.status_code == 400 and "QREACT_MAX_PROMPT_TOKENS" in long.json()["detail"]
+    assert short.status_code == 200
+
+    forwards = []
+    real = LocalChatModel._forward
+
+    def slow_forward(self: LocalChatModel, ids: list[int], *args: object, **kwargs: object) -> object:
+        forwards.append(len(ids))
+        time.sleep(0.3)  # a long chunk on a busy CPU
+        return real(self, ids, *args, **kwargs)
+
+    monkeypatch.setattr(LocalChatModel, "_forward", slow_forward)
+    token = DEADLINE.set(time.monotonic() + 0.2)
+    try:
+        out = model.generate_text("y " * (3 * PREFILL_CHUNK_TOKENS), max_new_tokens=8)
+    finally:
+        DEADLINE.reset(token)
+    assert out.finish_reason == "timeout" and out.completion_tokens == 0
+    assert forwards == [PREFILL_CHUNK_TOKENS]  # the rest was never fed (before: one forward of all 3072+)
+
+
+def _slow_body(port: int, declared: int = 200) -> socket.socket:
+    """A client that sends the headers of a POST /ask and then only the first bytes of its body."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    head = (
+        f"POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + b'{"question": "')
+    return sock
+
+
+def _read_all(sock: socket.socket) -> str:
+    data = b""
+    while chunk := sock.recv(4096):  # the server closes the connection after its 408
+        data += chunk
+    return data.decode("latin-1")
+
+
+def test_slow_bodies_never_hold_the_model_and_time_out_with_408(tmp_path: Path) -> None:
+    """Slowloris, bounded: 4 loopback sockets trickle a body while a normal client asks."""
+    import time
+
+    app = make_app(tmp_path, max_concurrency=1, max_queue=0, body_timeout_s=1.5)
+    with serve(app) as base:
+        port = int(base.rsplit(":", 1)[1])
+        slow = [_slow_body(port) for _ in range(4)]
+        try:
+            time.sleep(0.2)
+            for _ in range(3):  # on main every one of these was a 503: the slow bodies held the slot
+                r = httpx.post(base + "/ask", json={"question": "What is 37 * 12 + 5?"}, timeout=10)
+                assert r.status_code == 200, r.text
+            metrics = httpx.get(base + "/metrics").text
+            assert "qreact_model_active_runs 0.0" in metrics
+            started = time.monotonic()
+            answers = [_read_all(sock) for sock in slow]
+            waited = time.monotonic() - started
+        finally:
+            for sock in slow:
+                sock.close()
+    assert all(a.startswith("HTTP/1.1 408") and "did not arrive within 1.5 s" in a for a in answers), answers
+    assert waited < 5
+
+
+def test_an_invalid_body_is_refused_without_waiting_for_a_slot(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    app = make_app(tmp_path, chat_model=ScriptedChatModel(delay_s=1.0), max_concurrency=1, max_queue=4)
+    with serve(app) as base:
+        ask = {"json": {"question": "x"}, "timeout": 30}
+        busy = threading.Thread(target=httpx.post, args=(base + "/ask",), kwargs=ask)
+        busy.start()
+        time.sleep(0.3)  # the slot is taken by a run of two 1 s steps
+        started = time.monotonic()
+        r = httpx.post(base + "/ask", json={"question": ""}, timeout=30)
+        waited = time.monotonic() - started
+        busy.join()
+    assert r.status_code == 422 and waited < 0.8, (r.status_code, waited)  # on main: 422 after the run

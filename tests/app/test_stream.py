@@ -69,3 +69,35 @@ def test_client_disconnect_ends_the_run_and_it_is_still_stored(settings):
     run = asyncio.run(scenario())
     assert run["status"] == "error" and "client disconnected" in run["error"]
     assert 1 <= len(run["steps"]) < 12
+
+
+def test_a_dropped_stream_holds_its_slot_until_the_run_stops_and_leaves_no_orphan(settings):
+    """10 clients leave mid-stream: each run stops at its next step, holding its model slot (and
+    /metrics) until then; afterwards nothing runs and the slots are free."""
+    from app import metrics
+
+    model = ScriptedChatModel(script=[action("Calculator", "1 + 1")], delay_s=0.1)
+    app = create_app(settings.model_copy(update={"max_concurrency": 1, "max_queue": 10}), chat_model=model)
+    payload = {"question": "loop until I leave", "max_steps": 12}
+
+    async def scenario() -> tuple[list[int], int]:
+        async with app.router.lifespan_context(app):
+            while not app.state.ready:
+                await asyncio.sleep(0.01)
+            limiter = app.state.model_limiter
+            held = []
+            for _ in range(10):
+                await post_then_disconnect(app, "/ask/stream", payload, b"event: step")
+                held.append(limiter.active)  # the response is over; the run is not yet
+                assert metrics.ACTIVE_RUNS._value.get() == limiter.active
+            deadline = time.monotonic() + 10
+            while limiter.active and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            calls = len(model.prompts)
+            await asyncio.sleep(0.5)  # no orphan: nothing calls the model any more
+            assert len(model.prompts) == calls
+            return held, limiter.active
+
+    held, active_after = asyncio.run(scenario())
+    assert held == [1] * 10  # on main: 0 — the slot was freed while the run went on
+    assert active_after == 0 and metrics.ACTIVE_RUNS._value.get() == 0
