@@ -88,6 +88,10 @@ def serve(
         port=settings.port,
         log_config=None,
         access_log=False,
+        # X-Forwarded-For / -Proto only from the configured proxies (uvicorn trusts loopback by default,
+        # which let any local client pick its rate-limit address)
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or "",
     )
 
 

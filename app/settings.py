@@ -118,6 +118,11 @@ class Settings(BaseSettings):
         False,
         description="serve without api_keys on a non-loopback address (warned at every start); false = refuse to start",
     )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted (uvicorn's "
+        "forwarded_allow_ips); empty = none (the client address is the socket's)",
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
         description="comma-separated Host header names the server answers (port ignored; '*.example.com' "
@@ -146,7 +151,7 @@ class Settings(BaseSettings):
     log_json: bool = Field(True, description="structured JSON logs with request ids")
 
     @field_validator(
-        "api_keys", "cors_origins", "allowed_hosts", "adapter_roots", "data_roots", mode="before"
+        "api_keys", "cors_origins", "allowed_hosts", "adapter_roots", "data_roots", "forwarded_allow_ips", mode="before"
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:

@@ -156,6 +156,8 @@ def test_serve_runs_uvicorn_with_settings_defaults_and_flags(cli_env, monkeypatc
     (app1, kw1), (_, kw2) = calls
     assert (kw1["host"], kw1["port"]) == ("127.0.0.1", 8000)
     assert (kw2["host"], kw2["port"]) == ("0.0.0.0", 9001)
+    # X-Forwarded-For is trusted from nobody by default (uvicorn's own default trusts loopback)
+    assert kw1["proxy_headers"] is False and kw1["forwarded_allow_ips"] == ""
     assert app1.title == "qreact"
 
 
