@@ -325,7 +325,7 @@ _RECORD_START = re.compile(r"(?:^|(?<=\. ))(?P<title>[^\s:;][^:;]{0,80}?): (?=(?
 # Other names of countries that their record titles do not contain (a question may use either)
 COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "united states": ("usa", "us", "u s", "u s a", "america", "american", "americans"),
-    "united kingdom": ("uk", "u k", "britain", "great britain", "british", "england"),
+    "united kingdom": ("uk", "u k", "britain", "great britain", "british"),
     "netherlands": ("holland", "dutch"),
     "myanmar": ("burma",),
     "ivory coast": ("cote d ivoire", "cote divoire"),

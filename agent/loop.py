@@ -14,14 +14,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Literal
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
+from agent.grounding import Grounding, Observation, check, is_useless_observation
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
-from agent.prompt import STOP_SEQUENCES, observation_suffix, render_prompt
+from agent.prompt import CALCULATOR_NAME, STOP_SEQUENCES, not_found_answer, observation_suffix, render_prompt
 from agent.trace import RunResult, Step
 
 # Read by backends that can stop themselves (the local model passes it to generate's max_time),
@@ -40,6 +42,15 @@ class AgentConfig:
     timeout_s: float = 120.0  # wall-clock budget of one run, seconds
     tool_timeout_s: float = 15.0  # one tool call, seconds
     observation_max_chars: int = 1200  # longer observations are cut (prompt length is latency)
+    # an answer the observations do not support: "keep" returns it with status "ungrounded";
+    # "not_found" returns the not-found answer instead (status "not_found"; the text stays in the steps)
+    ungrounded: Literal["keep", "not_found"] = "keep"
+    # end the run with status "not_found" after this many searches (tool steps other than the
+    # Calculator) that returned nothing useful
+    # ("No good search result found.", an error, or a repeat of an earlier call: same tool, same input); 0 = never
+    nothing_useful_limit: int = 2
+    # "total": such steps anywhere in the run; "consecutive": only in a row (a useful one resets)
+    nothing_useful_rule: Literal["total", "consecutive"] = "total"
 
 
 def format_observation(text: str, max_chars: int) -> str:
@@ -129,6 +140,8 @@ class ReActAgent:
         )
         scratchpad = ""
         format_errors = 0
+        nothing_useful = 0
+        seen: set[str] = set()
         try:
             for index in range(limit):
                 if time.monotonic() >= deadline:
@@ -141,8 +154,22 @@ class ReActAgent:
                 if on_step is not None:
                     on_step(step)
                 if step.kind == "final":
-                    result.status, result.answer = "answered", step.final_answer
+                    result.answer = step.final_answer
+                    self._judge(result)
                     break
+                if step.kind == "tool" and step.tool != CALCULATOR_NAME:  # searches, not arithmetic
+                    # a repeated call (same tool, same input) can only repeat its result
+                    call = f"{step.tool}\n{' '.join((step.tool_input or '').lower().split())}"
+                    if is_useless_observation(step.observation) or call in seen:
+                        nothing_useful += 1
+                    elif cfg.nothing_useful_rule == "consecutive":
+                        nothing_useful = 0
+                    seen.add(call)
+                    if cfg.nothing_useful_limit and nothing_useful >= cfg.nothing_useful_limit:
+                        result.status, result.answer = "not_found", not_found_answer(question)
+                        result.error = f"{nothing_useful} tool steps returned nothing useful"
+                        result.grounding = Grounding(supported=True, not_found=True)
+                        break
                 if step.kind == "format_error":
                     format_errors += 1
                     if format_errors > cfg.max_format_errors:
@@ -161,8 +188,28 @@ class ReActAgent:
             result._exception = exc
         finally:
             DEADLINE.reset(token)
+        if result.grounding is None:  # no final answer: nothing to support
+            result.grounding = Grounding(supported=False)
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _judge(self, result: RunResult) -> None:
+        """Status and grounding of a run that ended with a final answer."""
+        observations = [
+            Observation(s.index, s.tool or "", s.tool_input or "", s.observation or "")
+            for s in result.steps
+            if s.kind == "tool"
+        ]
+        g = check(result.question, result.answer, observations)
+        result.grounding = g
+        if g.not_found:
+            result.status = "not_found"
+        elif g.supported:
+            result.status = "answered"
+        elif self.config.ungrounded == "not_found":
+            result.status, result.answer = "not_found", not_found_answer(result.question)
+        else:
+            result.status = "ungrounded"
 
     def _step(self, index: int, question: str, scratchpad: str) -> tuple[Step, str]:
         t0 = time.perf_counter()

@@ -6,7 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-RunStatus = Literal["answered", "max_steps", "timeout", "error"]
+from agent.grounding import Grounding
+
+# answered: a final answer the observations support; not_found: the answer says the information
+# was not found (the model's own not-found form, or the loop's after searches found nothing);
+# ungrounded: a final answer some of whose numbers or names no observation supports (kept as written)
+RunStatus = Literal["answered", "not_found", "ungrounded", "max_steps", "timeout", "error"]
 StepKind = Literal["tool", "final", "format_error"]
 
 
@@ -62,6 +67,11 @@ class RunResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     error: str | None = Field(default=None, description="why the run ended without an answer, when it did")
     prompt: str = Field(default="", description="the exact prompt of the first step (header + question)")
+    grounding: Grounding | None = Field(
+        default=None,
+        description="whether the final answer is backed by the observations (agent.grounding); set on every "
+        "run the loop finishes, null only on runs stored before the check existed",
+    )
     # The exception that ended the run, if any (never serialized): lets the API answer 503 when
     # the chat-model backend is unreachable instead of a 200 with status "error".
     _exception: BaseException | None = PrivateAttr(default=None)

@@ -10,7 +10,7 @@ from langchain_core.tools import Tool
 
 from agent.loop import AgentConfig, ReActAgent, format_observation
 from agent.parser import MISSING_ACTION_AFTER_THOUGHT
-from agent.prompt import STOP_SEQUENCES, render_prompt
+from agent.prompt import NOT_FOUND_ANSWER, NOT_FOUND_ANSWER_KO, STOP_SEQUENCES, render_prompt
 from tests.model import ScriptedChatModel, action
 
 FINAL = "I now know the final answer\nFinal Answer: 449"
@@ -83,7 +83,7 @@ def test_slow_tool_times_out_into_an_observation_and_the_run_goes_on():
     tools = make_tools(search=lambda q: time.sleep(0.5) or "late")
     agent = make_agent([action("Search", "capital of Australia"), FINAL], tools=tools, tool_timeout_s=0.05)
     result = agent.run("q")
-    assert result.status == "answered"
+    assert result.status == "ungrounded"  # "449" is in no observation
     assert result.steps[0].observation == "Error: Search timed out after 0.05 s."
 
 
@@ -97,7 +97,7 @@ def test_model_raising_ends_the_run_with_status_error():
 def test_malformed_step_is_fed_back_and_the_model_can_recover():
     agent = make_agent(["I am not sure what to do", FINAL])
     result = agent.run("q")
-    assert result.status == "answered"
+    assert result.status == "ungrounded"  # "449" is in no observation
     bad = result.steps[0]
     assert bad.kind == "format_error" and bad.format_error == MISSING_ACTION_AFTER_THOUGHT
     assert bad.observation_source == "agent"
@@ -120,7 +120,7 @@ def test_invalid_tool_name_is_an_observation_not_a_call():
     step = result.steps[0]
     assert step.kind == "format_error" and step.tool == "Wikipedia"
     assert step.observation == "Wikipedia is not a valid tool, try one of [Search, Calculator]."
-    assert result.status == "answered"
+    assert result.status == "ungrounded"  # "449" is in no observation
 
 
 def test_tool_raising_becomes_an_observation_and_the_run_goes_on():
@@ -130,7 +130,7 @@ def test_tool_raising_becomes_an_observation_and_the_run_goes_on():
     agent = make_agent([action("Search", "x"), FINAL], tools=make_tools(search=broken))
     result = agent.run("q")
     assert result.steps[0].observation == "Error: Search failed: index is corrupt"
-    assert result.status == "answered"
+    assert result.status == "ungrounded"  # "449" is in no observation
 
 
 def test_observation_cannot_end_the_run_or_forge_a_step():
@@ -191,3 +191,91 @@ def test_on_step_sees_each_step_in_order_and_adapter_is_read_live():
 def test_format_observation_flattens_whitespace(raw):
     assert "\n" not in format_observation(raw, 100)
     assert format_observation(raw, 100).split() == raw.split()
+
+
+# --- statuses that tell the truth: the grounding check on every finished run --------------------
+AUSTRALIA = "Australia: capital Canberra; population 23,696,900; area 7,692,024 km2; borders none."
+
+
+def final(answer: str) -> str:
+    return f"I now know the final answer\nFinal Answer: {answer}"
+
+
+def test_grounded_answer_is_answered_with_its_evidence():
+    agent = make_agent([action("Search", "capital of Australia"), final("The capital of Australia is Canberra.")],
+                       tools=make_tools(search=lambda q: AUSTRALIA))  # fmt: skip
+    result = agent.run("What is the capital of Australia?")
+    assert result.status == "answered"
+    assert result.grounding is not None and result.grounding.model_dump() == {
+        "supported": True, "unsupported": [], "evidence": [0], "not_found": False
+    }  # fmt: skip
+
+
+def test_answer_naming_what_no_observation_holds_is_ungrounded_and_kept():
+    agent = make_agent([action("Search", "president of Australia"), final("The president is John Smith.")],
+                       tools=make_tools(search=lambda q: AUSTRALIA))  # fmt: skip
+    result = agent.run("Who is the president of Australia?")
+    assert (result.status, result.answer) == ("ungrounded", "The president is John Smith.")
+    assert result.grounding is not None and result.grounding.unsupported == ["John Smith"]
+
+
+def test_ungrounded_answer_can_be_replaced_by_the_not_found_answer():
+    agent = make_agent([action("Search", "president of Australia"), final("The president is John Smith.")],
+                       tools=make_tools(search=lambda q: AUSTRALIA), ungrounded="not_found")  # fmt: skip
+    result = agent.run("Who is the president of Australia?")
+    assert (result.status, result.answer) == ("not_found", NOT_FOUND_ANSWER)
+    assert result.steps[-1].final_answer == "The president is John Smith."  # nothing hidden
+    assert result.grounding is not None and result.grounding.unsupported == ["John Smith"]
+
+
+def test_the_models_not_found_answer_is_not_found():
+    agent = make_agent([action("Search", "president of Australia"), final(NOT_FOUND_ANSWER)],
+                       tools=make_tools(search=lambda q: AUSTRALIA))  # fmt: skip
+    result = agent.run("Who is the president of Australia?")
+    assert (result.status, result.answer) == ("not_found", NOT_FOUND_ANSWER)
+    assert result.grounding is not None and result.grounding.not_found
+
+
+def test_two_searches_that_find_nothing_end_the_run_as_not_found():
+    script = [action("Search", "president of Wakanda"), action("Search", "Wakanda president"), final("T'Challa")]
+    agent = make_agent(script, tools=make_tools(search=lambda q: "No good search result found."))
+    result = agent.run("Who is the president of Wakanda?")
+    assert (result.status, result.answer) == ("not_found", NOT_FOUND_ANSWER)
+    assert [s.kind for s in result.steps] == ["tool", "tool"] and len(agent.llm.prompts) == 2
+    assert result.error == "2 tool steps returned nothing useful"
+    ko = make_agent(script, tools=make_tools(search=lambda q: "No good search result found."))
+    assert ko.run("와칸다의 대통령은 누구입니까?").answer == NOT_FOUND_ANSWER_KO
+
+
+def test_a_repeated_search_counts_as_nothing_useful_and_the_rule_can_be_off():
+    script = [action("Search", "Australia"), action("Search", " australia "), action("Search", "Australia"),
+              final("Canberra.")]  # fmt: skip
+    tools = make_tools(search=lambda q: AUSTRALIA)
+    assert make_agent(script, tools=tools).run("Capital of Australia?").status == "not_found"
+    off = make_agent(script, tools=tools, nothing_useful_limit=0).run("Capital of Australia?")
+    assert off.status == "answered" and len(off.steps) == 4
+
+
+def test_consecutive_rule_resets_on_a_useful_search():
+    results = iter(["No good search result found.", AUSTRALIA, "Error: Search failed: x", AUSTRALIA])
+    script = [action("Search", "a"), action("Search", "b"), action("Search", "c"), action("Search", "d"),
+              final("The capital of Australia is Canberra.")]  # fmt: skip
+    tools = make_tools(search=lambda q: next(results))
+    result = make_agent(script, tools=tools, nothing_useful_rule="consecutive").run("Capital of Australia?")
+    assert result.status == "answered" and len(result.steps) == 5
+    results = iter(["No good search result found.", AUSTRALIA, "Error: Search failed: x", AUSTRALIA])
+    total = make_agent(script, tools=make_tools(search=lambda q: next(results))).run("Capital of Australia?")
+    assert total.status == "not_found" and len(total.steps) == 3
+
+
+def test_calculator_repeats_do_not_count_as_empty_searches():
+    agent = make_agent([action("Calculator", "1 + 1")], max_steps=3)
+    result = agent.run("loop forever")
+    assert result.status == "max_steps" and len(result.steps) == 3
+
+
+def test_runs_without_an_answer_carry_an_unsupported_grounding():
+    result = make_agent([action("Calculator", "1 + 1")], max_steps=2).run("loop")
+    assert result.grounding is not None and result.grounding.model_dump() == {
+        "supported": False, "unsupported": [], "evidence": [], "not_found": False
+    }  # fmt: skip
