@@ -663,7 +663,7 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
         if _name_in(name.norm, name.script, qn) or (name.script == "latin" and _words_in(name.norm, [qn])):
             continue
         claimed = True
-        idx = _find_name(name, segments, asked)
+        idx = _find_name(name, segments, asked, qn)
         if idx is not None:
             cite(idx)
             continue
@@ -671,20 +671,21 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
         for part in _list_parts(name):
             if _name_in(part.norm, part.script, qn):
                 continue
-            idx = _find_name(part, segments, asked)
+            idx = _find_name(part, segments, asked, qn)
             if idx is None:
                 unsupported.append((part.start, part.span))
             else:
                 cite(idx)
 
+    # a record about another country than the one asked is no evidence for an answer without claims
     useful = [s for s in segments if s.on_topic or s.calc or s.title is None]
     if not claimed:
-        if not segments:
+        if not useful:
             unsupported.append((0, answer.strip()))
         elif _echoes(question, answer) and not _yes_no_or_choice(question, answer):
             unsupported.append((0, answer.strip()))
         else:
-            evidence.update(s.index for s in (useful or segments))
+            evidence.update(s.index for s in useful)
     spans = [s for _, s in sorted(unsupported)]
     return Grounding(
         supported=not spans,
@@ -705,14 +706,27 @@ def _list_parts(name: NameClaim) -> list[NameClaim]:
     return parts or [name]
 
 
-def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str) -> int | None:
+def _record_named_by(seg: Segment, question: str) -> bool:
+    """The question names one of the record's values (a reverse lookup: "whose capital is Canberra?")."""
+    for name, raw in seg.raw_fields.items():
+        if name in ("population", "area"):
+            continue
+        for part in raw.split(", "):
+            part_n = normalize(part)
+            if len(part_n) >= 3 and part_n not in ("none",) and _contains(question, part_n):
+                return True
+    qnums = {round(v) for v in _values(question)}
+    return any(round(v) in qnums for f in ("population", "area") for v in _values(seg.raw_fields.get(f, "")))
+
+
+def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str, qn: str) -> int | None:
     """The step whose observation supports a name, or None."""
     for seg in segments:
         if seg.title is None or seg.calc:
             if _name_in(name.norm, name.script, seg.text):
                 return seg.index
             continue
-        if name.norm in _title_forms(seg.title):
+        if name.norm in _title_forms(seg.title) and (seg.on_topic or _record_named_by(seg, qn)):
             return seg.index  # a record supports its own title (a reverse lookup)
         if not seg.on_topic:
             continue

@@ -167,7 +167,7 @@ class ReActAgent:
                     seen.add(call)
                     if cfg.nothing_useful_limit and nothing_useful >= cfg.nothing_useful_limit:
                         result.status, result.answer = "not_found", not_found_answer(question)
-                        result.error = f"{nothing_useful} tool steps returned nothing useful"
+                        result.error = f"{nothing_useful} searches returned nothing useful"
                         result.grounding = Grounding(supported=True, not_found=True)
                         break
                 if step.kind == "format_error":

@@ -39,7 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_NOT_ANSWERED = 1  # the run ended with max_steps, timeout or error
+EXIT_NOT_ANSWERED = 1  # anything but a grounded answer: not_found, ungrounded, max_steps, timeout, error
 EXIT_USAGE = 2  # bad settings or bad input, or the agent could not load
 
 
@@ -112,6 +112,12 @@ def _echo_summary(result: RunResult) -> None:
         f"\nstatus={result.status} steps={len(result.steps)} latency={result.latency_ms / 1000:.1f}s "
         f"tokens={result.usage.total_tokens} backend={result.backend} model={result.model} adapter={adapter}"
     )
+    g = result.grounding
+    if g is not None and g.not_found:
+        typer.echo("grounding: not found")
+    elif g is not None and result.answer is not None:
+        verdict = "supported" if g.supported else "NOT supported: " + "; ".join(repr(s) for s in g.unsupported)
+        typer.echo(f"grounding: {verdict} (evidence: steps {g.evidence})")
     if result.error:
         typer.echo(f"error: {result.error}")
 
@@ -129,7 +135,7 @@ def ask(
         ),
     ] = None,
 ) -> None:
-    """Run the agent once and print its trace (exit code 0 answered, 1 not answered, 2 bad input/setup)."""
+    """Run the agent once and print its trace (exit code 0 answered and grounded, 1 not, 2 bad input/setup)."""
     from fastapi.exceptions import RequestValidationError
 
     import app.wiring as wiring

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.backends import AdapterHost
+from agent.trace import RunStatus
 from app.state import AppState
 
 if TYPE_CHECKING:
@@ -67,6 +68,12 @@ ASK_LATENCY = Histogram(
     registry=REGISTRY,
 )
 RUNS = Counter("qreact_runs_total", "Agent runs by final status", ["status"], registry=REGISTRY)
+UNGROUNDED = Counter(
+    "qreact_ungrounded_answers_total",
+    "Final answers the grounding check found unsupported by the run's observations (returned as they are, "
+    "or replaced by the not-found answer when QREACT_UNGROUNDED=not_found)",
+    registry=REGISTRY,
+)
 STEPS = Histogram(
     "qreact_run_steps",
     "Model steps per run",
@@ -114,7 +121,7 @@ TRAINING_JOB = Gauge(
 )
 
 # Known label values start at 0, so a dashboard sees every series before the first event.
-for _status in ("answered", "max_steps", "timeout", "error"):
+for _status in get_args(RunStatus):
     RUNS.labels(_status)
     ASK_LATENCY.labels(_status)
 for _tool in ("Search", "Calculator", "other"):
@@ -138,6 +145,9 @@ def record_run(result: RunResult, known_tools: set[str] | None = None) -> None:
     RUNS.labels(result.status).inc()
     ASK_LATENCY.labels(result.status).observe(result.latency_ms / 1000)
     STEPS.observe(len(result.steps))
+    g = result.grounding
+    if g is not None and not g.supported and not g.not_found and any(s.kind == "final" for s in result.steps):
+        UNGROUNDED.inc()
     for step in result.steps:
         if step.kind == "format_error":
             FORMAT_ERRORS.inc()

@@ -57,6 +57,78 @@ _ASK_EXAMPLE: dict[str, Any] = {
     "usage": {"prompt_tokens": 186, "completion_tokens": 35, "total_tokens": 221},
     "error": None,
     "prompt": "Answer the following questions as best you can. You have access to the following tools:\n...",
+    "grounding": {"supported": True, "unsupported": [], "evidence": [0], "not_found": False},
+}
+
+
+def _example_run(question: str, steps: list[tuple[str, str, str]], answer: str, **fields: Any) -> dict[str, Any]:
+    """A run in the response shape from (thought, action input, observation) steps (timings left out)."""
+    out: list[dict[str, Any]] = []
+    for i, (thought, tool_input, observation) in enumerate(steps):
+        log = f"{' ' if i == 0 else ''}{thought}\nAction: Search\nAction Input: {tool_input}"
+        out.append(
+            {"index": i, "kind": "tool", "thought": thought, "tool": "Search", "tool_input": tool_input,
+             "observation": observation, "observation_source": "local", "log": log}
+        )  # fmt: skip
+    if fields.get("status") != "not_found" or fields.pop("final_step", True):
+        final_log = f"I now know the final answer\nFinal Answer: {fields.pop('model_answer', answer)}"
+        out.append({"index": len(out), "kind": "final", "thought": "I now know the final answer",
+                    "final_answer": final_log.split("Final Answer: ", 1)[1], "log": final_log})  # fmt: skip
+    fields.pop("final_step", None)
+    return {"run_id": "…", "question": question, "answer": answer, "steps": out, "backend": "local",
+            "model": "gemma-3-270m", "adapter": "default", "error": None, **fields}  # fmt: skip
+
+
+_INDIA = (
+    "India: capital New Delhi; population 1,263,930,000; area 3,287,590 km2; region Asia; subregion Southern "
+    "Asia; currency INR; languages Hindi, English; borders Afghanistan, Bangladesh, Bhutan, China, Myanmar, "
+    "Nepal, Pakistan, Sri Lanka; calling code +91; demonym Indian."
+)
+_PAKISTAN = (
+    "Pakistan: capital Islamabad; population 188,410,000; area 881,912 km2; region Asia; subregion Southern "
+    "Asia; currency PKR; languages English, Urdu; borders Afghanistan, China, India, Iran; calling code +92; "
+    "demonym Pakistani."
+)
+# Real runs of the shipped adapter on local search (steps trimmed to the fields that matter here).
+ASK_STATUS_EXAMPLES: dict[str, dict[str, Any]] = {
+    "answered": {
+        "summary": "answered: every name and number of the answer is in an observation",
+        "value": _example_run(
+            "Which city is the capital of India?",
+            [("I need to find the capital of India.", "capital of India", _INDIA)],
+            "The capital of India is New Delhi.",
+            status="answered",
+            grounding={"supported": True, "unsupported": [], "evidence": [0], "not_found": False},
+        ),
+    },
+    "ungrounded": {
+        "summary": "ungrounded: the answer names what no observation holds (the text is kept, unverified)",
+        "value": _example_run(
+            "Who painted the Mona Lisa?",
+            [("I need to find the artist.", "artist", "No good search result found.")],
+            "The artist is called Leonardo da Vinci.",
+            status="ungrounded",
+            grounding={"supported": False, "unsupported": ["Leonardo da Vinci"], "evidence": [], "not_found": False},
+        ),
+    },
+    "not_found": {
+        "summary": "not_found: the same search repeated twice, so the run stopped with the not-found answer",
+        "description": "The steps the shipped adapter wrote on this test question (it searched the same "
+        "thing again and again until the step limit); the loop now stops it at the second repeat.",
+        "value": _example_run(
+            "What is the surface area of Pakistan?",
+            [
+                ("I need to find the area of Pakistan.", "area of Pakistan", _PAKISTAN),
+                ("Now I need to find the area of Pakistan.", "area of Pakistan", _PAKISTAN),
+                ("Now I need to find the area of Pakistan.", "area of Pakistan", _PAKISTAN),
+            ],
+            "I could not find the answer in the search results.",
+            status="not_found",
+            final_step=False,
+            grounding={"supported": True, "unsupported": [], "evidence": [], "not_found": True},
+            error="2 searches returned nothing useful",
+        ),
+    },
 }
 
 
@@ -97,7 +169,14 @@ class AskRequest(BaseModel):
 
 
 class AskResponse(RunResult):
-    """The whole run: the answer, an honest status and a trace of every step."""
+    """The whole run: the answer, an honest status and a trace of every step.
+
+    ``status``: ``answered`` (the grounding check found every number and name of the answer in the
+    question or an observation), ``ungrounded`` (it did not: ``grounding.unsupported`` lists what is
+    missing; the answer is returned unverified, or replaced by the not-found answer when
+    ``QREACT_UNGROUNDED=not_found``), ``not_found`` (the answer says it was not found, or the searches
+    returned nothing useful twice), ``max_steps``, ``timeout`` or ``error`` (no final answer).
+    """
 
     model_config = ConfigDict(json_schema_extra={"examples": [_ASK_EXAMPLE]})
 
@@ -226,9 +305,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
-    temperature: float | None = Field(
-        default=None, ge=0, le=2, description="default 0 (greedy), unlike OpenAI's 1"
-    )
+    temperature: float | None = Field(default=None, ge=0, le=2, description="default 0 (greedy), unlike OpenAI's 1")
     stop: str | list[str] | None = Field(default=None, description="up to 8 stop strings")
     stream: bool = False
     n: int = Field(default=1, ge=1, le=1, description="only 1 is supported")
@@ -313,9 +390,7 @@ class ModelList(BaseModel):
             "examples": [
                 {
                     "object": "list",
-                    "data": [
-                        {"id": "gemma-3-270m", "object": "model", "created": 1764460800, "owned_by": "qreact"}
-                    ],
+                    "data": [{"id": "gemma-3-270m", "object": "model", "created": 1764460800, "owned_by": "qreact"}],
                 }
             ]
         }

@@ -97,6 +97,23 @@ class Settings(BaseSettings):
     tool_timeout_s: float = Field(15.0, gt=0, description="one tool call, seconds")
     observation_max_chars: int = Field(1200, ge=100, description="observations are cut to this many characters")
 
+    # --- grounding (agent.grounding): what happens to answers the observations do not support
+    ungrounded: Literal["keep", "not_found"] = Field(
+        "keep",
+        description="an answer no observation supports: 'keep' returns it with status 'ungrounded'; "
+        "'not_found' returns the not-found answer (status 'not_found'; the model's text stays in the steps)",
+    )
+    nothing_useful_limit: int = Field(
+        2,
+        ge=0,
+        le=50,
+        description="end a run as 'not_found' after this many searches returned nothing useful (no result, "
+        "an error, or a repeated call); 0 = never",
+    )
+    nothing_useful_rule: Literal["total", "consecutive"] = Field(
+        "total", description="count such searches over the whole run ('total') or only in a row ('consecutive')"
+    )
+
     # --- HTTP limits and access
     max_question_chars: int = Field(2000, ge=1, description="longest accepted question, characters")
     max_body_bytes: int = Field(65536, ge=1024, description="largest accepted request body, bytes")

@@ -48,6 +48,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     literal,
     select,
     text,
@@ -80,6 +81,9 @@ runs = Table(
     Column("completion_tokens", Integer, nullable=False, default=0),
     Column("trace", JSON, nullable=False),  # {"prompt", "steps", "meta"}: the full run, replayable
     Column("error", Text),
+    # {"supported", "unsupported", "evidence", "not_found"} (agent.grounding); NULL on runs stored before
+    # the check existed (the column is added to older databases when the store opens them)
+    Column("grounding", JSON),
     Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_status", "status"),
     Index("ix_runs_adapter", "adapter"),
@@ -138,6 +142,26 @@ adapter_activations = Table(
 
 
 SCHEMA_LOCK_KEY = 0x71727363  # PostgreSQL advisory lock id ("qrsc") held while creating tables
+# Columns added after a table first shipped: (table, column). A database made by an older qreact gets
+# them (nullable, no default) when a store opens it, so old databases stay readable and writable.
+ADDED_COLUMNS = (("runs", "grounding"),)
+
+
+def add_missing_columns(conn: Any) -> list[str]:
+    """ALTER TABLE ... ADD COLUMN for every ``ADDED_COLUMNS`` entry the database lacks; returns them."""
+    inspector = inspect(conn)
+    added = []
+    for table_name, column_name in ADDED_COLUMNS:
+        if not inspector.has_table(table_name):
+            continue
+        if column_name in {c["name"] for c in inspector.get_columns(table_name)}:
+            continue
+        column = metadata.tables[table_name].c[column_name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE {table_name} ADD COLUMN "{column_name}" {kind}'))
+        added.append(f"{table_name}.{column_name}")
+        logger.info("run store: added column %s.%s", table_name, column_name)
+    return added
 
 
 class RunNotFoundError(KeyError):
@@ -208,6 +232,7 @@ class RunStore:
             with self.engine.begin() as conn:  # the transaction's advisory lock: one replica at a time
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
                 metadata.create_all(conn)
+                add_missing_columns(conn)
             return
         database = self.engine.url.database
         if not database or database == ":memory:":
@@ -218,6 +243,8 @@ class RunStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             check_existing_sqlite(Path(database).expanduser())  # before SQLite touches it
             metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                add_missing_columns(conn)
 
     def _make_engine(self, parsed: Any) -> Engine:
         if self.dialect != "sqlite":
@@ -280,6 +307,7 @@ class RunStore:
                 completion_tokens=run.usage.completion_tokens,
                 trace=trace,
                 error=run.error,
+                grounding=run.grounding.model_dump(mode="json") if run.grounding is not None else None,
             )
         )
 
@@ -350,6 +378,7 @@ class RunStore:
             "prompt_tokens": row["prompt_tokens"],
             "completion_tokens": row["completion_tokens"],
             "error": row["error"],
+            "grounding": row["grounding"],
             "n_steps": len(trace.get("steps", [])),
             "feedback": fb,
         }
@@ -470,6 +499,7 @@ def to_run_result(d: dict[str, Any]) -> RunResult:
             },
             "error": d["error"],
             "prompt": d.get("prompt", ""),
+            "grounding": d.get("grounding"),
         }
     )
 

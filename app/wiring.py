@@ -38,6 +38,9 @@ def agent_config(settings: Settings) -> AgentConfig:
         timeout_s=settings.timeout_s,
         tool_timeout_s=settings.tool_timeout_s,
         observation_max_chars=settings.observation_max_chars,
+        ungrounded=settings.ungrounded,
+        nothing_useful_limit=settings.nothing_useful_limit,
+        nothing_useful_rule=settings.nothing_useful_rule,
     )
 
 

@@ -3,7 +3,8 @@
     qreact eval --questions finetune/evalsets/test.jsonl --adapter none --adapter default \
         --out runs/eval/test.jsonl --report runs/eval/test.md
 
-Question lines: ``{"question", "answer", optional "rel_tol", "kind", "id"}``. One results line
+Question lines: ``{"question", "answer", optional "rel_tol", "kind", "id", "answerable"}``; a row with
+``"answerable": false`` is right when the agent abstains (status ``not_found``). One results line
 per (configuration, question) is appended as soon as it is scored, so an interrupted eval resumes
 where it stopped. Several ``--adapter`` values share one loaded base model.
 """
@@ -14,7 +15,7 @@ import json
 import logging
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,15 +52,24 @@ def record_for(target: str, q: dict[str, Any], run: Any) -> dict[str, Any]:
     """One results line: what the agent answered and what it cost."""
     steps = run.steps
     format_errors = sum(1 for s in steps if s.kind == "format_error")
+    answerable = q.get("answerable", True) is not False
+    if answerable:
+        # the text is scored whatever the status; "answered and right" is counted in the summary
+        correct = run.status != "not_found" and is_correct(run.answer, q["answer"], q.get("rel_tol"))
+    else:
+        correct = run.status == "not_found"  # the only right answer to an unanswerable question
+    grounding = run.grounding.model_dump(mode="json") if run.grounding is not None else None
     return {
         "config": target,
         "id": q["id"],
         "question": q["question"],
         "kind": q.get("kind", "unknown"),
         "gold": q["answer"],
+        "answerable": answerable,
         "final_answer": run.answer,
-        "correct": is_correct(run.answer, q["answer"], q.get("rel_tol")),
+        "correct": correct,
         "status": run.status,
+        "grounding": grounding,
         "steps": len(steps),
         "format_errors": format_errors,
         "latency_ms": round(run.latency_ms, 1),
@@ -71,7 +81,10 @@ def record_for(target: str, q: dict[str, Any], run: Any) -> dict[str, Any]:
         "error": run.error,
         "heldout_phrasing": q.get("heldout_phrasing"),
         "heldout_kind": q.get("heldout_kind"),
-        "trace": [{"kind": s.kind, "log": s.log, "observation": s.observation} for s in steps],
+        "trace": [
+            {"kind": s.kind, "log": s.log, "tool": s.tool, "tool_input": s.tool_input, "observation": s.observation}
+            for s in steps
+        ],
     }
 
 
@@ -158,17 +171,56 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         by_kind[r["kind"]].append(bool(r["correct"]))
     heldout = [bool(r["correct"]) for r in rows if r.get("heldout_phrasing")]
     return {
+        **truth_metrics(rows),
         "n": n,
         "accuracy": sum(bool(r["correct"]) for r in rows) / n if n else 0.0,
         "by_kind": {k: (sum(v) / len(v), len(v)) for k, v in sorted(by_kind.items())},
         "format_valid_rate": (steps - errors) / steps if steps else 0.0,
         "mean_steps": steps / n if n else 0.0,
-        "answered": sum(r["status"] == "answered" for r in rows) / n if n else 0.0,
+        "answered": sum(r["status"] in FINISHED for r in rows) / n if n else 0.0,
         "p50_s": statistics.median(latencies) if latencies else 0.0,
         "p95_s": percentile(latencies, 95),
         "heldout_phrasing_accuracy": (sum(heldout) / len(heldout), len(heldout)) if heldout else None,
         "tokens": sum(r["prompt_tokens"] + r["completion_tokens"] for r in rows),
     }
+
+
+FINISHED = ("answered", "ungrounded", "not_found")  # statuses of a run that ended with a final answer
+
+
+def _rate(hits: int, n: int) -> tuple[float, int, int] | None:
+    return (hits / n, hits, n) if n else None
+
+
+def truth_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How honest the statuses are (rows without an ``answerable`` field are answerable).
+
+    - answerable accuracy: answerable rows whose status is ``answered`` (grounded) and whose answer is right;
+    - abstention: unanswerable rows that ended ``not_found``;
+    - confident-wrong: rows with status ``answered`` whose answer is wrong (every answered unanswerable row);
+    - false abstention: answerable rows that ended ``not_found``;
+    - grounding rate: runs with a final answer (not a not-found one) whose grounding is supported.
+    """
+    ans = [r for r in rows if r.get("answerable", True) is not False]
+    unans = [r for r in rows if r.get("answerable", True) is False]
+    finals = [r for r in rows if r.get("grounding") and r["status"] in ("answered", "ungrounded")]
+    return {
+        "n_answerable": len(ans),
+        "n_unanswerable": len(unans),
+        "answerable_accuracy": _rate(sum(r["status"] == "answered" and bool(r["correct"]) for r in ans), len(ans)),
+        "abstention": _rate(sum(r["status"] == "not_found" for r in unans), len(unans)),
+        "confident_wrong": _rate(
+            sum(r["status"] == "answered" and not (r.get("answerable", True) and r["correct"]) for r in rows),
+            len(rows),
+        ),
+        "false_abstention": _rate(sum(r["status"] == "not_found" for r in ans), len(ans)),
+        "grounding_rate": _rate(sum(bool(r["grounding"]["supported"]) for r in finals), len(finals)),
+        "statuses": dict(sorted(Counter(str(r["status"]) for r in rows).items())),
+    }
+
+
+def _ratio(value: tuple[float, int, int] | None) -> str:
+    return "-" if value is None else f"{_pct(value[0])} ({value[1]}/{value[2]})"
 
 
 def render_report(rows: Sequence[dict[str, Any]], labels: Sequence[str], title: str = "Eval report") -> str:
@@ -183,7 +235,13 @@ def render_report(rows: Sequence[dict[str, Any]], labels: Sequence[str], title: 
     row("questions", lambda s: str(s["n"]))
     row("accuracy", lambda s: _pct(s["accuracy"]))
     row("format-valid steps", lambda s: _pct(s["format_valid_rate"]))
-    row("answered (not step limit / error)", lambda s: _pct(s["answered"]))
+    row("ended with a final answer (not step limit / timeout / error)", lambda s: _pct(s["answered"]))
+    row("answerable accuracy (status answered, right)", lambda s: _ratio(s["answerable_accuracy"]))
+    row("abstention on unanswerable (not_found)", lambda s: _ratio(s["abstention"]))
+    row("confident-wrong (answered, wrong)", lambda s: _ratio(s["confident_wrong"]))
+    row("false abstention on answerable", lambda s: _ratio(s["false_abstention"]))
+    row("grounding rate (final answers supported)", lambda s: _ratio(s["grounding_rate"]))
+    row("statuses", lambda s: ", ".join(f"{k} {v}" for k, v in s["statuses"].items()))
     row("mean steps", lambda s: f"{s['mean_steps']:.2f}")
     row("latency p50 (s)", lambda s: f"{s['p50_s']:.1f}")
     row("latency p95 (s)", lambda s: f"{s['p95_s']:.1f}")

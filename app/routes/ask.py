@@ -17,7 +17,7 @@ from agent.loop import ReActAgent, StepCallback
 from agent.trace import RunResult, Step
 from app.deps import AgentDep, ServiceUnavailable, SettingsDep, StoreDep
 from app.limits import slot_hold
-from app.schemas import AskRequest, AskResponse, ErrorResponse, ValidationErrorResponse
+from app.schemas import ASK_STATUS_EXAMPLES, AskRequest, AskResponse, ErrorResponse, ValidationErrorResponse
 from app.settings import Settings
 from app.store import RunStore
 
@@ -108,15 +108,19 @@ def run_and_save(
 def raise_if_backend_down(result: RunResult) -> None:
     """503 with the reason when the run died because the chat-model backend is unreachable."""
     if result.status == "error" and backend_unavailable(result._exception):
-        raise ServiceUnavailable(
-            f"the chat model backend is unavailable: {result.error}", None, result.run_id
-        )
+        raise ServiceUnavailable(f"the chat model backend is unavailable: {result.error}", None, result.run_id)
 
 
 @router.post(
     "/ask",
     response_model=AskResponse,
-    responses=ERROR_RESPONSES,
+    responses={
+        200: {
+            "description": "the run, one example per status",
+            "content": {"application/json": {"examples": ASK_STATUS_EXAMPLES}},
+        },
+        **ERROR_RESPONSES,
+    },
     summary="Ask the agent a question",
     description="Runs the ReAct agent to a final answer (or a limit) and returns the whole trace. "
     "The run is stored before the response is sent.",

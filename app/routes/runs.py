@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.grounding import Grounding
 from agent.replay import replay_check
 from agent.trace import RunStatus, Step
 from app.deps import StoreDep
@@ -48,6 +49,7 @@ class RunSummary(BaseModel):
                     "prompt_tokens": 186,
                     "completion_tokens": 35,
                     "error": None,
+                    "grounding": {"supported": True, "unsupported": [], "evidence": [0], "not_found": False},
                     "n_steps": 2,
                     "feedback": {"correct": True, "answer": None, "note": None, "replayable": False},
                 }
@@ -59,7 +61,7 @@ class RunSummary(BaseModel):
     created_at: str | None
     question: str
     answer: str | None
-    status: str
+    status: str = Field(description="answered, not_found, ungrounded, max_steps, timeout or error")
     backend: str
     model: str
     adapter: str | None
@@ -67,6 +69,9 @@ class RunSummary(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     error: str | None
+    grounding: Grounding | None = Field(
+        default=None, description="the grounding verdict of the final answer (null on runs stored before it)"
+    )
     n_steps: int
     feedback: Feedback | None = Field(description="the latest feedback, if any")
 
@@ -139,6 +144,14 @@ class FeedbackResponse(BaseModel):
     reason: str
 
 
+def _not_training(status: str) -> str:
+    if status == "ungrounded":
+        return "confirmed, but no observation supports the answer (ungrounded): not a training trajectory"
+    if status == "not_found":
+        return "confirmed, but the run answered not-found: kept as feedback, not as a trajectory"
+    return f"confirmed, but the run has no final answer ({status})"
+
+
 def _not_found(run_id: str) -> HTTPException:
     return HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
 
@@ -183,9 +196,9 @@ def post_feedback(run_id: str, body: FeedbackRequest, store: StoreDep) -> Feedba
         raise _not_found(run_id)
     replayable, use, reason = False, "none", "marked wrong without a corrected answer"
     if body.correct:
-        answered = run["status"] == "answered"
+        answered = run["status"] == "answered"  # grounded: the trace shows where the answer came from
         use = "training" if answered else "none"
-        reason = "confirmed" if answered else f"confirmed, but the run has no final answer ({run['status']})"
+        reason = "confirmed" if answered else _not_training(run["status"])
     elif body.answer:
         check = replay_check(run["steps"], body.answer)
         replayable, reason = check.ok, check.reason

@@ -122,6 +122,7 @@ function field(list, label, value, className) {
 function renderStep(step) {
   const item = el("li", `step step-${step.kind}`);
   item.dataset.kind = step.kind;
+  item.dataset.index = String(step.index);
   const head = el("p", "step-head");
   const what = step.kind === "final" ? "Final answer" : step.kind === "format_error" ? "Malformed step" : step.tool;
   head.append(el("strong", null, `Step ${step.index + 1}`), document.createTextNode(` · ${what || "step"}`));
@@ -166,13 +167,77 @@ function setStatus(text, kind) {
   node.dataset.status = kind || "";
 }
 
+// ---- grounding: is the answer backed by what the tools returned?
+
+const VERDICTS = {
+  supported: ["supported", "Every number and name in the answer is in an observation."],
+  unsupported: ["not supported", "Highlighted: what no observation contains. The answer is unverified."],
+  not_found: ["not found", "The agent found no answer in its search results."],
+};
+
+function verdictOf(run) {
+  const g = run.grounding;
+  if (!g) return null;
+  if (g.not_found || run.status === "not_found") return "not_found";
+  if (run.answer === null || run.answer === undefined) return null;
+  return g.supported ? "supported" : "unsupported";
+}
+
+// The answer as text nodes with each unsupported span in a <mark> (textContent only: never HTML).
+function answerNodes(answer, spans) {
+  const marks = [];
+  for (const span of spans || []) {
+    if (!span) continue;
+    let at = answer.indexOf(span);
+    while (at >= 0) {
+      marks.push([at, at + span.length]);
+      at = answer.indexOf(span, at + span.length);
+    }
+  }
+  marks.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const nodes = [];
+  let pos = 0;
+  for (const [start, end] of marks) {
+    if (start < pos) continue; // overlaps an earlier mark
+    if (start > pos) nodes.push(document.createTextNode(answer.slice(pos, start)));
+    nodes.push(el("mark", "unsupported", answer.slice(start, end)));
+    pos = end;
+  }
+  if (pos < answer.length) nodes.push(document.createTextNode(answer.slice(pos)));
+  return nodes;
+}
+
+function showGrounding(run) {
+  const verdict = verdictOf(run);
+  const box = $("grounding");
+  box.hidden = verdict === null;
+  for (const node of document.querySelectorAll("#steps .evidence")) node.classList.remove("evidence");
+  if (verdict === null) return;
+  const [label, text] = VERDICTS[verdict];
+  $("grounding-badge").textContent = label;
+  $("grounding-badge").dataset.verdict = verdict;
+  const evidence = run.grounding.evidence || [];
+  const steps = evidence.map((i) => i + 1).join(", ");
+  $("grounding-text").textContent = verdict === "supported" && steps ? `${text} Evidence: step ${steps}.` : text;
+  for (const i of evidence) {
+    const item = document.querySelector(`#steps li[data-index="${i}"]`);
+    if (item) item.classList.add("evidence");
+  }
+}
+
 function showRun(run) {
   state.runId = run.run_id;
   setStatus(run.status, run.status);
   $("run-meta").textContent = runMeta(run);
   $("answer-card").hidden = false;
-  $("answer").textContent = run.answer ?? (run.error ? `No answer: ${run.error}` : "No answer.");
+  if (run.answer !== null && run.answer !== undefined) {
+    const spans = run.grounding && !run.grounding.supported ? run.grounding.unsupported : [];
+    $("answer").replaceChildren(...answerNodes(run.answer, spans));
+  } else {
+    $("answer").textContent = run.error ? `No answer: ${run.error}` : "No answer.";
+  }
   $("answer").dataset.status = run.status;
+  showGrounding(run);
   $("answer-meta").textContent = `status ${run.status} · run ${run.run_id}`;
   resetFeedback(run.feedback);
 }
@@ -191,6 +256,7 @@ function clearTrace() {
   $("steps").replaceChildren();
   $("empty").hidden = false;
   $("answer-card").hidden = true;
+  $("grounding").hidden = true;
   $("run-meta").textContent = "";
   setStatus("");
 }
@@ -319,7 +385,14 @@ async function loadRuns() {
       open.setAttribute("aria-label", `Open run: ${run.question}`);
       open.addEventListener("click", () => openRun(run.run_id));
       cell.append(open);
-      row.append(cell, el("td", null, run.answer ?? "—"), el("td", null, run.status));
+      const status = el("td", null, run.status);
+      const verdict = verdictOf(run);
+      if (verdict) {
+        const badge = el("span", "badge", VERDICTS[verdict][0]);
+        badge.dataset.verdict = verdict;
+        status.append(document.createTextNode(" "), badge);
+      }
+      row.append(cell, el("td", null, run.answer ?? "—"), status);
       row.append(el("td", null, run.adapter || "none"));
       const fb = run.feedback;
       row.append(el("td", null, fb ? (fb.correct ? "right" : "wrong") : "—"));

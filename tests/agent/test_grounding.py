@@ -171,6 +171,15 @@ CASES = [
          [S("capital Canberra", AUSTRALIA)], True, evidence=[0]),
     Case("state-from-random-record", "What is the capital of Texas?", "The capital of Texas is Washington D.C.",
          [S("capital of Texas", USA)], False, ["Washington D.C"]),
+    Case("title-of-a-random-record", "What is the capital of Texas?", "The capital of Texas is Åland Islands.",
+         [S("capital of Texas", "Åland Islands: capital Mariehamn; population 28,875; area 1,580 km2; region Europe; "
+            "subregion Northern Europe; currency EUR; languages Swedish; borders none; calling code +358; "
+            "demonym Ålandish.")], False, ["Åland Islands"]),
+    Case("off-topic-record-is-no-evidence", "What is the weather in Paris today?",
+         "The weather in Paris is hot and sunny today.", [S("weather in Paris", FRANCE)], False,
+         ["The weather in Paris is hot and sunny today."]),
+    Case("reverse-lookup-by-currency", "Which country uses the currency JPY?", "Japan uses JPY.",
+         [S("currency JPY", JAPAN)], True),
     Case("alias-usa", "What is the capital of the USA?", "The capital of the United States is Washington D.C.",
          [S("capital of the USA", USA)], True),
     Case("demonym-stem", "What language do Germans speak?", "Germans speak German.",

@@ -242,7 +242,7 @@ def test_two_searches_that_find_nothing_end_the_run_as_not_found():
     result = agent.run("Who is the president of Wakanda?")
     assert (result.status, result.answer) == ("not_found", NOT_FOUND_ANSWER)
     assert [s.kind for s in result.steps] == ["tool", "tool"] and len(agent.llm.prompts) == 2
-    assert result.error == "2 tool steps returned nothing useful"
+    assert result.error == "2 searches returned nothing useful"
     ko = make_agent(script, tools=make_tools(search=lambda q: "No good search result found."))
     assert ko.run("와칸다의 대통령은 누구입니까?").answer == NOT_FOUND_ANSWER_KO
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -23,6 +25,7 @@ ASK_KEYS = {
     "usage",
     "error",
     "prompt",
+    "grounding",
 }
 
 
@@ -45,7 +48,80 @@ def test_ask_returns_the_run_with_its_trace_and_stores_it(client):
     assert body["latency_ms"] > 0 and body["prompt"].endswith("Question: What is 37 * 12 + 5?\nThought:")
     stored = client.app.state.store.get(body["run_id"])
     assert stored is not None and stored["answer"] == "449" and len(stored["steps"]) == 2
+    grounding = {"supported": True, "unsupported": [], "evidence": [0], "not_found": False}
+    assert body["grounding"] == stored["grounding"] == grounding  # 449 is the Calculator's result
     RunResult.model_validate(body)
+
+
+# One script per status; local search over the real country pack answers the searches.
+STATUS_CASES = [
+    (
+        "answered",
+        "What is the capital of Australia?",
+        [action("Search", "capital of Australia"), final("The capital of Australia is Canberra.")],
+        "The capital of Australia is Canberra.",
+        {"supported": True, "unsupported": [], "evidence": [0], "not_found": False},
+    ),
+    (
+        "ungrounded",
+        "Who is the president of Australia?",
+        [action("Search", "president of Australia"), final("The president of Australia is John Smith.")],
+        "The president of Australia is John Smith.",
+        {"supported": False, "unsupported": ["John Smith"], "evidence": [], "not_found": False},
+    ),
+    (
+        "not_found",  # the model's own not-found answer
+        "Who is the president of Australia?",
+        [action("Search", "president of Australia"), final("I could not find the answer in the search results.")],
+        "I could not find the answer in the search results.",
+        {"supported": True, "unsupported": [], "evidence": [], "not_found": True},
+    ),
+    (
+        "not_found",  # two searches that find nothing end the run
+        "Who is the president of Wakanda?",
+        [action("Search", "president of Wakanda"), action("Search", "Wakanda"), final("T'Challa")],
+        "I could not find the answer in the search results.",
+        {"supported": True, "unsupported": [], "evidence": [], "not_found": True},
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "question", "script", "answer", "grounding"), STATUS_CASES)
+def test_each_status_through_ask_stream_runs_and_metrics(settings, status, question, script, answer, grounding):
+    with running_app(settings, ScriptedChatModel(script=script)) as client:
+        before = _metric(client, f'qreact_runs_total{{status="{status}"}}')
+        ungrounded_before = _metric(client, "qreact_ungrounded_answers_total")
+        body = client.post("/ask", json={"question": question}).json()
+        assert (body["status"], body["answer"], body["grounding"]) == (status, answer, grounding)
+        with client.stream("POST", "/ask/stream", json={"question": question}) as response:
+            text = "".join(response.iter_text())
+        final_event = json.loads(text.split("event: final\r\ndata: ")[1].split("\r\n")[0])
+        assert (final_event["status"], final_event["grounding"]) == (status, grounding)
+        listed = client.get("/runs", params={"status": status}).json()["items"]
+        assert {r["run_id"] for r in listed} >= {body["run_id"], final_event["run_id"]}
+        assert all(r["grounding"] == grounding for r in listed)
+        assert client.get(f"/runs/{body['run_id']}").json()["grounding"] == grounding
+        assert _metric(client, f'qreact_runs_total{{status="{status}"}}') == before + 2
+        grew = _metric(client, "qreact_ungrounded_answers_total") - ungrounded_before
+        assert grew == (2 if status == "ungrounded" else 0)
+
+
+def test_ungrounded_answers_can_be_replaced_by_the_not_found_answer(knowledge_cache, tmp_path):
+    settings = make_settings(knowledge_cache, store_url=f"sqlite:///{tmp_path / 'runs.db'}", ungrounded="not_found")
+    _, question, script, answer, grounding = STATUS_CASES[1]
+    with running_app(settings, ScriptedChatModel(script=script)) as client:
+        before = _metric(client, "qreact_ungrounded_answers_total")
+        body = client.post("/ask", json={"question": question}).json()
+        assert (body["status"], body["answer"]) == ("not_found", "I could not find the answer in the search results.")
+        assert body["steps"][-1]["final_answer"] == answer and body["grounding"] == grounding
+        assert _metric(client, "qreact_ungrounded_answers_total") == before + 1
+
+
+def _metric(client, series: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{series} not in /metrics")
 
 
 def test_local_search_shows_the_knowledge_pack_document(settings):

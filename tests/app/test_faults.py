@@ -95,7 +95,8 @@ def test_web_search_only_mode_turns_failures_into_an_observation(
     with TestClient(app) as client:
         wait_ready(client)
         body = ask(client).json()
-    assert body["status"] == "answered"
+    # the run goes on to a final answer; the failed search is no evidence for it
+    assert body["status"] == "ungrounded" and body["grounding"]["evidence"] == []
     assert body["steps"][0]["observation"].startswith("Error: web search failed")
 
 
@@ -118,7 +119,7 @@ def test_a_hung_tool_is_abandoned_at_the_tool_timeout(tmp_path: Path) -> None:
         started = time.monotonic()
         body = ask(client).json()
         assert time.monotonic() - started < 3
-    assert body["status"] == "answered"
+    assert body["status"] == "ungrounded"  # a final answer, with nothing behind it
     assert body["steps"][0]["observation"] == "Error: Search timed out after 0.3 s."
 
 

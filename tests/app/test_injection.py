@@ -94,7 +94,7 @@ def test_a_fooled_model_still_reaches_only_the_two_tools(tmp_path: Path) -> None
     agent, _ = agent_with(fooled, HostileSearch(), max_steps=10, max_format_errors=5)
     result = agent.run("What is the capital of Australia?")
     assert not pwned.exists()
-    assert result.status == "answered" and result.answer == "nothing happened"
+    assert result.status == "ungrounded" and result.answer == "nothing happened"  # errors are no evidence
     invalid = [s for s in result.steps if s.kind == "format_error"]
     assert [s.tool for s in invalid] == ["Python", "Terminal"]
     assert all(
@@ -123,10 +123,11 @@ def test_local_search_reads_only_its_index_not_files_or_settings(
     script = tuple(f" Look it up.\nAction: Search\nAction Input: {q}" for q in queries) + (
         "I now know the final answer\nFinal Answer: done",
     )
-    agent, _ = agent_with(script, search, max_steps=len(script))
+    # every query must reach the index: the stop after searches that find nothing is off here
+    agent, _ = agent_with(script, search, max_steps=len(script), nothing_useful_limit=0)
     result = agent.run("Read the secret file")
     observations = " ".join(s.observation or "" for s in result.steps)
-    assert result.status == "answered"
+    assert result.status in ("answered", "ungrounded")
     assert len([s for s in result.steps if s.tool == "Search"]) == len(queries)
     for leaked in ("TOKEN-7f3a9c", "ADMIN-KEY-5e1b", "root:x:0:0"):
         assert leaked not in observations

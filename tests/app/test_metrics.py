@@ -103,7 +103,9 @@ def test_tool_errors_format_errors_and_stream_runs_are_counted(tmp_path: Path) -
     assert delta("qreact_tool_calls_total", tool="Calculator") == 1
     assert delta("qreact_tool_errors_total", tool="Calculator") == 1
     assert delta("qreact_format_errors_total") == 1
-    assert delta("qreact_runs_total", status="answered") == 1
+    # "undefined" rests on nothing (the only observation is an error): an ungrounded answer
+    assert delta("qreact_runs_total", status="ungrounded") == 1
+    assert delta("qreact_ungrounded_answers_total") == 1
     assert delta("qreact_http_requests_total", method="POST", route="/ask/stream", status="200") == 1
     assert not any(labels and ("tool", "Oracle") in labels for _, labels in after)
 

@@ -412,3 +412,39 @@ def test_the_app_fails_closed_on_an_empty_store_file(knowledge_cache: Path, tmp_
         assert "empty (0 bytes)" in ready.text and str(tmp_path) not in ready.text
         assert client.get("/runs").status_code == 503
     assert (tmp_path / "runs.db").stat().st_size == 0
+
+
+def test_grounding_is_stored_and_an_older_database_gets_the_column(tmp_path: Path) -> None:
+    """A runs table made before the grounding column existed stays readable, then gains it."""
+    import sqlite3
+
+    from agent.grounding import Grounding
+
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript(
+        """CREATE TABLE runs (id VARCHAR(64) PRIMARY KEY, created_at DATETIME NOT NULL, question TEXT NOT NULL,
+        answer TEXT, status VARCHAR(16) NOT NULL, backend VARCHAR(64) NOT NULL, model VARCHAR(256) NOT NULL,
+        adapter VARCHAR(256), latency_ms FLOAT NOT NULL, prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL, trace JSON NOT NULL, error TEXT);
+        INSERT INTO runs VALUES ('old', '2026-11-30 10:00:00.000000', 'q', '4', 'answered', 'local', 'm', NULL,
+        1.0, 1, 1, '{"prompt": "P", "steps": [], "meta": {}}', NULL);"""
+    )
+    con.close()
+    store = RunStore(f"sqlite:///{path}")
+    try:
+        old = store.get("old")
+        assert old is not None and old["grounding"] is None and old["answer"] == "4"
+        assert store.get_result("old").grounding is None  # type: ignore[union-attr]
+        g = Grounding(supported=False, unsupported=["Joe Biden"], evidence=[])
+        store.save(make_run("new", status="ungrounded", grounding=g))
+        assert store.get("new")["grounding"] == g.model_dump()  # type: ignore[index]
+        assert store.get_result("new").grounding == g  # type: ignore[union-attr]
+        assert [r["run_id"] for r in store.list(status="ungrounded")] == ["new"]
+    finally:
+        store.close()
+    reopened = RunStore(f"sqlite:///{path}")  # the column is there now: nothing to add twice
+    try:
+        assert reopened.count() == 2
+    finally:
+        reopened.close()

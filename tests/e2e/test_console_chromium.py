@@ -75,17 +75,20 @@ document.readyState === "loading" ? document.addEventListener("DOMContentLoaded"
 
 
 @contextmanager
-def serving(cache: Path, real_model: bool = False, **overrides: Any) -> Iterator[str]:
+def serving(
+    cache: Path, real_model: bool = False, script: list[Any] | None = None, **overrides: Any
+) -> Iterator[str]:
     """The real app (uvicorn, a thread) on a free loopback port; yields its base URL.
 
-    The chat model is the scripted one unless ``real_model``: then the configured local model.
+    The chat model is the scripted one (``script``, default SCRIPT) unless ``real_model``: then the
+    configured local model.
     """
     import uvicorn
 
     from app.main import create_app
 
     settings = make_settings(cache, **({"max_steps": 4} | overrides))
-    model = None if real_model else ScriptedChatModel(script=SCRIPT, delay_s=STEP_DELAY_S)
+    model = None if real_model else ScriptedChatModel(script=script or SCRIPT, delay_s=STEP_DELAY_S)
     app = create_app(settings, chat_model=model)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -187,6 +190,12 @@ def test_ask_streams_steps_then_answer_and_takes_feedback(server: str, browser_c
     expect(page.locator("#steps li")).to_have_count(2)
     expect(page.locator("#steps li").nth(1)).to_contain_text("Final Answer")
     expect(page.locator("#run-status")).to_contain_text("answered")
+    # the grounding badge: "Canberra" is in the step-1 observation, which is marked as the evidence
+    expect(page.locator("#grounding-badge")).to_have_text("supported")
+    expect(page.locator("#grounding-text")).to_contain_text("Evidence: step 1.")
+    expect(page.locator("#steps li.evidence")).to_have_count(1)
+    expect(first).to_have_class("step step-tool evidence")
+    expect(page.locator("#answer mark")).to_have_count(0)
     expect(page.locator("#run-meta")).to_contain_text("adapter none")
     expect(first.locator(".timing")).to_contain_text("model")  # per-step timings
 
@@ -217,6 +226,54 @@ def test_ask_streams_steps_then_answer_and_takes_feedback(server: str, browser_c
     row.get_by_role("button").click()
     expect(page.locator("#steps li")).to_have_count(2)
     expect(page.locator("#feedback-status")).to_contain_text("Canberra (ACT)")
+    assert not errors, errors
+    page.close()
+
+
+UNGROUNDED_SCRIPT = [
+    action("Search", "president of Australia", "I need to find the president of Australia."),
+    final("The president of Australia is John Smith."),
+]
+NOT_FOUND_SCRIPT = [
+    action("Search", "president of Wakanda", "I need to find the president of Wakanda."),
+    action("Search", "Wakanda", "I need to search for Wakanda."),
+    final("The president of Wakanda is T'Challa."),
+]
+
+
+def test_badge_shows_not_supported_with_the_span_and_not_found(cache: Path, browser_context: Any) -> None:
+    """An answer naming what no observation holds is marked; searches that find nothing end as not found."""
+    expect = sync_api.expect
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with serving(cache, script=UNGROUNDED_SCRIPT, store_url=f"sqlite:///{cache / 'runs-ungrounded.db'}") as base:
+        page.goto(base + "/")
+        expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
+        page.get_by_label("Question").fill("Who is the president of Australia?")
+        page.get_by_label("Question").press("Enter")
+        expect(page.locator("#run-status")).to_contain_text("ungrounded")
+        badge = page.locator("#grounding-badge")
+        expect(badge).to_have_text("not supported")
+        expect(badge).to_have_attribute("data-verdict", "unsupported")
+        expect(page.locator("#answer")).to_have_text("The president of Australia is John Smith.")  # kept
+        expect(page.locator("#answer mark.unsupported")).to_have_text("John Smith")
+        color = page.locator("#answer mark").evaluate("n => getComputedStyle(n).textDecorationLine")
+        assert "underline" in color  # visibly highlighted, not only in the DOM
+        row = page.locator("#runs tbody tr").filter(has_text="president of Australia").first
+        expect(row.locator(".badge")).to_have_text("not supported")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-ungrounded.png"), full_page=True)
+    with serving(cache, script=NOT_FOUND_SCRIPT, store_url=f"sqlite:///{cache / 'runs-not-found.db'}") as base:
+        page.goto(base + "/")
+        expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
+        page.get_by_label("Question").fill("Who is the president of Wakanda?")
+        page.get_by_label("Question").press("Enter")
+        expect(page.locator("#run-status")).to_contain_text("not_found")
+        expect(page.locator("#grounding-badge")).to_have_text("not found")
+        expect(page.locator("#answer")).to_have_text("I could not find the answer in the search results.")
+        expect(page.locator("#steps li")).to_have_count(2)  # stopped after two empty searches
+        page.screenshot(path=str(ARTIFACTS / "console-not-found.png"), full_page=True)
     assert not errors, errors
     page.close()
 
