@@ -663,7 +663,7 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
         if _name_in(name.norm, name.script, qn) or (name.script == "latin" and _words_in(name.norm, [qn])):
             continue
         claimed = True
-        idx = _find_name(name, segments, asked, qn)
+        idx = _find_name(name, segments, asked, question)
         if idx is not None:
             cite(idx)
             continue
@@ -671,7 +671,7 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
         for part in _list_parts(name):
             if _name_in(part.norm, part.script, qn):
                 continue
-            idx = _find_name(part, segments, asked, qn)
+            idx = _find_name(part, segments, asked, question)
             if idx is None:
                 unsupported.append((part.start, part.span))
             else:
@@ -707,26 +707,33 @@ def _list_parts(name: NameClaim) -> list[NameClaim]:
 
 
 def _record_named_by(seg: Segment, question: str) -> bool:
-    """The question names one of the record's values (a reverse lookup: "whose capital is Canberra?")."""
+    """The question names one of the record's values (a reverse lookup: "whose capital is Canberra?").
+
+    Codes (currency CUP, calling codes) must match as written: "World Cup" does not name Cuba's peso."""
+    qn = normalize(question)
     for name, raw in seg.raw_fields.items():
         if name in ("population", "area"):
             continue
         for part in raw.split(", "):
             part_n = normalize(part)
-            if len(part_n) >= 3 and part_n not in ("none",) and _contains(question, part_n):
+            if len(part_n) < 3 or part_n == "none":
+                continue
+            if part.isupper() and not re.search(rf"(?<!\w){re.escape(part)}(?!\w)", question):
+                continue
+            if _contains(qn, part_n):
                 return True
     qnums = {round(v) for v in _values(question)}
     return any(round(v) in qnums for f in ("population", "area") for v in _values(seg.raw_fields.get(f, "")))
 
 
-def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str, qn: str) -> int | None:
+def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str, question: str) -> int | None:
     """The step whose observation supports a name, or None."""
     for seg in segments:
         if seg.title is None or seg.calc:
             if _name_in(name.norm, name.script, seg.text):
                 return seg.index
             continue
-        if name.norm in _title_forms(seg.title) and (seg.on_topic or _record_named_by(seg, qn)):
+        if name.norm in _title_forms(seg.title) and (seg.on_topic or _record_named_by(seg, question)):
             return seg.index  # a record supports its own title (a reverse lookup)
         if not seg.on_topic:
             continue

@@ -180,6 +180,9 @@ CASES = [
          ["The weather in Paris is hot and sunny today."]),
     Case("reverse-lookup-by-currency", "Which country uses the currency JPY?", "Japan uses JPY.",
          [S("currency JPY", JAPAN)], True),
+    Case("code-matches-only-as-written", "Who won the 2018 FIFA World Cup?", "Cuba has won the 2018 FIFA World Cup.",
+         [S("who won the 2018 FIFA World Cup", "Cuba: capital Havana; population 11,210,064; area 109,884 km2; "
+            "region Americas; currency CUC, CUP; languages Spanish; borders none; demonym Cuban.")], False, ["Cuba"]),
     Case("alias-usa", "What is the capital of the USA?", "The capital of the United States is Washington D.C.",
          [S("capital of the USA", USA)], True),
     Case("demonym-stem", "What language do Germans speak?", "Germans speak German.",
