@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import Depends, HTTPException, Request
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import limits, metrics
 from app.asgi import route_path, send_json_error
@@ -210,6 +210,34 @@ def form_safe(method: str, headers: Iterable[tuple[bytes, bytes]]) -> bool:
             if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
                 return True
     return False
+
+
+class JsonTooLargeMiddleware:
+    """Starlette's body limiter answers 413 in plain text; this rewrites that answer as JSON."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.detail = f"the request body is larger than {max_body_bytes} bytes (QREACT_MAX_BODY_BYTES)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replacing = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                plain = dict(message.get("headers", [])).get(b"content-type", b"").startswith(b"text/plain")
+                if plain:
+                    replacing = True
+                    await send_json_error(send, 413, self.detail)
+                    return
+            if replacing:  # the plain-text body that followed
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_json)
 
 
 class FormGuardMiddleware:
@@ -429,6 +457,7 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ApiKeyMiddleware, keys=keys)  # always: /admin/* is closed without the admin key
     document_bearer_auth(app, keys_required=keys.keys_required)
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    app.add_middleware(JsonTooLargeMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(FormGuardMiddleware)
     if settings.cors_origins:
         app.add_middleware(

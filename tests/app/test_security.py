@@ -302,6 +302,7 @@ def test_body_size_limit_with_content_length_and_chunked(tmp_path: Path) -> None
     big = b'{"question": "' + b"x" * 5000 + b'"}'
     response = client.post("/ask", content=big, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
+    assert "QREACT_MAX_BODY_BYTES" in response.json()["detail"]  # JSON, like every other error
 
     def chunks():  # no Content-Length: Transfer-Encoding chunked
         yield b'{"question": "'
@@ -310,7 +311,7 @@ def test_body_size_limit_with_content_length_and_chunked(tmp_path: Path) -> None
         yield b'"}'
 
     response = client.post("/ask", content=chunks(), headers={"Content-Type": "application/json"})
-    assert response.status_code == 413
+    assert response.status_code == 413 and response.headers["content-type"] == "application/json"
     assert "x-request-id" in response.headers
 
 
