@@ -307,7 +307,7 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
     temperature: float | None = Field(default=None, ge=0, le=2, description="default 0 (greedy), unlike OpenAI's 1")
     stop: str | list[str] | None = Field(default=None, description="up to 8 stop strings")
-    stream: bool = False
+    stream: bool = Field(default=False, strict=True, description="JSON true/false only")
     n: int = Field(default=1, ge=1, le=1, description="only 1 is supported")
 
     @field_validator("stop")

@@ -102,7 +102,9 @@ class FeedbackRequest(BaseModel):
         },
     )
 
-    correct: bool = Field(description="true: the answer is right (the run becomes a training example)")
+    correct: bool = Field(
+        strict=True, description="true: the answer is right (the run becomes a training example); JSON true/false only"
+    )
     answer: str | None = Field(
         default=None,
         min_length=1,

@@ -417,3 +417,13 @@ def test_the_real_app_enforces_keys_admin_and_rate_limit(tmp_path: Path) -> None
     assert codes == [200] * 5 + [429]
     limited = [line for line in metrics.splitlines() if line.startswith("qreact_rate_limited_total ")]
     assert limited and float(limited[0].split()[1]) >= 1
+
+
+def test_booleans_are_strict(client: TestClient) -> None:
+    run_id = client.post("/ask", json={"question": "What is 37 * 12 + 5?"}).json()["run_id"]
+    for value in ("yes", 1, "true"):  # accepted as True before
+        assert client.post(f"/runs/{run_id}/feedback", json={"correct": value}).status_code == 422, value
+    assert client.post(f"/runs/{run_id}/feedback", json={"correct": True}).status_code in (200, 201)
+    messages = [{"role": "user", "content": "hi"}]
+    body = {"model": "x", "messages": messages, "stream": "no"}
+    assert client.post("/v1/chat/completions", json=body).status_code == 422
