@@ -22,8 +22,9 @@ when it is *about what was asked*:
 - the record's country is named in the question or in the search query that returned it, and the
   question does not instead name that record's capital ("population of Tokyo" is not answered by
   Japan's record; "Mexico City" is not "Mexico");
-- the field holding the claim is mentioned in the question or the answer ("the GDP of Brazil is
-  211 million" finds 211 million in the *population* field and is unsupported);
+- the field holding the claim is what the question asks about ("the GDP of Brazil is 211 million"
+  finds 211 million in the *population* field and is unsupported; so is "The population of Japan is
+  127,080,000." as the answer to a question about life expectancy: the answer's own words do not count);
 - a record that is not about what was asked still supports its own title: "Which country has the
   capital Canberra?" → "Australia" (a reverse lookup).
 
@@ -291,7 +292,7 @@ RECORD_FIELDS = (
     "calling code", "subregion", "population", "languages", "currency", "capital", "borders",
     "demonym", "region", "area",
 )  # fmt: skip
-# words in the question or the answer that show a field is what was asked (normalised forms)
+# words in the question that show a field is what was asked (normalised forms)
 FIELD_WORDS: dict[str, tuple[str, ...]] = {
     "capital": ("capital", "capitals", "seat of government", "수도"),
     "population": (
@@ -592,7 +593,7 @@ class _Pool:
 
 
 def _number_pool(question: str, answer: str, segments: Sequence[Segment], qnums: Sequence[float]) -> _Pool:
-    asked = normalize(f"{question} {answer}")
+    asked = normalize(question)
     pool = _Pool([(v, None) for v in qnums])
     for seg in segments:
         if seg.calc:
@@ -613,7 +614,7 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
     if is_not_found(answer):
         return Grounding(supported=True, not_found=True)
     qn = normalize(question)
-    asked = normalize(f"{question} {answer}")
+    asked = normalize(question)
     segments = _segments(question, observations)
     qnums = _values(question)
     pool = _number_pool(question, answer, segments, qnums)

@@ -157,6 +157,8 @@ CASES = [
          "The president of Brazil is Brasília.", [S("president of Brazil", BRAZIL)], False, ["Brasília"]),
     Case("gdp-answered-with-population", "What is the GDP of Brazil?", "The GDP of Brazil is 203,586,000.",
          [S("GDP of Brazil", BRAZIL)], False, ["203,586,000"]),
+    Case("the-answer-names-another-field", "What is the life expectancy in Japan?",
+         "The population of Japan is 127,080,000.", [S("life expectancy Japan", JAPAN)], False, ["127,080,000"]),
     Case("life-expectancy-with-area", "What is the life expectancy in Japan?",
          "The life expectancy in Japan is 377,930.", [S("life expectancy Japan", JAPAN)], False, ["377,930"]),
     # --- entities of another type: a city for its country
