@@ -223,7 +223,7 @@ def resolve_adapter_dir(value: str | None) -> Path | None:
 
 def resolve_model(model: str) -> str:
     """'gemma-3-270m' → the converted default folder (converting it once); else a folder or HF id."""
-    from agent.backends.local import resolve_model_source
+    from agent.backends.loading import resolve_model_source
     from app.settings import Settings
 
     return resolve_model_source(model, Settings(_env_file=None).cache_dir)  # type: ignore[call-arg]

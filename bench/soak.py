@@ -97,7 +97,7 @@ class ScriptedChatModel(BaseChatModel):
         temperature: float = 0.0,
     ) -> Any:
         """The local backend's /v1 entry point: the script's step for this prompt."""
-        from agent.backends.local import GenerationResult
+        from agent.backends.text import GenerationResult
 
         if self.delay_s:
             time.sleep(self.delay_s)

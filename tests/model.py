@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from agent.backends.local import GenerationResult
+from agent.backends.text import GenerationResult
 from agent.prompt import FINAL_THOUGHT, STOP, render_prompt
 
 _HEADER_OBSERVATIONS = render_prompt("").count(STOP)  # "Observation:" lines of the format instructions

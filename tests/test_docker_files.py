@@ -352,7 +352,7 @@ def check_vllm_template(tokenizer: Any, bos_added_by_tokenizer: bool) -> None:
     tokenized without special tokens), gives the token ids the local backend feeds the model."""
     from langchain_core.messages import HumanMessage
 
-    from agent.backends.local import heal_prompt, messages_to_prompt
+    from agent.backends.text import heal_prompt, messages_to_prompt
     from agent.prompt import render_prompt
 
     template = (DOCKER / "vllm" / "raw_prompt.jinja").read_text()

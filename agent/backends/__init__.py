@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from agent.backends.local import GenerationResult, LocalChatModel
+from agent.backends.adapter_check import AdapterError
+from agent.backends.text import GenerationResult
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,6 @@ __all__ = [
     "AdapterError",
     "AdapterHost",
     "GenerationResult",
-    "LocalChatModel",
     "TextGenerator",
     "default_adapter_dir",
     "resolve_adapter",
@@ -83,16 +82,6 @@ def resolve_adapter(adapter: str | None) -> tuple[str, Path] | None:
         return None
     folder = Path(adapter).expanduser()
     if not folder.is_dir():
-        from agent.backends.local import AdapterError
-
         raise AdapterError(f"adapter folder {folder} does not exist (QREACT_ADAPTER)")
     return folder.resolve().name, folder
 
-
-def __getattr__(name: str) -> Any:
-    # lazy re-exports: importing agent.backends must not import torch
-    if name in {"AdapterError", "GenerationResult", "LocalChatModel"}:
-        from agent.backends import local
-
-        return getattr(local, name)
-    raise AttributeError(name)

@@ -63,7 +63,8 @@ def react_run(model: Any, question: str, new_tokens: int) -> dict[str, Any]:
 def measure(
     source: str, dtype: str, threads: int, decode_tokens: int, repeats: int, fast_head: bool = True
 ) -> dict[str, Any]:
-    from agent.backends.local import LocalChatModel, PrefixCache
+    from agent.backends.local import LocalChatModel
+    from agent.backends.prefix_cache import PrefixCache
 
     started = time.perf_counter()
     model = LocalChatModel.from_pretrained(

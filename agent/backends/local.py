@@ -5,41 +5,42 @@ What it adds over a plain ``model.generate``:
 - **KV-cache reuse.** The keys/values of recent sequences are kept in a small LRU keyed by token
   ids; a new prompt reuses the longest cached prefix, so step k+1 of a run only prefills the new
   observation, and the shared prompt header is prefilled once across runs. Greedy output is
-  identical with or without the cache (tested).
+  identical with or without the cache (tested; ``prefix_cache.py``).
 - **Stop strings inside generation.** Decoding stops as soon as the text contains a stop string
-  (``"\\nObservation:"``); the returned text never contains it. EOS stops too.
+  (``"\\nObservation:"``); the returned text never contains it. EOS stops too (``text.py``).
 - **Token healing.** A trailing space is stripped from the prompt and one leading space from the
   generated text, so the model writes ``"▁I"`` as the training tokenization has it.
 - **Adapters.** LoRA adapters (peft) are validated, loaded and hot-swapped under the generation
-  lock; a broken adapter raises ``AdapterError`` and the current one keeps serving.
+  lock; a broken adapter raises ``AdapterError`` (``adapter_check.py``) and the current one keeps serving.
 - **Deadline.** ``agent.loop.DEADLINE`` bounds the generation in flight.
 - **Lean forward.** Gemma 3 text models run through ``fast_decode.GemmaDecoder`` (fused weights with
   the active LoRA adapter merged into copies, preallocated keys/values, far fewer ops per token);
   other models, 4-bit weights and unmergeable adapters take the Hugging Face forward.
 
-Generation is synchronous and serialized by an internal lock (the app calls it in a thread).
+Loading (device, dtype, 4-bit) is ``loading.py``. Generation is synchronous and serialized by an
+internal lock (the app calls it in a thread).
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from agent.backends.gguf import DEFAULT_MODEL_NAME, ensure_default_model
+from agent.backends.adapter_check import AdapterError, validate_adapter
+from agent.backends.loading import load_model_and_tokenizer, resolve_load_options, resolve_model_source
+from agent.backends.prefix_cache import PrefixCache
+from agent.backends.text import GenerationResult, find_stop, heal_prompt, messages_to_prompt, stop_holdback
 from agent.config import LocalModelConfig
 from agent.loop import DEADLINE
 
@@ -50,196 +51,6 @@ PREFILL_CHUNK_TOKENS = 1024
 logger = logging.getLogger(__name__)
 
 _BASE_TAG = "<base>"  # KV-cache tag of the plain model (no adapter active)
-
-
-class AdapterError(ValueError):
-    """An adapter folder that cannot be served (missing, unreadable, or for another base model)."""
-
-
-@dataclass
-class GenerationResult:
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str  # "stop" (stop string or EOS), "length" (max_new_tokens) or "timeout" (DEADLINE)
-    cached_tokens: int = 0  # prompt tokens whose keys/values came from the cache (not prefilled)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to place the model: resolved from settings by ``resolve_load_options``."""
-
-    device: str  # "cpu" or "cuda"
-    dtype: str  # "float32", "bfloat16" or "float16"
-    quantize_4bit: bool
-
-
-def resolve_load_options(device: str = "auto", dtype: str = "auto", quantize: str = "auto") -> LoadOptions:
-    """Settings values ("auto" allowed) → concrete device, dtype and quantization."""
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype == "auto":
-        # bf16 on CUDA; fp32 on CPU: on AVX2-only CPUs bf16 decodes faster but prefills ~4.5x slower
-        # (docs/backends.md has the numbers).
-        dtype = "bfloat16" if device == "cuda" else "float32"
-    quantize_4bit = quantize == "4bit" or (quantize == "auto" and device == "cuda")
-    return LoadOptions(device=device, dtype=dtype, quantize_4bit=quantize_4bit)
-
-
-def resolve_model_source(local_model: str, cache_dir: str | Path) -> str:
-    """'gemma-3-270m' → the converted default folder (converting once); else a folder or HF id."""
-    if local_model == DEFAULT_MODEL_NAME:
-        return str(ensure_default_model(cache_dir))
-    path = Path(local_model).expanduser()
-    return str(path) if path.exists() else local_model
-
-
-def load_model_and_tokenizer(source: str, options: LoadOptions) -> tuple[Any, Any]:
-    """Load a causal LM + tokenizer for inference, as ``options`` says."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
-
-    torch_dtype = getattr(torch, options.dtype)
-    kwargs: dict[str, Any] = {"dtype": torch_dtype}
-    if options.quantize_4bit:
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=torch_dtype,
-        )
-        kwargs["device_map"] = "auto" if options.device == "cuda" else {"": "cpu"}
-    elif options.device == "cuda":
-        kwargs["device_map"] = "auto"
-    started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    model.eval()
-    logger.info(
-        "loaded %s (%s, %s%s) in %.1f s",
-        source,
-        options.device,
-        options.dtype,
-        ", 4-bit NF4" if options.quantize_4bit else "",
-        time.perf_counter() - started,
-    )
-    return model, tokenizer
-
-
-# --------------------------------------------------------------------------- prompt helpers
-
-
-def messages_to_prompt(messages: Sequence[BaseMessage], tokenizer: Any = None) -> str:
-    """One human message → its text as is (the ReAct prompt); several → the chat template if the
-    tokenizer has one, else the contents joined by blank lines (base models have no template)."""
-    if len(messages) == 1 and isinstance(messages[0], HumanMessage):
-        return str(messages[0].content)
-    template = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
-    if template:
-        roles = {"human": "user", "ai": "assistant", "system": "system"}
-        chat = [{"role": roles.get(m.type, m.type), "content": str(m.content)} for m in messages]
-        return str(tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True))
-    return "\n\n".join(str(m.content) for m in messages)
-
-
-def heal_prompt(prompt: str) -> tuple[str, bool]:
-    """Strip one trailing space (token healing); returns the prompt and whether it was stripped."""
-    if prompt.endswith(" "):
-        return prompt[:-1], True
-    return prompt, False
-
-
-def find_stop(text: str, stops: Sequence[str]) -> int:
-    """Index of the earliest stop string in ``text``, or -1."""
-    hits = [i for i in (text.find(s) for s in stops if s) if i != -1]
-    return min(hits) if hits else -1
-
-
-def _stop_holdback(text: str, stops: Sequence[str]) -> int:
-    """How many trailing characters might be the start of a stop string (not safe to stream yet)."""
-    keep = 0
-    for stop in stops:
-        for n in range(min(len(stop) - 1, len(text)), 0, -1):
-            if text.endswith(stop[:n]):
-                keep = max(keep, n)
-                break
-    return keep
-
-
-# --------------------------------------------------------------------------- KV cache
-
-
-class PrefixCache:
-    """A small LRU of past key/values keyed by (adapter tag, token ids).
-
-    ``lookup`` returns a private copy of the longest cached prefix (at most ``len(ids) - 1`` tokens,
-    since the last prompt token must be fed to get the next-token logits); ``store`` keeps a
-    sequence's cache after generation. Entries that are a prefix of a stored one are dropped.
-    """
-
-    def __init__(self, max_entries: int = 4) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, tuple[int, ...]], Any] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def lookup(self, tag: str, ids: Sequence[int]) -> tuple[int, Any]:
-        best_len, best_key = 0, None
-        limit = len(ids) - 1
-        for key in self._entries:
-            if key[0] != tag:
-                continue
-            n = _common_prefix(key[1], ids, limit)
-            if n > best_len:
-                best_len, best_key = n, key
-        if best_key is None or best_len == 0:
-            return 0, None
-        self._entries.move_to_end(best_key)
-        return best_len, _copy_cache(self._entries[best_key], best_len)
-
-    def store(self, tag: str, ids: Sequence[int], cache: Any) -> None:
-        if self.max_entries <= 0 or not ids:
-            return
-        key = (tag, tuple(ids))
-        for old in list(self._entries):
-            if old[0] == tag and len(old[1]) <= len(key[1]) and key[1][: len(old[1])] == old[1]:
-                del self._entries[old]
-        self._entries[key] = cache
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
-    n = min(len(a), len(b), limit)
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def _copy_cache(cache: Any, length: int) -> Any:
-    """A private copy of the first ``length`` positions of ``cache`` (KVBuffers or a full-attention DynamicCache)."""
-    from transformers import DynamicCache
-
-    from agent.backends.fast_decode import KVBuffers
-
-    if isinstance(cache, KVBuffers):
-        return cache.prefix_copy(length)
-
-    data = [(layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone()) for layer in cache.layers]
-    return DynamicCache(data)
-
-
-# --------------------------------------------------------------------------- the chat model
 
 
 class LocalChatModel(BaseChatModel):
@@ -532,7 +343,7 @@ class LocalChatModel(BaseChatModel):
                     if cut != -1:
                         text, finish = text[:cut], "stop"
                         break
-                    safe = len(text) - _stop_holdback(text, stops)
+                    safe = len(text) - stop_holdback(text, stops)
                     if text[safe - 1 : safe] == "\ufffd":  # an incomplete UTF-8 character: wait for the rest
                         safe -= 1
                     if safe > emitted:
@@ -705,114 +516,3 @@ class LocalChatModel(BaseChatModel):
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name) or "adapter"
 
-
-# --------------------------------------------------------------------------- adapter validation
-
-
-# adapter_config.json keys that only describe LoRA layers added beside the base model's; any other
-# key (layer_replication copies base layers, modules_to_save replaces modules, trainable tokens
-# change the embeddings...) is refused unless it holds its "off" value below.
-LORA_CONFIG_KEYS = frozenset({
-    "peft_type", "task_type", "auto_mapping", "peft_version", "base_model_name_or_path", "revision",
-    "inference_mode", "r", "target_modules", "exclude_modules", "lora_alpha", "lora_dropout",
-    "fan_in_fan_out", "use_rslora", "init_lora_weights", "layers_to_transform", "layers_pattern",
-    "rank_pattern", "alpha_pattern", "megatron_core", "qalora_group_size", "use_qalora",
-    "ensure_weight_tying", "use_dora",  # DoRA: a magnitude vector beside each adapted layer
-})  # fmt: skip
-# keys accepted only with these values: what peft writes when the feature is off
-LORA_CONFIG_OFF: dict[str, tuple[Any, ...]] = {
-    "bias": ("none",),
-    "lora_bias": (False,),
-    **{key: (None,) for key in (
-        "layer_replication", "modules_to_save", "trainable_token_indices", "target_parameters",
-        "megatron_config", "alora_invocation_tokens", "eva_config", "corda_config", "lora_ga_config",
-        "velora_config", "monteclora_config", "arrow_config", "kasa_config", "use_bdlora", "runtime_config",
-    )},  # fmt: skip
-    "loftq_config": ({}, None),
-}
-
-
-def adapter_config_problems(config: dict[str, Any]) -> list[str]:
-    """Every adapter_config.json key that could change the base model's structure (a whitelist)."""
-    problems = []
-    for key, value in sorted(config.items()):
-        if key in LORA_CONFIG_KEYS:
-            continue
-        if key not in LORA_CONFIG_OFF:
-            problems.append(f"{key}: not an accepted LoRA option")
-        elif value not in LORA_CONFIG_OFF[key] and not (value == [] and None in LORA_CONFIG_OFF[key]):
-            problems.append(f"{key}={value!r} changes the base model (accepted: {LORA_CONFIG_OFF[key][0]!r})")
-    return problems
-
-
-def validate_adapter(path: Path, base_model: Any) -> dict[str, Any]:
-    """Check an adapter folder before anything is loaded; returns its adapter_config.
-
-    Checks: the folder and adapter_config.json exist and parse; it is a LoRA adapter; the weights
-    are in a complete safetensors file; every adapted module exists in ``base_model`` with matching
-    shapes. Raises ``AdapterError`` naming the problem.
-    """
-    if not path.is_dir():
-        raise AdapterError(f"adapter folder {path} does not exist")
-    config_file = path / "adapter_config.json"
-    if not config_file.is_file():
-        raise AdapterError(f"{path} has no adapter_config.json (not a peft adapter folder)")
-    try:
-        config = json.loads(config_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise AdapterError(f"{config_file} is not valid JSON: {exc}") from exc
-    if not isinstance(config, dict) or config.get("peft_type") != "LORA":
-        raise AdapterError(f"{config_file}: peft_type must be 'LORA', got {config.get('peft_type')!r}")
-    problems = adapter_config_problems(config)
-    if problems:
-        raise AdapterError(f"{config_file} is refused: " + "; ".join(problems))
-    weights = path / "adapter_model.safetensors"
-    if not weights.is_file():
-        extra = " (pickled .bin adapters are refused: use safetensors)" if (path / "adapter_model.bin").exists() else ""
-        raise AdapterError(f"{path} has no adapter_model.safetensors{extra}")
-    try:
-        from safetensors import safe_open
-
-        shapes: dict[str, tuple[int, ...]] = {}
-        with safe_open(str(weights), framework="pt") as handle:
-            for key in handle.keys():  # noqa: SIM118 - safe_open is not a Mapping
-                tensor = handle.get_tensor(key)
-                shapes[key] = tuple(tensor.shape)
-    except Exception as exc:
-        raise AdapterError(f"{weights} is unreadable or truncated: {exc}") from exc
-    if not shapes:
-        raise AdapterError(f"{weights} holds no tensors")
-    _check_against_base(shapes, base_model, path)
-    return config
-
-
-def _check_against_base(shapes: dict[str, tuple[int, ...]], base_model: Any, path: Path) -> None:
-    modules = dict(base_model.named_modules())
-    missing: list[str] = []
-    mismatched: list[str] = []
-    for key, shape in shapes.items():
-        if ".lora_A." not in key and ".lora_B." not in key:
-            continue
-        name = key.split(".lora_")[0]
-        if name.startswith("base_model.model."):
-            name = name[len("base_model.model.") :]
-        module = modules.get(name)
-        if module is None:
-            missing.append(name)
-            continue
-        module = getattr(module, "base_layer", module)
-        in_f, out_f = getattr(module, "in_features", None), getattr(module, "out_features", None)
-        if in_f is None or out_f is None or len(shape) != 2:
-            continue
-        if (".lora_A." in key and shape[1] != in_f) or (".lora_B." in key and shape[0] != out_f):
-            mismatched.append(f"{name} {shape} vs base ({out_f}, {in_f})")
-    if missing:
-        raise AdapterError(
-            f"adapter {path} targets modules the base model lacks (trained on another model?): "
-            + ", ".join(sorted(set(missing))[:5])
-        )
-    if mismatched:
-        raise AdapterError(
-            f"adapter {path} does not fit the base model's shapes (trained on another model?): "
-            + "; ".join(mismatched[:5])
-        )

@@ -19,7 +19,7 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from agent.backends import TextGenerator
-from agent.backends.local import messages_to_prompt
+from agent.backends.text import messages_to_prompt
 from app.deps import ChatModelDep, ServiceUnavailable, SettingsDep
 from app.schemas import (
     ChatCompletion,

@@ -14,14 +14,10 @@ import torch
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import PrivateAttr
 
-from agent.backends.local import (
-    AdapterError,
-    LocalChatModel,
-    PrefixCache,
-    find_stop,
-    heal_prompt,
-    messages_to_prompt,
-)
+from agent.backends.adapter_check import AdapterError
+from agent.backends.local import LocalChatModel
+from agent.backends.prefix_cache import PrefixCache
+from agent.backends.text import find_stop, heal_prompt, messages_to_prompt
 from agent.loop import DEADLINE
 from agent.prompt import STOP, observation_suffix, render_prompt
 from tests.tiny import make_lora_adapter

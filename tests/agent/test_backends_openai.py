@@ -152,7 +152,7 @@ def test_build_chat_model_dispatch(
 
 def test_resolve_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import agent.backends as backends
-    from agent.backends.local import AdapterError
+    from agent.backends.adapter_check import AdapterError
 
     assert resolve_adapter(None) is None and resolve_adapter("none") is None
     monkeypatch.setattr(backends, "REPO_ROOT", tmp_path)

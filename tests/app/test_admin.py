@@ -206,7 +206,7 @@ def test_the_name_default_is_reserved_for_the_shipped_adapter(
 def test_adapter_config_whitelist(change: dict, refused: str | None) -> None:
     import json
 
-    from agent.backends.local import adapter_config_problems
+    from agent.backends.adapter_check import adapter_config_problems
 
     shipped = json.loads((Path(__file__).parents[2] / "adapters" / "default" / "adapter_config.json").read_text())
     problems = adapter_config_problems(shipped | change)
