@@ -28,7 +28,7 @@ class LocalModelConfig:
     threads: int | None = None  # torch CPU threads; None = torch's choice
     max_new_tokens: int = 160  # tokens per ReAct step
     fast_head: bool = True  # CPU fp32 greedy: the int8-screened output layer
-    fast_decode: bool = True  # Gemma 3: the lean forward
+    fast_decode: bool = True  # Gemma 3: fast decode, the hand-written forward (agent/backends/fast_decode.py)
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,9 @@ class Settings(BaseSettings):
     )
     fast_decode: bool = Field(
         True,
-        description="Gemma 3 runs a lean forward (fused weights, the active LoRA adapter merged into copies, "
-        "preallocated keys/values): same greedy text, ~1.5x faster decode; false = the Hugging Face forward",
+        description="Gemma 3 runs fast decode, a hand-written forward (fused weights, the active LoRA adapter "
+        "merged into copies, preallocated keys/values): same greedy text, ~1.5x faster decode; "
+        "false = the Hugging Face forward",
     )
     openai_model: str = Field("gpt-4o-mini", description="model name for the openai backend")
     openai_base_url: str | None = Field(

@@ -14,10 +14,10 @@ The bandwidth is measured in the same process before and after the timings of ea
 (a sum over a large buffer with the model's thread count) and the highest reading is kept, as the
 fastest decode timing is: on a busy machine both sides are each one's best moment. The decode rate is the
 backend's own ``generate_text`` (stop checks and detokenisation included) on the path the service
-uses (the lean Gemma 3 forward of agent/backends/fast_decode.py when it applies): (time for N
+uses (fast decode, the hand-written Gemma 3 forward of agent/backends/fast_decode.py, when it applies): (time for N
 tokens − time for 1 token) / (N − 1); the Hugging Face forward on the same loaded model is timed
 right after it, for the speed-up. A profile splits one decode step into the output layer (timed
-alone on the path greedy decoding takes), the layers' weight multiplications (the lean forward's
+alone on the path greedy decoding takes), the layers' weight multiplications (fast decode's
 own matrices, one row, timed alone) and the rest (attention, norms, rotary, Python). llama.cpp on
 the same GGUF is measured when ``llama_cpp`` imports; on these machines it does not install (no
 wheel; its sdist takes >25 min to build on 2 cores). Writes bench/results/p2_<device>.{json,md}.
@@ -147,11 +147,11 @@ def profile_head(model: Any, device: str, repeats: int) -> float:
 
 
 def profile_layer_matmuls(chat: Any, repeats: int) -> float | None:
-    """Seconds for the layers' weight multiplications alone on one row (the lean forward's matrices), or None."""
+    """Seconds for the layers' weight multiplications alone on one row (fast decode's matrices), or None."""
     import torch
 
     decoder = getattr(chat, "_decoder", None)
-    if decoder is None or chat.decode_path != "lean":
+    if decoder is None or chat.decode_path != "fast_decode":
         return None
     first = decoder.layers[0]
     hidden, inter = decoder.hidden, decoder.inter
@@ -217,12 +217,12 @@ def measure_dtype(cfg: P2Config, source: str, dtype: str) -> dict[str, Any]:
     hf_step_s: float | None = None
     for _ in range(3):  # on a busy machine the difference can drown in noise: measure again
         t1, tn = time_decode(model, prompt, n_gen, cfg.repeats)
-        if path == "lean":  # the Hugging Face forward on the same weights, timed right after
-            model._lean = False
+        if path == "fast_decode":  # the Hugging Face forward on the same weights, timed right after
+            model._fast_decode = False
             try:
                 hf_t1, hf_tn = time_decode(model, prompt, n_gen, cfg.repeats)
             finally:
-                model._lean = True
+                model._fast_decode = True
             hf_step_s = (hf_tn - hf_t1) / (n_gen - 1) if hf_tn > hf_t1 else None
         if tn > t1:
             break
@@ -231,12 +231,12 @@ def measure_dtype(cfg: P2Config, source: str, dtype: str) -> dict[str, Any]:
     step_s = (tn - t1) / (n_gen - 1)
     cpu_ms = cpu_ms_per_token(model, prompt, n_gen, cfg.repeats)
     hf_cpu_ms: float | None = None
-    if path == "lean":
-        model._lean = False
+    if path == "fast_decode":
+        model._fast_decode = False
         try:
             hf_cpu_ms = cpu_ms_per_token(model, prompt, n_gen, cfg.repeats)
         finally:
-            model._lean = True
+            model._fast_decode = True
     head_s = profile_head(model.model, cfg.device, max(5, cfg.repeats))
     layers_s = profile_layer_matmuls(model, max(5, cfg.repeats))
     again = measure_bandwidth(cfg.bandwidth_mb, max(3, cfg.repeats), cfg.device)

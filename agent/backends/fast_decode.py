@@ -1,8 +1,10 @@
-"""A lean Gemma 3 forward for the local backend: fused, adapter-merged weights and preallocated keys/values.
+"""Fast decode: the hand-written Gemma 3 forward of the local backend (fused, adapter-merged weights,
+preallocated keys/values). One name for it everywhere: this module, ``FastDecoder``, the
+``fast_decode`` option (``QREACT_FAST_DECODE``) and ``LocalChatModel.decode_path == "fast_decode"``.
 
 The Hugging Face forward spends most of a one-token decode step on per-op overhead, not on reading
 weights: Gemma 3 270M has ~100 M layer parameters (~400 MB fp32, ~13 ms at ~30 GB/s) but the step
-took ~40 ms. ``GemmaDecoder`` runs the same math with far fewer ops:
+took ~40 ms. ``FastDecoder`` runs the same math with far fewer ops:
 
 - q/k/v and gate/up projections fused into one matrix each (one GEMV instead of three / two);
 - the q and k RMS norms and rotary embedding applied to all heads at once, cos/sin from a table;
@@ -13,9 +15,9 @@ took ~40 ms. ``GemmaDecoder`` runs the same math with far fewer ops:
   The model's own weights are never modified, so swapping adapters cannot drift: every rebuild
   starts from the untouched base weights.
 
-It covers ``Gemma3ForCausalLM`` (text) on CPU with plain ``nn.Linear`` layers; ``GemmaDecoder.unsupported``
+It covers ``Gemma3ForCausalLM`` (text) on CPU with plain ``nn.Linear`` layers; ``FastDecoder.unsupported``
 names why another model or adapter (4-bit, DoRA, soft-capping, ...) must take the Hugging Face path.
-Greedy outputs match the Hugging Face path token for token on the tested prompts (tests/agent/test_decode_fast.py).
+Greedy outputs match the Hugging Face path token for token on the tested prompts (tests/agent/test_fast_decode.py).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class KVBuffers:
 
 @dataclass(slots=True)
 class _Layer:
-    """One decoder layer's tensors, ready for the lean forward."""
+    """One decoder layer's tensors, ready for fast decode."""
 
     qkv: torch.Tensor
     o: torch.Tensor
@@ -110,8 +112,8 @@ def _norm_scale(norm: Any) -> torch.Tensor:
     return 1.0 + norm.weight.detach().float()
 
 
-class GemmaDecoder:
-    """The lean forward over a Gemma 3 text model; see the module docstring."""
+class FastDecoder:
+    """Fast decode over a Gemma 3 text model; see the module docstring."""
 
     def __init__(self, model: Any, transposed: Sequence[str] = TRANSPOSED) -> None:
         self.model = model
@@ -141,7 +143,7 @@ class GemmaDecoder:
 
     @staticmethod
     def unsupported(model: Any) -> str | None:
-        """Why ``model`` cannot use the lean forward (None: it can)."""
+        """Why ``model`` cannot use fast decode (None: it can)."""
         cfg = getattr(model, "config", None)
         if cfg is None or getattr(cfg, "model_type", None) != "gemma3_text":
             return f"model type {getattr(cfg, 'model_type', None)!r} (only gemma3_text)"
@@ -172,7 +174,7 @@ class GemmaDecoder:
 
     @staticmethod
     def adapter_unsupported(model: Any, adapter: str) -> str | None:
-        """Why peft adapter ``adapter`` cannot be merged into the lean forward (None: it can)."""
+        """Why peft adapter ``adapter`` cannot be merged into fast decode's copies (None: it can)."""
         wrapped = 0
         for name, module in model.named_modules():
             if _holds(module, "lora_A", adapter) or _holds(module, "lora_embedding_A", adapter):
@@ -324,13 +326,13 @@ class GemmaDecoder:
         return self.model.get_output_embeddings()(hidden)[0].float()
 
 
-def decoder_for(model: Any) -> GemmaDecoder | None:
-    """A ``GemmaDecoder`` over ``model`` when it is supported (else None, with the reason logged)."""
-    reason = GemmaDecoder.unsupported(model)
+def decoder_for(model: Any) -> FastDecoder | None:
+    """A ``FastDecoder`` over ``model`` when it is supported (else None, with the reason logged)."""
+    reason = FastDecoder.unsupported(model)
     if reason is not None:
-        logger.info("lean decode off (%s): using the Hugging Face forward", reason)
+        logger.info("fast decode off (%s): using the Hugging Face forward", reason)
         return None
-    return GemmaDecoder(model)
+    return FastDecoder(model)
 
 
-__all__ = ["GemmaDecoder", "KVBuffers", "decoder_for"]
+__all__ = ["FastDecoder", "KVBuffers", "decoder_for"]

@@ -13,8 +13,9 @@ What it adds over a plain ``model.generate``:
 - **Adapters.** LoRA adapters (peft) are validated, loaded and hot-swapped under the generation
   lock; a broken adapter raises ``AdapterError`` (``adapter_check.py``) and the current one keeps serving.
 - **Deadline.** ``agent.loop.DEADLINE`` bounds the generation in flight.
-- **Lean forward.** Gemma 3 text models run through ``fast_decode.GemmaDecoder`` (fused weights with
-  the active LoRA adapter merged into copies, preallocated keys/values, far fewer ops per token);
+- **Fast decode.** Gemma 3 text models run through ``fast_decode.FastDecoder``, a hand-written forward
+  (fused weights with the active LoRA adapter merged into copies, preallocated keys/values, far fewer
+  ops per token);
   other models, 4-bit weights and unmergeable adapters take the Hugging Face forward.
 
 Loading (device, dtype, 4-bit) is ``loading.py``. Generation is synchronous and serialized by an
@@ -67,7 +68,7 @@ class LocalChatModel(BaseChatModel):
     kv_cache_entries: int = 4  # sequences whose keys/values are kept (~36 KB/token for Gemma-270M fp32)
     fast_head: bool = True  # CPU fp32 greedy: int8-screened output layer, exact top-k rescoring (fast_head.py)
     fast_head_min_vocab: int = 32768  # below this the full output layer is cheap anyway
-    fast_decode: bool = True  # Gemma 3: the lean forward of fast_decode.py (fused, adapter merged)
+    fast_decode: bool = True  # Gemma 3: fast_decode.py's hand-written forward (fused, adapter merged)
 
     _model: Any = PrivateAttr(default=None)  # the served module (PeftModel once an adapter is loaded)
     _base: Any = PrivateAttr(default=None)
@@ -80,8 +81,8 @@ class LocalChatModel(BaseChatModel):
     _eos_ids: set[int] = PrivateAttr(default_factory=set)
     _cache_kw: str = PrivateAttr(default="past_key_values")  # transformers 5.24 renamed it "cache"
     _head: Any = PrivateAttr(default=None)  # a ScreenedHead when installed
-    _decoder: Any = PrivateAttr(default=None)  # a fast_decode.GemmaDecoder when the model supports it
-    _lean: bool = PrivateAttr(default=False)  # the decoder serves the active adapter (else the HF forward)
+    _decoder: Any = PrivateAttr(default=None)  # a fast_decode.FastDecoder when the model supports it
+    _fast_decode: bool = PrivateAttr(default=False)  # fast decode serves the active adapter (else the HF forward)
 
     # ----------------------------------------------------------------- construction
 
@@ -111,7 +112,7 @@ class LocalChatModel(BaseChatModel):
             from agent.backends.fast_decode import decoder_for
 
             self._decoder = decoder_for(model)
-            self._lean = self._decoder is not None
+            self._fast_decode = self._decoder is not None
         return self
 
     @classmethod
@@ -164,8 +165,8 @@ class LocalChatModel(BaseChatModel):
 
     @property
     def decode_path(self) -> str:
-        """``"lean"`` (fast_decode.GemmaDecoder) or ``"hf"`` (the Hugging Face forward) for the active adapter."""
-        return "lean" if self._lean else "hf"
+        """``"fast_decode"`` (fast_decode.FastDecoder) or ``"hf"`` (the Hugging Face forward) for the active adapter."""
+        return "fast_decode" if self._fast_decode else "hf"
 
     # ----------------------------------------------------------------- langchain-core
 
@@ -303,7 +304,7 @@ class LocalChatModel(BaseChatModel):
             try:
                 with torch.inference_mode():
                     cached, cache = self._kv.lookup(tag, ids)
-                if self._lean:  # room for the whole generation in one allocation
+                if self._fast_decode:  # room for the whole generation in one allocation
                     if cache is None:
                         cache = self._decoder.new_cache(len(ids) + limit)
                     else:
@@ -394,7 +395,7 @@ class LocalChatModel(BaseChatModel):
 
     def _cache_tag(self) -> str:
         tag = self._adapters[self._active][0] if self._active is not None else _BASE_TAG
-        return f"lean:{tag}" if self._lean else tag  # the two paths keep different cache types
+        return f"fast_decode:{tag}" if self._fast_decode else tag  # the two paths keep different cache types
 
     # ----------------------------------------------------------------- adapters
 
@@ -472,7 +473,7 @@ class LocalChatModel(BaseChatModel):
         self._sync_decoder()
 
     def _sync_decoder(self) -> None:
-        """Rebuild the lean forward's merged weights for the active adapter (from the untouched base weights)."""
+        """Rebuild fast decode's merged weights for the active adapter (from the untouched base weights)."""
         decoder = self._decoder
         if decoder is None:
             return
@@ -481,15 +482,15 @@ class LocalChatModel(BaseChatModel):
             reason = decoder.adapter_unsupported(self._model, peft_id)
             if reason is not None:
                 logger.info("adapter %r served by the Hugging Face forward: %s", self._active, reason)
-                self._lean = False
+                self._fast_decode = False
                 return
-        if decoder.adapter != peft_id or not self._lean:
+        if decoder.adapter != peft_id or not self._fast_decode:
             started = time.perf_counter()
             decoder.rebuild(peft_id)
             logger.info(
-                "lean forward rebuilt for %s in %.2f s", self._active or "the base model", time.perf_counter() - started
+                "fast decode rebuilt for %s in %.2f s", self._active or "the base model", time.perf_counter() - started
             )
-        self._lean = True
+        self._fast_decode = True
 
     def _attach(self, path: Path, peft_id: str) -> None:
         from peft import PeftModel

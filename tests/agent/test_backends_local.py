@@ -419,7 +419,7 @@ def test_4bit_nf4_on_cpu(tmp_path: Path) -> None:
     from bitsandbytes.nn import Linear4bit
 
     assert any(isinstance(m, Linear4bit) for m in model.model.modules())
-    assert model.decode_path == "hf"  # 4-bit weights: the lean forward does not apply
+    assert model.decode_path == "hf"  # 4-bit weights: fast decode does not apply
     assert result.completion_tokens == 4
     assert model.generate_text(PROMPT, max_new_tokens=4).text == result.text
 

@@ -1,4 +1,5 @@
-"""The lean Gemma 3 forward (agent/backends/fast_decode.py) against the Hugging Face forward, on the tiny model."""
+"""Fast decode, the hand-written Gemma 3 forward (agent/backends/fast_decode.py), against the Hugging Face
+forward, on the tiny model."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from agent.backends.fast_decode import GemmaDecoder, KVBuffers
+from agent.backends.fast_decode import FastDecoder, KVBuffers
 from agent.backends.local import LocalChatModel
 from agent.prompt import STOP, observation_suffix, render_prompt
 from tests.tiny import make_lora_adapter
@@ -30,7 +31,7 @@ def _make_adapter(tiny_model_dir: Path, folder: Path, seed: int, **lora: Any) ->
 
 @pytest.fixture(scope="module")
 def adapters(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("lean-adapters")
+    root = tmp_path_factory.mktemp("fast-decode-adapters")
     return {
         "a": _make_adapter(tiny_model_dir, root / "a", 1),
         "b": _make_adapter(tiny_model_dir, root / "b", 2, target_modules=["q_proj", "v_proj", "down_proj"]),
@@ -48,8 +49,8 @@ def _steps(model: LocalChatModel) -> list[str]:
     return texts
 
 
-def test_tiny_gemma_takes_the_lean_path(tiny_model_dir: Path) -> None:
-    assert _load(tiny_model_dir).decode_path == "lean"
+def test_tiny_gemma_takes_the_fast_decode_path(tiny_model_dir: Path) -> None:
+    assert _load(tiny_model_dir).decode_path == "fast_decode"
     assert _load(tiny_model_dir, fast_decode=False).decode_path == "hf"
 
 
@@ -64,14 +65,14 @@ def test_logits_match_the_hf_forward_past_the_sliding_window(tiny_model_dir: Pat
     cache, buffers = DynamicCache(), decoder.new_cache(4)  # tiny capacity: the buffers must grow
     with torch.inference_mode():
         hf = model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True).logits[0, -1]
-        lean = decoder.logits_last(ids, buffers)
-        assert torch.allclose(hf, lean, atol=1e-5)
+        fast = decoder.logits_last(ids, buffers)
+        assert torch.allclose(hf, fast, atol=1e-5)
         token = int(hf.argmax())
         for _ in range(40):
             hf = model(input_ids=torch.tensor([[token]]), past_key_values=cache, use_cache=True).logits[0, -1]
-            lean = decoder.logits_last([token], buffers)
-            assert torch.allclose(hf, lean, atol=1e-5)
-            assert int(lean.argmax()) == int(hf.argmax())
+            fast = decoder.logits_last([token], buffers)
+            assert torch.allclose(hf, fast, atol=1e-5)
+            assert int(fast.argmax()) == int(hf.argmax())
             token = int(hf.argmax())
     assert buffers.length == len(ids) + 40 and buffers.capacity >= buffers.length
 
@@ -94,27 +95,27 @@ def test_prefill_in_chunks_equals_one_prefill(tiny_model_dir: Path) -> None:
 
 
 def test_generation_identical_to_the_hf_path(tiny_model_dir: Path) -> None:
-    lean, hf = _load(tiny_model_dir), _load(tiny_model_dir, fast_decode=False)
-    assert _steps(lean) == _steps(hf)
-    # the second and third steps reused the cached prefix: the stored caches are the lean buffers
-    assert any(key[0].startswith("lean:") for key in lean.kv_cache._entries)
-    streamed = "".join(lean.stream_text(PROMPT, stop=[STOP]))
+    fast, hf = _load(tiny_model_dir), _load(tiny_model_dir, fast_decode=False)
+    assert _steps(fast) == _steps(hf)
+    # the second and third steps reused the cached prefix: the stored caches are fast decode's buffers
+    assert any(key[0].startswith("fast_decode:") for key in fast.kv_cache._entries)
+    streamed = "".join(fast.stream_text(PROMPT, stop=[STOP]))
     assert streamed == hf.generate_text(PROMPT, stop=[STOP]).text
 
 
 def test_merged_adapter_matches_peft_unmerged(tiny_model_dir: Path, adapters: dict[str, Path]) -> None:
-    lean, hf = _load(tiny_model_dir), _load(tiny_model_dir, fast_decode=False)
-    base_text = _steps(lean)
+    fast, hf = _load(tiny_model_dir), _load(tiny_model_dir, fast_decode=False)
+    base_text = _steps(fast)
     for name in ("a", "b"):
-        for model in (lean, hf):
+        for model in (fast, hf):
             model.load_adapter(adapters[name], name)
             model.activate_adapter(name)
-        assert lean.decode_path == "lean" and lean._decoder.adapter is not None
-        texts = _steps(lean)
+        assert fast.decode_path == "fast_decode" and fast._decoder.adapter is not None
+        texts = _steps(fast)
         assert texts == _steps(hf)
         assert texts != base_text  # the adapter is really applied
-    lean.activate_adapter(None)
-    assert _steps(lean) == base_text
+    fast.activate_adapter(None)
+    assert _steps(fast) == base_text
 
 
 def test_swaps_restore_the_exact_base_weights(tiny_model_dir: Path, adapters: dict[str, Path]) -> None:
@@ -143,14 +144,14 @@ def test_swaps_restore_the_exact_base_weights(tiny_model_dir: Path, adapters: di
 
 
 def test_unmergeable_adapter_falls_back_to_hf(tiny_model_dir: Path, adapters: dict[str, Path]) -> None:
-    lean, hf = _load(tiny_model_dir), _load(tiny_model_dir, fast_decode=False)
-    for model in (lean, hf):
+    fast, hf = _load(tiny_model_dir), _load(tiny_model_dir, fast_decode=False)
+    for model in (fast, hf):
         model.load_adapter(adapters["dora"], "dora")
         model.activate_adapter("dora")
-    assert lean.decode_path == "hf"  # DoRA is not merged into the lean copies
-    assert lean.generate_text(PROMPT).text == hf.generate_text(PROMPT).text
-    lean.activate_adapter(None)
-    assert lean.decode_path == "lean"
+    assert fast.decode_path == "hf"  # DoRA is not merged into fast decode's copies
+    assert fast.generate_text(PROMPT).text == hf.generate_text(PROMPT).text
+    fast.activate_adapter(None)
+    assert fast.decode_path == "fast_decode"
 
 
 def test_unsupported_models_are_named() -> None:
@@ -159,7 +160,7 @@ def test_unsupported_models_are_named() -> None:
     llama = LlamaForCausalLM(
         LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
     )
-    assert "gemma3_text" in (GemmaDecoder.unsupported(llama) or "")
+    assert "gemma3_text" in (FastDecoder.unsupported(llama) or "")
 
 
 def test_kv_buffers_grow_and_keep_their_contents() -> None:
@@ -171,10 +172,10 @@ def test_kv_buffers_grow_and_keep_their_contents() -> None:
     assert torch.equal(buffers.keys[1][0, 0, :2], torch.arange(8.0).view(2, 4))
 
 
-def test_setting_turns_the_lean_forward_off(tiny_model_dir: Path) -> None:
+def test_setting_turns_fast_decode_off(tiny_model_dir: Path) -> None:
     from app.settings import Settings
     from app.wiring import local_model_config
 
-    for on, path in ((True, "lean"), (False, "hf")):
+    for on, path in ((True, "fast_decode"), (False, "hf")):
         settings = Settings(_env_file=None, local_model=str(tiny_model_dir), fast_decode=on)  # type: ignore[call-arg]
         assert LocalChatModel.from_config(local_model_config(settings)).decode_path == path
