@@ -9,6 +9,7 @@ countries_broad, korean, and the v2 mixer); this module keeps the names and the 
 
 from __future__ import annotations
 
+from agent.prompt import FINAL_THOUGHT
 from finetune.generators.arithmetic import ARITHMETIC, NAMES, ArithmeticTemplate
 from finetune.generators.base import (
     GOLD_MAX_RESULTS,
@@ -25,7 +26,6 @@ from finetune.generators.base import (
 from finetune.generators.countries import (
     ACCEPTANCE_QUESTION,
     EVAL_COUNTS,
-    FINAL_THOUGHT,
     FORCED_TRAIN,
     HELDOUT_KINDS,
     PHRASINGS,

@@ -25,17 +25,9 @@ from langchain_core.tools import BaseTool
 
 from agent.knowledge import ensure_default_index
 from agent.loop import format_observation
-from agent.prompt import (
-    CALCULATOR_NAME,
-    FINAL_THOUGHT,
-    NOT_FOUND_THOUGHT,
-    SEARCH_NAME,
-    final_log,
-    not_found_answer,
-    render_prompt,
-    step_log,
-)
+from agent.prompt import CALCULATOR_NAME, FINAL_THOUGHT, NOT_FOUND_THOUGHT, SEARCH_NAME, not_found_answer
 from agent.tools import build_tools
+from agent.trajectory import ToolCall, Trajectory
 from finetune.scoring import is_correct
 
 TRAIN, DEV, TEST = "train", "dev", "test"
@@ -105,17 +97,12 @@ class Draft:
 
     def act(self, thought: str, tool: str, tool_input: str) -> str:
         observation = self.run(tool, tool_input)
-        log = step_log(thought, tool, tool_input, first=not self.steps)
-        self.steps.append(
-            {
-                "thought": thought,
-                "tool": tool,
-                "tool_input": tool_input,
-                "observation": observation,
-                "log": log,
-            }
-        )
+        self.steps.append({"thought": thought, "tool": tool, "tool_input": tool_input, "observation": observation})
         return observation
+
+    def calls(self) -> list[ToolCall]:
+        """The steps as ``Trajectory.build`` takes them: (thought, tool, tool_input, observation)."""
+        return [(s["thought"], s["tool"], s["tool_input"], s["observation"]) for s in self.steps]
 
     def search_number(self, thought: str, query: str, value: float, title: str) -> str:
         observation = self.act(thought, SEARCH_NAME, query)
@@ -208,23 +195,20 @@ def build_row(
     """A trajectory row; raises ``Rejected`` when an answerable ending does not score against its gold."""
     if ending.answerable and not is_correct(ending.answer, ending.gold, ending.rel_tol):
         raise Rejected(f"final {ending.answer!r} does not score against {ending.gold!r}")
-    thought = FINAL_THOUGHT if ending.answerable else NOT_FOUND_THOUGHT
-    row: dict[str, Any] = {
-        "id": "",
-        "question": question,
-        "prompt": render_prompt(question),
-        "steps": draft.steps,
-        "final_answer": ending.answer,
-        "final_log": final_log(thought, ending.answer, first=not draft.steps),
-        "source": "gold",
-        "answer": ending.gold,
-        "answerable": ending.answerable,
-        "kind": kind,
-        "meta": {"split": split, "generator": generator, "template": template, **(meta or {})},
-    }
+    extras: dict[str, Any] = {"answerable": ending.answerable}
     if ending.rel_tol is not None:
-        row["rel_tol"] = ending.rel_tol
-    return row
+        extras["rel_tol"] = ending.rel_tol
+    return Trajectory.build(
+        question=question,
+        calls=draft.calls(),
+        final_answer=ending.answer,
+        final_thought=FINAL_THOUGHT if ending.answerable else NOT_FOUND_THOUGHT,
+        source="gold",
+        answer=ending.gold,
+        kind=kind,
+        meta={"split": split, "generator": generator, "template": template, **(meta or {})},
+        **extras,
+    ).to_row()
 
 
 def eval_line(row: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from typing import Any
 from langchain_core.tools import BaseTool
 
 from agent.knowledge import country_records
-from agent.prompt import CALCULATOR_NAME, FINAL_THOUGHT, final_log, observation_suffix, render_prompt
+from agent.prompt import CALCULATOR_NAME
+from agent.trajectory import Trajectory
 from finetune.generators.arithmetic import ARITHMETIC, ArithmeticTemplate, from_template
 from finetune.generators.base import (
     GOLD_MAX_RESULTS,
@@ -462,17 +463,15 @@ class GoldGenerator:
             self.skipped[kind] += 1
             logger.debug("skip %s: final %r does not score against %r", kind, answer, gold)
             return None
-        row: dict[str, Any] = {
-            "id": "",
-            "question": question,
-            "prompt": render_prompt(question),
-            "steps": draft.steps,
-            "final_answer": answer,
-            "final_log": final_log(FINAL_THOUGHT, answer, first=not draft.steps),
-            "source": "gold",
-            "answer": gold,
-            "kind": kind,
-            "meta": {
+        extras: dict[str, Any] = {} if tol is None else {"rel_tol": tol}
+        row = Trajectory.build(
+            question=question,
+            calls=draft.calls(),
+            final_answer=answer,
+            source="gold",
+            answer=gold,
+            kind=kind,
+            meta={
                 "split": split,
                 "template": template.name if template is not None else kind,
                 "phrasing": index,
@@ -482,9 +481,8 @@ class GoldGenerator:
                 "seed": self.cfg.seed,
                 "search_max_results": self.cfg.max_results,
             },
-        }
-        if tol is not None:
-            row["rel_tol"] = tol
+            **extras,
+        ).to_row()
         if split == "train" and (row["meta"]["heldout_phrasing"] or row["meta"]["heldout_kind"]):
             raise AssertionError("held-out phrasing or kind leaked into train")
         return row
@@ -492,11 +490,7 @@ class GoldGenerator:
 
 def training_text(row: dict[str, Any]) -> str:
     """The full text one trajectory trains on (prompt + steps + final), as the loop would build it."""
-    return (
-        row["prompt"]
-        + "".join(s["log"] + observation_suffix(s["observation"]) for s in row["steps"])
-        + row["final_log"]
-    )
+    return Trajectory.parse(row).training_text()
 
 
 def eval_question(row: dict[str, Any]) -> dict[str, Any]:

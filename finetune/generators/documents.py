@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from agent.knowledge import index_folder
 from agent.prompt import SEARCH_NAME
 from agent.tools import CalculatorTool, build_tools
+from agent.tools.calculator import evaluate
 from finetune.generators.base import (
     TRAIN,
     Draft,
@@ -541,7 +542,15 @@ PAIRS: dict[str, list[tuple[str, str, str, str, str, str]]] = {
             "On average, how many employees does {e} have per office?",
             "{x} / {y}",
             "{e} has about {r} employees per office.",
-        )
+        ),
+        (
+            "revenue_per_office",
+            "revenue",
+            "offices",
+            "How much revenue does {e} make per office, in million dollars?",
+            "{x} / {y}",
+            "{e} makes about {r} million dollars per office.",
+        ),
     ],
     "product": [
         (
@@ -551,7 +560,15 @@ PAIRS: dict[str, list[tuple[str, str, str, str, str, str]]] = {
             "What does the {e} cost per year of warranty?",
             "{x} / {y}",
             "The {e} costs {r} per year of warranty.",
-        )
+        ),
+        (
+            "price_per_hour",
+            "price",
+            "battery",
+            "What does the {e} cost per hour of battery life?",
+            "{x} / {y}",
+            "The {e} costs {r} per hour of battery life.",
+        ),
     ],
     "place": [
         (
@@ -571,7 +588,15 @@ PAIRS: dict[str, list[tuple[str, str, str, str, str, str]]] = {
             "How many visitors per day does the {e} have on average?",
             "{x} / {y}",
             "The {e} has about {r} visitors per day.",
-        )
+        ),
+        (
+            "ticket_per_day",
+            "ticket",
+            "days",
+            "What does a ticket for the {e} cost per day of the event?",
+            "{x} / {y}",
+            "A ticket for the {e} costs {r} per day.",
+        ),
     ],
     "route": [
         (
@@ -581,7 +606,15 @@ PAIRS: dict[str, list[tuple[str, str, str, str, str, str]]] = {
             "How many minutes per stop does the {e} take on average?",
             "{x} / {y}",
             "The {e} takes {r} minutes per stop.",
-        )
+        ),
+        (
+            "speed",
+            "length",
+            "minutes",
+            "What is the average speed of the {e} in km/h?",
+            "{x} / ({y} / 60)",
+            "The {e} averages {r} km/h.",
+        ),
     ],
 }
 # computations over one numeric fact: (name, field, question, expression over {x} (and {k}), answer)
@@ -595,6 +628,20 @@ SINGLES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "{x} + {k}",
             "{e} would have {r} employees.",
         ),
+        (
+            "more_offices",
+            "offices",
+            "If {e} opened {k} new offices, how many offices would it have?",
+            "{x} + {k}",
+            "{e} would have {r} offices.",
+        ),
+        (
+            "revenue_growth",
+            "revenue",
+            "If the revenue of {e} grew by {k}0 percent, what would it be, in million dollars?",
+            "{x} * (1 + {k}0 / 100)",
+            "The revenue of {e} would be {r} million dollars.",
+        ),
     ],
     "product": [
         ("many", "price", "How much do {k} units of the {e} cost?", "{k} * {x}", "{k} units of the {e} cost {r}."),
@@ -605,8 +652,25 @@ SINGLES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "2025 - {x}",
             "The {e} was released {r} years before 2025.",
         ),
+        (
+            "weight",
+            "weight",
+            "How much do {k} units of the {e} weigh together?",
+            "{k} * {x}",
+            "{k} units of the {e} weigh {r}.",
+        ),
+        (
+            "discount",
+            "price",
+            "What does the {e} cost after a {k}0 percent discount?",
+            "{x} * (1 - {k}0 / 100)",
+            "After the discount the {e} costs {r}.",
+        ),
     ],
-    "person": [("age", "born", "How old was {e} in 2025?", "2025 - {x}", "{e} was {r} years old in 2025.")],
+    "person": [
+        ("age", "born", "How old was {e} in 2025?", "2025 - {x}", "{e} was {r} years old in 2025."),
+        ("metres", "height", "How tall is {e} in metres?", "{x} / 100", "{e} is {r} metres tall."),
+    ],
     "place": [
         (
             "age",
@@ -614,7 +678,21 @@ SINGLES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "How many years before 2025 was {e} founded?",
             "2025 - {x}",
             "{e} was founded {r} years before 2025.",
-        )
+        ),
+        (
+            "feet",
+            "elevation",
+            "What is the elevation of {e} in feet, at 3.28 feet per metre?",
+            "{x} * 3.28",
+            "{e} lies at {r} feet.",
+        ),
+        (
+            "grow",
+            "population",
+            "If {k}000 people moved to {e}, what would its population be?",
+            "{x} + {k}000",
+            "The population of {e} would be {r}.",
+        ),
     ],
     "event": [
         (
@@ -623,7 +701,14 @@ SINGLES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "How much do {k} tickets for the {e} cost?",
             "{k} * {x}",
             "{k} tickets for the {e} cost {r}.",
-        )
+        ),
+        (
+            "since_first",
+            "first",
+            "How many years before 2025 was the first {e} held?",
+            "2025 - {x}",
+            "The first {e} was held {r} years before 2025.",
+        ),
     ],
     "route": [
         ("return", "fare", "How much do {k} rides on the {e} cost?", "{k} * {x}", "{k} rides on the {e} cost {r}.")
@@ -741,16 +826,18 @@ def _answer(fact: Fact, name: str, value_text: str) -> str:
     return fact.answer.format(e=name, v=value_text)
 
 
-def one(rng: random.Random, split: str) -> dict[str, Any]:
-    """One document trajectory for ``split`` (``heldout``: the held-out type and ask forms)."""
+QUESTION_TYPES = ("copy", "single", "pair", "two", "compare", "missing_field", "missing_entity")
+QUESTION_WEIGHTS = (22, 12, 8, 10, 8, 24, 16)  # the v2 candidate's mix
+
+
+def one(rng: random.Random, split: str, weights: Sequence[float] = QUESTION_WEIGHTS) -> dict[str, Any]:
+    """One document trajectory for ``split`` (``heldout``: the held-out type and ask forms); ``weights``
+    of ``QUESTION_TYPES``."""
     types = [t for t in TYPES if (t in HELDOUT_TYPES) == (split == "heldout")]
     if split in ("dev", "test"):
         types = [t for t in TYPES if t not in HELDOUT_TYPES]
     kind = rng.choice(types)
-    qtype = rng.choices(
-        ["copy", "single", "pair", "two", "compare", "missing_field", "missing_entity"],
-        weights=[22, 12, 8, 10, 8, 24, 16],
-    )[0]
+    qtype = rng.choices(QUESTION_TYPES, weights=weights)[0]
     if qtype == "single" and kind not in SINGLES or qtype == "pair" and kind not in PAIRS:
         qtype = "copy"
     if qtype in ("two", "compare") and kind == "person":
@@ -768,6 +855,7 @@ def one(rng: random.Random, split: str) -> dict[str, Any]:
         omit = {f for f in facts if rng.random() < 0.15}
     docs = [write_doc(rng, kind, target, omit)]
     needed: list[str] = []
+    pair = PAIRS.get(kind, [("", "", "", "", "", "")])[0]
     if qtype in ("two", "compare"):
         asked = rng.choice(numeric)
         docs.append(write_doc(rng, kind, other, {f for f in facts if rng.random() < 0.15} - {asked.name}))
@@ -776,7 +864,8 @@ def one(rng: random.Random, split: str) -> dict[str, Any]:
     elif qtype == "single":
         needed = [rng.choice(SINGLES[kind])[1]]
     elif qtype == "pair":
-        needed = list(PAIRS[kind][0][1:3])
+        pair = rng.choice(PAIRS[kind])
+        needed = list(pair[1:3])
     elif qtype == "copy":
         needed = [asked.name]
     if needed:
@@ -789,7 +878,7 @@ def one(rng: random.Random, split: str) -> dict[str, Any]:
         docs = docs[1:]  # the entity asked about is not in the corpus
     corpus = Corpus(docs, max_results)
     try:
-        return _trajectory(rng, split, kind, qtype, asked, docs, target, other, corpus, max_results)
+        return _trajectory(rng, split, kind, qtype, asked, docs, target, other, corpus, max_results, pair)
     finally:
         corpus.close()
 
@@ -805,6 +894,7 @@ def _trajectory(
     other: str,
     corpus: Corpus,
     max_results: int,
+    pair: tuple[str, str, str, str, str, str],
 ) -> dict[str, Any]:
     draft = Draft(corpus.run)
     by_name = {d.name: d for d in docs}
@@ -865,7 +955,7 @@ def _trajectory(
             meta=meta,
         )
     if qtype == "pair":
-        name, f1, f2, q, expr, ans = PAIRS[kind][0]
+        name, f1, f2, q, expr, ans = pair
         question = q.format(e=target)
         x = _find(draft, by_name[target], facts[f1], rng)
         y = _find(draft, by_name[target], facts[f2], rng, first=False)
@@ -937,8 +1027,6 @@ def _bare(text: str) -> str:
 
 
 def _calc_gold(expression: str) -> float:
-    from agent.tools.calculator import evaluate
-
     return float(evaluate(expression))
 
 

@@ -10,6 +10,7 @@ two-country sum, comparison, and not-found (a field the record lacks) ending wit
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from agent.prompt import SEARCH_NAME
@@ -132,12 +133,21 @@ def _forms(kind: str, split: str) -> list[str]:
     return list(forms[-1:]) if split == "heldout" else list(forms[:-1])
 
 
-def one(records: list[dict[str, Any]], run: ToolRunner, rng: random.Random, split: str) -> dict[str, Any]:
-    """One Korean trajectory over the split's countries that have a Korean name."""
+KIND_WEIGHTS = (18, 18, 10, 10, 10, 10, 10, 14)  # of FORMS' kinds, the v2 candidate's mix
+
+
+def one(
+    records: list[dict[str, Any]],
+    run: ToolRunner,
+    rng: random.Random,
+    split: str,
+    weights: Sequence[float] = KIND_WEIGHTS,
+) -> dict[str, Any]:
+    """One Korean trajectory over the split's countries that have a Korean name (``weights`` of FORMS' kinds)."""
     recs = [r for r in records if r["name"] in KO_NAMES]
     if len(recs) < 3:
         raise Rejected("too few countries with a Korean name in this split")
-    kind = rng.choices(list(FORMS), weights=[18, 18, 10, 10, 10, 10, 10, 14])[0]
+    kind = rng.choices(list(FORMS), weights=weights)[0]
     look, draft = Lookup(run), Draft(run)
     form = rng.choice(_forms(kind, split))
     template = f"{kind}:{FORMS[kind].index(form)}"
@@ -173,7 +183,7 @@ def one(records: list[dict[str, Any]], run: ToolRunner, rng: random.Random, spli
         if kind == "sum":
             result = draft.calculate("Now I need to add the two populations.", f"{x} + {y}")
             ending = Ending(
-                f"{ka}와(과) {kb}의 인구를 합치면 {result}명입니다.", float(ra["population"] + rb["population"]), 1e-6
+                f"{_wa(ka)} {kb}의 인구를 합치면 {result}명입니다.", float(ra["population"] + rb["population"]), 1e-6
             )
         else:
             best, kbest = (ra, ka) if ra["population"] > rb["population"] else (rb, kb)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.knowledge import country_records
 from finetune.generators import arithmetic, countries_broad, documents, korean, negatives
 from finetune.generators.base import Rejected, ToolRunner, default_tools, eval_line, rng_for, write_jsonl
 from finetune.generators.countries import ACCEPTANCE_QUESTION, GoldConfig, GoldGenerator, load_countries
@@ -42,6 +43,36 @@ TRAIN_COUNTS: dict[str, int] = {
 }
 DEV_COUNTS: dict[str, int] = {"countries_broad": 12, "arithmetic": 8, "documents": 16, "negatives": 8, "korean": 6}
 HELDOUT_COUNTS: dict[str, int] = {"countries_broad": 40, "arithmetic": 40, "negatives": 24, "korean": 16}
+# The v2b corrective mix (continues the v2 candidate; docs/v2-candidate.md, attempt 2): the candidate's
+# failures were multi-step gold kinds answered after one search or with the wrong operator (density, sums,
+# ratios), document computations without the Calculator, and answers read from a record or document that
+# lacks the asked field. So: gold rows per kind weighted to the multi-step kinds, documents weighted to
+# computations and missing fields, Korean weighted to density/sum and absent fields.
+V2B_TRAIN_COUNTS: dict[str, int] = {
+    "gold": 420,
+    "countries_broad": 110,
+    "arithmetic": 90,
+    "documents": 330,
+    "negatives": 170,
+    "korean": 150,
+}
+V2B_GOLD_COUNTS: dict[str, int] = {  # per gold kind (area_sum stays held out of train)
+    "density": 120,
+    "population_sum": 60,
+    "population_ratio": 55,
+    "population_difference": 35,
+    "area_difference": 35,
+    "arithmetic": 40,
+    "capital": 15,
+    "population": 15,
+    "area": 12,
+    "currency": 12,
+    "region": 10,
+    "borders": 11,
+}
+V2B_DOCUMENT_WEIGHTS = (14, 22, 18, 12, 6, 20, 8)  # copy, single, pair, two, compare, missing_field, missing_entity
+V2B_KOREAN_WEIGHTS = (10, 10, 6, 6, 16, 16, 10, 26)  # capital .. compare, absent
+MIXES = ("v2", "v2b")
 TWO_RESULTS_SHARE = 0.2  # country-pack trajectories searched with 2 results per observation (the rest: 1)
 
 
@@ -52,14 +83,33 @@ class MixConfig:
     dev_counts: dict[str, int] = field(default_factory=lambda: dict(DEV_COUNTS))
     heldout_counts: dict[str, int] = field(default_factory=lambda: dict(HELDOUT_COUNTS))
     cache_dir: Path | None = None
+    exclude: frozenset[str] = frozenset()  # questions no train row may ask (the shipped eval sets')
+    stream: str = ""  # salts the train draws only: new rows, same country split, same dev/held-out rows
+    gold_counts: dict[str, int] | None = None  # per gold kind; None: stratified like finetune.gold's counts
+    document_weights: tuple[float, ...] = documents.QUESTION_WEIGHTS
+    korean_weights: tuple[float, ...] = korean.KIND_WEIGHTS
+
+    @classmethod
+    def preset(cls, mix: str, seed: int = 0) -> MixConfig:
+        """``v2``: the candidate's mix; ``v2b``: the corrective mix (see ``V2B_TRAIN_COUNTS``)."""
+        if mix == "v2":
+            return cls(seed=seed)
+        if mix == "v2b":
+            return cls(
+                seed=seed,
+                train_counts=dict(V2B_TRAIN_COUNTS),
+                gold_counts=dict(V2B_GOLD_COUNTS),
+                document_weights=V2B_DOCUMENT_WEIGHTS,
+                korean_weights=V2B_KOREAN_WEIGHTS,
+                stream="v2b",
+            )
+        raise ValueError(f"unknown mix {mix!r} (one of {', '.join(MIXES)})")
 
 
 class Families:
     """Draws one row of a family for a split, with the tools and country lists it needs."""
 
     def __init__(self, cfg: MixConfig) -> None:
-        from agent.knowledge import country_records
-
         self.cfg = cfg
         self.records = country_records()
         countries = load_countries(self.records)
@@ -78,10 +128,10 @@ class Families:
         recs = self.split_records[split]
         makers: dict[str, Callable[[random.Random], dict[str, Any]]] = {
             "arithmetic": lambda rng: arithmetic.one(self.run1, rng, split),
-            "documents": lambda rng: documents.one(rng, split),
+            "documents": lambda rng: documents.one(rng, split, self.cfg.document_weights),
             "countries_broad": lambda rng: countries_broad.one(recs, self.runner(rng), rng, split),
             "negatives": lambda rng: negatives.one(recs, self.runner(rng), rng, split, self.names),
-            "korean": lambda rng: korean.one(recs, self.run1, rng, split),
+            "korean": lambda rng: korean.one(recs, self.run1, rng, split, self.cfg.korean_weights),
         }
         return makers[family]
 
@@ -108,19 +158,25 @@ def draw(
     return rows
 
 
-def gold_rows(fam: Families, count: int, seed: int) -> list[dict[str, Any]]:
-    """A stratified sample of the templated gold train rows (every kind; never the README showcase question)."""
-    rows = fam.gold.generate()["train"]
-    rng = random.Random(f"gold-sample-{seed}")
+def gold_rows(
+    fam: Families, count: int, seed: int, per_kind: dict[str, int] | None = None, stream: str = ""
+) -> list[dict[str, Any]]:
+    """A sample of the templated gold train rows, never the README showcase question: stratified like
+    ``finetune.gold``'s counts, or ``per_kind`` rows of each kind named there."""
+    rows = [r for r in fam.gold.generate()["train"] if r["question"] != ACCEPTANCE_QUESTION]
+    rows = [r for r in rows if r["question"] not in fam.cfg.exclude]
+    rng = random.Random(f"gold-sample-{seed}{stream}")
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_kind.setdefault(r["kind"], []).append(r)
     share = count / max(1, len(rows))
     chosen: list[dict[str, Any]] = []
-    for kind_rows in by_kind.values():  # per kind, rounded: the total can miss ``count`` by a few
+    for kind, kind_rows in by_kind.items():  # per kind, rounded: the total can miss ``count`` by a few
         rng.shuffle(kind_rows)
-        take = kind_rows[: max(1, round(len(kind_rows) * share))]
-        chosen += [r for r in take if r["question"] != ACCEPTANCE_QUESTION]
+        n = per_kind.get(kind, 0) if per_kind is not None else max(1, round(len(kind_rows) * share))
+        if n > len(kind_rows):
+            logger.warning("gold/%s: %d of %d rows", kind, len(kind_rows), n)
+        chosen += kind_rows[:n]
     for r in chosen:
         r["answerable"] = True
         r["meta"]["generator"] = "gold"
@@ -130,14 +186,17 @@ def gold_rows(fam: Families, count: int, seed: int) -> list[dict[str, Any]]:
 def generate(cfg: MixConfig) -> dict[str, list[dict[str, Any]]]:
     fam = Families(cfg)
     out: dict[str, list[dict[str, Any]]] = {"train": [], "dev": [], "heldout": []}
-    seen: set[str] = set()
-    out["train"] += gold_rows(fam, cfg.train_counts.get("gold", 0), cfg.seed)
+    seen: set[str] = set(cfg.exclude)
+    out["train"] += gold_rows(fam, cfg.train_counts.get("gold", 0), cfg.seed, cfg.gold_counts, cfg.stream)
     seen |= {r["question"] for r in out["train"]}
     for split, counts in (("train", cfg.train_counts), ("dev", cfg.dev_counts), ("heldout", cfg.heldout_counts)):
+        if split != "train":
+            seen -= cfg.exclude  # only train is kept apart from the eval sets (dev / held-out rows as before)
         for family, count in counts.items():
             if family == "gold" or count <= 0:
                 continue
-            rows = draw(fam.maker(family, split), rng_for(family, split, cfg.seed), count, seen)
+            rng = rng_for(family + (cfg.stream if split == "train" else ""), split, cfg.seed)
+            rows = draw(fam.maker(family, split), rng, count, seen)
             logger.info("%s/%s: %d rows", split, family, len(rows))
             out[split] += rows
     for split, rows in out.items():
@@ -168,16 +227,31 @@ def write(out: Path, data: dict[str, list[dict[str, Any]]], evalsets: Path | Non
     return summary
 
 
+def eval_questions(folder: Path) -> frozenset[str]:
+    """Every question of the eval sets in ``folder`` (``*.jsonl``): kept out of the training rows."""
+    return frozenset(
+        json.loads(line)["question"] for f in sorted(folder.glob("*.jsonl")) for line in f.open() if line.strip()
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("data/v2"), help="folder for train/dev/heldout.jsonl")
     p.add_argument("--seed", type=int, default=0, help="splits, sampling and numbers follow from it")
     p.add_argument("--evalsets", type=Path, default=None, help="also write heldout.jsonl questions here")
+    p.add_argument("--mix", choices=MIXES, default="v2", help="v2: the candidate's mix; v2b: the corrective one")
+    p.add_argument(
+        "--exclude", type=Path, default=Path("finetune/evalsets"), help="no train row asks a question of these sets"
+    )
     p.add_argument("--scale", type=float, default=1.0, help="multiply every training count")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = MixConfig(seed=args.seed)
+    cfg = MixConfig.preset(args.mix, args.seed)
+    if args.exclude.is_dir():
+        cfg.exclude = eval_questions(args.exclude)
     cfg.train_counts = {k: max(0, round(v * args.scale)) for k, v in cfg.train_counts.items()}
+    if cfg.gold_counts is not None:
+        cfg.gold_counts = {k: max(0, round(v * args.scale)) for k, v in cfg.gold_counts.items()}
     summary = write(args.out, generate(cfg), args.evalsets)
     logger.info(json.dumps(summary, indent=1))
 
