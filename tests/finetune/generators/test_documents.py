@@ -62,3 +62,17 @@ def test_a_document_states_every_fact_but_the_omitted_ones() -> None:
 def test_held_out_document_type_only_in_heldout() -> None:
     rows = draw_rows(lambda rng: documents.one(rng, "heldout"), 6, "held")
     assert {r["meta"]["doc_type"] for r in rows} == set(documents.HELDOUT_TYPES)
+
+
+def test_computations_go_through_the_calculator_with_several_forms_per_type() -> None:
+    computing = (0, 1, 1, 0, 0, 0, 0)  # single and pair questions only
+    rows = draw_rows(lambda rng: documents.one(rng, "train", computing), 40, "docs-compute")
+    assert {r["kind"] for r in rows} <= {"doc_single", "doc_pair", "doc_copy"}  # copy: a type without the form
+    computed = [r for r in rows if r["kind"] != "doc_copy"]
+    assert len(computed) >= 30
+    for row in computed:
+        tools = [s["tool"] for s in row["steps"]]
+        assert tools[-1] == "Calculator" and "Search" in tools, row["steps"]
+        assert is_correct(row["final_answer"], row["answer"], row.get("rel_tol")), row
+    computations = {r["meta"]["template"].rsplit(":", 1)[-1] for r in computed}  # "per_office", "discount", ...
+    assert len(computations) >= 8, computations

@@ -34,3 +34,16 @@ def test_rows_answer_in_korean_and_search_in_english(
             assert is_correct(row["final_answer"], row["answer"], row.get("rel_tol")), row
         else:
             assert row["final_answer"] == NOT_FOUND_ANSWER_KO
+
+
+def test_sum_answers_join_the_two_names_with_the_right_particle(
+    run1: ToolRunner, split_records: dict[str, list[dict[str, Any]]]
+) -> None:
+    only_sums = tuple(1.0 if kind == "sum" else 0.0 for kind in korean.FORMS)
+    rows = draw_rows(lambda rng: korean.one(split_records["train"], run1, rng, "train", only_sums), 12, "ko-sum")
+    for row in rows:
+        assert row["kind"] == "ko_sum"
+        assert "와(과)" not in row["final_answer"]
+        first = row["final_answer"].split(" ")[0]  # "일본과" / "프랑스와"
+        name = first[:-1]
+        assert first[-1] == ("과" if korean.has_final_consonant(name) else "와"), row["final_answer"]

@@ -31,3 +31,24 @@ def test_a_small_mix_has_every_family_and_its_eval_files(tmp_path: Path, gen_cac
     assert {q["answerable"] for q in held} == {True, False}
     unanswerable = [q for q in held if not q["answerable"]]
     assert all(q["answer"] is None for q in unanswerable)
+
+
+def test_train_rows_never_ask_an_excluded_question_and_v2b_counts_gold_per_kind(gen_cache: Path) -> None:
+    cfg = mixer.MixConfig.preset("v2b")
+    cfg.cache_dir = gen_cache
+    cfg.train_counts = {"gold": 12, "negatives": 8, "korean": 6}
+    cfg.gold_counts = {"density": 8, "population_sum": 4}
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    first = mixer.generate(cfg)["train"]
+    kinds = [r["kind"] for r in first if r["meta"]["generator"] == "gold"]
+    assert sorted(kinds) == ["density"] * 8 + ["population_sum"] * 4
+    cfg.exclude = frozenset(r["question"] for r in first)
+    again = mixer.generate(cfg)["train"]  # same seed and streams: only the exclusion keeps them apart
+    assert len(again) == len(first)
+    assert not {r["question"] for r in again} & cfg.exclude
+
+
+def test_eval_questions_reads_every_set(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text('{"question": "Q1"}\n\n{"question": "Q2"}\n')
+    (tmp_path / "b.jsonl").write_text('{"question": "Q3"}\n')
+    assert mixer.eval_questions(tmp_path) == {"Q1", "Q2", "Q3"}
