@@ -6,7 +6,7 @@ then ``register_startup``), the replica follower
 (``sync``/``follow``: activations are recorded in the run store's database and every replica
 serves the latest one) and a training job's promotion (``job_activator``). A swap holds every model
 slot, so runs in flight finish on the old adapter and no run mixes two. Which folders may be loaded
-is ``app.adapter_policy``'s decision; the adapter registry is the run store's (``app.store``), or
+is ``app.adapter_policy``'s decision; the adapter registry is the run store's (``app.store.registry``), or
 the single-host JSON file of ``finetune.promote`` when the store is away.
 """
 
@@ -36,7 +36,8 @@ from app.adapter_policy import (
 from app.limits import Overloaded
 from app.settings import Settings
 from app.state import AppState, ReplicaState, app_state
-from app.store import folder_sha256, open_adapter_registry
+from app.store.blobs import folder_sha256
+from app.store.registry import open_adapter_registry
 from finetune.promote import AdapterRegistry, Registry
 
 logger = logging.getLogger(__name__)

@@ -250,7 +250,7 @@ def model_inventory(settings: Settings) -> dict[str, Any]:
 def adapter_entries(settings: Settings) -> list[dict[str, Any]]:
     """Every registered adapter (name, path, source, sha256, scores) for listings such as
     ``qreact models``: the run store's registry, else a single-host ``registry.json``."""
-    from app.store import open_adapter_registry
+    from app.store.registry import open_adapter_registry
 
     try:
         registry = open_adapter_registry(settings.resolved_store_url)

@@ -43,7 +43,7 @@ def export_store_runs(
     url: str, out: Path, *, since: str | None = None, only_confirmed: bool = True, qa_out: Path | None = None
 ) -> dict[str, int]:
     """``finetune.export.export_runs`` over the run store at ``url`` (opened and closed here)."""
-    from app.store import RunStore
+    from app.store.runs import RunStore
     from finetune.export import export_runs
 
     store = RunStore(url)

@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from agent.loop import ReActAgent
 from app.settings import Settings
 from app.state import app_state
-from app.store import RunStore
+from app.store.runs import RunStore
 
 RETRY_AFTER_S = 5  # seconds a client should wait while the model loads
 

@@ -28,7 +28,9 @@ from app.routes import admin, ask, console, health, openai_compat, runs
 from app.security import check_bind, install_hardening
 from app.settings import Settings, get_settings
 from app.state import AppState, ReplicaState, app_state
-from app.store import AdapterStore, RunStore, StoreUnusable, default_replica_id
+from app.store.database import StoreUnusable
+from app.store.registry import AdapterStore, default_replica_id
+from app.store.runs import RunStore
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from agent.loop import ReActAgent
 from app.jobs import JobManager
 from app.limits import ModelLimiter
 from app.settings import Settings
-from app.store import RunStore
+from app.store.runs import RunStore
 from finetune.promote import Registry
 
 

@@ -136,7 +136,7 @@ def sequential_get(base: str, path: str, n: int) -> list[float]:
 def store_saves(cache_dir: Path, n: int) -> list[float]:
     """Latency (ms) of ``RunStore.save`` (SQLite, WAL, synchronous=FULL: on disk when it returns)."""
     from agent.trace import RunResult
-    from app.store import RunStore
+    from app.store.runs import RunStore
 
     store = RunStore(f"sqlite:///{cache_dir / 'p4-store.db'}")
     run = RunResult(run_id="x", question=QUESTION, answer=ANSWER, status="answered", backend="b", model="m")

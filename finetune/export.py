@@ -99,7 +99,7 @@ def parse_since(value: str | None) -> datetime | None:
 
 
 class RunSource(Protocol):
-    """Where logged runs come from: the service's run store (``app.store.RunStore``) implements it."""
+    """Where logged runs come from: the service's run store (``app.store.runs.RunStore``) implements it."""
 
     def confirmed_runs(self, since: datetime | None = None) -> builtins.list[dict[str, Any]]: ...
 

@@ -4,7 +4,7 @@ The scoring runs in its own process (``python -m app.gate evaluate``, the traini
 own copy of the base model, so the live service keeps answering on its adapter meanwhile; both
 adapters see the same questions. ``decide`` is the rule (candidate accuracy >= current +
 ``promote_min_delta``) and a registry records every adapter's scores and the activation history
-(rollback): ``app.store.AdapterStore`` in the run store's database (what the service uses; shared
+(rollback): ``app.store.registry.AdapterStore`` in the run store's database (what the service uses; shared
 by replicas), or ``AdapterRegistry``, a JSON file for a single host (older caches; imported into
 the database on the first start).
 """
@@ -65,7 +65,7 @@ def rollback_target(names: list[str | None], current: str | None) -> tuple[bool,
 
 
 class Registry(Protocol):
-    """What the service needs of an adapter registry (``AdapterRegistry`` or ``app.store.AdapterStore``)."""
+    """What the service needs of an adapter registry (``AdapterRegistry`` or ``app.store.registry.AdapterStore``)."""
 
     def register(self, name: str, path: str | Path, source: str = "manual", **fields: Any) -> dict[str, Any]: ...
 

@@ -169,7 +169,7 @@ def test_help(command):
 
 def test_models_lists_adapters_registered_in_the_run_store(cli_env, tmp_path):
     """An adapter promoted on any replica is in the store's registry: `qreact models` shows it with its scores."""
-    from app.store import RunStore
+    from app.store.runs import RunStore
 
     folder = tmp_path / "job-1"
     folder.mkdir()

@@ -19,7 +19,7 @@ from app.deps import AgentDep, ServiceUnavailable, SettingsDep, StoreDep
 from app.limits import slot_hold
 from app.schemas import ASK_STATUS_EXAMPLES, AskRequest, AskResponse, ErrorResponse, ValidationErrorResponse
 from app.settings import Settings
-from app.store import RunStore
+from app.store.runs import RunStore
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["agent"])

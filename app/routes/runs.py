@@ -12,7 +12,7 @@ from agent.replay import replay_check
 from agent.trace import RunStatus, Step
 from app.deps import StoreDep
 from app.schemas import ErrorResponse
-from app.store import RunNotFoundError
+from app.store.runs import RunNotFoundError
 
 router = APIRouter(tags=["runs"])
 

@@ -51,7 +51,7 @@ def _store_with(tmp_path: Path, tiny_adapter: Path, activations: list[str | None
     it registered is not on this host (only its files in the database)."""
     import shutil
 
-    from app.store import RunStore
+    from app.store.runs import RunStore
 
     url = f"sqlite:///{tmp_path / 'shared' / 'runs.db'}"
     elsewhere = tmp_path / "replica-a" / "job-1"
@@ -91,7 +91,8 @@ def test_a_corrupt_stored_adapter_falls_back_to_the_shipped_one(
     tmp_path: Path, tiny_model_dir: Path, tiny_adapter: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import agent.backends as backends
-    from app.store import RunStore, adapter_blobs
+    from app.store.runs import RunStore
+    from app.store.schema import adapter_blobs
 
     monkeypatch.setattr(backends, "default_adapter_dir", lambda: tiny_adapter)  # the "shipped" one
     url = _store_with(tmp_path, tiny_adapter, ["job-1"])

@@ -641,7 +641,7 @@ def test_real_job_trains_evaluates_and_promotes(
     """The real child processes (qreact finetune, app.gate evaluate) on the tiny model: ~1-2 min."""
     import json
 
-    from app.store import RunStore
+    from app.store.runs import RunStore
     from tests.finetune.test_export import calc_run
 
     monkeypatch.setenv("QREACT_MAX_NEW_TOKENS", "16")  # the eval child reads it: tiny model, short steps

@@ -23,7 +23,8 @@ from sqlalchemy import select, update
 
 from app.main import create_app
 from app.settings import Settings
-from app.store import RunStore, adapter_blobs, metadata
+from app.store.runs import RunStore
+from app.store.schema import adapter_blobs, metadata
 from tests.app.conftest import four_calculator as calculator
 from tests.tiny import make_lora_adapter
 

@@ -21,7 +21,7 @@ from langchain_core.tools import tool
 from app.main import create_app
 from app.routes import runs
 from app.settings import Settings
-from app.store import RunStore
+from app.store.runs import RunStore
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = [

@@ -18,7 +18,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from agent.trace import RunResult, Step, Usage
-from app.store import RunNotFoundError, RunStore, adapter_blobs, metadata, normalize_url
+from app.store.database import normalize_url
+from app.store.runs import RunNotFoundError, RunStore
+from app.store.schema import adapter_blobs, metadata
 
 PG_URL = os.environ.get("QREACT_TEST_PG_URL")
 REPO = Path(__file__).resolve().parents[2]
@@ -176,7 +178,7 @@ def test_normalize_url() -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from app.store import RunStore
+    from app.store.runs import RunStore
     from tests.app.test_store import make_run
     store = RunStore(sys.argv[1])
     i = 0
@@ -242,7 +244,7 @@ def test_adapter_registry_files_scores_history(store: RunStore, tmp_path: Path) 
 
 
 def test_local_folder_unpacks_checks_and_refuses(store: RunStore, tmp_path: Path) -> None:
-    from app.store import AdapterBlobError
+    from app.store.blobs import AdapterBlobError
 
     reg = store.adapter_registry("host-a:1")
     src = fake_adapter(tmp_path / "src" / "job-1", weights=bytes(range(256)) * 40)
@@ -270,7 +272,7 @@ def test_pack_is_deterministic_and_unpack_takes_only_adapter_files(tmp_path: Pat
     import io
     import tarfile
 
-    from app.store import AdapterBlobError, pack_adapter, unpack_adapter
+    from app.store.blobs import AdapterBlobError, pack_adapter, unpack_adapter
 
     folder = fake_adapter(tmp_path / "a")
     blob, sha = pack_adapter(folder)
@@ -370,7 +372,7 @@ def test_replicas_create_the_schema_together(store_url: str) -> None:
 def test_an_existing_unusable_sqlite_file_is_never_replaced(tmp_path: Path, damage: str) -> None:
     import os
 
-    from app.store import StoreUnusable
+    from app.store.database import StoreUnusable
 
     path = tmp_path / "runs.db"
     if damage == "folder":

@@ -14,7 +14,7 @@ from agent.replay import replay_check, supports
 from agent.trace import RunResult, Step
 from app.cli_finetune import export_command
 from app.cli_finetune import export_store_runs as export_runs
-from app.store import RunStore
+from app.store.runs import RunStore
 from finetune.export import parse_since
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
