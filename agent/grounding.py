@@ -11,9 +11,15 @@ the question or in an observation (or a Calculator result):
   evidence only when every number of its input is itself supported (the question, an earlier
   observation, or a small constant such as 100), so arithmetic cannot launder an unsupported number;
   a Calculator result also supports its absolute value (a difference is stated as "N more than").
+  For Calculator inputs an evidence number also stands as written before its scale word ("480
+  million dollars" is the 480 of ``abs(480 - 350)``) and a percent as the factor it adds or takes
+  off (10 % tax: ``* 1.1``).
 - **names**: capitalised spans ("Papua New Guinea", "XCD", "Joe Biden"), quoted strings and
   non-Latin words (Hangul, kana, CJK, Cyrillic, ...) that are not in the question must occur in an
-  observation (accents, case and punctuation ignored; Korean particles stripped).
+  observation (accents, case and punctuation ignored; Korean particles stripped; Korean field, unit
+  and total words such as 인구, 면적, 제곱킬로미터, 합치면 are not names). A name counts as the
+  question's own only where the question uses it on its own: "Mexico" in "Mexico City is the capital
+  of which country?" and "Bissau" in "the Guinea-Bissau capital" are claims of the answer.
 
 Country records of the local knowledge pack (``agent.knowledge.country_document``: "Japan: capital
 Tokyo; population 126,960,000; ...") are read per field, so that a record supports a claim only
@@ -25,13 +31,16 @@ when it is *about what was asked*:
 - the field holding the claim is what the question asks about ("the GDP of Brazil is 211 million"
   finds 211 million in the *population* field and is unsupported; so is "The population of Japan is
   127,080,000." as the answer to a question about life expectancy: the answer's own words do not count);
-- a record that is not about what was asked still supports its own title: "Which country has the
-  capital Canberra?" → "Australia" (a reverse lookup).
+- a record that is not about what was asked still supports its own title when the question asks
+  for a country and names one of the record's values: "Which country has the capital Canberra?" →
+  "Australia", "what country is Luxembourg the capital of" → "Luxembourg is the capital of
+  Luxembourg." (a reverse lookup); "Who is the mayor of Mexico City?" → "Mexico" is not.
 
 An answer with no claim of its own (everything in it is in the question) needs at least one useful
 observation, and if it only restates the question it must be a yes/no or a choice among the
-question's options. A "not found" answer (``agent.prompt.NOT_FOUND_ANSWER`` and looser variants,
-English and Korean) is recognised first and claims nothing.
+question's options ("Which of Chad, Mali and Niger ...?" → "Niger has the largest population.": it
+names some of the question's names, not all). A "not found" answer (``agent.prompt.NOT_FOUND_ANSWER``
+and looser variants, English and Korean) is recognised first and claims nothing.
 """
 
 from __future__ import annotations
@@ -184,6 +193,7 @@ class NumberClaim:
     unit: float  # the place value of the last digit shown (336 -> 1, 336 million -> 1e6, 3.36e8 -> 1e6)
     hedged: bool = False
     percent: bool = False
+    scale: float = 1.0  # the word scale applied (480 million -> 1e6)
 
     def matches(self, v: float) -> bool:
         """An evidence value the shown number stands for (rounded or truncated to its precision)."""
@@ -238,7 +248,10 @@ def parse_numbers(text: str) -> list[NumberClaim]:
             scale = math.prod(_KO_SMALL.get(c, 1.0) * _KO_BIG.get(c, 1.0) for c in ko)
         sign = -1.0 if m.group("sign") else 1.0
         span = text[m.start() : end].strip()
-        found.append(NumberClaim(span, m.start(), sign * value * scale, unit * scale, hedged, bool(m.group("pct"))))
+        word_scale = scale if scale_word else 1.0
+        found.append(
+            NumberClaim(span, m.start(), sign * value * scale, unit * scale, hedged, bool(m.group("pct")), word_scale)
+        )
     return _merge_korean(text, found)
 
 
@@ -267,12 +280,18 @@ def _merge_korean(text: str, claims: list[NumberClaim]) -> list[NumberClaim]:
 
 
 def _values(text: str) -> list[float]:
-    """Evidence numbers (scales applied); a percent also stands as its fraction."""
+    """Evidence numbers (scales applied) and the forms a computation uses them in.
+
+    A percent also stands as its fraction and as the factors it adds or takes off (10 % tax: x 1.1;
+    25 % off: x 0.75); a number with a scale word also stands as written ("revenue of 480 million
+    dollars" is the 480 of ``abs(480 - 350)``, a sum counted in millions)."""
     vals: list[float] = []
     for c in parse_numbers(text):
         vals.append(c.value)
         if c.percent:
-            vals.append(c.value / 100)
+            vals += [c.value / 100, 1 + c.value / 100, 1 - c.value / 100]
+        if c.scale != 1.0:
+            vals.append(c.value / c.scale)
     return vals
 
 
@@ -294,25 +313,28 @@ RECORD_FIELDS = (
 )  # fmt: skip
 # words in the question that show a field is what was asked (normalised forms)
 FIELD_WORDS: dict[str, tuple[str, ...]] = {
-    "capital": ("capital", "capitals", "seat of government", "수도"),
+    "capital": ("capital", "capitals", "seat of government", "government", "seated", "수도"),
     "population": (
         "population", "populous", "people", "inhabitants", "inhabitant", "residents", "live", "lives",
-        "living", "citizens", "persons", "populations", "density", "dense", "crowded", "인구", "사람", "명",
+        "living", "citizens", "persons", "populations", "density", "dense", "crowded", "headcount", "populace",
+        "인구", "사람", "명", "밀도",
     ),
     "area": (
         "area", "areas", "square", "km2", "km", "kilometres", "kilometers", "size", "big", "bigger", "large",
-        "larger", "largest", "small", "smaller", "cover", "covers", "density", "dense", "land", "면적", "넓",
-        "크기",
+        "larger", "largest", "small", "smaller", "cover", "covers", "density", "dense", "land", "surface",
+        "면적", "넓", "크기", "제곱킬로미터", "평방킬로미터", "킬로미터", "밀도",
     ),
     "region": (
         "region", "continent", "where", "located", "part of the world", "world region", "지역", "대륙", "어디",
     ),
     "subregion": (
-        "region", "subregion", "continent", "where", "located", "part of", "지역", "대륙", "어디",
+        "region", "subregion", "sub region", "continent", "where", "located", "part of", "지역", "대륙", "어디",
     ),
-    "currency": ("currency", "currencies", "money", "pay", "paid", "cash", "coin", "통화", "화폐", "돈"),
+    "currency": (
+        "currency", "currencies", "money", "pay", "paid", "cash", "coin", "tender", "통화", "화폐", "돈",
+    ),
     "languages": (
-        "language", "languages", "speak", "spoken", "speaks", "tongue", "official", "언어", "말", "사용",
+        "language", "languages", "speak", "spoken", "speaks", "tongue", "official", "언어", "공용어", "말", "사용",
     ),
     "borders": (
         "border", "borders", "bordering", "bordered", "neighbour", "neighbours", "neighbor", "neighbors",
@@ -320,7 +342,9 @@ FIELD_WORDS: dict[str, tuple[str, ...]] = {
         "국경", "접", "이웃",
     ),
     "calling code": ("calling", "dial", "dialling", "dialing", "phone", "telephone", "code", "전화", "국가번호"),
-    "demonym": ("demonym", "called", "nationality", "citizen", "people", "adjective", "국민", "사람"),
+    "demonym": (
+        "demonym", "called", "nationality", "citizen", "people", "person", "adjective", "native", "국민", "사람",
+    ),
 }  # fmt: skip
 _RECORD_START = re.compile(r"(?:^|(?<=\. ))(?P<title>[^\s:;][^:;]{0,80}?): (?=(?:" + "|".join(RECORD_FIELDS) + r") )")
 # Other names of countries that their record titles do not contain (a question may use either)
@@ -453,19 +477,24 @@ _COMMON = frozenset(
     well hello hi thanks thank please let me my mine since because after before while although though
     calling code demonym approx people per square kilometre kilometres kilometer kilometers km km2 times
     difference ratio average mean larger smaller bigger more fewer official capitals country countries
-    nation nations state city""".split()
+    nation nations state city between among whichever""".split()
 )
 _QUOTE_RE = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|«([^»]{1,200})»|「([^」]{1,200})」")
 _KO_ENDINGS = sorted(
     """입니다 습니다 합니다 됩니다 있습니다 없습니다 이다 이며 이고 이에요 예요 에요 이요 이라고 라고
     에서는 에서 에게 으로는 으로 로는 로 에는 에 은 는 이 가 을 를 의 와 과 도 만 까지 부터 보다
-    이나 나 명 개 년 월 일 입 요 며 고 및 등""".split(),
+    이나 나 명 개 년 월 일 입 요 며 고 및 등 당""".split(),
     key=len,
     reverse=True,
 )
+# Korean words of an answer that name no thing: field and unit words, totals, comparisons
+# ("몽골의 면적은 1,564,110 제곱킬로미터입니다.", "A와(과) B의 인구를 합치면 ...명입니다.")
 _KO_COMMON = frozenset(
-    "약 대략 정도 가량 그리고 또한 그 이 저 것 수 및 등 있습니다 입니다 없습니다 답 답은 정답 결과 검색 약간".split()
-)
+    """약 대략 정도 가량 그리고 또한 그 이 저 것 수 및 등 있습니다 입니다 없습니다 답 답은 정답 결과 검색 약간
+    수도 인구 인구밀도 밀도 면적 넓이 크기 국토 통화 화폐 돈 언어 공용어 국경 이웃 지역 대륙 국가 나라 도시
+    사람 사람들 국민 주민 전화 국가번호 국제전화 번호 코드 제곱킬로미터 평방킬로미터 킬로미터 제곱미터
+    합치면 합하면 더하면 합계 합 총 총인구 전체 모두 차이 배 더 많이 적게 가장 각각 평균 계산 계산하면""".split()
+) | frozenset(w for words in FIELD_WORDS.values() for w in words if not w.isascii())
 
 
 def _is_latin_letter(ch: str) -> bool:
@@ -660,19 +689,20 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
         else:
             unsupported.append((num.start, num.span))
 
+    qnames = _question_names(question)
     for name in name_claims(answer):
-        if _name_in(name.norm, name.script, qn) or (name.script == "latin" and _words_in(name.norm, [qn])):
+        if _from_question(name, question, qn):
             continue
         claimed = True
-        idx = _find_name(name, segments, asked, question)
+        idx = _find_name(name, segments, asked, question, answer)
         if idx is not None:
             cite(idx)
             continue
         # "Iran and Nepal" is two names of a list unless the evidence holds it as one
         for part in _list_parts(name):
-            if _name_in(part.norm, part.script, qn):
+            if _from_question(part, question, qn):
                 continue
-            idx = _find_name(part, segments, asked, question)
+            idx = _find_name(part, segments, asked, question, answer)
             if idx is None:
                 unsupported.append((part.start, part.span))
             else:
@@ -683,7 +713,9 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
     if not claimed:
         if not useful:
             unsupported.append((0, answer.strip()))
-        elif _echoes(question, answer) and not _yes_no_or_choice(question, answer):
+        elif (restated := _restated_value(question, answer, segments)) is not None:
+            evidence.add(restated)  # "The capital of Monaco is Monaco.", "Luxembourg is the capital of Luxembourg."
+        elif _echoes(question, answer) and not _yes_no_or_choice(question, answer, qnames):
             unsupported.append((0, answer.strip()))
         else:
             evidence.update(s.index for s in useful)
@@ -693,6 +725,28 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
         unsupported=list(dict.fromkeys(spans)),
         evidence=sorted(evidence),
     )
+
+
+def _question_names(question: str) -> list[str]:
+    """The question's own names, normalised, lists split ("Which of Chad, Mali and Niger ..." has three)."""
+    return list(dict.fromkeys(p.norm for c in name_claims(question) if c.script == "latin" for p in _list_parts(c)))
+
+
+def _from_question(name: NameClaim, question: str, qn: str) -> bool:
+    """The answer's name is the question's own, not a part of a longer name of the question.
+
+    "Mexico" in "Mexico City is the capital of which country?", "Bissau" in "the Guinea-Bissau
+    capital" and "Saint-Pierre" in "Saint Pierre and Miquelon" are claims: the question names one
+    thing, the answer another."""
+    if name.script != "latin":
+        return _name_in(name.norm, name.script, qn)
+    rest = f" {qn} "
+    longer_names = {c.norm for c in name_claims(question) if c.script == "latin"}
+    for longer in sorted(longer_names, key=len, reverse=True):
+        if longer != name.norm and _contains(longer, name.norm):
+            rest = rest.replace(f" {longer} ", " | ")
+    rest = rest.strip()
+    return _contains(rest, name.norm) or _words_in(name.norm, [rest])
 
 
 def _list_parts(name: NameClaim) -> list[NameClaim]:
@@ -727,29 +781,59 @@ def _record_named_by(seg: Segment, question: str) -> bool:
     return any(round(v) in qnums for f in ("population", "area") for v in _values(seg.raw_fields.get(f, "")))
 
 
-def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str, question: str) -> int | None:
+def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str, question: str, answer: str) -> int | None:
     """The step whose observation supports a name, or None."""
     for seg in segments:
         if seg.title is None or seg.calc:
             if _name_in(name.norm, name.script, seg.text):
                 return seg.index
             continue
-        if name.norm in _title_forms(seg.title) and (seg.on_topic or _record_named_by(seg, question)):
+        if name.norm in _title_forms(seg.title) and (
+            seg.on_topic or (_asks_for_country(question) and _record_named_by(seg, question))
+        ):
             return seg.index  # a record supports its own title (a reverse lookup)
         if not seg.on_topic:
             continue
-        # a name may come from any field of a record whose fields the question is about
-        # ("Canberra is the capital, in Oceania"), not from a record asked about nothing it holds
-        if not any(_field_asked(f, asked) for f in seg.fields):
-            continue
-        if any(_name_in(name.norm, name.script, value) for value in seg.fields.values()):
+        if any(_name_in(name.norm, name.script, seg.fields[f]) for f in _usable_fields(seg, asked, answer)):
             return seg.index
     # a span the records spell apart ("Bosnia and Herzegovina" written over two fields) or split words
     if name.script == "latin" and len(name.norm.split()) > 1:
-        texts = [s.text for s in segments if s.title is None or s.on_topic]
-        if _words_in(name.norm, texts):
-            return next(s.index for s in segments if s.title is None or s.on_topic)
+        texts = {s.index: s.text for s in reversed(segments) if s.title is None and not s.calc}
+        for s in segments:
+            if s.title is not None and s.on_topic:
+                usable = " ".join(s.fields[f] for f in _usable_fields(s, asked, answer))
+                texts[s.index] = f"{texts.get(s.index, '')} {s.title} {usable}"
+        for index, text in sorted(texts.items()):
+            if _words_in(name.norm, [text]):
+                return index
+        if _words_in(name.norm, texts.values()):
+            return min(texts)
     return None
+
+
+def _usable_fields(seg: Segment, asked: str, answer: str) -> list[str]:
+    """The fields of an on-topic record a name of the answer may come from.
+
+    The fields the question asks about; all of them once the answer states an asked one ("Canberra
+    is the capital, in Oceania"), none when the question asks about nothing the record holds. "In
+    which city is the government of Honduras seated?" -> "... in El Salvador" takes a border for the
+    capital it never states."""
+    asked_fields = [f for f in seg.fields if _field_asked(f, asked)]
+    if not asked_fields:
+        return []
+    if any(_states_field(seg, f, answer) for f in asked_fields):
+        return list(seg.fields)
+    return asked_fields
+
+
+def _states_field(seg: Segment, name: str, answer: str) -> bool:
+    """The answer holds this record field's value (a number of it, or one item of its list)."""
+    raw = seg.raw_fields.get(name, "")
+    if name in ("population", "area"):
+        values = _values(raw)
+        return any(c.matches(v) for c in parse_numbers(answer) for v in values)
+    a = normalize(answer)
+    return any(len(n) >= 2 and _contains(a, n) for n in (normalize(part) for part in raw.split(", ")))
 
 
 _STOP = frozenset(
@@ -770,8 +854,52 @@ def _echoes(question: str, answer: str) -> bool:
 _YES_NO = re.compile(r"^\s*(?:yes|no|yeah|nope|correct|incorrect|true|false|네|예|아니|맞|틀)", re.IGNORECASE)
 
 
-def _yes_no_or_choice(question: str, answer: str) -> bool:
+_CHOICE_WORDS = ("which", "who", "whichever", "between", "or", "than")
+
+
+def _yes_no_or_choice(question: str, answer: str, qnames: Sequence[str] = ()) -> bool:
+    """A yes/no answer, or a choice among the options the question offers.
+
+    "Which of Chad, Mali and Niger has the largest population?" -> "Niger has the largest population."
+    names one of the question's names (not all of them): a choice, not a restatement."""
     if _YES_NO.match(answer):
         return True
     q = normalize(question)
-    return _contains(q, "or") or "중" in question or "어느" in question or "또는" in question
+    if _contains(q, "or") or "중" in question or "어느" in question or "또는" in question:
+        return True
+    if len(qnames) < 2 or not any(_contains(q, w) for w in _CHOICE_WORDS):
+        return False
+    a = normalize(answer)
+    chosen = [n for n in qnames if _contains(a, n)]
+    return 0 < len(chosen) < len(qnames)
+
+
+_COUNTRY_ASKED = ("country", "countries", "nation", "nations", "where", "located", "나라", "국가", "어디")
+
+
+def _asks_for_country(question: str) -> bool:
+    """The question asks which country (a reverse lookup), not about a thing a record merely names."""
+    q = normalize(question)
+    return any(_contains(q, w) or (not w.isascii() and w in q) for w in _COUNTRY_ASKED)
+
+
+def _restated_value(question: str, answer: str, segments: Sequence[Segment]) -> int | None:
+    """The step of a record whose asked value, or whose title in a reverse lookup, is the question's word.
+
+    The answer repeats a name of the question, but as what was asked: "Name the capital of Monaco."
+    -> "The capital of Monaco is Monaco." (Monaco's capital field), "what country is Luxembourg the
+    capital of" -> "Luxembourg is the capital of Luxembourg." (the title of the record whose capital it
+    is). "Who is the president of France?" -> "The president of France is France." asks no field."""
+    a = normalize(answer)
+    asked = normalize(question)
+    for seg in segments:
+        if seg.title is None or seg.calc:
+            continue
+        if seg.on_topic:
+            for name, value in seg.fields.items():
+                if name not in ("population", "area") and _field_asked(name, asked) and _contains(a, value):
+                    return seg.index
+        if _asks_for_country(question) and _record_named_by(seg, question):
+            if any(_contains(a, form) for form in _title_forms(seg.title)):
+                return seg.index
+    return None

@@ -63,6 +63,75 @@ MALAWI = (
     "Africa; currency MWK; languages English, Chichewa; borders Mozambique, Tanzania, Zambia; calling code "
     "+265; demonym Malawian."
 )
+MONGOLIA = (
+    "Mongolia: capital Ulaanbaatar; population 2,987,733; area 1,564,110 km2; region Asia; subregion Eastern Asia; "
+    "currency MNT; languages Mongolian; borders China, Russia; calling code +976; demonym Mongolian."
+)
+KAZAKHSTAN = (
+    "Kazakhstan: capital Nur-Sultan; population 17,377,800; area 2,724,900 km2; region Asia; subregion Central "
+    "Asia; currency KZT; languages Kazakh, Russian; borders China, Kyrgyzstan, Russia, Turkmenistan, Uzbekistan; "
+    "calling code +76; demonym Kazakhstani."
+)
+CUBA = (
+    "Cuba: capital Havana; population 11,210,064; area 109,884 km2; region Americas; subregion Latin America and "
+    "the Caribbean; currency CUC, CUP; languages Spanish; borders none; calling code +53; demonym Cuban."
+)
+NEPAL = (
+    "Nepal: capital Kathmandu; population 27,646,053; area 147,181 km2; region Asia; subregion Southern Asia; "
+    "currency NPR; languages Nepali; borders China, India; calling code +977; demonym Nepalese."
+)
+TURKMENISTAN = (
+    "Turkmenistan: capital Ashgabat; population 5,838,064; area 488,100 km2; region Asia; subregion Central Asia; "
+    "currency TMT; languages Turkmen, Russian; borders Afghanistan, Iran, Kazakhstan, Uzbekistan; calling code "
+    "+993; demonym Turkmen."
+)
+ZAMBIA = (
+    "Zambia: capital Lusaka; population 15,023,315; area 752,612 km2; region Africa; subregion Sub-Saharan "
+    "Africa; currency ZMK; languages English; borders Angola, Botswana, Malawi, Mozambique, Namibia, Tanzania, "
+    "Zimbabwe; calling code +260; demonym Zambian."
+)
+ANGUILLA = (
+    "Anguilla: capital The Valley; population 13,452; area 91 km2; region Americas; subregion Latin America and "
+    "the Caribbean; currency XCD; languages English; borders none; calling code +1264; demonym Anguillian."
+)
+GUINEA_BISSAU = (
+    "Guinea-Bissau: capital Bissau; population 1,746,000; area 36,125 km2; region Africa; subregion Sub-Saharan "
+    "Africa; currency XOF; languages Portuguese; borders Guinea, Senegal; calling code +245; demonym "
+    "Guinea-Bissauan."
+)
+LUXEMBOURG = (
+    "Luxembourg: capital Luxembourg; population 549,700; area 2,586 km2; region Europe; subregion Western Europe; "
+    "currency EUR; languages French, German, Luxembourgish; borders Belgium, France, Germany; calling code +352; "
+    "demonym Luxembourger."
+)
+ZIMBABWE = (
+    "Zimbabwe: capital Harare; population 13,061,239; area 390,757 km2; region Africa; subregion Sub-Saharan "
+    "Africa; currency USD; languages English, Shona, Northern Ndebele; borders Botswana, Mozambique, South "
+    "Africa, Zambia; calling code +263; demonym Zimbabwean."
+)
+GAMBIA = (
+    "The Gambia: capital Banjul; population 1,882,450; area 11,295 km2; region Africa; subregion Sub-Saharan "
+    "Africa; currency GMD; languages English; borders Senegal; calling code +220; demonym Gambian."
+)
+MONACO = (
+    "Monaco: capital Monaco; population 36,950; area 2.02 km2; region Europe; subregion Western Europe; currency "
+    "EUR; languages French; borders France; calling code +377; demonym Monegasque."
+)
+SAINT_PIERRE = (
+    "Saint Pierre and Miquelon: capital Saint-Pierre; population 6,081; area 242 km2; region Americas; subregion "
+    "Northern America; currency EUR; languages French; borders none; calling code +508; demonym French."
+)
+# prose documents of a user's index (the shape of finetune.generators.documents)
+VEWEX = "vewex x440 backpack: Its battery lasts 13 hours, and its warranty lasts 6 years. It is sold in orange."
+KORVE = (
+    "Korve V770 headset: # Korve V770 headset The Korve V770 headset comes with a 1-year warranty, and the Korve "
+    "V770 headset runs for 16 hours on one charge. It is sold in silver, and it sells for $301."
+)
+WEXNES = "Wexnes Brewing: # Wexnes Brewing Annual revenue was 480 million dollars, and wexnes Brewing runs 40 offices."
+TORCOR = (
+    "Torcor Studios: # Torcor Studios Torcor Studios was founded in 1982, and torcor Studios reported revenue of "
+    "350 million dollars last year."
+)
 NONE = "No good search result found."
 
 
@@ -281,6 +350,98 @@ CASES = [
          [S("capital of Pakistan", PAKISTAN + " " + JAPAN + " " + AUSTRALIA)], True, evidence=[0]),
     Case("wrong-record-of-three", "What is the capital of Pakistan?", "The capital of Pakistan is Tokyo.",
          [S("capital of Pakistan", PAKISTAN + " " + JAPAN)], False, ["Tokyo"]),
+    # --- false verdicts on right answers, found by `python -m bench.grounding_gold` over the v2 gold rows
+    # Korean answer words are field and unit words, not names
+    Case("korean-area-unit-word", "몽골 면적 알려줘", "몽골의 면적은 1,564,110 제곱킬로미터입니다.",
+         [S("area of Mongolia", MONGOLIA)], True, evidence=[0]),
+    Case("korean-field-word-not-in-question", "몽골의 넓이는 몇 제곱킬로미터인가요?",
+         "몽골의 면적은 1,564,110 제곱킬로미터입니다.", [S("area of Mongolia", MONGOLIA)], True),
+    Case("korean-population-word", "쿠바에는 몇 명이 살고 있나요?", "쿠바의 인구는 11,210,064명입니다.",
+         [S("population of Cuba", CUBA)], True),
+    Case("korean-currency-word", "쿠바에서는 어떤 화폐를 쓰나요?", "쿠바의 통화는 'CUP'입니다.",
+         [S("currency of Cuba", CUBA)], True),
+    Case("korean-sum-particle-wa-gwa", "대한민국과 쿠바에는 모두 몇 명이 사나요?",
+         "대한민국와(과) 쿠바의 인구를 합치면 61634019명입니다.",
+         [S("population of South Korea", KOREA), S("population of Cuba", CUBA), C("50423955 + 11210064", "61634019")],
+         True, evidence=[0, 1, 2]),
+    Case("korean-density-per-km2-asks-area", "카자흐스탄은 제곱킬로미터당 몇 명이 사나요?",
+         "카자흐스탄의 인구 밀도는 제곱킬로미터당 약 6명입니다.",
+         [S("population of Kazakhstan", KAZAKHSTAN), S("area of Kazakhstan", KAZAKHSTAN),
+          C("round(17377800 / 2724900)", "6")], True),
+    Case("korean-official-language", "네팔의 공용어는 무엇입니까?", "네팔의 공용어는 'Nepali'입니다.",
+         [S("language of Nepal", NEPAL)], True),
+    Case("korean-compare-with-english-name", "영국과 카자흐스탄 중 어디에 사람이 더 많이 사나요?",
+         "카자흐스탄(Kazakhstan)의 인구가 더 많습니다.",
+         [S("population of Kazakhstan", KAZAKHSTAN), S("population of Kazakhstan", KAZAKHSTAN)], True),
+    Case("korean-invented-name-still-caught", "네팔의 수도는 어디입니까?", "네팔의 수도는 포카라입니다.",
+         [S("capital of Nepal", NEPAL)], False, ["포카라"]),
+    # a choice between entities the question names
+    Case("choice-of-three-with-field-word", "Which of Zambia, Turkmenistan and Anguilla has the largest population?",
+         "Zambia has the largest population.",
+         [S("population of Zambia", ZAMBIA), S("population of Turkmenistan", TURKMENISTAN),
+          S("population of Anguilla", ANGUILLA)], True, evidence=[0, 1, 2]),
+    # "Zambia and Anguilla" is one span of the question: Zambia is then a claim, its record the evidence
+    Case("choice-of-three-inside-a-list-span", "Which of Turkmenistan, Zambia and Anguilla has the largest population?",
+         "Zambia has the largest population.",
+         [S("population of Turkmenistan", TURKMENISTAN), S("population of Zambia", ZAMBIA),
+          S("population of Anguilla", ANGUILLA)], True, evidence=[1]),
+    Case("choice-between-two-documents",
+         "Between the Vewex X440 backpack and the Korve V770 headset, which one has the higher battery life?",
+         "The Korve V770 headset has the higher battery life.",
+         [S("Vewex X440 backpack battery", VEWEX), S("Korve V770 headset battery", KORVE)], True),
+    Case("choice-naming-every-option-restates",
+         "Which of Turkmenistan, Zambia and Anguilla has the largest population?",
+         "Turkmenistan, Zambia and Anguilla have the largest population.",
+         [S("population of Zambia", ZAMBIA)], False,
+         ["Turkmenistan, Zambia and Anguilla have the largest population."]),
+    Case("choice-without-evidence", "Which of Zambia, Turkmenistan and Anguilla has the largest population?",
+         "Zambia has the largest population.", [S("population of Zambia", NONE)], False,
+         ["Zambia has the largest population."]),
+    # reverse lookups: a name inside a longer name of the question is the answer's own claim
+    Case("reverse-lookup-city-named-after-country", "Mexico City is the capital of which country?",
+         "Mexico City is the capital of Mexico.", [S("capital Mexico City", MEXICO)], True, evidence=[0]),
+    Case("reverse-lookup-city-same-name", "what country is Luxembourg the capital of",
+         "Luxembourg is the capital of Luxembourg.", [S("capital Luxembourg", LUXEMBOURG)], True, evidence=[0]),
+    Case("capital-inside-country-name", "tell me the Guinea-Bissau capital", "The capital of Guinea-Bissau is Bissau.",
+         [S("capital of Guinea-Bissau", GUINEA_BISSAU)], True, evidence=[0]),
+    Case("capital-inside-country-name-wrong", "tell me the Guinea-Bissau capital",
+         "The capital of Guinea-Bissau is Conakry.", [S("capital of Guinea-Bissau", GUINEA_BISSAU)], False,
+         ["Conakry"]),
+    Case("city-question-answered-with-country", "Who is the mayor of Mexico City?",
+         "The mayor of Mexico City is Mexico.",
+         [S("mayor of Mexico City", MEXICO)], False, ["Mexico"]),
+    Case("capital-same-as-country", "Monaco has which city as its capital?", "The capital of Monaco is Monaco.",
+         [S("capital of Monaco", MONACO)], True, evidence=[0]),
+    Case("capital-same-as-country-not-asked", "Who is the prince of Monaco?", "The prince of Monaco is Monaco.",
+         [S("prince of Monaco", MONACO)], False, ["The prince of Monaco is Monaco."]),
+    Case("capital-inside-a-list-like-country-name", "What is the capital of Saint Pierre and Miquelon?",
+         "The capital of Saint Pierre and Miquelon is Saint-Pierre.",
+         [S("capital of Saint Pierre and Miquelon", SAINT_PIERRE)], True, evidence=[0]),
+    Case("capital-as-seat-of-government", "In which city is the government of Pakistan seated?",
+         "The capital of Pakistan is Islamabad.", [S("capital of Pakistan", PAKISTAN)], True, evidence=[0]),
+    # other fields of the record count only once the answer states the asked one
+    Case("other-field-after-the-asked-one", "In which city is the government of Pakistan seated?",
+         "The capital of Pakistan is Islamabad, in Southern Asia.", [S("capital of Pakistan", PAKISTAN)], True),
+    Case("other-field-instead-of-the-asked-one", "In which city is the government of Pakistan seated?",
+         "The government of Pakistan is in India.", [S("capital of Pakistan", PAKISTAN)], False, ["India"]),
+    Case("other-field-spelled-apart-instead", "In which city is the government of Pakistan seated?",
+         "The government of Pakistan is in Southern Asia.", [S("capital of Pakistan", PAKISTAN)], False,
+         ["Southern Asia"]),
+    # Calculator inputs: a number written with a scale word, a percent as a factor
+    Case("calculator-abs-of-millions-from-two-documents",
+         "What is the difference in revenue between Wexnes Brewing and Torcor Studios?", "The answer is 130.",
+         [S("Wexnes revenue", WEXNES), S("Torcor revenue", TORCOR), C("abs(480 - 350)", "130")], True,
+         evidence=[0, 1, 2]),
+    Case("calculator-invented-input-from-documents",
+         "What is the difference in revenue between Wexnes Brewing and Torcor Studios?", "The answer is 150.",
+         [S("Wexnes revenue", WEXNES), S("Torcor revenue", TORCOR), C("abs(500 - 350)", "150")], False, ["150"]),
+    Case("calculator-percent-as-factor", "A 58-dollar lamp is 50% off, then 10% tax is added. What is the final price?",
+         "The answer is 31.9.", [C("58 * (1 - 50 / 100) * 1.1", "31.9")], True),
+    # field words of the question
+    Case("population-as-headcount", "Look up the headcount of The Gambia.",
+         "The population of The Gambia is 1,882,450.", [S("population of The Gambia", GAMBIA)], True),
+    Case("demonym-as-a-person-from", "what is the name for a person from Zimbabwe",
+         "People from Zimbabwe are called Zimbabwean.", [S("demonym of Zimbabwe", ZIMBABWE)], True),
 ]  # fmt: skip
 
 
