@@ -452,7 +452,7 @@ class JobManager:
         if model is None:
             raise JobConflict("the model is still loading; retry when /readyz says ready")
         if not isinstance(model, AdapterHost):
-            raise JobError("training jobs need the local backend (QREACT_BACKEND=local): no adapters to swap")
+            raise JobConflict("training jobs need the local backend (QREACT_BACKEND=local): no adapters to swap")
         with self._lock:
             active = [j for j in self._jobs.values() if j.state in ACTIVE_STATES]
             if active:

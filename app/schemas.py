@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -132,11 +132,18 @@ ASK_STATUS_EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
+def integral(value: Any) -> Any:
+    """JSON Schema's ``integer`` includes ``4.0``: a float with no fraction is that integer (a
+    ``before`` validator for strict int fields, which still refuse ``"4"``, ``4.5`` and ``true``)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class AskRequest(BaseModel):
     """A question for the agent."""
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"question": "What is 37 * 12 + 5?"},
@@ -145,17 +152,18 @@ class AskRequest(BaseModel):
         },
     )
 
+    # The schema's maxLength / maximum are this server's QREACT_MAX_QUESTION_CHARS / QREACT_MAX_STEPS_CAP
+    # (app.contract writes them in); the route enforces them (app.routes.ask.checked_max_steps).
     question: str = Field(
         min_length=1,
-        strict=True,
-        description="The question, in plain words. Longer than QREACT_MAX_QUESTION_CHARS → 422.",
+        description="The question, in plain words (not blank). Longer than QREACT_MAX_QUESTION_CHARS → 422.",
         examples=["What is 37 * 12 + 5?"],
+        json_schema_extra={"pattern": r"\S"},
     )
     max_steps: int | None = Field(
         default=None,
         ge=1,
         le=100,
-        strict=True,
         description="Model steps for this run (default QREACT_MAX_STEPS); over QREACT_MAX_STEPS_CAP → 422.",
         examples=[4],
     )
@@ -165,7 +173,23 @@ class AskRequest(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the question is empty")
-        return value.strip()
+        return value  # its length is checked as sent; the agent gets it stripped
+
+    @field_validator("max_steps", mode="before")
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        return integral(value)
+
+    def limit_errors(self, max_question_chars: int, max_steps_cap: int) -> list[dict[str, Any]]:
+        """The limits that depend on settings, as pydantic-style errors (empty when within them)."""
+        errors: list[dict[str, Any]] = []
+        if len(self.question) > max_question_chars:
+            msg = f"the question is longer than {max_question_chars} characters"
+            errors.append({"loc": ("body", "question"), "msg": msg, "type": "string_too_long", "input": None})
+        if self.max_steps is not None and self.max_steps > max_steps_cap:
+            msg = f"max_steps may be at most {max_steps_cap}"
+            errors.append({"loc": ("body", "max_steps"), "msg": msg, "type": "less_than_equal", "input": None})
+        return errors
 
 
 class AskResponse(RunResult):
@@ -190,6 +214,9 @@ class ErrorResponse(BaseModel):
 
     detail: str = Field(description="what went wrong, in words")
     run_id: str | None = Field(default=None, description="the stored run, when one was recorded")
+    request_id: str | None = Field(
+        default=None, description="the request's X-Request-ID (on errors the middleware writes)"
+    )
 
 
 class ValidationErrorItem(BaseModel):
@@ -283,11 +310,44 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    include_usage: bool = Field(default=False, description="a last chunk with the usage of the whole completion")
+
+
+class GenerationParams(BaseModel):
+    """The generation fields both /v1 requests share; fields qreact does not use (top_p, seed...) are ignored."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(default="", description="accepted for compatibility; the served local model answers")
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=4096, description="default QREACT_MAX_NEW_TOKENS; the run budget may end it sooner"
+    )
+    temperature: float | None = Field(default=None, ge=0, le=2, description="default 0 (greedy), unlike OpenAI's 1")
+    stop: str | Annotated[list[str], Field(max_length=8)] | None = Field(
+        default=None, description="up to 8 stop strings"
+    )
+    stream: bool = Field(default=False, description="JSON true/false only")
+    stream_options: StreamOptions | None = None
+    n: int = Field(default=1, ge=1, le=1, description="only 1 is supported")
+
+    @field_validator("max_tokens", "n", mode="before")
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        return integral(value)
+
+    def stop_list(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else [s for s in self.stop if s]
+
+
+class ChatCompletionRequest(GenerationParams):
     """OpenAI's chat completion request; fields qreact does not use (top_p, seed...) are ignored."""
 
     model_config = ConfigDict(
-        extra="allow",
         json_schema_extra={
             "examples": [
                 {
@@ -301,26 +361,40 @@ class ChatCompletionRequest(BaseModel):
         },
     )
 
-    model: str = Field(default="", description="accepted for compatibility; the served local model answers")
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=4096)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
-    temperature: float | None = Field(default=None, ge=0, le=2, description="default 0 (greedy), unlike OpenAI's 1")
-    stop: str | list[str] | None = Field(default=None, description="up to 8 stop strings")
-    stream: bool = Field(default=False, strict=True, description="JSON true/false only")
-    n: int = Field(default=1, ge=1, le=1, description="only 1 is supported")
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096, description="the same as max_tokens")
 
-    @field_validator("stop")
+    @field_validator("max_completion_tokens", mode="before")
     @classmethod
-    def _stops(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and len(value) > 8:
-            raise ValueError("at most 8 stop strings")
-        return value
+    def _integral_completion(cls, value: Any) -> Any:
+        return integral(value)
 
-    def stop_list(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else [s for s in self.stop if s]
+
+class CompletionRequest(GenerationParams):
+    """OpenAI's (legacy) text completion request, as vLLM-style clients send it: the prompt is
+    generated from as it is, with no chat template."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "gemma-3-270m",
+                    "prompt": "Question: What is 2 + 2?\nThought:",
+                    "max_tokens": 64,
+                    "temperature": 0,
+                    "stop": ["\nObservation:"],
+                }
+            ]
+        },
+    )
+
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)] = Field(
+        description="the text to continue; a list holds exactly one prompt (n=1)"
+    )
+    echo: bool = Field(default=False, description="true: the returned text starts with the prompt")
+
+    def prompt_text(self) -> str:
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
 
 
 class ChatCompletionMessage(BaseModel):
@@ -373,6 +447,46 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     choices: list[ChatCompletionChoice]
+    usage: CompletionUsage
+    system_fingerprint: str | None = None
+
+
+class CompletionChoice(BaseModel):
+    index: int = 0
+    text: str
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class Completion(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "cmpl-9b1f0c6e2a7d4e21",
+                    "object": "text_completion",
+                    "created": 1764460800,
+                    "model": "gemma-3-270m",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "text": " I need to add.\nAction: Calculator",
+                            "finish_reason": "stop",
+                            "logprobs": None,
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
+                    "system_fingerprint": None,
+                }
+            ]
+        }
+    )
+
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
     usage: CompletionUsage
     system_fingerprint: str | None = None
 

@@ -37,13 +37,16 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
+from pydantic import ValidationError
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import limits, metrics
+from app import contract, limits, metrics
 from app.asgi import route_path, send_json_error
 from app.logging import RequestIdMiddleware, configure_logging, register_secrets
+from app.schemas import AskRequest, ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -64,6 +67,7 @@ ADMIN_DISABLED = (
     "admin routes are disabled: set QREACT_ADMIN_KEY (e.g. in .env) and restart, then send "
     "Authorization: Bearer <admin key>"
 )
+ADMIN_OFF_NOTE = "**Disabled on this server** (QREACT_ADMIN_KEY is not set): every call answers 403. "
 # Methods that change state: a cross-site form can send POST; the others need CORS anyway.
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -145,6 +149,8 @@ class ApiKeyMiddleware:
             return
         token = bearer_token(scope.get("headers", []))
         denied = self.keys.check(route_path(scope), token)
+        if denied is not None and route_match(scope) is Match.PARTIAL:
+            denied = None  # a method the path does not serve: the router's 405 (with Allow), nothing runs
         if denied is not None:
             status, reason = denied
             extra = [(b"www-authenticate", b'Bearer realm="qreact"')] if status == 401 else []
@@ -240,14 +246,34 @@ class JsonTooLargeMiddleware:
         await self.app(scope, receive, send_json)
 
 
+def route_match(scope: Scope) -> Match:
+    """How the app's routes match the request: FULL (served), PARTIAL (the path is, the method is
+    not: the router answers 405) or NONE (404). FULL when the app has no router to ask."""
+    router = getattr(scope.get("app"), "router", None)
+    if router is None:
+        return Match.FULL
+    best = Match.NONE
+    for route in router.routes:
+        match = route.matches(scope)[0]
+        if match is Match.FULL:
+            return match
+        best = Match.PARTIAL if match is Match.PARTIAL else best
+    return best
+
+
 class FormGuardMiddleware:
-    """415 (JSON) for a state-changing request a cross-site form could have sent (CSRF)."""
+    """415 (JSON) for a state-changing request a cross-site form could have sent (CSRF). A method
+    or path no route serves goes on to the router's 405/404: it cannot change anything."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not form_safe(scope.get("method", ""), scope.get("headers", [])):
+        if (
+            scope["type"] == "http"
+            and not form_safe(scope.get("method", ""), scope.get("headers", []))
+            and route_match(scope) is Match.FULL
+        ):
             await send_json_error(
                 send,
                 415,
@@ -368,11 +394,13 @@ def require_admin(request: Request) -> None:
 AdminDep = Annotated[None, Depends(require_admin)]
 
 
-def document_bearer_auth(app: FastAPI, keys_required: bool = True) -> None:
+def document_bearer_auth(app: FastAPI, keys_required: bool = True, admin_configured: bool = True) -> None:
     """Declare the Bearer scheme in the OpenAPI schema (Swagger's Authorize button, client generators).
 
     ``/admin/*`` always needs the (admin) key; with ``keys_required`` every other route but the
-    public ones does too (those are marked ``security: []``).
+    public ones does too (those are marked ``security: []``). Without an admin key configured no
+    credential opens ``/admin/*``: those operations are documented as disabled (``security: []``,
+    every call answers 403).
     """
     build = app.openapi
 
@@ -390,7 +418,11 @@ def document_bearer_auth(app: FastAPI, keys_required: bool = True) -> None:
             for operation in operations.values():
                 if not isinstance(operation, dict):
                     continue
-                if _is_admin(path):
+                if _is_admin(path) and not admin_configured:
+                    operation["security"] = []
+                    if not operation.get("description", "").startswith(ADMIN_OFF_NOTE):
+                        operation["description"] = ADMIN_OFF_NOTE + operation.get("description", "")
+                elif _is_admin(path):
                     operation["security"] = [{"bearerAuth": []}]
                 elif _is_public(path) and keys_required:
                     operation["security"] = []
@@ -399,13 +431,23 @@ def document_bearer_auth(app: FastAPI, keys_required: bool = True) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def model_body_validators() -> dict[str, Callable[[bytes], bool]]:
-    """The model routes' request models, checked before a request takes a model slot."""
-    from app.limits import pydantic_validator
-    from app.schemas import AskRequest, ChatCompletionRequest
+def model_body_validators(settings: Settings) -> dict[str, Callable[[bytes], bool]]:
+    """The model routes' request models (and the settings' limits on a question), checked before a
+    request takes a model slot."""
 
-    ask = pydantic_validator(AskRequest)
-    return {"/ask": ask, "/ask/stream": ask, "/v1/chat/completions": pydantic_validator(ChatCompletionRequest)}
+    def ask(body: bytes) -> bool:
+        try:
+            request = AskRequest.model_validate_json(body)
+        except ValidationError:
+            return False
+        return not request.limit_errors(settings.max_question_chars, settings.max_steps_cap)
+
+    return {
+        "/ask": ask,
+        "/ask/stream": ask,
+        "/v1/chat/completions": limits.pydantic_validator(ChatCompletionRequest),
+        "/v1/completions": limits.pydantic_validator(CompletionRequest),
+    }
 
 
 def store_password(url: str) -> str | None:
@@ -423,8 +465,8 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     """Install logging, metrics, CORS, body limit, API keys, rate limit and model slots.
 
     Starlette runs the last-added middleware first, so they are added innermost first. Outermost
-    to innermost: request id + access log, metrics, Host check, CORS, form guard, body limit,
-    API keys, rate limit, model slots, then the app's routes.
+    to innermost: request id + access log, metrics, Host check, CORS, API keys, form guard, body
+    limit, rate limit, model slots, then the app's routes.
     """
     secrets: list[str | None] = [k.get_secret_value() for k in settings.api_keys]
     secrets += [s.get_secret_value() for s in (settings.admin_key, settings.openai_api_key) if s]
@@ -445,7 +487,7 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
             limiter=limiter,
             budget_s=settings.timeout_s,
             body_timeout_s=settings.body_timeout_s,
-            validators=model_body_validators(),
+            validators=model_body_validators(settings),
         )
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(
@@ -453,12 +495,15 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
             limiter=RateLimiter(settings.rate_limit_per_minute),
             on_limited=metrics.RATE_LIMITED.inc,
         )
-    keys = KeyRing.from_settings(settings)
-    app.add_middleware(ApiKeyMiddleware, keys=keys)  # always: /admin/* is closed without the admin key
-    document_bearer_auth(app, keys_required=keys.keys_required)
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(JsonTooLargeMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(FormGuardMiddleware)
+    keys = KeyRing.from_settings(settings)
+    # always: /admin/* is closed without the admin key. Before the form guard, so a request without
+    # its key is a 401 whatever its content type (a cross-site form has no key either).
+    app.add_middleware(ApiKeyMiddleware, keys=keys)
+    document_bearer_auth(app, keys_required=keys.keys_required, admin_configured=keys.admin_configured)
+    contract.document_contract(app, settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

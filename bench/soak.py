@@ -11,9 +11,10 @@ and run store) with a scripted chat model: "instant" for load (0 ms per step), "
 real local model folder instead (e.g. the tiny test model, or the converted Gemma) for overload.
 Every figure is printed as one JSON line; the exit status is 1 when a target is missed:
 load: 0 errors; overload: only 200/503, every 503 with Retry-After, /healthz p99 < 50 ms;
-schema: 0 server errors and 0 schema violations.
+schema: ``schemathesis run --checks all`` (every operation, every phase) with 0 failures, once on
+the default (closed) server and once with API and admin keys.
 
-The tests (tests/app/test_limits.py, test_schemathesis.py) run the same functions for seconds.
+The tests (tests/bench/test_soak.py) run the same functions for seconds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+
+# Made-up keys for the schema run with keys (a scripted server on loopback, gone when the run ends).
+SOAK_USER_KEY, SOAK_ADMIN_KEY = "soak-user-key-0123456789", "soak-admin-key-0123456789"
 
 # The default script: one Calculator call, then the answer (what a tuned model does for arithmetic).
 CALC_SCRIPT = (
@@ -187,10 +191,12 @@ def serve_process(
     import subprocess
 
     port = free_port()
-    command = [sys.executable, str(Path(__file__).resolve()), "_serve", "--port", str(port)]
+    # -m from the repository root: the server imports this tree's code (a script would put bench/
+    # first on sys.path and import whichever qreact is installed)
+    command = [sys.executable, "-m", "bench.soak", "_serve", "--port", str(port)]
     command += ["--cache-dir", str(cache_dir), "--delay", str(delay_s), "--settings", json.dumps(settings)]
     command += ["--model", model] if model else []
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1])
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_timeout_s
     try:
@@ -359,69 +365,61 @@ def overload_test(
     return asyncio.run(_overload(base, clients, duration_s, probe_every_s))
 
 
-def _fuzz_operation(
-    operation: Any, base: str, max_examples: int, seed: int | None, tally: dict, headers: dict | None = None
-) -> None:
-    """Generated requests for one operation; failed checks are tallied, fuzzing goes on."""
-    import hypothesis
-
-    label = operation.label
-
-    @hypothesis.settings(
-        max_examples=max_examples,
-        deadline=None,
-        database=None,
-        derandomize=seed is not None,
-        suppress_health_check=list(hypothesis.HealthCheck),
-        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-    )
-    @hypothesis.given(case=operation.as_strategy())
-    def check(case: Any) -> None:
-        tally["requests"] += 1
-        response = case.call(base_url=base, timeout=60, headers=headers)
-        tally["server_errors"] += response.status_code >= 500
-        try:
-            case.validate_response(response, headers=headers)
-        except BaseException as exc:  # failed checks (an exception group): record them, keep fuzzing
-            for sub in getattr(exc, "exceptions", [exc]):
-                text = str(sub).strip().splitlines()
-                line = f"{label} -> {response.status_code}: {text[0] if text else type(sub).__name__}"
-                # a 4xx for data the static schema allows: a runtime limit (max_steps_cap, a blank
-                # question) the schema cannot express; reported, not a server error or a bad response
-                kind = "notes" if type(sub).__name__ == "RejectedPositiveData" else "failures"
-                tally[kind].append(line)
-                tally["examples"].setdefault(line, f"body={case.body!r:.160} query={case.query!r:.80}")
-
-    check()
-
-
 def schema_test(
-    base: str, max_examples: int = 25, seed: int | None = 0, headers: dict | None = None
+    base: str,
+    max_examples: int = 25,
+    seed: int | None = 0,
+    headers: dict[str, str] | None = None,
+    max_time_s: int | None = None,
+    phases: str | None = None,
 ) -> dict[str, Any]:
-    """schemathesis against the app's own OpenAPI: every operation, valid and invalid data.
+    """``schemathesis run --checks all`` against the app's own OpenAPI: every operation, every phase
+    (examples, coverage, fuzzing, stateful; or ``phases``), valid and invalid data; the numbers from
+    its JSON report.
 
-    ``headers`` (an ``Authorization`` key) go with every request; schemathesis then also checks
-    that the same request without them is refused (its ``ignored_auth`` check).
+    ``headers`` (an ``Authorization`` key) go with every request, through a config file that reads
+    them from the environment (so the command, printed in the result, holds no key); schemathesis
+    then also checks that each request without them is refused (``ignored_auth``,
+    ``missing_required_header``).
     """
-    import schemathesis
+    import os
+    import subprocess
 
-    schema = schemathesis.openapi.from_url(base + "/openapi.json", headers=headers or {})
-    tally: dict[str, Any] = {"requests": 0, "server_errors": 0, "failures": [], "notes": [], "examples": {}}
-    operations = [result.ok() for result in schema.get_all_operations()]
-    for operation in operations:
-        _fuzz_operation(operation, base, max_examples, seed, tally, headers)
-    examples = tally["examples"]
-    failures, notes = sorted(set(tally["failures"])), sorted(set(tally["notes"]))
+    st = str(Path(sys.executable).with_name("schemathesis"))
+    with tempfile.TemporaryDirectory(prefix="qreact-st-") as tmp:
+        config, report = Path(tmp) / "schemathesis.toml", Path(tmp) / "report.json"
+        env = dict(os.environ)
+        lines = []
+        for i, (name, value) in enumerate((headers or {}).items()):
+            env[f"QREACT_SOAK_HEADER_{i}"] = value
+            lines.append(f'"{name}" = "${{QREACT_SOAK_HEADER_{i}}}"')
+        config.write_text("[headers]\n" + "\n".join(lines) + "\n" if lines else "", encoding="utf-8")
+        command = [st, "--config-file", str(config), "run", base + "/openapi.json", "--checks", "all"]
+        command += ["--max-examples", str(max_examples), "--workers", "1", "--request-timeout", "60"]
+        command += ["--report", "json", "--report-json-path", str(report), "--no-shrink"]
+        command += ["--seed", str(seed)] if seed is not None else []
+        command += ["--max-time", str(max_time_s)] if max_time_s else []  # fuzzing repeats until then
+        command += ["--phases", phases] if phases else []
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=tmp)
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+    failures = data.get("failures") or []
+    tail = done.stdout.strip().splitlines()[-60:]
     return {
         "test": "schema",
-        "operations": len(operations),
-        "requests": tally["requests"],
-        "server_errors": tally["server_errors"],
-        "failed_checks": len(tally["failures"]),
-        "failures": [f"{f} [{examples.get(f, '')}]" for f in failures[:20]],
-        "valid_but_rejected": len(tally["notes"]),
-        "valid_but_rejected_examples": [f"{f} [{examples.get(f, '')}]" for f in notes[:10]],
-        "ok": tally["server_errors"] == 0 and not tally["failures"],
+        "command": "schemathesis run --checks all " + " ".join(command[command.index("--max-examples") :]),
+        "exit_code": done.returncode,
+        "operations": (data.get("operations") or {}).get("tested", 0),
+        "requests": (data.get("test_cases") or {}).get("generated", 0),
+        "failed_checks": sum(f.get("count", 0) for f in failures),
+        "failures": [f"{f.get('code')} {f.get('title')}: {', '.join(f.get('operations', []))}" for f in failures],
+        "errors": data.get("errors") or [],
+        "phases": {k: v.get("status") for k, v in (data.get("phases") or {}).items()},
+        "seconds": round(float(data.get("running_time") or 0.0), 1),
+        "output_tail": tail if done.returncode else [],
+        "ok": done.returncode == 0 and not failures,
     }
 
 
@@ -471,7 +469,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.what in ("schema", "all"):
             with serve_process(Path(tmp) / "schema", 0.0, max_concurrency=4, max_queue=64) as base:
-                results.append(schema_test(base, args.examples))
+                results.append(schema_test(base, args.examples) | {"server": "default (no keys)"})
+            print(json.dumps(results[-1]), flush=True)
+            keys = {"api_keys": SOAK_USER_KEY, "admin_key": SOAK_ADMIN_KEY, "max_concurrency": 4, "max_queue": 64}
+            with serve_process(Path(tmp) / "schema-keys", 0.0, **keys) as base:
+                auth = {"Authorization": f"Bearer {SOAK_ADMIN_KEY}"}
+                results.append(schema_test(base, args.examples, headers=auth) | {"server": "API + admin keys"})
             print(json.dumps(results[-1]), flush=True)
     return 0 if all(r["ok"] for r in results) else 1
 

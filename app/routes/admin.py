@@ -216,7 +216,16 @@ class ActivateRequest(BaseModel):
                 {"name": "default"},
                 {"path": "job-3f9a1c2b7d4e"},
                 {"name": "none"},
-            ]
+            ],
+            # what _one_of checks, said in the schema: a name or a path, and 'none' names no folder
+            "anyOf": [
+                {"required": ["name"], "properties": {"name": {"type": "string"}}},
+                {"required": ["path"], "properties": {"path": {"type": "string"}}},
+            ],
+            "not": {
+                "required": ["name", "path"],
+                "properties": {"name": {"type": "string", "pattern": "^[Nn][Oo][Nn][Ee]$"}, "path": {"type": "string"}},
+            },
         },
     )
 
@@ -315,7 +324,10 @@ def _adapter_list(app: FastAPI, model: Any, registry: Registry) -> AdapterList:
     responses={
         **AUTH_ERRORS,
         400: {"model": ErrorResponse, "description": "the job cannot start as asked (e.g. bad paths)"},
-        409: {"model": ErrorResponse, "description": "a job is running, or no GPU room"},
+        409: {
+            "model": ErrorResponse,
+            "description": "a job is running, no GPU room, the model is loading, or the backend is not local",
+        },
         422: {"model": ErrorResponse | ValidationErrorResponse, "description": "bad body or missing data"},
         503: {"model": ErrorResponse, "description": "the job could not be launched"},
     },

@@ -75,14 +75,8 @@ class RunCancelled(Exception):
 
 
 def checked_max_steps(body: AskRequest, settings: Settings) -> int | None:
-    """Limits that depend on settings; a violation is a 422 naming the field, like pydantic's."""
-    errors = []
-    if len(body.question) > settings.max_question_chars:
-        msg = f"the question is longer than {settings.max_question_chars} characters"
-        errors.append({"loc": ("body", "question"), "msg": msg, "type": "string_too_long", "input": None})
-    if body.max_steps is not None and body.max_steps > settings.max_steps_cap:
-        msg = f"max_steps may be at most {settings.max_steps_cap}"
-        errors.append({"loc": ("body", "max_steps"), "msg": msg, "type": "less_than_equal", "input": None})
+    """A violated settings limit is a 422 naming the field, like pydantic's."""
+    errors = body.limit_errors(settings.max_question_chars, settings.max_steps_cap)
     if errors:
         raise RequestValidationError(errors)
     return body.max_steps
@@ -127,7 +121,7 @@ def raise_if_backend_down(result: RunResult) -> None:
 )
 async def ask(body: AskRequest, agent: AgentDep, store: StoreDep, settings: SettingsDep) -> RunResult:
     max_steps = checked_max_steps(body, settings)
-    result = await run_in_threadpool(run_and_save, agent, store, body.question, max_steps)
+    result = await run_in_threadpool(run_and_save, agent, store, body.question.strip(), max_steps)
     raise_if_backend_down(result)
     return result
 
@@ -160,7 +154,8 @@ async def ask_stream(
 
     async def run() -> None:
         try:
-            result = await run_in_threadpool(run_and_save, agent, store, body.question, max_steps, on_step)
+            question = body.question.strip()
+            result = await run_in_threadpool(run_and_save, agent, store, question, max_steps, on_step)
         except ServiceUnavailable as exc:
             await queue.put(("error", exc.reason))
         except Exception as exc:  # never a stack trace to the client

@@ -1,4 +1,5 @@
-"""OpenAI-compatible API: POST /v1/chat/completions and GET /v1/models, serving the local model.
+"""OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions and GET /v1/models,
+serving the local model.
 
 Any OpenAI client works against it (the official ``openai`` package, langchain-openai's
 ``ChatOpenAI(base_url=".../v1")``). It serves the local backend only: with ``QREACT_BACKEND=openai``
@@ -27,8 +28,12 @@ from app.schemas import (
     ChatCompletionMessage,
     ChatCompletionRequest,
     ChatMessage,
+    Completion,
+    CompletionChoice,
+    CompletionRequest,
     CompletionUsage,
     ErrorResponse,
+    GenerationParams,
     ModelCard,
     ModelList,
     ValidationErrorResponse,
@@ -51,6 +56,21 @@ _STREAM_EXAMPLE = (
     '"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\r\n\r\n'
     "data: [DONE]\r\n\r\n"
 )
+
+
+_COMPLETION_STREAM_EXAMPLE = (
+    'data: {"id":"cmpl-9b1f","object":"text_completion","created":1764460800,"model":"gemma-3-270m",'
+    '"choices":[{"index":0,"text":" I need","logprobs":null,"finish_reason":null}]}\r\n\r\n'
+    'data: {"id":"cmpl-9b1f","object":"text_completion","created":1764460800,"model":"gemma-3-270m",'
+    '"choices":[{"index":0,"text":"","logprobs":null,"finish_reason":"stop"}]}\r\n\r\n'
+    "data: [DONE]\r\n\r\n"
+)
+
+GENERATION_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "the prompt is longer than QREACT_MAX_PROMPT_TOKENS"},
+    422: {"model": ValidationErrorResponse, "description": "a field is missing or of the wrong type"},
+    503: {"model": ErrorResponse, "description": "loading, or the backend is not local"},
+}
 
 
 def local_model(chat_model: Any) -> Any:
@@ -78,9 +98,10 @@ def render_messages(chat_model: Any, messages: list[ChatMessage]) -> str:
     return messages_to_prompt([convert(m) for m in messages], getattr(chat_model, "tokenizer", None))
 
 
-def _generation_args(body: ChatCompletionRequest, settings: Any) -> dict[str, Any]:
+def _generation_args(body: GenerationParams, settings: Any) -> dict[str, Any]:
+    max_tokens = body.max_tokens or getattr(body, "max_completion_tokens", None)
     return {
-        "max_new_tokens": body.max_tokens or body.max_completion_tokens or settings.max_new_tokens,
+        "max_new_tokens": max_tokens or settings.max_new_tokens,
         "stop": body.stop_list(),
         "temperature": body.temperature or 0.0,
     }
@@ -109,9 +130,7 @@ async def list_models(chat_model: ChatModelDep) -> ModelList:
             "description": "a chat completion; with `stream: true`, OpenAI's SSE chunks, then `data: [DONE]`",
             "content": {"text/event-stream": {"example": _STREAM_EXAMPLE}},
         },
-        400: {"model": ErrorResponse, "description": "the prompt is longer than QREACT_MAX_PROMPT_TOKENS"},
-        422: {"model": ValidationErrorResponse},
-        503: {"model": ErrorResponse, "description": "loading, or the backend is not local"},
+        **GENERATION_ERRORS,
     },
     summary="Chat completion from the local model (OpenAI format)",
 )
@@ -124,7 +143,7 @@ async def chat_completions(
     args = _generation_args(body, settings)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     if body.stream:
-        include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
         chunks = _stream_chunks(model, prompt, args, completion_id, created, include_usage)
         return EventSourceResponse(chunks, ping=None)
     out = await run_in_threadpool(model.generate_text, prompt, **args)
@@ -135,6 +154,44 @@ async def chat_completions(
         choices=[
             ChatCompletionChoice(message=ChatCompletionMessage(content=out.text), finish_reason=_finish(out))
         ],
+        usage=_usage(out.prompt_tokens, out.completion_tokens),
+    )
+
+
+@router.post(
+    "/completions",
+    response_model=Completion,
+    responses={
+        200: {
+            "description": "a text completion; with `stream: true`, OpenAI's SSE chunks "
+            "(`object: text_completion`, each choice's `text` a piece), then `data: [DONE]`",
+            "content": {"text/event-stream": {"example": _COMPLETION_STREAM_EXAMPLE}},
+        },
+        **GENERATION_ERRORS,
+    },
+    summary="Text completion from the local model (OpenAI's legacy format, what vLLM-style clients call)",
+)
+async def completions(
+    body: CompletionRequest, chat_model: ChatModelDep, settings: SettingsDep
+) -> Completion | EventSourceResponse:
+    model = local_model(chat_model)
+    prompt = body.prompt_text()  # raw: no chat template
+    check_prompt_tokens(model, prompt, settings.max_prompt_tokens)
+    args = _generation_args(body, settings)
+    completion_id, created = f"cmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    echo = prompt if body.echo else ""
+    if body.stream:
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
+        chunks = _stream_chunks(
+            model, prompt, args, completion_id, created, include_usage, text_completion=True, echo=echo
+        )
+        return EventSourceResponse(chunks, ping=None)
+    out = await run_in_threadpool(model.generate_text, prompt, **args)
+    return Completion(
+        id=completion_id,
+        created=created,
+        model=_model_id(model),
+        choices=[CompletionChoice(text=echo + out.text, finish_reason=_finish(out))],
         usage=_usage(out.prompt_tokens, out.completion_tokens),
     )
 
@@ -164,10 +221,12 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> CompletionUsage:
     )
 
 
-def _chunk(completion_id: str, created: int, model: str, choices: list[dict], **extra: Any) -> str:
+def _chunk(
+    completion_id: str, created: int, model: str, choices: list[dict], obj: str = "chat.completion.chunk", **extra: Any
+) -> str:
     payload = {
         "id": completion_id,
-        "object": "chat.completion.chunk",
+        "object": obj,
         "created": created,
         "model": model,
         "system_fingerprint": None,
@@ -178,6 +237,10 @@ def _chunk(completion_id: str, created: int, model: str, choices: list[dict], **
 
 def _choice(delta: dict[str, str], finish: str | None = None) -> list[dict]:
     return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+
+
+def _text_choice(text: str, finish: str | None = None) -> list[dict]:
+    return [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]
 
 
 def _text_pieces(model: Any, prompt: str, args: dict[str, Any]) -> Generator[Any, None, None]:
@@ -192,11 +255,33 @@ def _text_pieces(model: Any, prompt: str, args: dict[str, Any]) -> Generator[Any
 
 
 async def _stream_chunks(
-    model: Any, prompt: str, args: dict[str, Any], completion_id: str, created: int, include_usage: bool
+    model: Any,
+    prompt: str,
+    args: dict[str, Any],
+    completion_id: str,
+    created: int,
+    include_usage: bool,
+    text_completion: bool = False,
+    echo: str = "",
 ) -> AsyncIterator[dict[str, str]]:
-    """OpenAI's chunk sequence: role, content deltas, finish_reason, [usage], then [DONE]."""
+    """OpenAI's chunk sequence: [role,] content pieces, finish_reason, [usage], then [DONE].
+
+    Chat chunks carry ``delta``s (the first one the role); text completion chunks carry ``text``.
+    """
     name = _model_id(model)
-    yield {"data": _chunk(completion_id, created, name, _choice({"role": "assistant", "content": ""}))}
+    obj = "text_completion" if text_completion else "chat.completion.chunk"
+
+    def chunk(text: str | None, finish: str | None = None) -> dict[str, str]:
+        if text_completion:
+            choices = _text_choice(text or "", finish)
+        else:
+            choices = _choice({} if text is None else {"content": text}, finish)
+        return {"data": _chunk(completion_id, created, name, choices, obj)}
+
+    if not text_completion:
+        yield {"data": _chunk(completion_id, created, name, _choice({"role": "assistant", "content": ""}))}
+    elif echo:
+        yield chunk(echo)
     finish, prompt_tokens, completion_tokens, streamed = "stop", 0, 0, False
     pieces = _text_pieces(model, prompt, args)
     try:
@@ -205,14 +290,14 @@ async def _stream_chunks(
                 finish = _finish(piece)
                 prompt_tokens, completion_tokens = piece.prompt_tokens, piece.completion_tokens
                 if piece.text and not streamed:  # a backend without stream_text: all at once
-                    yield {"data": _chunk(completion_id, created, name, _choice({"content": piece.text}))}
+                    yield chunk(piece.text)
             elif piece:
                 streamed = True
-                yield {"data": _chunk(completion_id, created, name, _choice({"content": piece}))}
+                yield chunk(piece)
     finally:
         pieces.close()  # sync, so it runs even when cancelled: a disconnect frees the generation lock
-    yield {"data": _chunk(completion_id, created, name, _choice({}, finish))}
+    yield chunk(None, finish)
     if include_usage:  # OpenAI's last chunk: no choices, the usage of the whole completion
         usage = _usage(prompt_tokens, completion_tokens).model_dump()
-        yield {"data": _chunk(completion_id, created, name, [], usage=usage)}
+        yield {"data": _chunk(completion_id, created, name, [], obj, usage=usage)}
     yield {"data": "[DONE]"}

@@ -158,3 +158,53 @@ def test_v1_serves_the_local_backend_only(settings):
         response = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
         assert response.status_code == 503 and "local backend only" in response.json()["detail"]
         assert c.get("/v1/models").status_code == 503
+
+
+# --------------------------------------------------------------- /v1/completions (raw prompts)
+def test_text_completion_continues_the_raw_prompt(oai, v1_client):
+    completion = oai.completions.create(model="anything", prompt=PROMPT, max_tokens=12, temperature=0)
+    choice = completion.choices[0]
+    assert choice.text == direct(v1_client)  # the prompt as sent: no chat template
+    assert choice.finish_reason in ("stop", "length") and completion.object == "text_completion"
+    assert completion.id.startswith("cmpl-") and completion.model == served_name(v1_client)
+    assert 0 < completion.usage.completion_tokens <= 12
+    echoed = oai.completions.create(model="m", prompt=[PROMPT], max_tokens=12, echo=True)
+    assert echoed.choices[0].text == PROMPT + choice.text
+
+
+def test_text_completion_streams_pieces_that_add_up(oai, v1_client):
+    stream = oai.completions.create(
+        model="m", prompt=PROMPT, max_tokens=12, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].text for c in chunks if c.choices)
+    assert text == direct(v1_client)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] in ("stop", "length")
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "prompt"),
+        ({"prompt": ["a", "b"]}, "prompt"),
+        ({"prompt": "a", "stream": "yes"}, "stream"),
+        ({"prompt": "a", "max_tokens": "8"}, "max_tokens"),
+    ],
+)
+def test_bad_text_completion_requests_are_422_naming_the_field(v1_client, body, field):
+    response = v1_client.post("/v1/completions", json=body)
+    assert response.status_code == 422 and response.json()["message"].startswith(f"{field}"), response.text
+
+
+def test_a_text_completion_prompt_over_the_token_limit_is_400(knowledge_cache, tiny_model_dir, tmp_path):
+    settings = make_settings(
+        knowledge_cache,
+        local_model=str(tiny_model_dir),
+        device="cpu",
+        store_url=f"sqlite:///{tmp_path / 'runs.db'}",
+        max_prompt_tokens=16,
+    )
+    with running_app(settings) as client:
+        response = client.post("/v1/completions", json={"prompt": "word " * 200, "max_tokens": 4})
+    assert response.status_code == 400 and "QREACT_MAX_PROMPT_TOKENS" in response.json()["detail"]
