@@ -74,6 +74,7 @@ def serve(
 
     from app.main import create_app
     from app.security import bind_refusal
+    from app.server import uvicorn_options
 
     settings = load_settings()
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
@@ -81,18 +82,9 @@ def serve(
     if refusal is not None:
         typer.echo(f"error: {refusal}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    # the app installs its own logging (JSON lines, request ids); uvicorn keeps out of it
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        # X-Forwarded-For / -Proto only from the configured proxies (uvicorn trusts loopback by default,
-        # which let any local client pick its rate-limit address)
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or "",
-    )
+    # uvicorn keeps out of the app's logging; X-Forwarded-For only from the configured proxies;
+    # a request's headers must arrive within QREACT_HEADER_TIMEOUT_S (app.server)
+    uvicorn.run(create_app(settings), **uvicorn_options(settings))
 
 
 def _echo_step(step: Step) -> None:

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(
         10.0, gt=0, description="a model request's body must arrive within this many seconds, else 408"
     )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="a request's headers must arrive within this many seconds, else 408 (qreact serve)"
+    )
     max_prompt_tokens: int = Field(
         2048, ge=16, description="longest /v1 prompt (all messages), tokens; longer: 400 before the model runs"
     )

@@ -158,6 +158,10 @@ def test_serve_runs_uvicorn_with_settings_defaults_and_flags(cli_env, monkeypatc
     assert (kw2["host"], kw2["port"]) == ("0.0.0.0", 9001)
     # X-Forwarded-For is trusted from nobody by default (uvicorn's own default trusts loopback)
     assert kw1["proxy_headers"] is False and kw1["forwarded_allow_ips"] == ""
+    # uvicorn has no timeout for a request's headers: qreact's protocol adds QREACT_HEADER_TIMEOUT_S
+    from app.server import HeaderTimeoutProtocol
+
+    assert issubclass(kw1["http"], HeaderTimeoutProtocol) and kw1["http"].header_timeout_s == 10.0
     assert app1.title == "qreact"
 
 

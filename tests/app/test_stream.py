@@ -101,3 +101,58 @@ def test_a_dropped_stream_holds_its_slot_until_the_run_stops_and_leaves_no_orpha
     held, active_after = asyncio.run(scenario())
     assert held == [1] * 10  # on main: 0 — the slot was freed while the run went on
     assert active_after == 0 and metrics.ACTIVE_RUNS._value.get() == 0
+
+
+class SlowStreamingModel(ScriptedChatModel):
+    """A local-style model whose /v1 stream writes one piece per ``delay_s`` (off the GIL), and
+    records how many it wrote and when its generation ended (closed or finished)."""
+
+    model_name: str = "slow"
+    pieces: int = 0
+    ended_at: float | None = None
+
+    def generate_text(self, prompt: str, **kwargs: object) -> object:
+        from agent.backends.local import GenerationResult
+
+        return GenerationResult("x", 1, 1, "stop")
+
+    def stream_text(self, prompt: str, on_finish: object = None, **kwargs: object):
+        try:
+            for _ in range(50):
+                time.sleep(self.delay_s)
+                self.pieces += 1
+                yield "piece "
+        finally:
+            self.ended_at = time.monotonic()
+
+
+def test_a_dropped_v1_stream_holds_its_slot_until_the_generation_stops(settings):
+    """Like /ask/stream: a client that leaves a /v1 stream frees the model slot only once the
+    generation has really stopped (no generation outlives its slot, /metrics tells the truth)."""
+    from app import metrics
+
+    model = SlowStreamingModel(delay_s=0.1)
+    app = create_app(settings.model_copy(update={"max_concurrency": 1, "max_queue": 4}), chat_model=model)
+    body = {"messages": [{"role": "user", "content": "go on"}], "stream": True, "max_tokens": 64}
+    for path, payload in (("/v1/chat/completions", body), ("/v1/completions", {"prompt": "go on", "stream": True})):
+        model.pieces, model.ended_at = 0, None
+
+        async def scenario() -> tuple[list[tuple[int, float | None]], int]:
+            async with app.router.lifespan_context(app):
+                while not app.state.ready:
+                    await asyncio.sleep(0.01)
+                limiter = app.state.model_limiter
+                changes: list[tuple[int, float | None]] = []
+                limiter.on_change.append(lambda lim: changes.append((lim.active, model.ended_at)))
+                chunks = await post_then_disconnect(app, path, payload, b"piece")  # noqa: B023
+                assert not any(b"[DONE]" in c for c in chunks)
+                assert metrics.ACTIVE_RUNS._value.get() == limiter.active == 0
+                written = model.pieces
+                await asyncio.sleep(0.5)  # no orphan: the generation wrote nothing more
+                assert model.pieces == written < 50
+                return changes, limiter.active
+
+        changes, active = asyncio.run(scenario())
+        released = [ended for n, ended in changes if n == 0]
+        assert released and all(ended is not None for ended in released), (path, changes)
+        assert active == 0

@@ -154,3 +154,42 @@ def test_an_invalid_body_is_refused_without_waiting_for_a_slot(tmp_path: Path) -
         waited = time.monotonic() - started
         busy.join()
     assert r.status_code == 422 and waited < 0.8, (r.status_code, waited)  # on main: 422 after the run
+
+
+def test_slow_headers_are_cut_with_408_and_never_block_others(tmp_path: Path) -> None:
+    """Slowloris on the headers, bounded: uvicorn reads them before the app and has no timeout of
+    its own; qreact's protocol (app.server) closes a connection whose headers are not in within
+    QREACT_HEADER_TIMEOUT_S, however it trickles, while normal clients are served."""
+    import time
+
+    app = make_app(tmp_path, max_concurrency=1, max_queue=0, header_timeout_s=1.0)
+    with serve(app) as base:
+        port = int(base.rsplit(":", 1)[1])
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(5)]
+        try:
+            socks[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends its headers
+            socks[1].sendall(b"POS")  # nor its request line
+            # socks[2] sends nothing at all; socks[3] trickles a header byte every 0.2 s
+            # socks[4]: one full request on a kept-alive connection, then a second that never ends
+            socks[4].sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert socks[4].recv(4096).startswith(b"HTTP/1.1 200")
+            socks[4].sendall(b"GET /healthz HTTP/1.1\r\n")
+            started = time.monotonic()
+            trickled = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 40
+            for i in range(8):  # 1.6 s of trickling: past the timeout
+                try:
+                    socks[3].sendall(trickled[i : i + 1])
+                except OSError:
+                    break
+                r = httpx.post(base + "/ask", json={"question": "What is 37 * 12 + 5?"}, timeout=10)
+                assert r.status_code == 200, r.text  # the others are served meanwhile
+                time.sleep(0.2)
+            answers = [_read_all(sock) for sock in socks]  # on main: each read waits out its 10 s timeout
+            waited = time.monotonic() - started
+        finally:
+            for sock in socks:
+                sock.close()
+    assert all(a.startswith("HTTP/1.1 408") for a in answers[:4]), answers
+    assert "HTTP/1.1 408" in answers[4]  # (after the rest of its first response, if recv split it)
+    assert all("headers did not arrive within 1 s" in a for a in answers), answers
+    assert waited < 5
