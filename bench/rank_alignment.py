@@ -64,7 +64,7 @@ def sync(device: str) -> None:
 def time_steps(args: argparse.Namespace) -> dict[int, list[float]]:
     from peft import LoraConfig, get_peft_model
 
-    from finetune.train import supervised_loss
+    from finetune.losses import supervised_loss
 
     base = load_model(args.model, args.device)
     base.config.use_cache = False

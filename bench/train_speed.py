@@ -133,7 +133,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     from peft import LoraConfig, get_peft_model
 
     from finetune.data import IGNORE_INDEX, PadCollator, label_tokens
-    from finetune.train import supervised_loss, use_lean_lora_dropout
+    from finetune.losses import supervised_loss
+    from finetune.model import use_lean_lora_dropout
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -150,7 +151,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from finetune.config import FinetuneConfig
-        from finetune.train import resolve_base_model
+        from finetune.plan import resolve_base_model
 
         path = resolve_base_model(FinetuneConfig(base_model=args.model))
         tokenizer = AutoTokenizer.from_pretrained(path)

@@ -111,7 +111,7 @@ def test_init_adapter_must_be_a_peft_folder(tmp_path) -> None:
 
 
 def test_lora_layers_parse_as_ints_and_name_the_decoder_linears(data_file: Path) -> None:
-    from finetune.train import DECODER_LINEAR, build_lora_config
+    from finetune.model import DECODER_LINEAR, build_lora_config
 
     cfg, _ = parse_args(["--train_files", str(data_file), "--lora_layers", "9", "17"])
     assert cfg.lora_layers == [9, 17]

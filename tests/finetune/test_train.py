@@ -16,18 +16,12 @@ from typer.testing import CliRunner
 
 import finetune.train as train_mod
 from agent.prompt import final_log, render_prompt, step_log
+from finetune.callbacks import GracefulStop, ProgressFile
 from finetune.config import make_config
 from finetune.data import PadCollator, build_dataset
-from finetune.train import (
-    GracefulStop,
-    build_lora_config,
-    common_prefix_length,
-    full_loss,
-    linear_cross_entropy,
-    run_cli,
-    supervised_loss,
-    use_lean_lora_dropout,
-)
+from finetune.losses import common_prefix_length, full_loss, linear_cross_entropy, supervised_loss
+from finetune.model import build_lora_config, use_lean_lora_dropout
+from finetune.train import run_cli
 
 TINY_CONFIG = str(Path(__file__).resolve().parents[2] / "finetune" / "configs" / "tiny-test.yaml")
 COUNTRIES = [("Australia", "Canberra"), ("France", "Paris"), ("Japan", "Tokyo"), ("Peru", "Lima"),
@@ -384,7 +378,6 @@ def test_progress_file_moves_at_every_step_not_only_at_logs(tmp_path: Path) -> N
     """A job poller (GET /admin/jobs/{id}) sees step and ETA after each optimizer step."""
     from types import SimpleNamespace
 
-    from finetune.train import ProgressFile
 
     path = tmp_path / "progress.json"
     progress = ProgressFile(str(path))
