@@ -13,7 +13,7 @@ The adapter service (app/routes/admin.py today) calls ``resolve_activation_path`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.backends import DEFAULT_ADAPTER_NAME, REPO_ROOT, default_adapter_dir
 
@@ -91,6 +91,31 @@ def check_adapter_name(settings: Settings, name: str, folder: Path) -> None:
         raise AdapterPathRefused("'none' is the base model; it cannot name an adapter folder")
     if name == DEFAULT_ADAPTER_NAME and folder != shipped_adapter_dir(settings):
         raise AdapterPathRefused("the name 'default' is reserved for the shipped adapter; choose another name")
+
+
+ROOTS_CHECKED = "roots_checked"  # a registry entry's info flag: registered through this policy
+
+
+def registered_folder_allowed(settings: Settings, name: str, entry: dict[str, Any]) -> bool:
+    """Whether a registry entry may be served by name. Entries registered under the roots policy
+    carry ``roots_checked`` (an admin's activation by path, a job's output, the startup adapter:
+    checked on the replica that registered them, whose roots may differ from this one's). Older
+    entries (an activation by any path, copied into the database) are re-checked against this
+    host's roots, at startup, on restore and when followed or activated by name. ``default`` is
+    always the shipped adapter, never an entry's folder, so it is always allowed."""
+    if name == DEFAULT_ADAPTER_NAME or entry.get(ROOTS_CHECKED) is True:
+        return True
+    path = entry.get("path")
+    if not path:
+        return False
+    folder = Path(path).expanduser().resolve()
+    return any(_inside(folder, root) for root in adapter_roots(settings))
+
+
+REGISTERED_OUTSIDE = (
+    "adapter {name!r} was registered from a folder outside the adapter roots (before they were "
+    "enforced) and is not served; activate a folder inside the adapter roots instead"
+)
 
 
 def display_path(settings: Settings, folder: Path) -> str:

@@ -27,9 +27,12 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.backends import DEFAULT_ADAPTER_NAME, AdapterHost
 from app.adapter_policy import (
+    REGISTERED_OUTSIDE,
+    ROOTS_CHECKED,
     AdapterPathRefused,
     check_adapter_name,
     redact,
+    registered_folder_allowed,
     resolve_activation_path,
     shipped_adapter_dir,
 )
@@ -64,6 +67,10 @@ def _restore_from_store(settings: Settings, shipped: tuple[str, Path] | None) ->
             logger.info("restoring the last activation in the run store: the base model")
             return True, None
         if name == DEFAULT_ADAPTER_NAME:
+            return True, shipped
+        if not registered_folder_allowed(settings, name, registry.get(name) or {}):
+            logger.error("the last activated adapter %r is not restored: %s; serving %s", name,
+                         REGISTERED_OUTSIDE.format(name=name), shipped[0] if shipped else "the base model")  # fmt: skip
             return True, shipped
         try:
             folder = registry.local_folder(name, Path(settings.cache_dir), last["sha256"])
@@ -100,6 +107,9 @@ def restore_target(settings: Settings, shipped: tuple[str, Path] | None) -> tupl
     entry = data.get("adapters", {}).get(last) or {}
     folder = Path(entry.get("path") or "")
     if last == DEFAULT_ADAPTER_NAME or not (folder / "adapter_config.json").is_file():
+        return shipped
+    if not registered_folder_allowed(settings, last, entry):
+        logger.error("the last activated adapter %r is not restored: %s", last, REGISTERED_OUTSIDE.format(name=last))
         return shipped
     logger.info("restoring adapter %r (%s), the last one activated in %s", last, folder, registry)
     return last, folder
@@ -176,7 +186,7 @@ class AdapterService:
             # 'default' is the shipped adapter: an entry of that name with other files is replaced
             stale = a["name"] == DEFAULT_ADAPTER_NAME and entry is not None and entry.get("path") != str(a["path"])
             if entry is None or stale:
-                registry.register(a["name"], a["path"], source="startup")
+                registry.register(a["name"], a["path"], source="startup", **{ROOTS_CHECKED: True})
             replica.shas[a["name"]] = folder_sha256(Path(a["path"]))
         if registry.latest_activation() is None:
             seed = getattr(registry, "seed_activation", registry.record_activation)
@@ -238,7 +248,8 @@ class AdapterService:
                 name = name or folder.name
                 check_adapter_name(settings, name, folder)
                 model.load_adapter(folder, name)
-                replica.shas[name] = registry.register(name, folder, source="activated").get("sha256")
+                entry = registry.register(name, folder, source="activated", **{ROOTS_CHECKED: True})
+                replica.shas[name] = entry.get("sha256")
             elif name == DEFAULT_ADAPTER_NAME:
                 if name not in loaded:
                     folder = shipped_adapter_dir(settings)
@@ -247,6 +258,8 @@ class AdapterService:
             elif name is not None:
                 known_entry = registry.get(name)
                 want = sha256 or (known_entry or {}).get("sha256")  # the files the registry holds now
+                if known_entry is not None and not registered_folder_allowed(settings, name, known_entry):
+                    raise AdapterPathRefused(REGISTERED_OUTSIDE.format(name=name))
                 if name not in loaded or (want is not None and replica.shas.get(name) != want):
                     if known_entry is None or not (known_entry.get("path") or known_entry.get("sha256")):
                         known = sorted(loaded | {e["name"] for e in registry.all()})

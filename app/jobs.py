@@ -634,7 +634,7 @@ class JobManager:
                 error=f"training wrote no adapter in {job.adapter_dir}",
             )
             return
-        self.registry.register(job.name, job.adapter_dir, source=f"job {job.id}")
+        self.registry.register(job.name, job.adapter_dir, source=f"job {job.id}", roots_checked=True)  # cache adapters/
         if not job.spec.promote:
             self._set(job, state="trained", ended_at=time.time())
             return

@@ -24,19 +24,43 @@ def tiny_adapter(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 def _settings(tmp_path: Path, tiny_model_dir: Path, history: list, adapters: dict) -> Settings:
     registry = tmp_path / "adapters" / "registry.json"
-    registry.parent.mkdir(parents=True)
+    registry.parent.mkdir(parents=True, exist_ok=True)
     registry.write_text(json.dumps({"adapters": adapters, "history": history}))
     return Settings(cache_dir=tmp_path, local_model=str(tiny_model_dir), adapter="default", device="cpu")
 
 
 def test_restart_restores_the_promoted_adapter(tmp_path: Path, tiny_model_dir: Path, tiny_adapter: Path) -> None:
+    import shutil
+
+    job = tmp_path / "adapters" / "job-1"  # where a training job writes it: inside the adapter roots
+    shutil.copytree(tiny_adapter, job)
     settings = _settings(
         tmp_path, tiny_model_dir,
         history=[{"name": "default", "at": 1}, {"name": "job-1", "at": 2, "reason": "promoted"}],
-        adapters={"job-1": {"name": "job-1", "path": str(tiny_adapter)}},
+        adapters={"job-1": {"name": "job-1", "path": str(job)}},
     )  # fmt: skip
     model = build_local_chat_model(settings)
     assert model.active_adapter == "job-1"
+
+
+def test_a_pre_policy_activation_outside_the_roots_is_not_restored(
+    tmp_path: Path, tiny_model_dir: Path, tiny_adapter: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An adapter activated by any path before the roots policy (registry.json, or the run store with
+    its files copied in) is re-checked at startup: the shipped adapter serves instead."""
+    import agent.backends as backends
+
+    monkeypatch.setattr(backends, "default_adapter_dir", lambda: tiny_adapter)  # the "shipped" one
+    old = _settings(
+        tmp_path / "file", tiny_model_dir,
+        history=[{"name": "default", "at": 1}, {"name": "evil", "at": 2, "reason": "activated"}],
+        adapters={"evil": {"name": "evil", "path": str(tiny_adapter)}},  # a folder outside the roots
+    )  # fmt: skip
+    assert build_local_chat_model(old).active_adapter == "default"
+    url = _store_with(tmp_path, tiny_adapter, ["evil"], registered=tmp_path / "outside" / "evil")
+    settings = Settings(cache_dir=tmp_path / "b", local_model=str(tiny_model_dir), adapter="default",
+                        device="cpu", store_url=url)  # fmt: skip
+    assert build_local_chat_model(settings).active_adapter == "default"  # not "evil", though its files are stored
 
 
 def test_restart_after_rollback_to_the_base_model_serves_the_base(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -46,19 +70,23 @@ def test_restart_after_rollback_to_the_base_model_serves_the_base(tmp_path: Path
     assert model.active_adapter is None
 
 
-def _store_with(tmp_path: Path, tiny_adapter: Path, activations: list[str | None]) -> str:
+def _store_with(
+    tmp_path: Path, tiny_adapter: Path, activations: list[str | None], registered: Path | None = None
+) -> str:
     """A run store (another replica's) whose history ends with ``activations``; the adapter folder
-    it registered is not on this host (only its files in the database)."""
+    it registered (``registered``, default: its job folder, at the same cache path as this host's
+    ``tmp_path/b``) is not on this host (only its files in the database)."""
     import shutil
 
     from app.store.runs import RunStore
 
     url = f"sqlite:///{tmp_path / 'shared' / 'runs.db'}"
-    elsewhere = tmp_path / "replica-a" / "job-1"
+    elsewhere = registered or tmp_path / "b" / "adapters" / "job-1"
+    name = elsewhere.name
     shutil.copytree(tiny_adapter, elsewhere)
     store = RunStore(url)
     reg = store.adapter_registry("replica-a")
-    reg.register("job-1", elsewhere, source="job 1")
+    reg.register(name, elsewhere, source="job 1")
     for name in activations:
         reg.record_activation(name, "test")
     store.close()

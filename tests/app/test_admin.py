@@ -173,6 +173,21 @@ def test_activation_by_path_only_inside_the_adapter_roots(
     assert "ad9" not in names and not any(n.startswith("link-") for n in names)
 
 
+def test_a_pre_policy_registry_entry_outside_the_roots_is_not_served_by_name(
+    client: TestClient, adapters: dict[str, Path], tmp_path: Path
+) -> None:
+    """Before the roots policy an activation took any folder and copied it into the database; such
+    an entry is refused by name (admin, rollback, the follower), whatever its files, saying so."""
+    outside = tmp_path / "elsewhere" / "old-evil"
+    shutil.copytree(adapters["ad1"], outside)
+    registry = client.app.state.adapter_registry
+    registry.register("old-evil", outside, source="activated")  # as main before fec11e9 wrote it
+    code, detail = _activate(client, name="old-evil")
+    assert code == 422 and "outside the adapter roots" in detail and str(tmp_path) not in detail
+    assert ask_adapter(client) is None  # the base model still serves
+    assert _activate(client, path=str(adapters["ad1"])) == (200, "ad1")  # a folder inside a root: fine
+
+
 def test_the_name_default_is_reserved_for_the_shipped_adapter(
     client: TestClient, adapters: dict[str, Path], tmp_path: Path
 ) -> None:
