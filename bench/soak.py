@@ -147,21 +147,13 @@ def serve(app: Any, ready_timeout_s: float = 60.0) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread on loopback; yields the base URL once /readyz is 200."""
     import uvicorn
 
-    from app.server import header_timeout_protocol
+    from app.server import uvicorn_options
 
     port = free_port()
-    # keep-alive longer than any client pause (uvicorn's 5 s default races with busy clients' reuse);
-    # the header timeout of `qreact serve` (app.server)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_keep_alive=75,
-        http=header_timeout_protocol(app.state.settings.header_timeout_s),
-    )
+    # `qreact serve`'s options (header timeout, X-Forwarded-For from nobody), on loopback; keep-alive
+    # longer than any client pause (uvicorn's 5 s default races with busy clients' reuse)
+    options = uvicorn_options(app.state.settings) | {"host": "127.0.0.1", "port": port, "timeout_keep_alive": 75}
+    config = uvicorn.Config(app, lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="soak-uvicorn", daemon=True)
     thread.start()
@@ -230,18 +222,11 @@ def _serve_forever(args: argparse.Namespace) -> int:
     if os.environ.get("SOAK_SWITCH_INTERVAL"):
         sys.setswitchinterval(float(os.environ["SOAK_SWITCH_INTERVAL"]))
 
-    from app.server import header_timeout_protocol
+    from app.server import uvicorn_options
 
     app = make_app(Path(args.cache_dir), _chat_model(args, args.delay), **json.loads(args.settings))
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        log_config=None,
-        access_log=False,
-        timeout_keep_alive=75,
-        http=header_timeout_protocol(app.state.settings.header_timeout_s),
-    )
+    options = uvicorn_options(app.state.settings) | {"host": "127.0.0.1", "port": args.port, "timeout_keep_alive": 75}
+    uvicorn.run(app, **options)
     return 0
 
 
