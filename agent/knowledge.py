@@ -21,8 +21,11 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from countryinfo._cache import load_countries
 
 from agent.config import default_cache_dir
 
@@ -86,8 +89,6 @@ _RICH_FIELDS = (
 def _countryinfo_entries() -> list[dict[str, Any]]:
     """countryinfo's entries, one per ISO code: where two files share a code (Palestine,
     Vatican, Burma/Myanmar) the one with the most fields filled wins, ties to the code's owner."""
-    from countryinfo._cache import load_countries
-
     cache = load_countries()
     countries: dict[str, dict[str, Any]] = cache["countries"]
     iso_index: dict[str, str] = cache["iso_index"]
@@ -253,8 +254,6 @@ def read_meta(index_path: Path | str) -> dict[str, str]:
 
 def _country_meta() -> dict[str, str]:
     try:
-        from importlib.metadata import version
-
         source_version = version("countryinfo")
     except Exception:  # noqa: BLE001 - metadata missing in odd installs; the pinned version stands in
         source_version = COUNTRYINFO_VERSION

@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import torch
+
 logger = logging.getLogger(__name__)
 
 
@@ -34,6 +36,8 @@ def plot_loss(log_history: list[dict[str, Any]], path: Path) -> bool:
     evals = [(h["step"], h["eval_loss"]) for h in log_history if "eval_loss" in h]
     if not train and not evals:
         return False
+    # matplotlib loads here, not at the top: ~3 s of import for one PNG, and the Agg backend must be
+    # chosen before pyplot loads (a module-level use() would change it for every importer)
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers
@@ -57,8 +61,6 @@ def plot_loss(log_history: list[dict[str, Any]], path: Path) -> bool:
 
 def build_card(cfg: Any, plan: Any, trainer: Any, **run: Any) -> dict[str, Any]:
     """The card as a dict (see ``write_card``)."""
-    import torch
-
     state = trainer.state
     history = list(state.log_history)
     losses = [h["loss"] for h in history if "loss" in h]

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from datasets import Dataset, IterableDataset
 
 from agent.trajectory import Trajectory
 
@@ -167,8 +169,6 @@ def build_dataset(
     hashes: list[str] | None = None,
 ) -> Any:
     """A tokenized ``datasets`` Dataset (or IterableDataset when streaming) of the given files."""
-    from datasets import Dataset, IterableDataset
-
     gen_kwargs = {"paths": list(paths), "hashes": hashes or [sha256_file(p) for p in paths]}
     if streaming:
         raw = IterableDataset.from_generator(_generate, gen_kwargs=gen_kwargs)
@@ -195,8 +195,6 @@ class PadCollator:
         self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-
         longest = max(len(f["input_ids"]) for f in features)
         if self.pad_to_multiple_of:
             longest = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from agent.loop import ReActAgent
 from finetune.scoring import is_correct
 from finetune.teacher import load_questions
@@ -102,8 +104,6 @@ def read_results(path: Path) -> list[dict[str, Any]]:
 
 
 def _progress(total: int, desc: str) -> Any:
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit="q", dynamic_ncols=True)
 
 

@@ -76,7 +76,7 @@ def validate_adapter(path: Path, base_model: Any) -> dict[str, Any]:
         extra = " (pickled .bin adapters are refused: use safetensors)" if (path / "adapter_model.bin").exists() else ""
         raise AdapterError(f"{path} has no adapter_model.safetensors{extra}")
     try:
-        from safetensors import safe_open
+        from safetensors import safe_open  # the serve extra: agent.backends imports this module
 
         shapes: dict[str, tuple[int, ...]] = {}
         with safe_open(str(weights), framework="pt") as handle:

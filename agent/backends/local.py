@@ -45,6 +45,10 @@ from agent.backends.text import GenerationResult, find_stop, heal_prompt, messag
 from agent.config import LocalModelConfig
 from agent.loop import DEADLINE
 
+# torch, transformers and peft (the serve extra) are imported inside the functions that use them:
+# app.wiring imports this module at start-up, and the openai backend or a CLI command that builds
+# no model must not pay torch's import (seconds).
+
 # The prompt is fed in chunks of this many tokens so a long one stops at the deadline between
 # them (one forward over 15k tokens took ~80 s on 2 CPU cores); the ReAct prompts fit in one.
 PREFILL_CHUNK_TOKENS = 1024

@@ -7,6 +7,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+# transformers and fast_decode (which imports torch) load inside copy_cache: see agent/backends/local.py
+
 
 class PrefixCache:
     """A small LRU of past key/values keyed by (adapter tag, token ids).

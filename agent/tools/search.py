@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ddgs import DDGS
+from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
@@ -192,8 +194,6 @@ _WEB_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qreact-ddgs")
 
 def _ddgs_text(query: str, max_results: int, timeout_s: float, backend: str) -> list[dict[str, Any]]:
     """One ddgs text search (the boundary tests monkeypatch)."""
-    from ddgs import DDGS
-
     return list(
         DDGS(timeout=max(1, round(timeout_s))).text(
             query,
@@ -213,8 +213,6 @@ def web_search(query: str, max_results: int = 3, timeout_s: float = 10.0, backen
     Rate limits are retried after a short backoff while the time budget lasts; the whole call
     (retries included) is bounded by ``timeout_s``.
     """
-    from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
-
     deadline = time.monotonic() + timeout_s
     attempt = 0
     while True:

@@ -10,6 +10,7 @@ appear in train, so dev/test measure generalisation.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import random
@@ -542,8 +543,6 @@ def generate_gold(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    import argparse
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("data/gold"), help="folder for train/dev/test.jsonl")
     p.add_argument("--seed", type=int, default=0, help="splits, sampling and numbers follow from it")
