@@ -7,7 +7,8 @@ commands, registered on the main CLI (``app.cli``) by ``register``.
 
 ``finetune/`` works on trajectories and files; here the service's settings and run store are handed
 to it (the agent to distill or evaluate, the runs to export). Each command imports what it runs
-when it runs (torch, transformers, langchain: seconds), so ``qreact --help`` stays instant.
+when it runs (torch, transformers, langchain: seconds), so ``qreact --help`` stays instant
+(the numbers are in ``app.cli``'s docstring).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -233,8 +235,6 @@ def eval_command(
     ] = None,
 ) -> None:
     """Evaluate the agent on a question file: accuracy by kind, format-valid steps, latency."""
-    import tempfile
-
     from app.wiring import agent_maker
     from finetune.evaluate import eval_command as run_eval
 

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.loop import DEADLINE
@@ -265,8 +266,6 @@ class ModelSlotMiddleware:
 
 def pydantic_validator(model: Any) -> Callable[[bytes], bool]:
     """A body check for ``ModelSlotMiddleware``: whether ``model`` accepts the JSON ``body``."""
-    from pydantic import ValidationError
-
     def valid(body: bytes) -> bool:
         try:
             model.model_validate_json(body)

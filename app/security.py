@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match
@@ -452,9 +454,6 @@ def model_body_validators(settings: Settings) -> dict[str, Callable[[bytes], boo
 
 def store_password(url: str) -> str | None:
     """The password in a store URL (never to be logged), if any."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         return make_url(url).password  # type: ignore[return-value]
     except ArgumentError:

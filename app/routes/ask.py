@@ -8,8 +8,11 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 
+import httpx
+import openai
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
+from langchain_core import exceptions as lc
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -30,10 +33,6 @@ def backend_unavailable(exc: BaseException | None) -> bool:
     (langchain-core's standard model errors, and raw openai/httpx ones): the API answers 503."""
     if exc is None:
         return False
-    import httpx
-    import openai
-    from langchain_core import exceptions as lc
-
     unavailable = (
         lc.ModelConnectionError,
         lc.ModelTimeoutError,
