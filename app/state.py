@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import State
 
 from agent.loop import ReActAgent
-from app.jobs import JobManager
+from app.jobs.manager import JobManager
 from app.limits import ModelLimiter
 from app.settings import Settings
 from app.store.runs import RunStore

@@ -1,5 +1,5 @@
 """Trainer callbacks of a run: a graceful stop on Ctrl-C / SIGTERM (checkpoint, then exit) and the
-progress file that job pollers read (``app/jobs.py``)."""
+progress file that job pollers read (``app/jobs/manager.py``)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class GracefulStop(TrainerCallback):
 
 
 class ProgressFile(TrainerCallback):
-    """Rewrites a small JSON file at every step and log: state, step, loss, ETA (for job pollers, app/jobs.py)."""
+    """Rewrites a small JSON file at every step and log: state, step, loss, ETA (for job pollers: app.jobs)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = Path(path) if path else None

@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.adapters import AdapterService, rollback_choice
-from app.jobs import Job, JobConflict, JobInvalid, JobManager, JobSpec, check_gpu_budget, validate_spec
+from app.jobs.config import check_gpu_budget, validate_spec
+from app.jobs.job import Job, JobConflict, JobInvalid, JobSpec
+from app.jobs.manager import JobManager
 from app.main import create_app
 from app.routes import admin
 from app.settings import Settings
@@ -505,14 +507,14 @@ def test_validate_spec_lists_every_problem(tmp_path: Path) -> None:
     ],
 )
 def test_override_types_follow_the_config_dataclass(overrides: dict, problem: str | None) -> None:
-    from app.jobs import override_problems
+    from app.jobs.config import override_problems
 
     problems = override_problems(overrides)
     assert problems == [] if problem is None else (len(problems) == 1 and problem in problems[0]), problems
 
 
 def test_job_paths_are_confined_and_file_content_never_echoed(tmp_path: Path) -> None:
-    from app.jobs import OUTSIDE_DATA_ROOTS
+    from app.jobs.config import OUTSIDE_DATA_ROOTS
 
     settings = Settings(cache_dir=tmp_path, data_roots=[tmp_path / "mine"])
     job = Job(id="x", name="job-x", spec=JobSpec(), dir=tmp_path / "j", adapter_dir=tmp_path / "a")
@@ -548,7 +550,7 @@ def test_the_trainer_gets_one_private_config_file_and_the_store_url_in_its_envir
     import os
     import stat
 
-    from app.jobs import default_train_command, train_env, write_train_config
+    from app.jobs.config import default_train_command, train_env, write_train_config
 
     url = "postgresql+psycopg://qreact:pw-SECRET@db:5432/qreact"
     settings = Settings(cache_dir=tmp_path, store_url=url)
