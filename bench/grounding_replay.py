@@ -25,8 +25,10 @@ from finetune.evaluate import render_report, truth_metrics
 LIMIT = 2  # AgentConfig.nothing_useful_limit's default
 
 
-def replay(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with the status and grounding today's loop gives its trace."""
+def replay(row: dict[str, Any], limit: int = LIMIT) -> dict[str, Any]:
+    """The row with the status and grounding today's loop gives its trace (``limit`` 0: the stop off).
+
+    When the stop cuts the trace, ``cut_steps`` is the number of model steps the loop runs."""
     parser = ReActParser()
     observations: list[Observation] = []
     seen: set[str] = set()
@@ -42,9 +44,9 @@ def replay(row: dict[str, Any]) -> dict[str, Any]:
         call = f"{parsed.tool}\n{' '.join(parsed.tool_input.lower().split())}"
         useless += is_useless_observation(step["observation"]) or call in seen
         seen.add(call)
-        if useless >= LIMIT:
+        if limit and useless >= limit:
             grounding = {"supported": True, "unsupported": [], "evidence": [], "not_found": True}
-            return {**row, "status": "not_found", "correct": False, "grounding": grounding}
+            return {**row, "status": "not_found", "correct": False, "grounding": grounding, "cut_steps": i + 1}
     if row["final_answer"] is None:
         return {**row, "grounding": {"supported": False, "unsupported": [], "evidence": [], "not_found": False}}
     g = check(row["question"], row["final_answer"], observations)

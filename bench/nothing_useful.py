@@ -14,6 +14,10 @@ the traces do match). Where it does fire, the rule-on run is run for real and ti
 
 The report gives, per adapter, how often the rule fires and the median/mean latency and model steps
 with the rule on and off over the same questions.
+
+``--replay FILE.results.jsonl ...`` does the same from runs already recorded by ``qreact eval`` with
+the rule off (or where it never fired): the rule-on steps and status are the trace cut where the
+loop would cut it (``bench.grounding_replay``); no latency, since a recorded row has no step timings.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from agent.loop import ReActAgent
 from agent.trace import RunResult
 from app.settings import get_settings
 from app.wiring import agent_maker
+from bench.grounding_replay import replay
 from finetune.evaluate import Target, build_targets
 
 
@@ -125,16 +130,67 @@ def render(rows: list[dict[str, Any]], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def replay_table(paths: list[Path]) -> str:
+    """Rule on vs off over recorded runs: how often it fires, model steps and statuses."""
+    lines = [
+        "| runs | config | questions | rule fires | median steps off → on | mean steps off → on "
+        "| statuses off | statuses on |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    fired_lines: list[str] = []
+    for path in paths:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for config in dict.fromkeys(r["config"] for r in rows):
+            rs = [r for r in rows if r["config"] == config]
+            off = [replay(r, limit=0) for r in rs]
+            on = [replay(r) for r in rs]
+            steps_off = [r["steps"] for r in rs]
+            steps_on = [o.get("cut_steps", r["steps"]) for r, o in zip(rs, on, strict=True)]
+            fired = sum("cut_steps" in o for o in on)
+
+            def counts(results: list[dict[str, Any]]) -> str:
+                c: dict[str, int] = {}
+                for r in results:
+                    c[r["status"]] = c.get(r["status"], 0) + 1
+                return ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+
+            lines.append(
+                f"| `{path.name}` | {config} | {len(rs)} | {fired} "
+                f"| {statistics.median(steps_off):g} → {statistics.median(steps_on):g} "
+                f"| {statistics.fmean(steps_off):.2f} → {statistics.fmean(steps_on):.2f} "
+                f"| {counts(off)} | {counts(on)} |"
+            )
+            for r, o, a, b in zip(rs, on, steps_off, steps_on, strict=True):
+                if "cut_steps" in o:
+                    fired_lines.append(
+                        f"| `{path.name}` | {config} | {r['question']} | {r['status']}, {a} | not_found, {b} |"
+                    )
+    out = "\n".join(lines) + "\n"
+    if fired_lines:
+        out += "\n| runs | config | question where it fires | recorded: status, steps | rule on: status, steps |\n"
+        out += "|---|---|---|---|---|\n" + "\n".join(fired_lines) + "\n"
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--questions", type=Path, required=True)
+    parser.add_argument("--questions", type=Path)
+    parser.add_argument("--replay", type=Path, nargs="+", help="recorded eval results instead of live runs")
     parser.add_argument("--adapter", action="append", default=None, help="'default', 'none' or a folder; repeat")
     parser.add_argument("--every", type=int, default=1, help="run every Nth question")
     parser.add_argument("--every-base", type=int, default=1, help="the base model ('none') runs every Nth question")
     parser.add_argument("--verify", type=int, default=3, help="rule-on reruns of the first N non-firing questions")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/nothing_useful_cpu.json"))
     parser.add_argument("--report", type=Path)
     args = parser.parse_args(argv)
+    if args.replay:
+        text = f"# Stop on nothing useful, on vs off, over recorded runs\n\n{replay_table(args.replay)}"
+        if args.report is not None:
+            args.report.write_text(text, encoding="utf-8")
+        sys.stdout.write(text)
+        return
+    if args.questions is None:
+        parser.error("--questions (live runs) or --replay (recorded runs) is required")
     questions = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     settings = get_settings().model_copy(update={"search": "local"})
     targets = build_targets(agent_maker(settings), ["local"], args.adapter or ["default"])

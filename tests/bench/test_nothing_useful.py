@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 
 from agent.loop import AgentConfig, ReActAgent
-from bench.nothing_useful import fires_at, render, run_question
+from bench.nothing_useful import fires_at, render, replay_table, run_question
 from finetune.evaluate import Target
 from tests.agent.test_loop import final, make_tools
+from tests.bench.test_grounding_replay import row
 from tests.model import ScriptedChatModel, action
 
 NONE = "No good search result found."
@@ -41,3 +43,15 @@ def test_a_run_the_rule_never_cuts_is_the_same_trace_on_and_off() -> None:
     skipped = run_question(target, off, on, "What is the capital of Australia?", verify=False)
     assert skipped["on"]["rerun"] is False and skipped["on"]["steps"] == skipped["off"]["steps"] == 2
     assert fires_at(off.run("What is the capital of Australia?"), 2) is None
+
+
+def test_replay_table_cuts_recorded_runs_where_the_rule_would(tmp_path) -> None:
+    empty = ("leader", NONE)
+    rows = [row("John Smith.", empty, empty, empty), row("Australia has no land borders.", ("Australia", "x"))]
+    for r, steps in zip(rows, (4, 2), strict=True):
+        r.update(config="local:default", steps=steps)
+    path = tmp_path / "r.results.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    table = replay_table([path])
+    assert "| `r.results.jsonl` | local:default | 2 | 1 | 3 → 2 | 3.00 → 2.00 |" in table
+    assert "| Who leads Australia? | answered, 4 | not_found, 2 |" in table
