@@ -45,7 +45,8 @@ fine-tuned on ReAct trajectories, running offline on a CPU.
 
 * `POST /ask` runs the agent and returns the answer with a trace of every step;
   `POST /ask/stream` sends each step as a Server-Sent Event while it happens.
-* `POST /v1/chat/completions` and `GET /v1/models` serve the local model to any OpenAI client.
+* `POST /v1/chat/completions`, `POST /v1/completions` (a raw prompt) and `GET /v1/models` serve the
+  local model to any OpenAI client.
 * `GET /healthz` (alive) and `GET /readyz` (model loaded) are for probes.
 
 Every run ends with an honest status: `answered`, `max_steps`, `timeout` or `error`.
