@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-slow test-e2e lint gold v2data finetune finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
+.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+# The llama.cpp engine (llama-server, llama-bench, the LoRA converter), compiled once into
+# $(QREACT_CACHE_DIR or ~/.cache/qreact)/engine/llama.cpp: ~15 min on 2 busy cores, needs cmake + g++.
+# Without it the local model runs on torch (the service logs how to get the engine).
+engine: install
+	PY=$(BIN)/python bash scripts/build-engine.sh
 
 run: install
 	$(BIN)/qreact serve --host $(HOST) --port $(PORT)

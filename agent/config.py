@@ -41,3 +41,18 @@ class OpenAIConfig:
     timeout_s: float = 60.0  # one request, seconds
     max_retries: int = 2  # on 5xx/timeouts
     max_new_tokens: int = 160  # tokens per ReAct step
+
+
+@dataclass(frozen=True)
+class LlamaCppConfig:
+    """How to run the local model on llama.cpp's ``llama-server`` (``agent.backends.llamacpp``)."""
+
+    model_gguf: Path  # the base model as a GGUF file (the embedded default: its Q4_K_M GGUF)
+    config_dir: Path  # a folder with the base model's Hugging Face config.json (adapter checks and conversion)
+    engine_dir: Path  # the built engine: bin/llama-server and py/convert_lora_to_gguf.py (``make engine``)
+    cache_dir: Path = field(default_factory=default_cache_dir)  # converted adapters and server logs go here
+    model_name: str = "gemma-3-270m"  # as runs and /v1/models name it
+    threads: int = 2  # llama.cpp threads for decode and prefill
+    ctx_size: int = 4096  # tokens of keys/values kept (18 KB/token for Gemma-3-270M with --swa-full)
+    max_new_tokens: int = 160  # tokens per ReAct step
+    startup_timeout_s: float = 120.0  # a server (or a swap's new server) must answer /health within this

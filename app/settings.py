@@ -46,6 +46,18 @@ class Settings(BaseSettings):
         description="comma-separated extra folders training jobs may read configs and data from (always "
         "allowed: the repository's data/, finetune/configs/, finetune/evalsets/, cache_dir/data)",
     )
+    engine: Literal["auto", "llamacpp", "torch"] = Field(
+        "auto",
+        description="what runs the local model: 'llamacpp' (llama.cpp's llama-server on the embedded GGUF, "
+        "built by `make engine`), 'torch' (transformers + peft in this process), 'auto' (llama.cpp when it is "
+        "built and the model is the embedded default on CPU, else torch; the log says which)",
+    )
+    engine_dir: Path | None = Field(
+        None, description="the built llama.cpp engine (bin/llama-server); default cache_dir/engine/llama.cpp"
+    )
+    engine_ctx: int = Field(
+        4096, ge=512, le=131072, description="llama.cpp context: prompt + generated tokens one request may hold"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the local model runs")
     quantize: Literal["auto", "none", "4bit"] = Field(
         "auto", description="'auto': 4-bit NF4 on CUDA, none on CPU; '4bit' forces bitsandbytes NF4"
@@ -53,7 +65,9 @@ class Settings(BaseSettings):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="weights/compute dtype of the local model; 'auto': bf16 on CUDA, fp32 on CPU"
     )
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads of the local model (default: torch's choice; llama.cpp: every core)"
+    )
     max_new_tokens: int = Field(160, ge=8, le=4096, description="tokens the model may write per ReAct step")
     fast_head: bool = Field(
         True,

@@ -8,6 +8,7 @@ where the service's ``Settings`` become them.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI
 
 from agent.backends import DEFAULT_ADAPTER_NAME, TextGenerator, resolve_adapter
+from agent.backends.gguf import DEFAULT_MODEL_NAME, default_gguf_dir, ensure_default_gguf
+from agent.backends.llamacpp import LlamaCppChatModel, engine_dir, engine_installed
 from agent.backends.local import LocalChatModel
 from agent.backends.openai import build_openai_chat
-from agent.config import LocalModelConfig, OpenAIConfig
+from agent.config import LlamaCppConfig, LocalModelConfig, OpenAIConfig
 from agent.loop import AgentConfig, ReActAgent
 from agent.tools import build_tools
 from app.adapters import restore_target
@@ -58,6 +61,20 @@ def local_model_config(settings: Settings) -> LocalModelConfig:
     )
 
 
+def llamacpp_config(settings: Settings) -> LlamaCppConfig:
+    """The embedded default model on llama.cpp (its GGUF joined into the cache once)."""
+    return LlamaCppConfig(
+        model_gguf=ensure_default_gguf(settings.cache_dir),
+        config_dir=default_gguf_dir(settings.cache_dir),
+        engine_dir=resolved_engine_dir(settings),
+        cache_dir=Path(settings.cache_dir),
+        model_name=settings.local_model,
+        threads=settings.threads or os.cpu_count() or 2,
+        ctx_size=settings.engine_ctx,
+        max_new_tokens=settings.max_new_tokens,
+    )
+
+
 def openai_config(settings: Settings) -> OpenAIConfig:
     return OpenAIConfig(
         model=settings.openai_model,
@@ -83,9 +100,48 @@ def build_default_tools(settings: Settings) -> list[BaseTool]:
 # ------------------------------------------------------------------ chat models and the agent
 
 
-def build_local_chat_model(settings: Settings) -> LocalChatModel:
-    """The local model from settings, with the configured adapter loaded and active."""
-    model = LocalChatModel.from_config(local_model_config(settings))
+def resolved_engine_dir(settings: Settings) -> Path:
+    return Path(settings.engine_dir) if settings.engine_dir else engine_dir(settings.cache_dir)
+
+
+ENGINE_HOWTO = "`make engine` builds it once (~10-15 min on 2 cores; bash scripts/build-engine.sh)"
+
+
+def choose_engine(settings: Settings) -> str:
+    """'llamacpp' or 'torch' for the local model, as ``settings.engine`` says (logged)."""
+    if settings.engine == "torch":
+        return "torch"
+    folder = resolved_engine_dir(settings)
+    installed = engine_installed(folder)
+    unsuited = None
+    if settings.local_model != DEFAULT_MODEL_NAME:
+        unsuited = f"it serves the embedded {DEFAULT_MODEL_NAME} only (QREACT_LOCAL_MODEL={settings.local_model})"
+    elif settings.device == "cuda" or (settings.device == "auto" and Path("/proc/driver/nvidia").exists()):
+        unsuited = "a GPU is there: the torch path runs on it"
+    if settings.engine == "llamacpp":
+        if not installed:
+            raise RuntimeError(f"QREACT_ENGINE=llamacpp but llama.cpp is not built in {folder}: {ENGINE_HOWTO}")
+        if unsuited:
+            raise RuntimeError(f"QREACT_ENGINE=llamacpp cannot serve this model: {unsuited}")
+        return "llamacpp"
+    if unsuited:
+        logger.info("local model on torch: the llama.cpp engine is not used because %s", unsuited)
+        return "torch"
+    if not installed:
+        logger.warning("local model on torch: the llama.cpp engine (faster, leaner) is not built; %s", ENGINE_HOWTO)
+        return "torch"
+    logger.info("local model on llama.cpp (%s)", folder)
+    return "llamacpp"
+
+
+def build_local_chat_model(settings: Settings) -> LocalChatModel | LlamaCppChatModel:
+    """The local model from settings (llama.cpp or torch, ``choose_engine``), with the configured adapter
+    loaded and active: a ``LlamaCppChatModel`` or a ``LocalChatModel``."""
+    model: LocalChatModel | LlamaCppChatModel
+    if choose_engine(settings) == "llamacpp":
+        model = LlamaCppChatModel.from_config(llamacpp_config(settings))
+    else:
+        model = LocalChatModel.from_config(local_model_config(settings))
     shipped = resolved = resolve_adapter(settings.adapter)
     if settings.adapter == DEFAULT_ADAPTER_NAME:
         resolved = restore_target(settings, shipped)
@@ -100,6 +156,8 @@ def build_local_chat_model(settings: Settings) -> LocalChatModel:
             name, folder = shipped
             model.load_adapter(folder, name)
         model.activate_adapter(name)
+    if isinstance(model, LlamaCppChatModel):
+        model.start()
     return model
 
 

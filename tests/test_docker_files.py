@@ -159,14 +159,15 @@ def test_cuda_image_is_cuda_and_cpu_image_takes_the_cpu_wheel() -> None:
 def test_dockerfile_copies_only_what_exists(name: str) -> None:
     instructions = parse_dockerfile(DOCKER / name)
     for word, rest in instructions:
-        if word == "COPY":
+        if word == "COPY" and not rest.startswith("--from="):  # --from: another stage's files
             sources = rest.split()[:-1]
             for source in sources:
                 assert (ROOT / source).exists(), f"{name}: COPY {source}: not in the repository"
     ignore_file = (DOCKER / f"{name}.dockerignore").read_text()
     ignore = [s.strip() for s in ignore_file.splitlines() if s.strip() and not s.lstrip().startswith("#")]
     assert ignore[0] == "**", "the build context (the repo root) must exclude everything by default"
-    for source in (s for word, rest in instructions if word == "COPY" for s in rest.split()[:-1]):
+    copies = [rest for word, rest in instructions if word == "COPY" and not rest.startswith("--from=")]
+    for source in (s for rest in copies for s in rest.split()[:-1]):
         assert f"!{source}" in ignore or f"!{source}/" in ignore, f"{source} is excluded by the .dockerignore"
 
 
@@ -391,3 +392,12 @@ def test_vllm_chat_template_matches_the_local_backend_on_gemma() -> None:
     tokenizer = AutoTokenizer.from_pretrained(ensure_default_model(Settings(_env_file=None).cache_dir))  # type: ignore[call-arg]
     assert tokenizer("x")["input_ids"][0] == tokenizer.bos_token_id
     check_vllm_template(tokenizer, bos_added_by_tokenizer=True)
+
+
+def test_cpu_image_builds_the_llamacpp_engine_and_points_the_service_at_it() -> None:
+    instructions = parse_dockerfile(DOCKER / "Dockerfile.cpu")
+    runs = [rest for word, rest in instructions if word == "RUN"]
+    assert any("build-engine.sh" in rest and "QREACT_ENGINE_DIR=/opt/llama.cpp" in rest for rest in runs)
+    assert ("COPY", "--from=engine /opt/llama.cpp /opt/llama.cpp") in instructions
+    assert dockerfile_env(instructions)["QREACT_ENGINE_DIR"] == "/opt/llama.cpp"
+    assert (ROOT / "scripts" / "build-engine.sh").is_file()

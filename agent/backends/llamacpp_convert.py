@@ -1,0 +1,102 @@
+"""Adapter conversion for the llama.cpp engine, run as a child process (torch loads here, not in the server).
+
+    python -m agent.backends.llamacpp_convert adapter adapters/default \\
+        --config-dir ~/.cache/qreact/models/gemma-3-270m-gguf \\
+        --gguf ~/.cache/qreact/models/gemma-3-270m-gguf/gemma-3-270m-q4_k_m.gguf \\
+        --engine-dir ~/.cache/qreact/engine/llama.cpp --out /tmp/default.gguf
+
+1. the base model's Hugging Face ``config.json`` in ``--config-dir`` (written once from the GGUF's
+   metadata when it is missing: ~30 s, the tokenizer metadata is parsed too);
+2. the adapter folder checked by ``agent.backends.local.validate_adapter`` against the base model's
+   modules (built on the meta device: shapes, no weights) — the same whitelist and checks as the torch path;
+3. llama.cpp's ``convert_lora_to_gguf.py`` (from the engine's ``py/``) writes the LoRA GGUF (f32, exact),
+   renamed into place when complete.
+
+A refused adapter exits with status 2 and ``AdapterError: <reason>`` as the last line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from agent.backends.gguf import file_lock
+from agent.backends.local import AdapterError, validate_adapter
+
+
+def ensure_config(config_dir: Path, model_gguf: Path) -> Path:
+    """``config_dir/config.json`` for the base model, written from the GGUF's metadata once."""
+    target = config_dir / "config.json"
+    if target.is_file():
+        return target
+    with file_lock(config_dir / ".config.lock"):
+        if target.is_file():
+            return target
+        from transformers import AutoConfig
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+        config = AutoConfig.from_pretrained(str(model_gguf.parent), gguf_file=model_gguf.name)
+        data: dict[str, Any] = config.to_dict()
+        if not data.get("architectures"):  # convert_lora_to_gguf picks the converter by architecture
+            data["architectures"] = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
+        with tempfile.NamedTemporaryFile("w", dir=config_dir, suffix=".json", delete=False) as handle:
+            json.dump(data, handle, indent=2)
+        os.replace(handle.name, target)
+    return target
+
+
+def base_skeleton(config_dir: Path) -> Any:
+    """The base model's modules on the meta device (names and shapes, no memory)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(str(config_dir))
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
+
+
+def convert(adapter: Path, config_dir: Path, model_gguf: Path, engine_dir: Path, out: Path) -> Path:
+    ensure_config(config_dir, model_gguf)
+    validate_adapter(adapter, base_skeleton(config_dir))
+    script = engine_dir / "py" / "convert_lora_to_gguf.py"
+    partial = out.with_name(f".{out.stem}.{os.getpid()}.partial")
+    # the converter's own gguf-py and conversion/ package first: they match the engine's version
+    sys.path[:0] = [str(engine_dir / "py" / "gguf-py"), str(engine_dir / "py")]
+    sys.argv = [str(script), "--base", str(config_dir), "--outfile", str(partial), "--outtype", "f32", str(adapter)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise AdapterError(f"llama.cpp's converter refused {adapter} (exit {exc.code})") from exc
+    if not partial.is_file():
+        raise AdapterError(f"llama.cpp's converter wrote nothing for {adapter}")
+    os.replace(partial, out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    one = sub.add_parser("adapter", help="check a peft LoRA folder and convert it to a LoRA GGUF")
+    one.add_argument("adapter", type=Path)
+    one.add_argument("--config-dir", type=Path, required=True, help="folder with (or for) the base config.json")
+    one.add_argument("--gguf", type=Path, required=True, help="the base model's GGUF")
+    one.add_argument("--engine-dir", type=Path, required=True, help="the engine (py/convert_lora_to_gguf.py)")
+    one.add_argument("--out", type=Path, required=True, help="the LoRA GGUF to write")
+    args = parser.parse_args(argv)
+    try:
+        convert(args.adapter, args.config_dir, args.gguf, args.engine_dir, args.out)
+    except AdapterError as exc:
+        print(f"AdapterError: {exc}", file=sys.stderr)  # noqa: T201 - the parent reads this line
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

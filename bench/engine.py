@@ -1,0 +1,378 @@
+"""Issue 16: qreact's llama.cpp engine vs the torch path vs llama.cpp itself, in one run, on one GGUF.
+
+    .venv/bin/python -m bench.engine                          # everything (~15-25 min on 2 busy cores)
+    .venv/bin/python -m bench.engine --n 5 --dev 0 --no-first-start   # a quick look
+
+What runs, each stack in its own process (so its peak RSS is its own):
+
+- **llama-bench** (the engine's own build) on the embedded Q4_K_M GGUF: prefill (``-p``) and decode
+  (``-n``) tokens/s, ``--threads`` threads. It cannot load a LoRA.
+- **llama-server** started by hand on the same GGUF, base and with the shipped adapter as
+  ``--lora``: its own ``timings`` (prompt and predicted tokens per second) for the same prompt.
+- **engine**: qreact's ``LlamaCppChatModel`` as the service builds it (``app.wiring``), adapter
+  ``default`` active: decode tok/s (tokens / wall time of a 128-token greedy generation whose prompt
+  is cached), prefill tok/s (a fresh prompt: prompt tokens / wall time to the first token), then
+  ``/ask`` through ``app.wiring.build_agent`` on the 20-question P1 mix (``bench.common.
+  select_questions``, after one warm-up question) and the dev set's answers.
+- **torch**: ``LocalChatModel`` (fp32 lean forward, screened output layer), the same measurements.
+- **first start**: each stack from an empty cache directory (GGUF join or GGUF→fp32 conversion,
+  adapter conversion, model up), wall time.
+
+Peak RSS: the worker's own ``ru_maxrss`` plus, for the engine, its llama-server's ``VmHWM``.
+Writes bench/results/engine_cpu.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    DEFAULT_QUESTIONS,
+    REPO_ROOT,
+    env_markdown,
+    environment,
+    load_jsonl,
+    md_table,
+    median,
+    percentile,
+    say,
+    select_questions,
+    write_results,
+)
+
+DEV_QUESTIONS = REPO_ROOT / "finetune" / "evalsets" / "dev.jsonl"
+DECODE_TOKENS = 128
+
+
+def _settings(cache_dir: Path | None, engine: str, threads: int) -> Any:
+    from app.settings import Settings
+
+    fields: dict[str, Any] = {"engine": engine, "threads": threads, "adapter": "default", "search": "local"}
+    if cache_dir is not None:
+        fields["cache_dir"] = cache_dir
+    return Settings(_env_file=None, **fields)  # type: ignore[call-arg]
+
+
+def _hwm_mb(pid: int | None) -> float:
+    """A process's peak resident memory (VmHWM), MB; 0 when it is gone."""
+    if pid is None:
+        return 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _self_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------------------------------ a worker
+def measure_generation(model: Any, prompt: str) -> dict[str, Any]:
+    """Decode and prefill speed through the model's own generate_text (what the service calls)."""
+    model.generate_text(prompt, max_new_tokens=DECODE_TOKENS, stop=[])  # warm: the prompt is now cached
+    started = time.perf_counter()
+    out = model.generate_text(prompt, max_new_tokens=DECODE_TOKENS, stop=[])
+    decode_s = time.perf_counter() - started
+    fresh = f"Run {time.time_ns()}.\n{prompt}"  # a new first token: nothing of it is cached
+    started = time.perf_counter()
+    first = model.generate_text(fresh, max_new_tokens=1, stop=[])
+    prefill_s = time.perf_counter() - started
+    return {
+        "decode_tokens": out.completion_tokens,
+        "decode_tok_s": round(out.completion_tokens / decode_s, 1),
+        "prefill_tokens": first.prompt_tokens - first.cached_tokens,
+        "prefill_tok_s": round((first.prompt_tokens - first.cached_tokens) / prefill_s, 1),
+    }
+
+
+def run_questions(agent: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from finetune.scoring import is_correct
+
+    out = []
+    for row in rows:
+        run = agent.run(row["question"])
+        out.append({
+            "id": row.get("id"),
+            "answer": run.answer,
+            "status": run.status,
+            "latency_s": round(run.latency_ms / 1000, 3),
+            "completion_tokens": run.usage.completion_tokens,
+            "correct": bool(is_correct(run.answer, row["answer"], row.get("rel_tol"))),
+        })  # fmt: skip
+    return out
+
+
+def worker(stack: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One stack: load, speeds, /ask on the P1 mix, dev answers; peak RSS at the end."""
+    from agent.prompt import render_prompt
+    from app.wiring import build_agent, build_chat_model, build_default_tools
+
+    cache_dir = Path(args.cache_dir) if args.cache_dir else None
+    settings = _settings(cache_dir, "llamacpp" if stack == "engine" else "torch", args.threads)
+    started = time.perf_counter()
+    model = build_chat_model(settings)
+    load_s = time.perf_counter() - started
+    result: dict[str, Any] = {"stack": stack, "load_s": round(load_s, 1)}
+    result["adapter"] = getattr(model, "active_adapter", None)
+    if args.first_start_only:
+        result["peak_rss_mb"] = round(_self_peak_mb() + _hwm_mb(getattr(model, "server_pid", None)), 0)
+        return result
+    prompt = render_prompt("What is the capital of Australia?") + "Thought:"
+    result |= measure_generation(model, prompt)
+    tools = build_default_tools(settings)
+    agent = build_agent(settings, chat_model=model, tools=tools)
+    p1 = select_questions(DEFAULT_QUESTIONS, args.n)
+    run_questions(agent, p1[:1])  # warm-up (the shared prompt header and the tools' first use)
+    result["p1"] = run_questions(agent, p1)
+    if args.dev:
+        result["dev"] = run_questions(agent, load_jsonl(DEV_QUESTIONS)[: args.dev])
+    result["peak_rss_mb"] = round(_self_peak_mb() + _hwm_mb(getattr(model, "server_pid", None)), 0)
+    result["server_peak_rss_mb"] = round(_hwm_mb(getattr(model, "server_pid", None)), 0)
+    result["python_peak_rss_mb"] = round(_self_peak_mb(), 0)
+    return result
+
+
+# ------------------------------------------------------------------------------------------ llama.cpp itself
+def llama_bench(engine_dir: Path, gguf: Path, threads: int, prompt_tokens: int, repeats: int) -> dict[str, Any]:
+    command = [
+        str(engine_dir / "bin" / "llama-bench"), "-m", str(gguf), "-t", str(threads), "-p", str(prompt_tokens),
+        "-n", str(DECODE_TOKENS), "-r", str(repeats), "-o", "json",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=True)
+    rows = json.loads(done.stdout)
+    out: dict[str, Any] = {"command": " ".join(command[1:])}
+    for row in rows:
+        kind = "prefill_tok_s" if row.get("n_prompt") else "decode_tok_s"
+        out[kind] = round(float(row["avg_ts"]), 1)
+    return out
+
+
+def raw_server(engine_dir: Path, gguf: Path, lora: Path | None, threads: int, prompt: str) -> dict[str, Any]:
+    """llama-server by hand (no qreact): its own timings for the same prompt and 128 tokens."""
+    import httpx
+
+    from agent.backends.llamacpp import LlamaServer, ServerSpec
+
+    spec = ServerSpec(
+        binary=engine_dir / "bin" / "llama-server", model=gguf, lora=lora, threads=threads, ctx_size=4096,
+        log_file=Path(tempfile.gettempdir()) / "qreact-bench-llama-server.log",
+    )  # fmt: skip
+    server = LlamaServer(spec).start(120)
+    try:
+        body = {"prompt": prompt, "n_predict": DECODE_TOKENS, "samplers": ["top_k"], "top_k": 1, "ignore_eos": True}
+        assert server.client is not None
+        server.client.post("/completion", json=body | {"cache_prompt": False}, timeout=httpx.Timeout(300))
+        timings = server.client.post("/completion", json=body | {"cache_prompt": False}, timeout=300).json()["timings"]
+    finally:
+        server.stop()
+    return {
+        "decode_tok_s": round(float(timings["predicted_per_second"]), 1),
+        "prefill_tok_s": round(float(timings["prompt_per_second"]), 1),
+        "prefill_tokens": timings["prompt_n"],
+    }
+
+
+# ------------------------------------------------------------------------------------------ the run
+def _spawn(args: argparse.Namespace, stack: str, extra: list[str]) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = Path(handle.name)
+    command = [sys.executable, "-m", "bench.engine", "--worker", stack, "--worker-out", str(out), "--threads",
+               str(args.threads), "--n", str(args.n), "--dev", str(args.dev), *extra]  # fmt: skip
+    say(f"--- {stack}: {' '.join(command[2:])}")
+    started = time.perf_counter()
+    subprocess.run(command, cwd=REPO_ROOT, check=True)
+    data = dict(json.loads(out.read_text()))
+    data["wall_s"] = round(time.perf_counter() - started, 1)
+    out.unlink()
+    return data
+
+
+def summarize_ask(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    latencies = [r["latency_s"] for r in runs]
+    return {
+        "questions": len(runs),
+        "median_s": round(median(latencies), 2),
+        "p95_s": round(percentile(latencies, 95), 2),
+        "accuracy": round(sum(r["correct"] for r in runs) / len(runs), 3) if runs else None,
+    }
+
+
+def agreement(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, Any]:
+    same = sum(x["answer"] == y["answer"] for x, y in zip(a, b, strict=True))
+    return {
+        "questions": len(a),
+        "same_answer": same,
+        "engine_correct": sum(x["correct"] for x in a),
+        "torch_correct": sum(y["correct"] for y in b),
+        "differ": [{"id": x["id"], "engine": x["answer"], "torch": y["answer"]} for x, y in zip(a, b, strict=True)
+                   if x["answer"] != y["answer"]],
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20, help="P1-mix questions for /ask")
+    parser.add_argument("--dev", type=int, default=100, help="dev-set questions compared answer by answer (0: none)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--prompt-tokens", type=int, default=200, help="llama-bench's prefill length")
+    parser.add_argument("--repeats", type=int, default=3, help="llama-bench repetitions")
+    parser.add_argument("--no-first-start", dest="first_start", action="store_false")
+    parser.add_argument("--worker", choices=["engine", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--first-start-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        args.worker_out.write_text(json.dumps(worker(args.worker, args)))
+        return 0
+
+    from agent.prompt import render_prompt
+    from app.wiring import llamacpp_config, resolved_engine_dir
+
+    settings = _settings(None, "llamacpp", args.threads)
+    engine_dir = resolved_engine_dir(settings)
+    config = llamacpp_config(settings)
+    prompt = render_prompt("What is the capital of Australia?") + "Thought:"
+    env = environment("cpu")
+    say(f"llama-bench on {config.model_gguf.name}, {args.threads} threads")
+    results: dict[str, Any] = {"environment": env, "threads": args.threads, "gguf": str(config.model_gguf)}
+    results["llama_bench"] = llama_bench(engine_dir, config.model_gguf, args.threads, args.prompt_tokens, args.repeats)
+    from agent.backends import default_adapter_dir
+    from agent.backends.llamacpp import convert_adapter
+
+    lora = convert_adapter(default_adapter_dir(), config)
+    results["llama_server"] = raw_server(engine_dir, config.model_gguf, None, args.threads, prompt)
+    results["llama_server_lora"] = raw_server(engine_dir, config.model_gguf, lora, args.threads, prompt)
+    results["engine"] = _spawn(args, "engine", [])
+    results["torch"] = _spawn(args, "torch", [])
+    if args.first_start:
+        for stack in ("engine", "torch"):
+            with tempfile.TemporaryDirectory(prefix=f"qreact-first-{stack}-") as empty:
+                results[f"first_start_{stack}"] = _spawn(args, stack, ["--cache-dir", empty, "--first-start-only"])
+    results["environment_after"] = environment("cpu")
+    results["ask"] = {s: summarize_ask(results[s]["p1"]) for s in ("engine", "torch")}
+    results["p1_answers"] = agreement(results["engine"]["p1"], results["torch"]["p1"])
+    if args.dev:
+        results["dev_answers"] = agreement(results["engine"]["dev"], results["torch"]["dev"])
+    write_results("engine_cpu", results, render_markdown(results))
+    say((REPO_ROOT / "bench" / "results" / "engine_cpu.md").read_text())
+    return 0
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    e, t, lb, ls, ll = r["engine"], r["torch"], r["llama_bench"], r["llama_server"], r["llama_server_lora"]
+    ask = r["ask"]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}×" if b else "n/a"
+
+    lines = [
+        "# The llama.cpp engine vs the torch path vs llama.cpp (issue 16)\n",
+        env_markdown(r["environment"]),
+        f"Load at the end: {r['environment_after'].get('load_avg_1m')}. {r['threads']} threads everywhere; "
+        f"GGUF `{Path(r['gguf']).name}`; adapter `default` on the engine, the torch path and the "
+        "llama-server+LoRA row. Command: `python -m bench.engine`.\n",
+        "## Speed\n",
+        md_table(
+            ["stack", "decode tok/s", "prefill tok/s", "decode vs llama-bench"],
+            [
+                ["llama-bench (base GGUF, no LoRA possible)", lb.get("decode_tok_s"), lb.get("prefill_tok_s"), "1.00×"],
+                [
+                    "llama-server by hand, base",
+                    ls["decode_tok_s"],
+                    ls["prefill_tok_s"],
+                    ratio(ls["decode_tok_s"], lb["decode_tok_s"]),
+                ],
+                [
+                    "llama-server by hand, + LoRA",
+                    ll["decode_tok_s"],
+                    ll["prefill_tok_s"],
+                    ratio(ll["decode_tok_s"], lb["decode_tok_s"]),
+                ],
+                [
+                    "**qreact engine** (llama.cpp, + LoRA, through the service's client)",
+                    e["decode_tok_s"],
+                    e["prefill_tok_s"],
+                    ratio(e["decode_tok_s"], lb["decode_tok_s"]),
+                ],
+                [
+                    "qreact torch path (fp32 lean forward, merged LoRA)",
+                    t["decode_tok_s"],
+                    t["prefill_tok_s"],
+                    ratio(t["decode_tok_s"], lb["decode_tok_s"]),
+                ],
+            ],
+        ),  # fmt: skip
+        f"\nqreact engine vs llama-server + the same LoRA: decode {ratio(e['decode_tok_s'], ll['decode_tok_s'])}; "
+        f"vs the torch path: decode {ratio(e['decode_tok_s'], t['decode_tok_s'])}, "
+        f"prefill {ratio(e['prefill_tok_s'], t['prefill_tok_s'])}.\n",
+        "## /ask on the P1 mix, memory, first start\n",
+        md_table(
+            ["", "engine", "torch", "torch / engine"],
+            [
+                [
+                    f"/ask median, {ask['engine']['questions']} questions (s)",
+                    ask["engine"]["median_s"],
+                    ask["torch"]["median_s"],
+                    ratio(ask["torch"]["median_s"], ask["engine"]["median_s"]),
+                ],
+                [
+                    "/ask p95 (s)",
+                    ask["engine"]["p95_s"],
+                    ask["torch"]["p95_s"],
+                    ratio(ask["torch"]["p95_s"], ask["engine"]["p95_s"]),
+                ],
+                ["P1 accuracy", ask["engine"]["accuracy"], ask["torch"]["accuracy"], ""],
+                [
+                    "peak RSS, service (+ llama-server) (MB)",
+                    e["peak_rss_mb"],
+                    t["peak_rss_mb"],
+                    ratio(t["peak_rss_mb"], e["peak_rss_mb"]),
+                ],
+                ["model load, warm cache (s)", e["load_s"], t["load_s"], ratio(t["load_s"], e["load_s"])],
+                *(
+                    [
+                        [
+                            "first start, empty cache (s)",
+                            r["first_start_engine"]["load_s"],
+                            r["first_start_torch"]["load_s"],
+                            ratio(r["first_start_torch"]["load_s"], r["first_start_engine"]["load_s"]),
+                        ]
+                    ]
+                    if "first_start_engine" in r
+                    else []
+                ),
+            ],
+        ),  # fmt: skip
+        f"\nEngine peak RSS: Python {e.get('python_peak_rss_mb')} MB + llama-server "
+        f"{e.get('server_peak_rss_mb')} MB.\n",
+    ]
+    for key, title in (("p1_answers", "P1 mix"), ("dev_answers", "dev set")):
+        if key in r:
+            a = r[key]
+            lines.append(
+                f"\n**Answers, {title}:** {a['same_answer']} of {a['questions']} identical; correct: engine "
+                f"{a['engine_correct']}, torch {a['torch_correct']}.\n"
+            )
+            if a["differ"]:
+                lines.append(
+                    md_table(["id", "engine", "torch"], [[d["id"], d["engine"], d["torch"]] for d in a["differ"]])
+                )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

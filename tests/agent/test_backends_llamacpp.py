@@ -1,0 +1,226 @@
+"""The llama.cpp engine (agent.backends.llamacpp) on the tiny model converted to GGUF: a real llama-server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from agent.backends import AdapterHost, TextGenerator
+from agent.backends.llamacpp import LlamaCppChatModel, adapter_digest
+from agent.backends.local import AdapterError
+from agent.config import LlamaCppConfig
+from agent.loop import DEADLINE
+from agent.prompt import render_prompt
+from tests.tiny import make_lora_adapter
+
+PROMPT = render_prompt("What is the capital of Australia?") + "Thought:"
+
+
+@pytest.fixture(scope="module")
+def engine_config(tiny_gguf: Path, tiny_model_dir: Path, llamacpp_dir: Path, tmp_path_factory) -> LlamaCppConfig:
+    return LlamaCppConfig(
+        model_gguf=tiny_gguf,
+        config_dir=tiny_model_dir,
+        engine_dir=llamacpp_dir,
+        cache_dir=tmp_path_factory.mktemp("engine-cache"),
+        model_name="tiny",
+        threads=1,
+        ctx_size=1024,
+        max_new_tokens=24,
+    )
+
+
+@pytest.fixture(scope="module")
+def engine(engine_config: LlamaCppConfig) -> Iterator[LlamaCppChatModel]:
+    model = LlamaCppChatModel.from_config(engine_config)
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tiny_model_dir: Path, tmp_path_factory) -> Path:
+    """A LoRA whose random weights visibly change the tiny model's output."""
+    return make_lora_adapter(tiny_model_dir, tmp_path_factory.mktemp("lora") / "a", seed=1, std=0.5)
+
+
+def test_it_is_an_adapter_host_and_a_text_generator(engine):
+    assert isinstance(engine, AdapterHost)
+    assert isinstance(engine, TextGenerator)
+    assert engine.decode_path == "llama.cpp"
+
+
+def test_greedy_generation_is_deterministic_and_counts_tokens(engine):
+    first = engine.generate_text(PROMPT, max_new_tokens=12)
+    second = engine.generate_text(PROMPT, max_new_tokens=12)
+    assert first.text == second.text and first.text
+    assert first.finish_reason in {"length", "stop"}
+    assert first.completion_tokens <= 12
+    assert first.prompt_tokens == len(engine.tokenizer(PROMPT)["input_ids"])
+    # the second call reuses the first one's keys/values for the whole prompt but its last token
+    assert second.cached_tokens >= second.prompt_tokens - 1 > 0
+
+
+def test_stop_strings_cut_the_text_before_them(engine):
+    full = engine.generate_text(PROMPT, max_new_tokens=24).text
+    assert len(full) >= 4, f"the tiny model wrote too little: {full!r}"
+    stop = full[len(full) // 2 : len(full) // 2 + 2]
+    cut = engine.generate_text(PROMPT, max_new_tokens=24, stop=[stop])
+    assert cut.finish_reason == "stop"
+    assert stop not in cut.text
+    assert full.startswith(cut.text) and len(cut.text) <= full.index(stop)
+
+
+def test_token_healing_strips_the_trailing_space_and_one_leading_space(engine):
+    raw = engine.generate_text(PROMPT, max_new_tokens=8).text
+    healed = engine.generate_text(PROMPT + " ", max_new_tokens=8).text
+    assert healed == (raw[1:] if raw.startswith(" ") else raw)
+
+
+def test_streamed_pieces_add_up_to_the_completion(engine):
+    done = []
+    pieces = list(engine.stream_text(PROMPT, max_new_tokens=16, stop=["\nObservation:"], on_finish=done.append))
+    whole = engine.generate_text(PROMPT, max_new_tokens=16, stop=["\nObservation:"])
+    assert "".join(pieces) == whole.text
+    assert done and done[0].completion_tokens == whole.completion_tokens
+
+
+def test_invoke_reports_usage_like_the_torch_path(engine):
+    message = engine.invoke([HumanMessage(PROMPT)], stop=["\nObservation:"], max_new_tokens=10)
+    usage = message.usage_metadata
+    assert usage is not None
+    assert usage["input_tokens"] == len(engine.tokenizer(PROMPT)["input_ids"])
+    assert 0 < usage["output_tokens"] <= 10
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+    assert message.response_metadata["finish_reason"] in {"stop", "length"}
+    assert message.response_metadata["adapter"] is None
+
+
+def test_a_spent_deadline_generates_nothing(engine):
+    token = DEADLINE.set(time.monotonic() - 1)
+    try:
+        result = engine.generate_text(PROMPT, max_new_tokens=50)
+    finally:
+        DEADLINE.reset(token)
+    assert result.finish_reason == "timeout"
+    assert result.completion_tokens == 0 and result.text == ""
+    assert result.prompt_tokens > 0
+
+
+def test_the_deadline_stops_a_generation_in_flight(engine):
+    started = time.monotonic()
+    token = DEADLINE.set(started + 0.3)
+    try:
+        result = engine.generate_text(PROMPT + " and again" * 50, max_new_tokens=100000)
+    finally:
+        DEADLINE.reset(token)
+    assert result.finish_reason == "timeout"
+    assert time.monotonic() - started < 5
+    after = engine.generate_text(PROMPT, max_new_tokens=4)  # the server serves the next request
+    assert after.completion_tokens > 0
+
+
+def test_adapters_load_activate_and_swap_back(engine, adapter_dir):
+    base = engine.generate_text(PROMPT, max_new_tokens=12).text
+    pid = engine.server_pid
+    engine.load_adapter(adapter_dir, "a")
+    assert engine.server_pid == pid  # loading alone does not restart the server
+    engine.activate_adapter("a")
+    assert engine.active_adapter == "a" and engine.server_pid != pid
+    adapted = engine.generate_text(PROMPT, max_new_tokens=12).text
+    assert adapted != base
+    assert engine.list_adapters() == [{"name": "a", "path": str(adapter_dir), "active": True}]
+    engine.activate_adapter(None)
+    assert engine.generate_text(PROMPT, max_new_tokens=12).text == base
+
+
+def test_broken_adapters_are_refused_and_the_old_one_keeps_serving(engine, adapter_dir, tmp_path):
+    before = engine.generate_text(PROMPT, max_new_tokens=8).text
+    pid, active = engine.server_pid, engine.active_adapter
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    (truncated / "adapter_config.json").write_text((adapter_dir / "adapter_config.json").read_text())
+    weights = (adapter_dir / "adapter_model.safetensors").read_bytes()
+    (truncated / "adapter_model.safetensors").write_bytes(weights[:100])
+    with pytest.raises(AdapterError, match="unreadable or truncated"):
+        engine.load_adapter(truncated, "bad")
+    replicating = tmp_path / "replicating"
+    replicating.mkdir()
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    (replicating / "adapter_config.json").write_text(json.dumps(config | {"layer_replication": [[0, 2]]}))
+    (replicating / "adapter_model.safetensors").write_bytes(weights)
+    with pytest.raises(AdapterError, match="layer_replication"):
+        engine.load_adapter(replicating, "bad")
+    with pytest.raises(AdapterError, match="does not exist"):
+        engine.load_adapter(tmp_path / "missing", "bad")
+    assert engine.server_pid == pid and engine.active_adapter == active
+    assert "bad" not in {a["name"] for a in engine.list_adapters()}
+    assert engine.generate_text(PROMPT, max_new_tokens=8).text == before
+
+
+def test_a_server_that_cannot_start_keeps_the_old_one_serving(engine, engine_config, adapter_dir, tmp_path):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        (corrupt / name).write_bytes((adapter_dir / name).read_bytes())
+    (corrupt / "adapter_config.json").write_text((adapter_dir / "adapter_config.json").read_text() + "\n")
+    # a converted file that llama-server cannot read (as a disk error would leave it)
+    digest = adapter_digest(corrupt, engine_config.model_gguf)
+    cached = Path(engine_config.cache_dir) / "engine" / "adapters" / f"{digest[:24]}.gguf"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(b"GGUF not really")
+    engine.activate_adapter(None)
+    before = engine.generate_text(PROMPT, max_new_tokens=8).text
+    pid = engine.server_pid
+    engine.load_adapter(corrupt, "corrupt")
+    with pytest.raises(AdapterError, match="still serving the base model"):
+        engine.activate_adapter("corrupt")
+    assert engine.server_pid == pid and engine.active_adapter is None
+    assert engine.generate_text(PROMPT, max_new_tokens=8).text == before
+    engine.unload_adapter("corrupt")
+
+
+def test_a_swap_waits_for_the_generation_in_flight(engine, adapter_dir):
+    engine.activate_adapter(None)
+    engine.load_adapter(adapter_dir, "a")
+    base = engine.generate_text(PROMPT, max_new_tokens=20).text
+    pieces: list[str] = []
+    started = threading.Event()
+
+    def generate() -> None:
+        for piece in engine.stream_text(PROMPT, max_new_tokens=20):
+            pieces.append(piece)
+            started.set()
+            time.sleep(0.02)  # a slow reader: the swap's new server is up before this finishes
+
+    reader = threading.Thread(target=generate)
+    reader.start()
+    assert started.wait(30)
+    engine.activate_adapter("a")
+    reader.join(30)
+    assert "".join(pieces) == base  # finished on the old server, unmixed
+    assert engine.generate_text(PROMPT, max_new_tokens=20).text != base
+    engine.activate_adapter(None)
+
+
+def test_converted_adapters_are_cached_by_content(engine, engine_config, adapter_dir):
+    engine.load_adapter(adapter_dir, "a")
+    converted = sorted((Path(engine_config.cache_dir) / "engine" / "adapters").glob("*.gguf"))
+    started = time.perf_counter()
+    engine.load_adapter(adapter_dir, "a-again")
+    assert time.perf_counter() - started < 1.0  # no second conversion
+    assert sorted((Path(engine_config.cache_dir) / "engine" / "adapters").glob("*.gguf")) == converted
+
+
+def test_a_missing_engine_is_a_clear_error(engine_config, tmp_path):
+    from dataclasses import replace
+
+    from agent.backends.llamacpp import EngineError
+
+    with pytest.raises(EngineError, match="make engine"):
+        LlamaCppChatModel.from_config(replace(engine_config, engine_dir=tmp_path))
