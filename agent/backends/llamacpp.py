@@ -54,14 +54,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from agent.backends.local import (
-    AdapterError,
-    GenerationResult,
-    _stop_holdback,
-    find_stop,
-    heal_prompt,
-    messages_to_prompt,
-)
+from agent.backends.adapter_check import AdapterError
+from agent.backends.text import GenerationResult, find_stop, heal_prompt, messages_to_prompt, stop_holdback
 from agent.config import LlamaCppConfig
 from agent.loop import DEADLINE
 
@@ -506,7 +500,7 @@ class LlamaCppChatModel(BaseChatModel):
                         if event.get("stop"):
                             break
                         if not cut_at_stop:
-                            safe = len(text) - _stop_holdback(text, stops)
+                            safe = len(text) - stop_holdback(text, stops)
                             if text[safe - 1 : safe] == "\ufffd":  # an incomplete UTF-8 character: wait for it
                                 safe -= 1
                             if safe > emitted:

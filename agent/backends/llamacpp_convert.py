@@ -7,7 +7,7 @@
 
 1. the base model's Hugging Face ``config.json`` in ``--config-dir`` (written once from the GGUF's
    metadata when it is missing: ~30 s, the tokenizer metadata is parsed too);
-2. the adapter folder checked by ``agent.backends.local.validate_adapter`` against the base model's
+2. the adapter folder checked by ``agent.backends.adapter_check.validate_adapter`` against the base model's
    modules (built on the meta device: shapes, no weights) — the same whitelist and checks as the torch path;
 3. llama.cpp's ``convert_lora_to_gguf.py`` (from the engine's ``py/``) writes the LoRA GGUF (f32, exact),
    renamed into place when complete.
@@ -26,8 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from agent.backends.adapter_check import AdapterError, validate_adapter
 from agent.backends.gguf import file_lock
-from agent.backends.local import AdapterError, validate_adapter
 
 
 def ensure_config(config_dir: Path, model_gguf: Path) -> Path:
