@@ -25,7 +25,13 @@ from typing import Any
 
 from agent.grounding import is_not_found
 
-ALIASES = {"test60": "test", "heldout60": "heldout", "unanswerable": "unanswerable-40"}
+ALIASES = {
+    "test60": "test",
+    "heldout60": "heldout",
+    "test40": "test",
+    "heldout40": "heldout",
+    "unanswerable": "unanswerable-40",
+}
 
 
 def _questions(stem: str, dirs: list[Path]) -> dict[str, dict[str, Any]]:
