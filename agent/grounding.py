@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
@@ -366,6 +366,31 @@ COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "south korea": ("korea", "republic of korea"),
     "north korea": ("dprk",),
 }
+# Korean names of countries (record title -> Hangul, alternatives after "|"): the ones
+# finetune.generators.korean writes, and a few other common names. A question in Hangul that does not
+# name one of these countries is not about it, whatever the search query says.
+COUNTRY_NAMES_KO: dict[str, str] = {
+    "Japan": "일본", "China": "중국", "United States": "미국|미합중국", "United Kingdom": "영국|잉글랜드",
+    "France": "프랑스", "Germany": "독일", "Italy": "이탈리아", "Spain": "스페인", "Portugal": "포르투갈",
+    "Netherlands": "네덜란드|홀란드", "Belgium": "벨기에", "Switzerland": "스위스", "Austria": "오스트리아",
+    "Sweden": "스웨덴", "Norway": "노르웨이", "Denmark": "덴마크", "Finland": "핀란드", "Poland": "폴란드",
+    "Czech Republic": "체코", "Hungary": "헝가리", "Greece": "그리스", "Turkey": "터키|튀르키예", "Russia": "러시아",
+    "Ukraine": "우크라이나", "India": "인도", "Pakistan": "파키스탄", "Bangladesh": "방글라데시",
+    "Indonesia": "인도네시아", "Malaysia": "말레이시아", "Thailand": "태국", "Vietnam": "베트남",
+    "Philippines": "필리핀", "Singapore": "싱가포르", "Mongolia": "몽골", "Canada": "캐나다", "Mexico": "멕시코",
+    "Brazil": "브라질", "Argentina": "아르헨티나", "Chile": "칠레", "Peru": "페루", "Colombia": "콜롬비아",
+    "Venezuela": "베네수엘라", "Egypt": "이집트", "Nigeria": "나이지리아", "Kenya": "케냐", "Ethiopia": "에티오피아",
+    "South Africa": "남아프리카 공화국", "Morocco": "모로코", "Algeria": "알제리", "Australia": "호주|오스트레일리아",
+    "New Zealand": "뉴질랜드", "Iran": "이란", "Iraq": "이라크", "Saudi Arabia": "사우디아라비아",
+    "Israel": "이스라엘", "Ireland": "아일랜드", "Iceland": "아이슬란드", "Cuba": "쿠바", "Cambodia": "캄보디아",
+    "Laos": "라오스", "Nepal": "네팔", "Sri Lanka": "스리랑카", "Romania": "루마니아", "Bulgaria": "불가리아",
+    "Serbia": "세르비아", "Croatia": "크로아티아", "South Korea": "대한민국|한국",
+    "North Korea": "북한|조선민주주의인민공화국", "Ghana": "가나", "Tanzania": "탄자니아", "Uganda": "우간다",
+    "Kazakhstan": "카자흐스탄", "Uzbekistan": "우즈베키스탄", "Syria": "시리아", "Jordan": "요르단",
+    "Qatar": "카타르", "Kuwait": "쿠웨이트", "Myanmar": "미얀마", "Bolivia": "볼리비아", "Ecuador": "에콰도르",
+    "Uruguay": "우루과이", "Paraguay": "파라과이", "Estonia": "에스토니아", "Latvia": "라트비아",
+    "Lithuania": "리투아니아", "Slovakia": "슬로바키아", "Slovenia": "슬로베니아",
+}  # fmt: skip
 _GENERIC_TITLE_WORDS = frozenset(
     "republic united states state islands island saint south north east west democratic federated kingdom "
     "new people city central french british dutch minor outlying and of the".split()
@@ -589,8 +614,27 @@ def _words_in(norm: str, texts: Iterable[str]) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ check
+def _korean_query_allows(question: str) -> Callable[[str], bool]:
+    """For a question in Hangul: may a search query make this (normalised) record title on topic?
+
+    Not when the question names another country of COUNTRY_NAMES_KO ("이라크의 국토 면적은?" searched as
+    "area of Saudi Arabia"; "호주의 수도는?" as "capital of Honduras"), nor when the country has a
+    Korean name the question does not use ("와칸다의 수도는?" searched as "capital of Japan")."""
+    if not any("\uac00" <= c <= "\ud7a3" for c in question):
+        return lambda title: True
+    compact = question.replace(" ", "")
+    named = {
+        normalize(title)
+        for title, names in COUNTRY_NAMES_KO.items()
+        if any(ko.replace(" ", "") in compact for ko in names.split("|"))
+    }
+    known = {normalize(title) for title in COUNTRY_NAMES_KO}
+    return lambda title: title in named or (not named and title not in known)
+
+
 def _segments(question: str, observations: Sequence[Observation]) -> list[Segment]:
     qn = normalize(question)
+    query_allows = _korean_query_allows(question)
     segments: list[Segment] = []
     for obs in observations:
         if is_useless_observation(obs.text):
@@ -602,7 +646,8 @@ def _segments(question: str, observations: Sequence[Observation]) -> list[Segmen
         query = normalize(obs.tool_input)
         for seg in _split_records(obs.index, text):
             if seg.title is not None:
-                named = names_country(seg.title, qn) or names_country(seg.title, query)
+                by_query = names_country(seg.title, query) and query_allows(seg.title)
+                named = names_country(seg.title, qn) or by_query
                 seg.on_topic = named and not _capital_conflict(seg, qn)
             segments.append(seg)
     return segments

@@ -375,6 +375,19 @@ CASES = [
          [S("population of Kazakhstan", KAZAKHSTAN), S("population of Kazakhstan", KAZAKHSTAN)], True),
     Case("korean-invented-name-still-caught", "네팔의 수도는 어디입니까?", "네팔의 수도는 포카라입니다.",
          [S("capital of Nepal", NEPAL)], False, ["포카라"]),
+    # a question in Hangul names its country: a search for another country is no evidence
+    Case("korean-question-other-country-searched", "이라크의 국토 면적은 얼마나 됩니까?",
+         "이라크의 면적은 2,149,690 제곱킬로미터입니다.",
+         [S("area of Saudi Arabia", "Saudi Arabia: capital Riyadh; population 30,770,375; area 2,149,690 km2; "
+            "region Asia; currency SAR; languages Arabic; borders Iraq, Jordan; demonym Saudi Arabian.")],
+         False, ["2,149,690"]),
+    Case("korean-question-other-country-named-in-english", "이집트 인구가 몇 명이야?",
+         "The population of Israel is 8,268,400.",
+         [S("population of Israel", "Israel: capital Jerusalem; population 8,268,400; area 20,770 km2; region "
+            "Asia; currency ILS; languages Hebrew, Arabic; borders Egypt, Jordan; demonym Israeli.")],
+         False, ["Israel", "8,268,400"]),
+    Case("korean-question-its-country-searched", "몽골의 인구는?", "몽골의 인구는 2,987,733명입니다.",
+         [S("population of Mongolia", MONGOLIA)], True, evidence=[0]),
     # a choice between entities the question names
     Case("choice-of-three-with-field-word", "Which of Zambia, Turkmenistan and Anguilla has the largest population?",
          "Zambia has the largest population.",
@@ -565,3 +578,12 @@ def test_the_knowledge_pack_writes_the_records_the_check_reads() -> None:
                  _observations([S("Tokyo", doc)]))  # fmt: skip
     assert not city.supported and city.unsupported == [pop]
     assert country_document(recs["Australia"]) == AUSTRALIA
+
+
+def test_the_korean_country_names_are_record_titles() -> None:
+    """Every country of COUNTRY_NAMES_KO is a record of the pack, so a Korean question can name it."""
+    from agent.grounding import COUNTRY_NAMES_KO
+    from agent.knowledge import country_records
+
+    titles = {r["name"] for r in country_records()}
+    assert set(COUNTRY_NAMES_KO) <= titles, set(COUNTRY_NAMES_KO) - titles
