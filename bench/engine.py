@@ -54,11 +54,14 @@ DECODE_TOKENS = 128
 
 
 def _settings(cache_dir: Path | None, engine: str, threads: int) -> Any:
+    from agent.backends.llamacpp import engine_dir
+    from agent.config import default_cache_dir
     from app.settings import Settings
 
     fields: dict[str, Any] = {"engine": engine, "threads": threads, "adapter": "default", "search": "local"}
-    if cache_dir is not None:
+    if cache_dir is not None:  # an empty cache (first start): the engine built in the usual one
         fields["cache_dir"] = cache_dir
+        fields["engine_dir"] = os.environ.get("QREACT_ENGINE_DIR") or engine_dir(default_cache_dir())
     return Settings(_env_file=None, **fields)  # type: ignore[call-arg]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from bench.common import REPO_ROOT, RESULTS_DIR, env_markdown, environment, md_table, say, write_results
 
 ALL = ("p4", "p2", "p3", "p1")  # fastest first, so a short run already has something to show
+EXTRA = ("engine",)  # issue 16's engine comparison (bench/engine.py; needs `make engine`): only with --only engine
 TRAIN_SPEED = REPO_ROOT / "bench" / "train_speed.py"
 
 
@@ -34,6 +35,7 @@ def commands(device: str, quick: bool, adapter: str) -> dict[str, list[str]]:
         "p2": py + ["bench.p2_decode", *dev] + (["--decode-tokens", "32", "--repeats", "2"] if quick else []),
         "p3": [sys.executable, str(TRAIN_SPEED)] + (dev if device != "cpu" else []),
         "p4": py + ["bench.p4_overhead"] + (["--requests", "100", "--duration", "8"] if quick else []),
+        "engine": py + ["bench.engine"] + (["--n", "5", "--dev", "0", "--no-first-start"] if quick else []),
     }
 
 
@@ -151,11 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--quick", action="store_true", help="P1 on 5 questions, shorter P2 and P4")
-    p.add_argument("--only", action="append", choices=ALL, help="repeatable; default: all")
+    p.add_argument("--only", action="append", choices=ALL + EXTRA, help="repeatable; default: all of P1-P4")
     p.add_argument("--adapter", default="default", help="for P1: 'default', a folder, or 'none'")
     p.add_argument("--summary-only", action="store_true", help="only re-read the result files")
     a = p.parse_args(argv)
-    names = [n for n in ALL if n in (a.only or ALL)]
+    names = [n for n in ALL + EXTRA if n in (a.only or ALL)]
     if a.device != "cpu":
         names = [n for n in names if n != "p4"]  # service overhead is a CPU/loopback measurement
     if not TRAIN_SPEED.exists() and "p3" in names:

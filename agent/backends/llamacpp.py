@@ -302,6 +302,14 @@ class LlamaCppChatModel(BaseChatModel):
     def _server_now(self) -> LlamaServer:
         if self._closed:
             raise EngineError("the llama.cpp engine is closed")
+        dead = self._server
+        if dead is not None and not dead.alive:  # killed or crashed: the next request gets a new one
+            assert dead.process is not None
+            logger.error("llama-server exited (code %s): starting a new one; see %s", dead.process.returncode,
+                         dead.spec.log_file)  # fmt: skip
+            with self._swap_lock:
+                if self._server is dead:
+                    self._server = None
         if self._server is None:
             self.start()
         assert self._server is not None

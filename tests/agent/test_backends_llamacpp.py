@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -212,6 +214,18 @@ def test_a_swap_waits_for_the_generation_in_flight(engine, adapter_dir):
     assert "".join(pieces) == base  # finished on the old server, unmixed
     assert engine.generate_text(PROMPT, max_new_tokens=20).text != base
     engine.activate_adapter(None)
+
+
+def test_a_server_that_died_is_replaced_at_the_next_request(engine):
+    before = engine.generate_text(PROMPT, max_new_tokens=6).text
+    pid = engine.server_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while engine._server is not None and engine._server.alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.generate_text(PROMPT, max_new_tokens=6).text == before
+    assert engine.server_pid not in (None, pid)
 
 
 def test_converted_adapters_are_cached_by_content(engine, engine_config, adapter_dir):
