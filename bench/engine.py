@@ -177,8 +177,8 @@ def raw_server(engine_dir: Path, gguf: Path, lora: Path | None, threads: int, pr
     try:
         body = {"prompt": prompt, "n_predict": DECODE_TOKENS, "samplers": ["top_k"], "top_k": 1, "ignore_eos": True}
         assert server.client is not None
-        server.client.post("/completion", json=body | {"cache_prompt": False}, timeout=httpx.Timeout(300))
-        timings = server.client.post("/completion", json=body | {"cache_prompt": False}, timeout=300).json()["timings"]
+        server.client.post("/completion", json=body | {"cache_prompt": False}, timeout=httpx.Timeout(900))
+        timings = server.client.post("/completion", json=body | {"cache_prompt": False}, timeout=900).json()["timings"]
     finally:
         server.stop()
     return {

@@ -62,12 +62,13 @@ def base_skeleton(config_dir: Path) -> Any:
 
 
 def convert(adapter: Path, config_dir: Path, model_gguf: Path, engine_dir: Path, out: Path) -> Path:
+    # the engine's own gguf-py and conversion/ package first, before anything imports gguf (transformers'
+    # GGUF reader does): they must match the converter's version (an older gguf lacks its newer names)
+    sys.path[:0] = [str(engine_dir / "py" / "gguf-py"), str(engine_dir / "py")]
     ensure_config(config_dir, model_gguf)
     validate_adapter(adapter, base_skeleton(config_dir))
     script = engine_dir / "py" / "convert_lora_to_gguf.py"
     partial = out.with_name(f".{out.stem}.{os.getpid()}.partial")
-    # the converter's own gguf-py and conversion/ package first: they match the engine's version
-    sys.path[:0] = [str(engine_dir / "py" / "gguf-py"), str(engine_dir / "py")]
     sys.argv = [str(script), "--base", str(config_dir), "--outfile", str(partial), "--outtype", "f32", str(adapter)]
     try:
         runpy.run_path(str(script), run_name="__main__")

@@ -237,6 +237,20 @@ def test_converted_adapters_are_cached_by_content(engine, engine_config, adapter
     assert sorted((Path(engine_config.cache_dir) / "engine" / "adapters").glob("*.gguf")) == converted
 
 
+def test_a_first_start_writes_the_base_config_from_the_gguf(engine_config, adapter_dir, tmp_path):
+    # a fresh machine has the GGUF but no config.json: the converter writes it from the GGUF's metadata
+    from dataclasses import replace
+
+    from agent.backends.llamacpp import convert_adapter
+
+    config = replace(engine_config, config_dir=tmp_path / "config", cache_dir=tmp_path / "cache")
+    config.config_dir.mkdir()
+    out = convert_adapter(adapter_dir, config)
+    assert out.is_file() and out.stat().st_size > 0
+    written = json.loads((config.config_dir / "config.json").read_text())
+    assert written["architectures"] == ["Gemma3ForCausalLM"] and written["hidden_size"] == 32
+
+
 def test_a_missing_engine_is_a_clear_error(engine_config, tmp_path):
     from dataclasses import replace
 
