@@ -11,13 +11,11 @@ from typing import Any
 
 import pytest
 import torch
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import PrivateAttr
 
 from agent.backends.adapter_check import AdapterError
 from agent.backends.local import LocalChatModel
-from agent.backends.prefix_cache import PrefixCache
-from agent.backends.text import find_stop, heal_prompt, messages_to_prompt
 from agent.loop import DEADLINE
 from agent.prompt import STOP, observation_suffix, render_prompt
 from tests.tiny import make_lora_adapter
@@ -62,23 +60,6 @@ class ScriptedChat(LocalChatModel):
 def scripted(tiny_model_dir: Path) -> ScriptedChat:
     model = LocalChatModel.from_pretrained(str(tiny_model_dir), device="cpu")
     return ScriptedChat.from_model(model.model, model.tokenizer, max_new_tokens=60)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def test_heal_prompt_and_find_stop() -> None:
-    assert heal_prompt("Thought: ") == ("Thought:", True)
-    assert heal_prompt("Thought:") == ("Thought:", False)
-    assert find_stop("a\nObservation: b", [STOP]) == 1
-    assert find_stop("abc", [STOP, "x"]) == -1
-    assert find_stop("xy\nObservation:", ["y", STOP]) == 1
-
-
-def test_messages_to_prompt() -> None:
-    assert messages_to_prompt([HumanMessage(content=PROMPT)]) == PROMPT
-    joined = messages_to_prompt([SystemMessage(content="be brief"), HumanMessage(content="hi")])
-    assert joined == "be brief\n\nhi"
 
 
 # --------------------------------------------------------------------------- generation
@@ -192,24 +173,6 @@ def test_shared_header_prefilled_once_across_runs(tiny_model_dir: Path) -> None:
     assert first.cached_tokens == 0
     assert shared > 200 and second.cached_tokens == shared  # the whole shared header, nothing more
     assert second.text == fresh.generate_text(other, max_new_tokens=4).text
-
-
-def test_prefix_cache_lru() -> None:
-    from transformers import DynamicCache
-
-    def cache_of(n: int) -> Any:
-        return DynamicCache([(torch.zeros(1, 1, n, 2), torch.zeros(1, 1, n, 2))])
-
-    lru = PrefixCache(max_entries=2)
-    lru.store("t", [1, 2, 3], cache_of(3))
-    lru.store("t", [1, 2, 3, 4, 5], cache_of(5))  # replaces its prefix
-    assert len(lru) == 1
-    n, copy = lru.lookup("t", [1, 2, 3, 4, 5])
-    assert n == 4 and copy.get_seq_length() == 4  # one token left to feed for the logits
-    assert lru.lookup("other-adapter", [1, 2, 3])[1] is None
-    lru.store("t", [7, 8], cache_of(2))
-    lru.store("t", [9, 9], cache_of(2))
-    assert len(lru) == 2 and lru.lookup("t", [1, 2, 3])[1] is None  # oldest evicted
 
 
 # --------------------------------------------------------------------------- langchain + threads
