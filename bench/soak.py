@@ -393,10 +393,11 @@ def schema_test(
         config.write_text("[headers]\n" + "\n".join(lines) + "\n" if lines else "", encoding="utf-8")
         command = [st, "--config-file", str(config), "run", base + "/openapi.json", "--checks", "all"]
         command += ["--max-examples", str(max_examples), "--workers", "1", "--request-timeout", "60"]
-        command += ["--report", "json", "--report-json-path", str(report), "--no-shrink"]
+        command += ["--report", "json", "--report-json-path", str(report), "--no-shrink", "--wait-for-schema", "120"]
         command += ["--seed", str(seed)] if seed is not None else []
         command += ["--max-time", str(max_time_s)] if max_time_s else []  # fuzzing repeats until then
         command += ["--phases", phases] if phases else []
+        httpx.get(base + "/openapi.json", headers=headers, timeout=120)  # built on first use: not in the CLI's 10 s
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=tmp)
         try:
             data = json.loads(report.read_text(encoding="utf-8"))
