@@ -42,20 +42,17 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
 from agent.backends.adapter_check import AdapterError
-from agent.backends.text import GenerationResult, find_stop, heal_prompt, messages_to_prompt, stop_holdback
+from agent.backends.chat import TextChatModel
+from agent.backends.text import GenerationResult, find_stop, heal_prompt, stop_holdback
 from agent.config import LlamaCppConfig
 from agent.loop import DEADLINE
 
@@ -228,21 +225,17 @@ class ServerTokenizer:
 # --------------------------------------------------------------------------- the chat model
 
 
-class LlamaCppChatModel(BaseChatModel):
+class LlamaCppChatModel(TextChatModel):
     """The local model served by llama.cpp; build with ``LlamaCppChatModel.from_config(LlamaCppConfig(...))``."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    model_name: str = "local"
-    max_new_tokens: int = 160  # per call unless the caller says otherwise
-    temperature: float = 0.0  # 0 = greedy
 
     _config: LlamaCppConfig | None = PrivateAttr(default=None)
     _server: LlamaServer | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one generation at a time; swaps wait
     _swap_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one swap at a time
     _adapters: dict[str, tuple[Path, str]] = PrivateAttr(default_factory=dict)  # name → (LoRA GGUF, folder)
-    _active: str | None = PrivateAttr(default=None)
     _finalizer: Any = PrivateAttr(default=None)
     _closed: bool = PrivateAttr(default=False)
 
@@ -337,105 +330,7 @@ class LlamaCppChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "qreact-llamacpp"
 
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "adapter": self._active}
-
-    def _call_options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "max_new_tokens": int(kwargs.get("max_new_tokens") or kwargs.get("max_tokens") or self.max_new_tokens),
-            "stop": list(stop or []),
-            "temperature": float(kwargs.get("temperature", self.temperature)),
-        }
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        result = self.generate_text(messages_to_prompt(messages), **self._call_options(stop, kwargs))
-        message = AIMessage(
-            content=result.text,
-            usage_metadata={
-                "input_tokens": result.prompt_tokens,
-                "output_tokens": result.completion_tokens,
-                "total_tokens": result.prompt_tokens + result.completion_tokens,
-                "input_token_details": {"cache_read": result.cached_tokens},
-            },
-            response_metadata=self._response_metadata(result),
-        )
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        done: list[GenerationResult] = []
-        options = self._call_options(stop, kwargs)
-        for piece in self.stream_text(messages_to_prompt(messages), on_finish=done.append, **options):
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager is not None:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
-        if done:
-            result = done[0]
-            yield ChatGenerationChunk(
-                message=AIMessageChunk(
-                    content="",
-                    usage_metadata={
-                        "input_tokens": result.prompt_tokens,
-                        "output_tokens": result.completion_tokens,
-                        "total_tokens": result.prompt_tokens + result.completion_tokens,
-                    },
-                    response_metadata=self._response_metadata(result),
-                )
-            )
-
-    def _response_metadata(self, result: GenerationResult) -> dict[str, Any]:
-        return {
-            "finish_reason": result.finish_reason,
-            "model_name": self.model_name,
-            "adapter": self._active,
-            "cached_tokens": result.cached_tokens,
-        }
-
     # ----------------------------------------------------------------- text generation
-
-    def generate_text(
-        self,
-        prompt: str,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
-    ) -> GenerationResult:
-        """Complete ``prompt``; the text stops before any stop string (never contains one)."""
-        result: GenerationResult | None = None
-        for item in self._run(prompt, max_new_tokens, stop, temperature):
-            if isinstance(item, GenerationResult):
-                result = item
-        assert result is not None
-        return result
-
-    def stream_text(
-        self,
-        prompt: str,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
-        on_finish: Callable[[GenerationResult], None] | None = None,
-    ) -> Iterator[str]:
-        """Like ``generate_text`` but yields text pieces as they are decided (stop strings held back)."""
-        for item in self._run(prompt, max_new_tokens, stop, temperature):
-            if isinstance(item, GenerationResult):
-                if on_finish is not None:
-                    on_finish(item)
-            elif item:
-                yield item
 
     def _request(self, prompt: str, limit: int, stops: list[str], temperature: float) -> dict[str, Any]:
         body: dict[str, Any] = {

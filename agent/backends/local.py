@@ -28,17 +28,15 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import BaseMessage
 from pydantic import ConfigDict, PrivateAttr
 
 from agent.backends.adapter_check import AdapterError, validate_adapter
+from agent.backends.chat import TextChatModel
 from agent.backends.loading import load_model_and_tokenizer, resolve_load_options, resolve_model_source
 from agent.backends.prefix_cache import PrefixCache
 from agent.backends.text import GenerationResult, find_stop, heal_prompt, messages_to_prompt, stop_holdback
@@ -58,7 +56,7 @@ logger = logging.getLogger(__name__)
 _BASE_TAG = "<base>"  # KV-cache tag of the plain model (no adapter active)
 
 
-class LocalChatModel(BaseChatModel):
+class LocalChatModel(TextChatModel):
     """A local Hugging Face causal LM behind langchain-core's chat-model interface.
 
     Build with ``LocalChatModel.from_config(LocalModelConfig(...))`` or ``LocalChatModel.from_pretrained(source)``.
@@ -66,9 +64,6 @@ class LocalChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    model_name: str = "local"
-    max_new_tokens: int = 160  # per call unless the caller says otherwise
-    temperature: float = 0.0  # 0 = greedy
     kv_cache_entries: int = 4  # sequences whose keys/values are kept (~36 KB/token for Gemma-270M fp32)
     fast_head: bool = True  # CPU fp32 greedy: int8-screened output layer, exact top-k rescoring (fast_head.py)
     fast_head_min_vocab: int = 32768  # below this the full output layer is cheap anyway
@@ -80,7 +75,6 @@ class LocalChatModel(BaseChatModel):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _kv: PrefixCache = PrivateAttr(default_factory=PrefixCache)
     _adapters: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)  # name → (peft id, path)
-    _active: str | None = PrivateAttr(default=None)
     _adapter_seq: int = PrivateAttr(default=0)
     _eos_ids: set[int] = PrivateAttr(default_factory=set)
     _cache_kw: str = PrivateAttr(default="past_key_values")  # transformers 5.24 renamed it "cache"
@@ -178,106 +172,10 @@ class LocalChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "qreact-local"
 
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "adapter": self._active}
-
-    def _call_options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "max_new_tokens": int(kwargs.get("max_new_tokens") or kwargs.get("max_tokens") or self.max_new_tokens),
-            "stop": list(stop or []),
-            "temperature": float(kwargs.get("temperature", self.temperature)),
-        }
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        prompt = messages_to_prompt(messages, self._tokenizer)
-        result = self.generate_text(prompt, **self._call_options(stop, kwargs))
-        message = AIMessage(
-            content=result.text,
-            usage_metadata={
-                "input_tokens": result.prompt_tokens,
-                "output_tokens": result.completion_tokens,
-                "total_tokens": result.prompt_tokens + result.completion_tokens,
-                "input_token_details": {"cache_read": result.cached_tokens},
-            },
-            response_metadata=self._response_metadata(result),
-        )
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        prompt = messages_to_prompt(messages, self._tokenizer)
-        done: list[GenerationResult] = []
-        for piece in self.stream_text(prompt, on_finish=done.append, **self._call_options(stop, kwargs)):
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager is not None:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
-        if done:
-            result = done[0]
-            yield ChatGenerationChunk(
-                message=AIMessageChunk(
-                    content="",
-                    usage_metadata={
-                        "input_tokens": result.prompt_tokens,
-                        "output_tokens": result.completion_tokens,
-                        "total_tokens": result.prompt_tokens + result.completion_tokens,
-                    },
-                    response_metadata=self._response_metadata(result),
-                )
-            )
-
-    def _response_metadata(self, result: GenerationResult) -> dict[str, Any]:
-        return {
-            "finish_reason": result.finish_reason,
-            "model_name": self.model_name,
-            "adapter": self._active,
-            "cached_tokens": result.cached_tokens,
-        }
+    def _prompt(self, messages: list[BaseMessage]) -> str:
+        return messages_to_prompt(messages, self._tokenizer)
 
     # ----------------------------------------------------------------- text generation
-
-    def generate_text(
-        self,
-        prompt: str,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
-    ) -> GenerationResult:
-        """Complete ``prompt``; the text stops before any stop string (never contains one)."""
-        result: GenerationResult | None = None
-        for item in self._run(prompt, max_new_tokens, stop, temperature):
-            if isinstance(item, GenerationResult):
-                result = item
-        assert result is not None
-        return result
-
-    def stream_text(
-        self,
-        prompt: str,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
-        on_finish: Callable[[GenerationResult], None] | None = None,
-    ) -> Iterator[str]:
-        """Like ``generate_text`` but yields text pieces as they are decided (stop strings held back)."""
-        for item in self._run(prompt, max_new_tokens, stop, temperature):
-            if isinstance(item, GenerationResult):
-                if on_finish is not None:
-                    on_finish(item)
-            elif item:
-                yield item
 
     def _run(
         self,
