@@ -134,7 +134,7 @@ def ask(
 
     import app.wiring as wiring
     from app.routes.ask import checked_max_steps
-    from app.schemas import AskRequest
+    from app.schemas.ask import AskRequest
 
     settings = load_settings()
     _setup_logging(settings.log_level)

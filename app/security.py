@@ -48,7 +48,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import contract, limits, metrics
 from app.asgi import route_path, send_json_error
 from app.logging import RequestIdMiddleware, configure_logging, register_secrets
-from app.schemas import AskRequest, ChatCompletionRequest, CompletionRequest
+from app.schemas.ask import AskRequest
+from app.schemas.openai_compat import ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

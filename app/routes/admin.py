@@ -29,7 +29,7 @@ from app.adapters import AdapterService, in_sync
 from app.deps import ChatModelDep
 from app.jobs.job import GPU_TRAIN_BUDGET_MB, JobError, JobSpec
 from app.jobs.manager import JobManager
-from app.schemas import ErrorResponse, ValidationErrorResponse
+from app.schemas.common import ErrorResponse, ValidationErrorResponse
 from app.security import require_admin
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, Registry
 

@@ -20,7 +20,8 @@ from agent.loop import ReActAgent, StepCallback
 from agent.trace import RunResult, Step
 from app.deps import AgentDep, ServiceUnavailable, SettingsDep, StoreDep
 from app.limits import slot_hold
-from app.schemas import ASK_STATUS_EXAMPLES, AskRequest, AskResponse, ErrorResponse, ValidationErrorResponse
+from app.schemas.ask import ASK_STATUS_EXAMPLES, AskRequest, AskResponse
+from app.schemas.common import ErrorResponse, ValidationErrorResponse
 from app.settings import Settings
 from app.store.runs import RunStore
 

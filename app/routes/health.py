@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.deps import not_ready_reason
-from app.schemas import Health, Readiness
+from app.schemas.health import Health, Readiness
 from app.state import app_state
 
 router = APIRouter(tags=["health"])

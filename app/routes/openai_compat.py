@@ -22,7 +22,8 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from agent.backends import TextGenerator
 from agent.backends.text import messages_to_prompt
 from app.deps import ChatModelDep, ServiceUnavailable, SettingsDep
-from app.schemas import (
+from app.schemas.common import ErrorResponse, ValidationErrorResponse
+from app.schemas.openai_compat import (
     ChatCompletion,
     ChatCompletionChoice,
     ChatCompletionMessage,
@@ -32,11 +33,9 @@ from app.schemas import (
     CompletionChoice,
     CompletionRequest,
     CompletionUsage,
-    ErrorResponse,
     GenerationParams,
     ModelCard,
     ModelList,
-    ValidationErrorResponse,
 )
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])

@@ -11,7 +11,7 @@ from agent.grounding import Grounding
 from agent.replay import replay_check
 from agent.trace import RunStatus, Step
 from app.deps import StoreDep
-from app.schemas import ErrorResponse
+from app.schemas.common import ErrorResponse
 from app.store.runs import RunNotFoundError
 
 router = APIRouter(tags=["runs"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.schemas import ASK_STATUS_EXAMPLES
+from app.schemas.ask import ASK_STATUS_EXAMPLES
 from tests.app.conftest import make_settings, running_app
 from tests.model import ScriptedChatModel
 
