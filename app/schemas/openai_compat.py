@@ -135,40 +135,48 @@ class CompletionUsage(BaseModel):
     total_tokens: int
 
 
-class ChatCompletion(BaseModel):
+def _example(object_: str, id_: str, choice: dict[str, Any]) -> dict[str, Any]:
+    """A response example of either completion API: one choice that stopped at ``Action: Calculator``."""
+    return {
+        "id": id_,
+        "object": object_,
+        "created": 1764460800,
+        "model": "gemma-3-270m",
+        "choices": [{"index": 0, **choice, "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
+        "system_fingerprint": None,
+    }
+
+
+_EXAMPLE_TEXT = " I need to add.\nAction: Calculator"
+
+
+class _CompletionResponse(BaseModel):
+    # The fields both completion responses share; each subclass narrows ``object`` and ``choices``.
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[Any]
+    usage: CompletionUsage
+    system_fingerprint: str | None = None
+
+
+class ChatCompletion(_CompletionResponse):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {
-                    "id": "chatcmpl-9b1f0c6e2a7d4e21",
-                    "object": "chat.completion",
-                    "created": 1764460800,
-                    "model": "gemma-3-270m",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {
-                                "role": "assistant",
-                                "content": " I need to add.\nAction: Calculator",
-                            },
-                            "finish_reason": "stop",
-                            "logprobs": None,
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
-                    "system_fingerprint": None,
-                }
+                _example(
+                    "chat.completion",
+                    "chatcmpl-9b1f0c6e2a7d4e21",
+                    {"message": {"role": "assistant", "content": _EXAMPLE_TEXT}},
+                )
             ]
         }
     )
 
-    id: str
     object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
     choices: list[ChatCompletionChoice]
-    usage: CompletionUsage
-    system_fingerprint: str | None = None
 
 
 class CompletionChoice(BaseModel):
@@ -178,37 +186,13 @@ class CompletionChoice(BaseModel):
     logprobs: None = None
 
 
-class Completion(BaseModel):
+class Completion(_CompletionResponse):
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "cmpl-9b1f0c6e2a7d4e21",
-                    "object": "text_completion",
-                    "created": 1764460800,
-                    "model": "gemma-3-270m",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "text": " I need to add.\nAction: Calculator",
-                            "finish_reason": "stop",
-                            "logprobs": None,
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
-                    "system_fingerprint": None,
-                }
-            ]
-        }
+        json_schema_extra={"examples": [_example("text_completion", "cmpl-9b1f0c6e2a7d4e21", {"text": _EXAMPLE_TEXT})]}
     )
 
-    id: str
     object: Literal["text_completion"] = "text_completion"
-    created: int
-    model: str
     choices: list[CompletionChoice]
-    usage: CompletionUsage
-    system_fingerprint: str | None = None
 
 
 class ModelCard(BaseModel):
