@@ -3,8 +3,9 @@
 The model thinks and searches in English (the index is English: "I need to find the capital of
 Japan." / ``capital of Japan``) and answers in Korean, names quoted so they stay separate words
 ("일본의 수도는 'Tokyo'입니다."). Structures: capital, population, area, currency, density,
-two-country sum, comparison, and not-found (a field the record lacks) ending with
-``NOT_FOUND_ANSWER_KO``. The last form of every structure is held out of train.
+two-country sum, comparison, not-found (a field the record lacks) ending with
+``NOT_FOUND_ANSWER_KO``, and region (drawn only with ``NAMES_WEIGHTS``: the v3 mix's name-lexicon rows
+over every country with a Korean name). The last form of every structure is held out of train.
 """
 
 from __future__ import annotations
@@ -113,12 +114,22 @@ FORMS: dict[str, tuple[str, ...]] = {
         "{k}의 {fe} 뭐야?",
         "{k}의 {fl} 찾아 줘.",
     ),
+    # the record's region: no eval set asks it in Korean, so the mixer may draw it over every country with a
+    # Korean name (the name lexicon: 호주 -> Australia) without teaching an eval question's shape
+    "region": (
+        "{k}의 지역은 어디입니까?",
+        "{ke} 어느 지역에 있나요?",
+        "{k} 지역 알려줘",
+        "{ke} 세계의 어느 지역에 속합니까?",
+        "{k}의 소속 지역은?",
+    ),
 }
 ANSWERS = {
     "capital": "{k}의 수도는 '{v}'입니다.",
     "population": "{k}의 인구는 {v}명입니다.",
     "area_km2": "{k}의 면적은 {v} 제곱킬로미터입니다.",
     "currencies": "{k}의 통화는 '{v}'입니다.",
+    "region": "{ke} '{v}'에 있습니다.",
 }
 # absent fields with Korean names (ABSENT key -> Korean noun)
 KO_ABSENT = {
@@ -133,7 +144,8 @@ def _forms(kind: str, split: str) -> list[str]:
     return list(forms[-1:]) if split == "heldout" else list(forms[:-1])
 
 
-KIND_WEIGHTS = (18, 18, 10, 10, 10, 10, 10, 14)  # of FORMS' kinds, the v2 candidate's mix
+KIND_WEIGHTS = (18, 18, 10, 10, 10, 10, 10, 14, 0)  # of FORMS' kinds, the v2 candidate's mix (no region)
+NAMES_WEIGHTS = (0, 0, 0, 0, 0, 0, 0, 0, 1)  # region only: the name-lexicon rows (``FORMS["region"]``)
 
 
 def one(
@@ -155,14 +167,14 @@ def one(
     if kind in ANSWERS:
         rec = rng.choice([r for r in recs if r.get(kind)])
         k = KO_NAMES[rec["name"]]
-        question = form.format(k=k)
+        question = form.format(k=k, ke=_eun(k))
         shown = look.record(draft, rec, FIELDS[kind], True)
         gold: Any = (
             list(rec[kind])
             if isinstance(rec[kind], list)
             else (float(rec[kind]) if FIELDS[kind].numeric else rec[kind])
         )
-        ending = Ending(ANSWERS[kind].format(k=k, v=shown), gold, 1e-6 if FIELDS[kind].numeric else None)
+        ending = Ending(ANSWERS[kind].format(k=k, ke=_eun(k), v=shown), gold, 1e-6 if FIELDS[kind].numeric else None)
     elif kind == "density":
         rec = rng.choice([r for r in recs if r.get("population") and r.get("area_km2")])
         k = KO_NAMES[rec["name"]]

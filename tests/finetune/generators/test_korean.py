@@ -47,3 +47,30 @@ def test_sum_answers_join_the_two_names_with_the_right_particle(
         first = row["final_answer"].split(" ")[0]  # "일본과" / "프랑스와"
         name = first[:-1]
         assert first[-1] == ("과" if korean.has_final_consonant(name) else "와"), row["final_answer"]
+
+
+def test_names_weights_draw_region_rows_over_any_split_with_the_right_particle(
+    run1: ToolRunner, split_records: dict[str, list[dict[str, Any]]]
+) -> None:
+    everyone = [r for recs in split_records.values() for r in recs]
+    rows = draw_rows(lambda rng: korean.one(everyone, run1, rng, "train", korean.NAMES_WEIGHTS), 20, "ko-names")
+    heldout_form = korean.FORMS["region"][-1]
+    train_names = {r["name"] for r in split_records["train"]}
+    assert {r["kind"] for r in rows} == {"ko_region"}
+    searched = [r["steps"][0]["tool_input"].removeprefix("region of ") for r in rows]
+    assert any(c not in train_names for c in searched)  # the lexicon reaches countries outside the train split
+    for row, country in zip(rows, searched, strict=True):
+        ko = korean.KO_NAMES[country]
+        assert len(row["steps"]) == 1 and ko in row["question"]
+        particle = "은" if korean.has_final_consonant(ko) else "는"
+        assert row["final_answer"] == f"{ko}{particle} '{row['answer']}'에 있습니다."
+        assert row["question"] != heldout_form.format(k=ko, ke=ko)
+        assert is_correct(row["final_answer"], row["answer"], row.get("rel_tol")), row
+
+
+def test_default_weights_never_draw_a_region_row(
+    run1: ToolRunner, split_records: dict[str, list[dict[str, Any]]]
+) -> None:
+    assert len(korean.KIND_WEIGHTS) == len(korean.FORMS) == len(korean.NAMES_WEIGHTS)
+    rows = draw_rows(lambda rng: korean.one(split_records["train"], run1, rng, "train"), 40, "ko-default")
+    assert "ko_region" not in {r["kind"] for r in rows}

@@ -52,3 +52,20 @@ def test_eval_questions_reads_every_set(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text('{"question": "Q1"}\n\n{"question": "Q2"}\n')
     (tmp_path / "b.jsonl").write_text('{"question": "Q3"}\n')
     assert mixer.eval_questions(tmp_path) == {"Q1", "Q2", "Q3"}
+
+
+def test_v3_draws_korean_names_over_every_split_and_more_gold_ratios_than_the_plain_pool(gen_cache: Path) -> None:
+    cfg = mixer.MixConfig.preset("v3")
+    cfg.cache_dir = gen_cache
+    cfg.train_counts = {"gold": 70, "korean_names": 24}
+    cfg.gold_counts = {"population_ratio": 70}  # the scale-1 gold pool has 60 ratio rows
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    fam = mixer.Families(cfg)
+    rows = mixer.generate(cfg)["train"]
+    gold = [r for r in rows if r["meta"]["generator"] == "gold"]
+    assert [r["kind"] for r in gold] == ["population_ratio"] * 70
+    names = [r for r in rows if r["meta"]["generator"] == "korean"]
+    assert len(names) == 24 and {r["kind"] for r in names} == {"ko_region"}
+    train_countries = {r["name"] for r in fam.split_records["train"]}
+    searched = {r["steps"][0]["tool_input"].removeprefix("region of ") for r in names}
+    assert searched - train_countries  # names outside the train split are drawn too
