@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(
         10.0, gt=0, description="a request's headers must arrive within this many seconds, else 408 (qreact serve)"
     )
+    max_connections: int = Field(
+        512, ge=0, description="open connections qreact serve accepts at once; more: 503 and closed; 0 = no cap"
+    )
     max_prompt_tokens: int = Field(
         2048, ge=16, description="longest /v1 prompt (all messages), tokens; longer: 400 before the model runs"
     )

@@ -162,6 +162,7 @@ def test_serve_runs_uvicorn_with_settings_defaults_and_flags(cli_env, monkeypatc
     from app.server import HeaderTimeoutProtocol
 
     assert issubclass(kw1["http"], HeaderTimeoutProtocol) and kw1["http"].header_timeout_s == 10.0
+    assert kw1["http"].max_connections == 512  # QREACT_MAX_CONNECTIONS
     assert app1.title == "qreact"
 
 

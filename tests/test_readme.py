@@ -33,7 +33,7 @@ SECURITY_SETTINGS = (
     "cors_origins", "adapter_roots", "data_roots", "openai_api_key", "store_url", "max_body_bytes",
     "max_question_chars", "max_steps", "max_steps_cap", "timeout_s", "tool_timeout_s", "search_timeout_s",
     "observation_max_chars", "max_new_tokens", "rate_limit_per_minute", "header_timeout_s", "body_timeout_s",
-    "max_prompt_tokens", "max_concurrency", "max_queue", "openai_timeout_s", "openai_max_retries",
+    "max_connections", "max_prompt_tokens", "max_concurrency", "max_queue", "openai_timeout_s", "openai_max_retries",
 )  # fmt: skip
 
 

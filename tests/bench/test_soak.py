@@ -68,10 +68,12 @@ def test_app_503_body_names_the_limits_and_the_request(tmp_path: Path) -> None:
 
 
 def test_load_64_clients_for_5_seconds_without_errors(tmp_path: Path) -> None:
-    app = make_app(tmp_path, max_concurrency=8, max_queue=256)
-    with serve(app) as base:
-        result = load_test(base, clients=64, duration_s=5.0)
-    assert result["errors"] == 0 and result["requests"] > 64, result
+    # the server in its own process (the load generator must not hold its GIL); every client makes at
+    # least 2 requests on its kept-alive connection however slow a loaded machine makes them, so the
+    # assertion is about errors, not about this machine's throughput
+    with serve_process(tmp_path, delay_s=0.0, max_concurrency=8, max_queue=256) as base:
+        result = load_test(base, clients=64, duration_s=5.0, min_per_client=2)
+    assert result["errors"] == 0 and result["requests"] >= 128, result
 
 
 def test_schemathesis_with_every_check_finds_nothing_on_the_default_server(tmp_path: Path) -> None:
@@ -98,7 +100,7 @@ def test_schemathesis_with_every_check_finds_nothing_with_api_and_admin_keys(tmp
 # --------------------------------------------------------------- slow clients (app/limits.py)
 def _slow_body(port: int, declared: int = 200) -> socket.socket:
     """A client that sends the headers of a POST /ask and then only the first bytes of its body."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     head = (
         f"POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {declared}\r\n\r\n"
@@ -136,24 +138,33 @@ def test_slow_bodies_never_hold_the_model_and_time_out_with_408(tmp_path: Path) 
             for sock in slow:
                 sock.close()
     assert all(a.startswith("HTTP/1.1 408") and "did not arrive within 1.5 s" in a for a in answers), answers
-    assert waited < 5
+    assert waited < 15  # cut by the 1.5 s body timer (its message), with room for a loaded machine
 
 
 def test_an_invalid_body_is_refused_without_waiting_for_a_slot(tmp_path: Path) -> None:
     import threading
     import time
 
-    app = make_app(tmp_path, chat_model=ScriptedChatModel(delay_s=1.0), max_concurrency=1, max_queue=4)
+    app = make_app(tmp_path, chat_model=ScriptedChatModel(delay_s=3.0), max_concurrency=1, max_queue=4)
     with serve(app) as base:
-        ask = {"json": {"question": "x"}, "timeout": 30}
-        busy = threading.Thread(target=httpx.post, args=(base + "/ask",), kwargs=ask)
+        finished: list[float] = []
+
+        def busy_ask() -> None:
+            httpx.post(base + "/ask", json={"question": "x"}, timeout=60)
+            finished.append(time.monotonic())
+
+        busy = threading.Thread(target=busy_ask)
         busy.start()
-        time.sleep(0.3)  # the slot is taken by a run of two 1 s steps
-        started = time.monotonic()
-        r = httpx.post(base + "/ask", json={"question": ""}, timeout=30)
-        waited = time.monotonic() - started
+        deadline = time.monotonic() + 30
+        while "qreact_model_active_runs 1.0" not in httpx.get(base + "/metrics").text:
+            assert time.monotonic() < deadline and busy.is_alive(), "the busy run never took the slot"
+            time.sleep(0.05)
+        # the slot is held by a run of two 3 s steps: the 422 must come back while it still runs
+        r = httpx.post(base + "/ask", json={"question": ""}, timeout=60)
+        answered = time.monotonic()
         busy.join()
-    assert r.status_code == 422 and waited < 0.8, (r.status_code, waited)  # on main: 422 after the run
+    assert r.status_code == 422, r.text
+    assert finished and answered < finished[0], "the 422 waited for the run"  # on main: 422 after the run
 
 
 def test_slow_headers_are_cut_with_408_and_never_block_others(tmp_path: Path) -> None:
@@ -165,7 +176,7 @@ def test_slow_headers_are_cut_with_408_and_never_block_others(tmp_path: Path) ->
     app = make_app(tmp_path, max_concurrency=1, max_queue=0, header_timeout_s=1.0)
     with serve(app) as base:
         port = int(base.rsplit(":", 1)[1])
-        socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(5)]
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(5)]
         try:
             socks[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends its headers
             socks[1].sendall(b"POS")  # nor its request line
@@ -191,5 +202,54 @@ def test_slow_headers_are_cut_with_408_and_never_block_others(tmp_path: Path) ->
                 sock.close()
     assert all(a.startswith("HTTP/1.1 408") for a in answers[:4]), answers
     assert "HTTP/1.1 408" in answers[4]  # (after the rest of its first response, if recv split it)
+    # the 1 s timer cut them (its message), not a read timeout (30 s: recv would raise) or uvicorn's
+    # own keep-alive timer; the bound leaves room for a loaded machine
     assert all("headers did not arrive within 1 s" in a for a in answers), answers
-    assert waited < 5
+    assert waited < 15
+
+
+def _healthz_count(metrics_text: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == "qreact_http_requests_total" and sample.labels.get("route") == "/healthz"
+    )
+
+
+def test_connections_beyond_the_cap_get_a_json_503_and_the_open_ones_are_served(tmp_path: Path) -> None:
+    """QREACT_MAX_CONNECTIONS: idle sockets up to the cap are held (until the header timeout); one
+    more is answered 503 + Retry-After at its first bytes and closed, and never reaches the app;
+    the connections already open keep being served."""
+    import time
+
+    app = make_app(tmp_path, max_concurrency=1, max_queue=0, max_connections=4, header_timeout_s=20.0)
+    with serve(app) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with httpx.Client(base_url=base, timeout=30) as kept:  # one kept-alive connection, opened first
+            assert kept.get("/healthz").status_code == 200
+            idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(3)]  # 4 open now
+            try:
+                time.sleep(0.3)
+                before = _healthz_count(kept.get("/metrics").text)
+                extra = socket.create_connection(("127.0.0.1", port), timeout=30)
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                refused = _read_all(extra)
+                assert _healthz_count(kept.get("/metrics").text) == before  # the app never saw it
+                silent = socket.create_connection(("127.0.0.1", port), timeout=30)  # sends nothing
+                started = time.monotonic()
+                assert _read_all(silent) == ""  # closed after the grace, not held for the 20 s timeout
+                closed_after = time.monotonic() - started
+                r = kept.post("/ask", json={"question": "What is 37 * 12 + 5?"})
+                assert r.status_code == 200 and r.json()["answer"] == "449"  # the open ones are served
+            finally:
+                for sock in idle:
+                    sock.close()
+            time.sleep(0.3)
+            assert httpx.get(base + "/healthz", timeout=30).status_code == 200  # room again
+    head, _, body = refused.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 503") and "retry-after: 1" in head.lower(), refused
+    assert "application/json" in head and "QREACT_MAX_CONNECTIONS" in body, refused
+    assert closed_after < 10, closed_after
