@@ -18,7 +18,6 @@ from app.jobs.config import check_gpu_budget, validate_spec
 from app.jobs.job import Job, JobConflict, JobInvalid, JobSpec
 from app.jobs.manager import JobManager
 from app.main import create_app
-from app.routes import admin
 from app.settings import Settings
 from finetune.promote import AdapterRegistry, decide
 from tests.app.conftest import four_calculator as calculator
@@ -77,10 +76,7 @@ def make_app(tmp_path: Path, chat_model: object, **overrides: object) -> FastAPI
         "log_json": False,
         **overrides,
     }
-    app = create_app(Settings(**fields), chat_model=chat_model, tools=[calculator])  # type: ignore[arg-type]
-    if not any(getattr(r, "path", "") == "/admin/adapters" for r in app.routes):  # until main.py includes it
-        app.include_router(admin.router)
-    return app
+    return create_app(Settings(**fields), chat_model=chat_model, tools=[calculator])  # type: ignore[arg-type]
 
 
 @pytest.fixture

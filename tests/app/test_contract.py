@@ -7,6 +7,8 @@ these pin the findings one by one on the real app (scripted model, real middlewa
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,15 @@ def test_every_operation_documents_the_errors_the_middleware_answers(knowledge_c
             for code, response in op["responses"].items():
                 if code.startswith(("4", "5")) and not (path == "/readyz" and code == "503"):
                     assert list(response["content"]) == ["application/json"], (method, path, code)
+
+
+def test_operation_ids_are_unique_and_the_schema_builds_without_warnings(capped: TestClient) -> None:
+    # OpenAPI requires unique operationIds; a router included twice made FastAPI warn and reuse one
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec = capped.get("/openapi.json").json()
+    ids = Counter(op["operationId"] for ops in spec["paths"].values() for op in ops.values() if "operationId" in op)
+    assert ids and max(ids.values()) == 1, [i for i, n in ids.items() if n > 1]
 
 
 def test_no_documented_model_route_404s(capped: TestClient) -> None:

@@ -63,6 +63,7 @@ def _lora_model(tiny_model_dir: Path, train_file: Path, **config: Any) -> Any:
     return model
 
 
+@pytest.mark.timeout(900)  # ~14 forward/backward passes over a 262k vocabulary: ~3 min alone, more on a loaded box
 @pytest.mark.parametrize("softcap", [None, 5.0])
 def test_shared_prefix_and_chunked_logits_keep_loss_and_gradients(
     tiny_model_dir: Path, train_file: Path, softcap: float | None
