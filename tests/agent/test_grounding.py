@@ -581,9 +581,10 @@ def test_the_knowledge_pack_writes_the_records_the_check_reads() -> None:
 
 
 def test_the_korean_country_names_are_record_titles() -> None:
-    """Every country of COUNTRY_NAMES_KO is a record of the pack, so a Korean question can name it."""
-    from agent.grounding import COUNTRY_NAMES_KO
+    """Every country of agent.country_names is a record of the pack, so a Korean question can name it."""
+    from agent.country_names import KO_ALTERNATIVES, KO_NAMES
     from agent.knowledge import country_records
 
     titles = {r["name"] for r in country_records()}
-    assert set(COUNTRY_NAMES_KO) <= titles, set(COUNTRY_NAMES_KO) - titles
+    assert set(KO_NAMES) <= titles, set(KO_NAMES) - titles
+    assert set(KO_ALTERNATIVES) <= set(KO_NAMES), set(KO_ALTERNATIVES) - set(KO_NAMES)

@@ -1,0 +1,75 @@
+"""Is a final answer supported by what the tools returned? A pure check over a finished run.
+
+No model call, no I/O: the final answer is split into *claims* and each claim must be found in
+the question or in an observation (or a Calculator result):
+
+- **numbers** (thousands separators, decimals, ``3.36e8``, ``million``/``billion``, Korean
+  만/억/조, percent, negative numbers, years) are supported by an evidence number within the
+  precision the answer shows: "336" covers 336.26, "336 million" covers 335,893,238, "340" covers
+  336 (trailing zeros are rounding when two significant digits remain), a hedge ("about", "약")
+  widens that to 2 %; a percent also matches its fraction (30 % ↔ 0.3). A Calculator result is
+  evidence only when every number of its input is itself supported (the question, an earlier
+  observation, or a small constant such as 100), so arithmetic cannot launder an unsupported number;
+  a Calculator result also supports its absolute value (a difference is stated as "N more than").
+  For Calculator inputs an evidence number also stands as written before its scale word ("480
+  million dollars" is the 480 of ``abs(480 - 350)``) and a percent as the factor it adds or takes
+  off (10 % tax: ``* 1.1``).
+- **names**: capitalised spans ("Papua New Guinea", "XCD", "Joe Biden"), quoted strings and
+  non-Latin words (Hangul, kana, CJK, Cyrillic, ...) that are not in the question must occur in an
+  observation (accents, case and punctuation ignored; Korean particles stripped; Korean field, unit
+  and total words such as 인구, 면적, 제곱킬로미터, 합치면 are not names). A name counts as the
+  question's own only where the question uses it on its own: "Mexico" in "Mexico City is the capital
+  of which country?" and "Bissau" in "the Guinea-Bissau capital" are claims of the answer.
+
+Country records of the local knowledge pack (``agent.knowledge.country_document``: "Japan: capital
+Tokyo; population 126,960,000; ...") are read per field, so that a record supports a claim only
+when it is *about what was asked*:
+
+- the record's country is named in the question or in the search query that returned it, and the
+  question does not instead name that record's capital ("population of Tokyo" is not answered by
+  Japan's record; "Mexico City" is not "Mexico");
+- the field holding the claim is what the question asks about ("the GDP of Brazil is 211 million"
+  finds 211 million in the *population* field and is unsupported; so is "The population of Japan is
+  127,080,000." as the answer to a question about life expectancy: the answer's own words do not count);
+- a record that is not about what was asked still supports its own title when the question asks
+  for a country and names one of the record's values: "Which country has the capital Canberra?" →
+  "Australia", "what country is Luxembourg the capital of" → "Luxembourg is the capital of
+  Luxembourg." (a reverse lookup); "Who is the mayor of Mexico City?" → "Mexico" is not.
+
+An answer with no claim of its own (everything in it is in the question) needs at least one useful
+observation, and if it only restates the question it must be a yes/no or a choice among the
+question's options ("Which of Chad, Mali and Niger ...?" → "Niger has the largest population.": it
+names some of the question's names, not all). A "not found" answer (``agent.prompt.NOT_FOUND_ANSWER``
+and looser variants, English and Korean) is recognised first and claims nothing.
+
+The package, one job a module: ``text`` (normalising), ``not_found`` (the not-found answer, an
+empty observation), ``numbers`` (number claims and evidence values), ``records`` (country records
+field by field, the evidence segments of a run), ``names`` (name claims), ``model`` (``Grounding``,
+``Observation``) and ``verdict`` (``check``).
+"""
+
+from agent.grounding.model import Grounding, Observation
+from agent.grounding.names import NameClaim, name_claims
+from agent.grounding.not_found import is_not_found, is_useless_observation
+from agent.grounding.numbers import NumberClaim, parse_numbers
+from agent.grounding.records import FIELD_WORDS, RECORD_FIELDS, names_country
+from agent.grounding.text import LOCAL_PREFIX, NO_RESULTS, normalize
+from agent.grounding.verdict import check
+
+__all__ = [
+    "FIELD_WORDS",
+    "LOCAL_PREFIX",
+    "NO_RESULTS",
+    "RECORD_FIELDS",
+    "Grounding",
+    "NameClaim",
+    "NumberClaim",
+    "Observation",
+    "check",
+    "is_not_found",
+    "is_useless_observation",
+    "name_claims",
+    "names_country",
+    "normalize",
+    "parse_numbers",
+]
