@@ -28,6 +28,7 @@ This process never imports torch: its memory is the Python service, the child ho
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ctypes
 import hashlib
@@ -96,6 +97,19 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a server
+# started from a loading thread or a request's worker thread (anyio retires idle ones) got SIGTERM
+# then. Every server is started from this one thread, which lives as long as the process.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-server-spawner")
+
+
+def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, **kwargs)  # noqa: S603 - a fixed binary and argv, no shell
+
+    return _SPAWNER.submit(start).result()
+
+
 def _stop_process(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
     if process.poll() is not None:
         return
@@ -153,7 +167,7 @@ class LlamaServer:
         for attempt in range(3):  # another process may take the free port before the server binds it
             self.port = _free_port()
             with spec.log_file.open("ab") as log:
-                self.process = subprocess.Popen(  # noqa: S603 - a fixed binary and argv, no shell
+                self.process = _spawn(  # a fixed binary and argv, no shell
                     spec.argv(self.port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 )  # fmt: skip

@@ -228,6 +228,24 @@ def test_a_server_that_died_is_replaced_at_the_next_request(engine):
     assert engine.server_pid not in (None, pid)
 
 
+def test_a_server_started_from_a_thread_that_ends_keeps_serving(engine_config):
+    # the loading thread and anyio's worker threads end; PR_SET_PDEATHSIG fired at that (SIGTERM,
+    # 'llama-server exited (code 0)' at the next request, which waited for a new server)
+    models: list[LlamaCppChatModel] = []
+    starter = threading.Thread(target=lambda: models.append(LlamaCppChatModel.from_config(engine_config)))
+    starter.start()
+    starter.join()
+    model = models[0]
+    try:
+        pid = model.server_pid
+        time.sleep(1.0)
+        assert model._server is not None and model._server.alive, "the server died with its starting thread"
+        assert model.generate_text(PROMPT, max_new_tokens=4).completion_tokens > 0
+        assert model.server_pid == pid
+    finally:
+        model.close()
+
+
 def test_converted_adapters_are_cached_by_content(engine, engine_config, adapter_dir):
     engine.load_adapter(adapter_dir, "a")
     converted = sorted((Path(engine_config.cache_dir) / "engine" / "adapters").glob("*.gguf"))
