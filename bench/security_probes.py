@@ -37,6 +37,15 @@ REPO = Path(__file__).resolve().parents[1]
 JSON = {"Content-Type": "application/json"}
 
 
+def _get(url: str, **kwargs: Any) -> httpx.Response:
+    """httpx.get with a timeout for a loaded machine (httpx's default is 5 s)."""
+    return httpx.get(url, **({"timeout": 60.0} | kwargs))
+
+
+def _post(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.post(url, **({"timeout": 60.0} | kwargs))
+
+
 @dataclass
 class Probe:
     finding: str  # what the audit saw on the old main
@@ -53,8 +62,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(repo: Path, model: str, env: dict[str, str], ready_timeout_s: float = 900.0) -> Iterator[str]:
-    """The checkout's server on a free port; yields its base URL once /readyz is 200."""
+def server(
+    repo: Path, model: str, env: dict[str, str], ready_timeout_s: float = 900.0, info: dict[str, Any] | None = None
+) -> Iterator[str]:
+    """The checkout's server on a free port; yields its base URL once /readyz is 200 (``info`` gets
+    its ``log`` file and ``pid``)."""
     port = free_port()
     if model == "real":
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
@@ -64,12 +76,14 @@ def server(repo: Path, model: str, env: dict[str, str], ready_timeout_s: float =
         command += ["--cache-dir", str(cache)]
     log = tempfile.NamedTemporaryFile(prefix="qreact-probe-", suffix=".log", delete=False)  # noqa: SIM115
     child = subprocess.Popen(command, cwd=repo, env=os.environ | env, stdout=log, stderr=subprocess.STDOUT)
+    if info is not None:
+        info.update(log=Path(log.name), pid=child.pid)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_timeout_s
     try:
         while True:
             try:
-                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
+                if _get(base + "/readyz", timeout=5).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -119,7 +133,7 @@ def read_all(sock: socket.socket) -> str:
 
 
 def metric(base: str, name: str) -> float:
-    for line in httpx.get(base + "/metrics", timeout=10).text.splitlines():
+    for line in _get(base + "/metrics", timeout=10).text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
     return float("nan")
@@ -132,7 +146,7 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
     out: list[Probe] = []
 
     def admin_without_key() -> tuple[str, bool]:
-        r = httpx.get(base + "/admin/adapters")
+        r = _get(base + "/admin/adapters")
         return detail(r), r.status_code == 403 and "QREACT_ADMIN_KEY" in r.text
 
     out.append(
@@ -144,8 +158,8 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
 
     def form_rollback() -> tuple[str, bool]:
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example"}
-        r = httpx.post(base + "/admin/adapters/rollback", content=b"x=1", headers=headers)
-        s = httpx.post(base + "/ask", content=b'{"question": "hi"}', headers={"Content-Type": "text/plain"})
+        r = _post(base + "/admin/adapters/rollback", content=b"x=1", headers=headers)
+        s = _post(base + "/ask", content=b'{"question": "hi"}', headers={"Content-Type": "text/plain"})
         return (
             f"rollback {detail(r)[:40]}; /ask text/plain {s.status_code}",
             r.status_code == 403 and s.status_code == 415,
@@ -163,7 +177,7 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
     )
 
     def foreign_host() -> tuple[str, bool]:
-        r = httpx.get(base + "/readyz", headers={"Host": "rebind.evil.example"})
+        r = _get(base + "/readyz", headers={"Host": "rebind.evil.example"})
         return detail(r), r.status_code == 400 and "QREACT_ALLOWED_HOSTS" in r.text
 
     out.append(
@@ -179,7 +193,7 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
 
     def finetune_without_key() -> tuple[str, bool]:
         example = {"config": "finetune/configs/tiny-test.yaml", "promote": False}  # a schema example
-        r = httpx.post(base + "/admin/finetune", json=example)
+        r = _post(base + "/admin/finetune", json=example)
         return detail(r), r.status_code == 403
 
     out.append(
@@ -198,7 +212,7 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
         socks = [raw(port, head.encode() + b'{"question": "') for _ in range(5)]
         time.sleep(0.3)
         started = time.monotonic()
-        normal = httpx.post(base + "/ask", json=ask, timeout=300)
+        normal = _post(base + "/ask", json=ask, timeout=300)
         asked_s = time.monotonic() - started
         answers = [read_all(s) for s in socks]
         cut = sum(a.startswith("HTTP/1.1 408") for a in answers)
@@ -219,7 +233,7 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
     def slow_headers() -> tuple[str, bool]:
         socks = [raw(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n") for _ in range(5)]
         started = time.monotonic()
-        health = httpx.get(base + "/healthz", timeout=10).status_code
+        health = _get(base + "/healthz", timeout=10).status_code
         answers = [read_all(s) for s in socks]
         waited = time.monotonic() - started
         cut = sum(a.startswith("HTTP/1.1 408") for a in answers)
@@ -237,17 +251,28 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
     )
 
     def invalid_behind_run() -> tuple[str, bool]:
-        busy = threading.Thread(target=httpx.post, args=(base + "/ask",), kwargs={"json": ask, "timeout": 300})
+        finished: list[float] = []
+
+        def busy_ask() -> None:
+            _post(base + "/ask", json=ask, timeout=300)
+            finished.append(time.monotonic())
+
+        busy = threading.Thread(target=busy_ask)
         busy.start()
-        time.sleep(0.5)
-        started = time.monotonic()
-        r = httpx.post(base + "/ask", json={"question": ""}, timeout=300)
-        waited = time.monotonic() - started
+        deadline = time.monotonic() + 60
+        while metric(base, "qreact_model_active_runs") < 1 and busy.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
         running = metric(base, "qreact_model_active_runs")
+        started = time.monotonic()
+        r = _post(base + "/ask", json={"question": ""}, timeout=300)
+        answered = time.monotonic()
         busy.join()
+        before_run_end = bool(finished) and answered < finished[0]
+        later = (finished[0] - answered) if finished else float("nan")
         return (
-            f"{r.status_code} after {waited * 1000:.0f} ms (active runs then: {running:g})",
-            r.status_code == 422 and waited < 1.0,
+            f"{r.status_code} after {(answered - started) * 1000:.0f} ms while a run held the slot "
+            f"(active runs: {running:g}); the run ended {later:.1f} s later",
+            r.status_code == 422 and running >= 1 and before_run_end,
         )
 
     out.append(
@@ -255,7 +280,7 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
             Probe(
                 "an invalid body waited 25 s behind a running run for its 422",
                 "POST /ask {question: ''} while a run holds the slot",
-                "422 at once",
+                "422 before that run ends",
             ),
             invalid_behind_run,
         )
@@ -276,7 +301,7 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
         time.sleep(1.0)
         after = metric(base, "qreact_model_active_runs")
         t0 = time.monotonic()
-        normal = httpx.post(base + "/ask", json=ask, timeout=300)
+        normal = _post(base + "/ask", json=ask, timeout=300)
         observed = (f"{drops} drops: active runs 0 after {settled:.1f} s, still {after:g} 1 s later; "
                     f"next /ask {normal.status_code} in {time.monotonic() - t0:.1f} s")  # fmt: skip
         return observed, active == 0 and after == 0 and normal.status_code == 200
@@ -295,7 +320,7 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
     def long_prompt() -> tuple[str, bool]:
         body = {"messages": [{"role": "user", "content": "word " * 12_000}], "max_tokens": 8}
         started = time.monotonic()
-        r = httpx.post(base + "/v1/chat/completions", json=body, timeout=300)
+        r = _post(base + "/v1/chat/completions", json=body, timeout=300)
         return f"{detail(r)[:70]} in {time.monotonic() - started:.1f} s", r.status_code == 400
 
     out.append(
@@ -310,17 +335,17 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
     )
 
     def contract() -> tuple[str, bool]:
-        spec = httpx.get(base + "/openapi.json").json()
+        spec = _get(base + "/openapi.json").json()
         props = spec["components"]["schemas"]["AskRequest"]["properties"]
         maximum = next(b["maximum"] for b in props["max_steps"]["anyOf"] if b.get("type") == "integer")
-        over = httpx.post(base + "/ask", json={"question": "q", "max_steps": maximum + 1}).status_code
-        fb = httpx.post(base + "/runs/0/feedback", json={"correct": "yes"}).status_code
-        st = httpx.post(
+        over = _post(base + "/ask", json={"question": "q", "max_steps": maximum + 1}).status_code
+        fb = _post(base + "/runs/0/feedback", json={"correct": "yes"}).status_code
+        st = _post(
             base + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}], "stream": "yes"}
         ).status_code
-        utf = httpx.post(base + "/runs/0/feedback", content=b"\xff\x1b\xfel", headers=JSON)
-        big = httpx.post(base + "/ask", content=b'{"question": "' + b"x" * 70_000 + b'"}', headers=JSON)
-        comp = httpx.post(
+        utf = _post(base + "/runs/0/feedback", content=b"\xff\x1b\xfel", headers=JSON)
+        big = _post(base + "/ask", content=b'{"question": "' + b"x" * 70_000 + b'"}', headers=JSON)
+        comp = _post(
             base + "/v1/completions",
             json={"prompt": "Question: What is 2 + 2?\nThought:", "max_tokens": 4},
             timeout=300,
@@ -346,6 +371,145 @@ def open_probes(base: str, body_timeout_s: float, header_timeout_s: float) -> li
             contract,
         )
     )
+
+    def dropped_v1_streams() -> tuple[str, bool]:
+        drops = 3
+        body = {"messages": [{"role": "user", "content": "Write a long story about a lighthouse."}],
+                "max_tokens": 400, "stream": True}  # fmt: skip
+        for _ in range(drops):
+            with httpx.stream("POST", base + "/v1/chat/completions", json=body, timeout=300) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data: ") and '"content"' in line:
+                        break  # leave after the first token
+        started, active = time.monotonic(), metric(base, "qreact_model_active_runs")
+        while active > 0 and time.monotonic() - started < 240:
+            time.sleep(0.25)
+            active = metric(base, "qreact_model_active_runs")
+        settled = time.monotonic() - started
+        t0 = time.monotonic()
+        normal = _post(base + "/v1/completions", json={"prompt": "2 + 2 =", "max_tokens": 2}, timeout=300)
+        observed = (f"{drops} drops: active runs 0 after {settled:.1f} s; "
+                    f"next /v1/completions {normal.status_code} in {time.monotonic() - t0:.1f} s")  # fmt: skip
+        return observed, active == 0 and normal.status_code == 200
+
+    out.append(
+        run(
+            Probe(
+                "dropped /v1 streams: the model went on for clients that had left",
+                "3 clients leave a /v1/chat/completions stream (400 tokens asked) after its first token",
+                "slot held until generation stops, then 0; next request served",
+            ),
+            dropped_v1_streams,
+        )
+    )
+    return out
+
+
+def normal_use_probes(base: str, repo: Path) -> list[Probe]:
+    """Normal use is unchanged: the README's curl, and the console in a real browser, on loopback."""
+    port = int(base.rsplit(":", 1)[1])
+    out: list[Probe] = []
+
+    def readme_curl() -> tuple[str, bool]:
+        readme = (repo / "README.md").read_text(encoding="utf-8")
+        block = readme.split("```bash\ncurl -s localhost:8000/ask", 1)[1].split("```", 1)[0]
+        command = ("curl -s localhost:8000/ask" + block).replace("localhost:8000", f"localhost:{port}")
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=600, check=False)
+        try:
+            answer = json.loads(done.stdout)
+        except ValueError:
+            return f"not JSON: {done.stdout[:80]!r} {done.stderr[:80]!r}", False
+        ok = bool(answer.get("answer")) and answer.get("status") in ("answered", "ungrounded", "not_found")
+        return f"status {answer.get('status')!r}, answer {str(answer.get('answer'))[:60]!r}", ok
+
+    out.append(
+        run(
+            Probe(
+                "(normal use) the README's curl",
+                "the README's `curl -s localhost:8000/ask ...` block, port replaced",
+                "a JSON answer",
+            ),
+            readme_curl,
+        )
+    )
+
+    def console() -> tuple[str, bool]:
+        chromium = Path(os.environ.get("QREACT_TEST_CHROMIUM", "/usr/bin/chromium"))
+        try:
+            from playwright import sync_api
+        except ImportError:
+            return "not run: playwright is not installed", False
+        if not chromium.exists():
+            return f"not run: no Chromium at {chromium}", False
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+        wait = 600_000  # ms: a whole run on a loaded 2-core CPU
+        with tempfile.TemporaryDirectory(prefix="qreact-probe-chromium-") as profile, \
+                sync_api.sync_playwright() as playwright:  # fmt: skip
+            context = playwright.chromium.launch_persistent_context(
+                profile, executable_path=str(chromium), headless=True, args=args
+            )
+            try:
+                page = context.new_page()
+                page.set_default_timeout(wait)
+                page.goto(f"http://127.0.0.1:{port}/")
+                expect = sync_api.expect
+                expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready", timeout=wait)
+                page.get_by_label("Question").fill("What is 37 * 12 + 5?")
+                page.get_by_label("Question").press("Enter")
+                expect(page.locator("#answer-card")).to_be_visible(timeout=wait)
+                steps = page.locator("#steps li").count()
+                answer = page.locator("#answer").inner_text()
+            finally:
+                context.close()
+        return f"{steps} steps streamed, answer {answer.strip()[:40]!r}", steps >= 1 and "449" in answer
+
+    out.append(
+        run(
+            Probe(
+                "(normal use) the console on loopback",
+                "headless Chromium opens http://127.0.0.1:PORT/, asks 'What is 37 * 12 + 5?'",
+                "steps stream in, then the answer 449",
+            ),
+            console,
+        )
+    )
+    return out
+
+
+def budget_probes(base: str, timeout_s: float) -> list[Probe]:
+    """The run budget bounds a /v1 prompt the token limit lets in (prefill included)."""
+    out: list[Probe] = []
+
+    def within_limit() -> tuple[str, bool]:
+        words = " ".join(f"w{i}" for i in range(480))  # ~1,900 tokens: under QREACT_MAX_PROMPT_TOKENS
+        body = {"messages": [{"role": "user", "content": words}], "max_tokens": 1024}
+        _post(base + "/v1/completions", json={"prompt": "Hi", "max_tokens": 1}, timeout=300)  # warm
+        t0 = time.monotonic()
+        long = _post(base + "/v1/chat/completions", json=body, timeout=300)
+        took = time.monotonic() - t0
+        t1 = time.monotonic()
+        short = _post(base + "/v1/completions", json={"prompt": "Hi", "max_tokens": 1}, timeout=300)
+        after = time.monotonic() - t1
+        finish = long.json()["choices"][0]["finish_reason"] if long.status_code == 200 else None
+        made = short.json()["usage"]["completion_tokens"] if short.status_code == 200 else 0
+        observed = (f"{long.status_code} finish {finish!r} in {took:.1f} s; the next request "
+                    f"{short.status_code} in {after:.1f} s, {made} token(s) generated")  # fmt: skip
+        slack = 5.0  # the response's own work on a loaded machine
+        # the next request generated within its own budget: the cut prompt did not hold the model
+        ok = long.status_code == 200 and took < timeout_s + slack and short.status_code == 200 and made >= 1
+        return observed, ok
+
+    out.append(
+        run(
+            Probe(
+                "prefill ignored the deadline (a long /v1 prompt held the model past its budget)",
+                f"~1,900-token /v1 prompt (inside the token limit), max_tokens 1024, QREACT_TIMEOUT_S={timeout_s:g}",
+                "answer (finish 'length') within the budget + 5 s; the next request generates in its budget",
+            ),
+            within_limit,
+        )
+    )
     return out
 
 
@@ -354,7 +518,7 @@ def admin_probes(base: str, key: str, roots: Path, store_url: str) -> list[Probe
     out: list[Probe] = []
 
     def activate(**body: str) -> httpx.Response:
-        return httpx.post(base + "/admin/adapters/activate", json=body, headers=auth, timeout=300)
+        return _post(base + "/admin/adapters/activate", json=body, headers=auth, timeout=300)
 
     def any_folder() -> tuple[str, bool]:
         answers = {p: activate(path=p) for p in ("/etc", "/nonexistent/adapter", "/etc/shadow", "../../../etc")}
@@ -390,9 +554,9 @@ def admin_probes(base: str, key: str, roots: Path, store_url: str) -> list[Probe
     )
 
     def layer_replication() -> tuple[str, bool]:
-        before = httpx.get(base + "/readyz").json().get("adapter")
+        before = _get(base + "/readyz").json().get("adapter")
         r = activate(path=str(roots / "layer-replication"))
-        after = httpx.get(base + "/readyz").json().get("adapter")
+        after = _get(base + "/readyz").json().get("adapter")
         ok_next = activate(name="default").status_code
         observed = f"{detail(r)[:80]}; /readyz adapter {before!r} -> {after!r}; next activation {ok_next}"
         return observed, r.status_code == 422 and before == after and ok_next == 200
@@ -432,7 +596,7 @@ def admin_probes(base: str, key: str, roots: Path, store_url: str) -> list[Probe
     )
 
     def rollback() -> tuple[str, bool]:
-        r = httpx.post(base + "/admin/adapters/rollback", headers=auth, timeout=300)
+        r = _post(base + "/admin/adapters/rollback", headers=auth, timeout=300)
         active = r.json().get("active") if r.status_code == 200 else None
         return f"{r.status_code}, now serving {active!r}", r.status_code == 200
 
@@ -445,14 +609,14 @@ def admin_probes(base: str, key: str, roots: Path, store_url: str) -> list[Probe
 
     def overrides() -> tuple[str, bool]:
         finetune = base + "/admin/finetune"
-        smuggle = httpx.post(
+        smuggle = _post(
             finetune,
             json={"overrides": {"target_modules": ["--output_dir", "/tmp/x", "--store_url", "sqlite:///x"]}},
             headers=auth,
         )
-        config = httpx.post(finetune, json={"config": "/etc/passwd"}, headers=auth)
-        files = httpx.post(finetune, json={"train_files": ["/etc/shadow"]}, headers=auth)
-        jobs = httpx.get(base + "/admin/jobs", headers=auth).json()
+        config = _post(finetune, json={"config": "/etc/passwd"}, headers=auth)
+        files = _post(finetune, json={"train_files": ["/etc/shadow"]}, headers=auth)
+        jobs = _get(base + "/admin/jobs", headers=auth).json()
         leaked = "root:" in config.text + files.text
         observed = (f"list flags -> {smuggle.status_code}; config /etc/passwd -> {config.status_code}; "
                     f"train_files /etc/shadow -> {files.status_code}; jobs started: {len(jobs)}; "
@@ -472,7 +636,7 @@ def admin_probes(base: str, key: str, roots: Path, store_url: str) -> list[Probe
     )
 
     def forwarded_for() -> tuple[str, bool]:
-        codes = [httpx.get(base + "/runs", headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(30)]
+        codes = [_get(base + "/runs", headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(30)]
         limited = codes.count(429)
         return f"30 requests with 30 X-Forwarded-For addresses: {limited} x 429", limited >= 5
 
@@ -495,13 +659,33 @@ def bind_probe(repo: Path) -> Probe:
         command = [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())]
         done = subprocess.run(command,
                               cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
-        return f"exit {done.returncode}: {done.stderr.strip()[:90]}", done.returncode == 2 and "refusing" in done.stderr
+        refused = done.returncode == 2 and "refusing" in done.stderr
+        # the explicit opt-in starts, with a warning at the start
+        port = free_port()
+        opt_in = env | {"QREACT_ALLOW_OPEN_ACCESS": "true", "QREACT_LOG_JSON": "false"}
+        command = [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", str(port)]
+        with tempfile.TemporaryFile() as log:
+            child = subprocess.Popen(command, cwd=repo, env=opt_in, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                deadline, health = time.monotonic() + 300, 0
+                while time.monotonic() < deadline and child.poll() is None and health != 200:
+                    with contextlib.suppress(httpx.HTTPError):
+                        health = _get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code
+                    time.sleep(0.5)
+            finally:
+                child.terminate()
+                child.wait(timeout=30)
+            log.seek(0)
+            warned = "WITHOUT API keys" in log.read().decode(errors="replace")
+        observed = (f"exit {done.returncode}: {done.stderr.strip()[:90]}; with QREACT_ALLOW_OPEN_ACCESS=true: "
+                    f"/healthz {health}, warning logged: {warned}")  # fmt: skip
+        return observed, refused and health == 200 and warned
 
     return run(
         Probe(
             "binding 0.0.0.0 without keys neither refused nor warned",
-            "qreact serve --host 0.0.0.0, no QREACT_API_KEYS",
-            "refuses to start (exit 2)",
+            "qreact serve --host 0.0.0.0, no QREACT_API_KEYS; then with QREACT_ALLOW_OPEN_ACCESS=true",
+            "refuses to start (exit 2); the opt-in starts and logs a warning",
         ),
         check,
     )
@@ -520,7 +704,7 @@ def empty_store_probe(repo: Path, model: str, tmp: Path) -> Probe:
             deadline, r = time.monotonic() + 120, None
             while time.monotonic() < deadline:
                 with contextlib.suppress(httpx.HTTPError):
-                    r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+                    r = _get(f"http://127.0.0.1:{port}/readyz", timeout=5)
                     if r.status_code == 503 and "empty" in r.text:
                         break
                 time.sleep(0.5)
@@ -541,6 +725,163 @@ def empty_store_probe(repo: Path, model: str, tmp: Path) -> Probe:
         ),
         check,
     )
+
+
+def docker_probe(repo: Path) -> Probe:
+    """The Docker files follow the bind rule: compose demands API keys, and the images' entrypoint,
+    run with .env.example's values, refuses to serve 0.0.0.0 (no Docker engine needed)."""
+
+    def check() -> tuple[str, bool]:
+        import yaml
+
+        docker = repo / "docker"
+        example: dict[str, str] = {}
+        for line in (docker / ".env.example").read_text(encoding="utf-8").splitlines():
+            name, sep, value = line.partition("=")
+            if sep and not line.lstrip().startswith("#"):
+                example[name.strip()] = value.strip()
+        compose = yaml.safe_load((docker / "compose.yaml").read_text(encoding="utf-8"))
+        served = {name: svc for name, svc in compose["services"].items()
+                  if svc.get("ports") and "qreact" in str(svc.get("image", ""))}  # fmt: skip
+        def env_of(svc: dict[str, Any], name: str) -> str:
+            return str((svc.get("environment") or {}).get(name, ""))
+
+        demanding = [n for n, svc in served.items() if env_of(svc, "QREACT_API_KEYS").startswith("${QREACT_API_KEYS:?")]
+        opened = [n for n, svc in served.items() if env_of(svc, "QREACT_ALLOW_OPEN_ACCESS").lower() == "true"]
+        entry = next(
+            json.loads(line.split(None, 1)[1])
+            for line in (docker / "Dockerfile.cpu").read_text(encoding="utf-8").splitlines()
+            if line.startswith("ENTRYPOINT")
+        )
+        assert entry[:2] == ["qreact", "serve"], entry
+        args = [a if a != "8000" else str(free_port()) for a in entry[2:]]
+        env = os.environ | {k: v for k, v in example.items() if k.startswith("QREACT_")}
+        done = subprocess.run([sys.executable, "-m", "app.cli", "serve", *args], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        observed = (f"compose: {len(demanding)}/{len(served)} published qreact services demand QREACT_API_KEYS "
+                    f"(.env.example: {example.get('QREACT_API_KEYS')!r}), open-access opt-ins: {opened}; "
+                    f"image entrypoint {' '.join(entry)} with .env.example: exit {done.returncode}")  # fmt: skip
+        ok = (bool(served) and len(demanding) == len(served) and not opened and not example.get("QREACT_API_KEYS")
+              and done.returncode == 2 and "refusing" in done.stderr)  # fmt: skip
+        return observed, ok
+
+    return run(
+        Probe(
+            "the Docker images bound 0.0.0.0 with the keys empty in .env.example",
+            "docker/compose.yaml + .env.example as shipped; the images' ENTRYPOINT with .env.example's values",
+            "compose refuses without QREACT_API_KEYS; the entrypoint exits 2",
+        ),
+        check,
+    )
+
+
+@contextlib.contextmanager
+def temporary_postgres(password: str) -> Iterator[str]:
+    """A PostgreSQL server on a free loopback port with a password-protected user; yields its URL.
+    (initdb refuses root: as root it runs as nobody, in a folder of its own under /tmp.)"""
+    tmp = Path(tempfile.mkdtemp(prefix="qreact-probe-pg-"))
+    data, sock = tmp / "pgdata", tmp / "pgsock"
+    for folder in (data, sock):
+        folder.mkdir(parents=True)
+    pwfile = tmp / "pgpass"
+    pwfile.write_text(password + "\n", encoding="utf-8")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        for path in (tmp, data, sock, pwfile):
+            os.chown(path, 65534, 65534)
+    port = free_port()
+    quiet = {"capture_output": True, "text": True, "check": True, "timeout": 120}
+    subprocess.run([*prefix, "initdb", "-D", str(data), "-U", "qreact", f"--pwfile={pwfile}",
+                    "-A", "scram-sha-256"], **quiet)  # type: ignore[call-overload]  # fmt: skip
+    pwfile.unlink()
+    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1"
+    subprocess.run([*prefix, "pg_ctl", "-D", str(data), "-o", options, "-l", str(tmp / "pg.log"), "-w", "start"],
+                   **quiet)  # type: ignore[call-overload]  # fmt: skip
+    try:
+        subprocess.run([*prefix, "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "qreact", "qreact"],
+                       env=os.environ | {"PGPASSWORD": password}, **quiet)  # type: ignore[call-overload]  # fmt: skip
+        yield f"postgresql+psycopg://qreact:{password}@127.0.0.1:{port}/qreact"
+    finally:
+        subprocess.run([*prefix, "pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _process_cmdlines() -> dict[int, str]:
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                out[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return out
+
+
+def secrets_probes(repo: Path, model: str, tmp: Path) -> list[Probe]:
+    """A run store URL with a password, a started training job: the password is in no log line, no
+    argv, no train.log, no job.error, no file the job writes (it reaches the trainer only through
+    its environment)."""
+    out: list[Probe] = []
+    if not shutil.which("initdb") or not shutil.which("pg_ctl"):
+        probe = Probe("the store URL's password appeared in a log line, the trainer's argv, train.log and "
+                      "job.error", "a PostgreSQL run store with a password", "not in any of them")  # fmt: skip
+        probe.observed = "not run: no PostgreSQL (initdb, pg_ctl) on PATH"
+        out.append(probe)
+        return out
+    password = "pw-" + secrets.token_hex(8)
+    key = secrets.token_urlsafe(24)
+    data_root = tmp / "secret-data"
+    data_root.mkdir()
+    (data_root / "broken.jsonl").write_text("{not json\n", encoding="utf-8")
+    (data_root / "job.yaml").write_text(
+        f"train_files: [{data_root / 'broken.jsonl'}]\nmax_steps: 1\nmax_length: 256\ndevice: cpu\n"
+        "precision: fp32\ngradient_checkpointing: false\n", encoding="utf-8"
+    )  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(temporary_postgres(password))
+        info: dict[str, Any] = {}
+        env = {"QREACT_STORE_URL": url, "QREACT_ADMIN_KEY": key, "QREACT_DATA_ROOTS": str(data_root),
+               "QREACT_LOG_LEVEL": "DEBUG"}  # fmt: skip
+        base = stack.enter_context(server(repo, model, env, info=info))
+        auth = {"Authorization": f"Bearer {key}"}
+
+        def job() -> tuple[str, bool]:
+            asked = _post(base + "/admin/finetune", headers=auth, timeout=60,
+                               json={"config": str(data_root / "job.yaml"), "promote": False})  # fmt: skip
+            if asked.status_code != 202 and asked.status_code != 200:
+                return f"the job did not start: {detail(asked)}", False
+            job_id = asked.json()["id"]
+            seen_argv: list[str] = []
+            deadline, state = time.monotonic() + 600, {}
+            while time.monotonic() < deadline:
+                seen_argv += [c for c in _process_cmdlines().values() if job_id in c]  # its config path
+                state = _get(base + f"/admin/jobs/{job_id}", headers=auth, timeout=30).json()
+                if state.get("state") in ("failed", "trained", "cancelled", "promoted", "rejected"):
+                    break
+                time.sleep(0.2)
+            job_dir = Path(state.get("adapter_dir", "")).parents[1] / "jobs" / job_id
+            files = {p.name: p.read_text(encoding="utf-8", errors="replace") for p in job_dir.glob("*") if p.is_file()}
+            server_log = info["log"].read_text(encoding="utf-8", errors="replace")
+            places = {"server log": server_log, "trainer argv": "\n".join(seen_argv)}
+            places["job.error"] = str(state.get("error"))
+            places |= {f"jobs/<id>/{n}": t for n, t in files.items()}
+            leaked = [where for where, text in places.items() if password in text or key in text]
+            observed = (f"job {state.get('state')}, trainer argv seen {len(set(seen_argv))}x, "
+                        f"checked {', '.join(places)}: password or key in {leaked or 'none'}; "
+                        f"job.error: {str(state.get('error'))[:80]!r}")  # fmt: skip
+            ok = bool(seen_argv) and state.get("state") == "failed" and "train.log" in files and not leaked
+            return observed, ok
+
+        out.append(
+            run(
+                Probe(
+                    "the store URL's password appeared in a log line, the trainer's argv, train.log and job.error",
+                    "PostgreSQL run store with a password; a training job (DEBUG logs) that fails on bad data",
+                    "the password (and the admin key) in none of them",
+                ),
+                job,
+            )
+        )
+    return out
 
 
 def probe_adapters(repo: Path, roots: Path) -> None:
@@ -579,9 +920,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="qreact-probes-") as tmp_name:
         tmp = Path(tmp_name)
         rows.append(bind_probe(repo))
+        rows.append(docker_probe(repo))
         timeouts = {"QREACT_BODY_TIMEOUT_S": "3", "QREACT_HEADER_TIMEOUT_S": "3"}  # the defaults are 10 s
         with server(repo, args.model, {"QREACT_STORE_URL": f"sqlite:///{tmp / 'open' / 'runs.db'}"} | timeouts) as base:
             rows += open_probes(base, 3.0, 3.0)
+            rows += normal_use_probes(base, repo)
+        budget = {"QREACT_STORE_URL": f"sqlite:///{tmp / 'budget' / 'runs.db'}", "QREACT_TIMEOUT_S": "8"}
+        with server(repo, args.model, budget) as base:
+            rows += budget_probes(base, 8.0)
         roots = tmp / "roots"
         roots.mkdir()
         probe_adapters(repo, roots)
@@ -591,6 +937,7 @@ def main(argv: list[str] | None = None) -> int:
                      "QREACT_RATE_LIMIT_PER_MINUTE": "20"}  # fmt: skip
         with server(repo, args.model, admin_env) as base:
             rows += admin_probes(base, key, roots, admin_store)
+        rows += secrets_probes(repo, args.model, tmp)
         rows.append(empty_store_probe(repo, args.model, tmp))
     header = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
