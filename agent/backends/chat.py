@@ -1,7 +1,8 @@
 """The LangChain face both local engines share: a chat model over one raw-text decoding loop.
 
 A subclass writes ``_run(prompt, max_new_tokens, stop, temperature)`` — yield safe text pieces, then one
-``GenerationResult`` — and gets ``invoke``/``stream`` (with usage metadata), ``generate_text`` and
+``GenerationResult``; ``_decode_args`` normalises its arguments (token healing, stop strings, limit,
+deadline) — and gets ``invoke``/``stream`` (with usage metadata), ``generate_text`` and
 ``stream_text`` (the ``TextGenerator`` protocol that ``/v1`` serves). ``LocalChatModel`` (torch) and
 ``LlamaCppChatModel`` (llama.cpp) are the two subclasses.
 """
@@ -9,15 +10,32 @@ A subclass writes ``_run(prompt, max_new_tokens, stop, temperature)`` — yield 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from agent.backends.text import GenerationResult, messages_to_prompt
+from agent.backends.text import GenerationResult, heal_prompt, messages_to_prompt
+from agent.loop import DEADLINE
+
+
+class DecodeArgs(NamedTuple):
+    """What every ``_run`` starts from, normalised once for both engines."""
+
+    prompt: str  # the text prompt after token healing
+    healed: bool  # a trailing space was stripped: the first piece's leading space is dropped
+    stops: list[str]  # the non-empty stop strings
+    limit: int  # new tokens at most
+    deadline: float | None  # time.monotonic() by which the run must end (agent.loop.DEADLINE); None: no limit
+
+
+def _usage(result: GenerationResult) -> UsageMetadata:
+    total = result.prompt_tokens + result.completion_tokens
+    return {"input_tokens": result.prompt_tokens, "output_tokens": result.completion_tokens, "total_tokens": total}
 
 
 class TextChatModel(BaseChatModel):
@@ -38,6 +56,11 @@ class TextChatModel(BaseChatModel):
     ) -> Iterator[str | GenerationResult]:
         """The decoding loop: yields safe text pieces (never a stop string), then one GenerationResult."""
         raise NotImplementedError
+
+    def _decode_args(self, prompt: str, max_new_tokens: int | None, stop: Sequence[str] | None) -> DecodeArgs:
+        text_prompt, healed = heal_prompt(prompt)
+        stops = [s for s in (stop or []) if s]
+        return DecodeArgs(text_prompt, healed, stops, int(max_new_tokens or self.max_new_tokens), DEADLINE.get())
 
     def _prompt(self, messages: list[BaseMessage]) -> str:
         """The text prompt for ``messages`` (``LocalChatModel`` passes its tokenizer's chat template)."""
@@ -64,12 +87,7 @@ class TextChatModel(BaseChatModel):
         result = self.generate_text(self._prompt(messages), **self._call_options(stop, kwargs))
         message = AIMessage(
             content=result.text,
-            usage_metadata={
-                "input_tokens": result.prompt_tokens,
-                "output_tokens": result.completion_tokens,
-                "total_tokens": result.prompt_tokens + result.completion_tokens,
-                "input_token_details": {"cache_read": result.cached_tokens},
-            },
+            usage_metadata=_usage(result) | {"input_token_details": {"cache_read": result.cached_tokens}},
             response_metadata=self._response_metadata(result),
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -93,11 +111,7 @@ class TextChatModel(BaseChatModel):
             yield ChatGenerationChunk(
                 message=AIMessageChunk(
                     content="",
-                    usage_metadata={
-                        "input_tokens": result.prompt_tokens,
-                        "output_tokens": result.completion_tokens,
-                        "total_tokens": result.prompt_tokens + result.completion_tokens,
-                    },
+                    usage_metadata=_usage(result),
                     response_metadata=self._response_metadata(result),
                 )
             )

@@ -53,9 +53,8 @@ from pydantic import ConfigDict, PrivateAttr
 
 from agent.backends.adapter_check import AdapterError
 from agent.backends.chat import TextChatModel
-from agent.backends.text import GenerationResult, find_stop, heal_prompt, stop_holdback
+from agent.backends.text import GenerationResult, find_stop, stop_holdback
 from agent.config import LlamaCppConfig
-from agent.loop import DEADLINE
 
 logger = logging.getLogger(__name__)
 
@@ -371,10 +370,7 @@ class LlamaCppChatModel(TextChatModel):
         temperature: float,
     ) -> Iterator[str | GenerationResult]:
         """One streamed completion: yields safe text pieces, then one GenerationResult."""
-        stops = [s for s in (stop or []) if s]
-        limit = int(max_new_tokens or self.max_new_tokens)
-        deadline = DEADLINE.get()
-        text_prompt, healed = heal_prompt(prompt)
+        text_prompt, healed, stops, limit, deadline = self._decode_args(prompt, max_new_tokens, stop)
         server = self._server_now()
         with self._lock:
             server = self._server_now()  # a swap may have replaced it while this waited

@@ -39,9 +39,8 @@ from agent.backends.adapter_check import AdapterError, validate_adapter
 from agent.backends.chat import TextChatModel
 from agent.backends.loading import load_model_and_tokenizer, resolve_load_options, resolve_model_source
 from agent.backends.prefix_cache import PrefixCache
-from agent.backends.text import GenerationResult, find_stop, heal_prompt, messages_to_prompt, stop_holdback
+from agent.backends.text import GenerationResult, find_stop, messages_to_prompt, stop_holdback
 from agent.config import LocalModelConfig
-from agent.loop import DEADLINE
 
 # torch, transformers and peft (the serve extra) are imported inside the functions that use them:
 # app.wiring imports this module at start-up, and the openai backend or a CLI command that builds
@@ -187,10 +186,7 @@ class LocalChatModel(TextChatModel):
         """The decoding loop: yields safe text pieces, then one GenerationResult."""
         import torch
 
-        stops = [s for s in (stop or []) if s]
-        limit = int(max_new_tokens or self.max_new_tokens)
-        deadline = DEADLINE.get()
-        text_prompt, healed = heal_prompt(prompt)
+        text_prompt, healed, stops, limit, deadline = self._decode_args(prompt, max_new_tokens, stop)
         tokenizer = self._tokenizer
         ids: list[int] = tokenizer(text_prompt)["input_ids"]
         if not ids:  # nothing to condition on: start from BOS
