@@ -9,6 +9,7 @@ import pytest
 
 from agent.prompt import NOT_FOUND_THOUGHT, not_found_answer
 from finetune.generators import documents
+from finetune.generators.document_types import TYPES
 from finetune.scoring import is_correct, parse_numbers
 from tests.finetune.generators.conftest import draw_rows
 
@@ -21,7 +22,7 @@ def rows() -> list[dict[str, Any]]:
 def test_every_question_type_and_document_type_is_made(rows: list[dict[str, Any]]) -> None:
     kinds = {r["kind"] for r in rows}
     assert {"doc_copy", "doc_missing_field", "doc_missing_entity", "doc_single"} <= kinds
-    assert {r["meta"]["doc_type"] for r in rows} == set(documents.TYPES) - set(documents.HELDOUT_TYPES)
+    assert {r["meta"]["doc_type"] for r in rows} == set(TYPES) - set(documents.HELDOUT_TYPES)
     assert {r["meta"]["max_results"] for r in rows} == {1, 2, 3}
 
 
@@ -55,7 +56,7 @@ def test_not_found_rows_end_in_the_one_form_within_two_searches(rows: list[dict[
 def test_a_document_states_every_fact_but_the_omitted_ones() -> None:
     rng = random.Random(3)
     doc = documents.write_doc(rng, "company", "Velmora Logistics", {"ceo"})
-    assert "ceo" not in doc.values and set(doc.values) == set(documents.TYPES["company"]) - {"ceo"}
+    assert "ceo" not in doc.values and set(doc.values) == set(TYPES["company"]) - {"ceo"}
     assert "Velmora Logistics" in doc.text and len(doc.text) < 600
 
 
