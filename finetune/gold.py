@@ -1,16 +1,16 @@
-"""Gold ReAct trajectories (the v1 templated country data): ``finetune.generators.countries``.
+"""Gold ReAct trajectories (the v1 templated country data): ``finetune.generators.gold_set``.
 
     python -m finetune.gold --out data/gold --seed 0 --evalsets finetune/evalsets
 
-The generator families live in ``finetune/generators/`` (countries, arithmetic, documents, negatives,
-countries_broad, korean, and the v2 mixer); this module keeps the names and the command the CLI
-(``qreact data gold``), the Makefile and older scripts use.
+The generator families live in ``finetune/generators/`` (the v1 gold set: gold_set, countries,
+gold_arithmetic; the v2 families: arithmetic, documents, negatives, countries_broad, korean, and the
+mixer); this module keeps the names and the command the CLI (``qreact data gold``), the Makefile and
+older scripts use.
 """
 
 from __future__ import annotations
 
 from agent.prompt import FINAL_THOUGHT
-from finetune.generators.arithmetic import ARITHMETIC, NAMES, ArithmeticTemplate
 from finetune.generators.base import (
     GOLD_MAX_RESULTS,
     OBSERVATION_MAX_CHARS,
@@ -24,23 +24,26 @@ from finetune.generators.base import (
     write_jsonl,
 )
 from finetune.generators.countries import (
-    ACCEPTANCE_QUESTION,
-    EVAL_COUNTS,
     FORCED_TRAIN,
-    HELDOUT_KINDS,
     PHRASINGS,
     SPLIT_FRACTIONS,
     SPLITS,
-    TRAIN_COUNTS,
     Country,
+    load_countries,
+    phrasings_for,
+    split_countries,
+)
+from finetune.generators.gold_arithmetic import ARITHMETIC, NAMES, ArithmeticTemplate
+from finetune.generators.gold_set import (
+    ACCEPTANCE_QUESTION,
+    EVAL_COUNTS,
+    HELDOUT_KINDS,
+    TRAIN_COUNTS,
     GoldConfig,
     GoldGenerator,
     eval_question,
     generate_gold,
-    load_countries,
     main,
-    phrasings_for,
-    split_countries,
     training_text,
 )
 

@@ -28,7 +28,8 @@ from typing import Any
 from agent.knowledge import country_records
 from finetune.generators import arithmetic, countries_broad, documents, korean, negatives
 from finetune.generators.base import Rejected, ToolRunner, default_tools, eval_line, rng_for, write_jsonl
-from finetune.generators.countries import ACCEPTANCE_QUESTION, GoldConfig, GoldGenerator, load_countries
+from finetune.generators.countries import load_countries
+from finetune.generators.gold_set import ACCEPTANCE_QUESTION, GoldConfig, GoldGenerator
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from finetune.generators import mixer
-from finetune.generators.countries import ACCEPTANCE_QUESTION
+from finetune.generators.gold_set import ACCEPTANCE_QUESTION
 
 
 def test_a_small_mix_has_every_family_and_its_eval_files(tmp_path: Path, gen_cache: Path) -> None:
