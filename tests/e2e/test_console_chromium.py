@@ -153,6 +153,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             viewport={"width": 1100, "height": 900},
         )
         context.set_default_timeout(TIMEOUT_MS)
+        sync_api.expect.set_options(timeout=TIMEOUT_MS)  # expect() has its own 5 s default, too short under load
         try:
             yield context
         finally:
