@@ -74,8 +74,8 @@ def serve(
     """Serve the HTTP API (/ask, /ask/stream, /v1, /docs) with uvicorn."""
     import uvicorn
 
+    from app.auth import bind_refusal
     from app.main import create_app
-    from app.security import bind_refusal
     from app.server import uvicorn_options
 
     settings = load_settings()

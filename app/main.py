@@ -23,9 +23,10 @@ from langchain_core.tools import BaseTool
 
 import app.wiring as wiring
 from app.adapters import AdapterService
+from app.auth import check_bind
 from app.deps import ServiceUnavailable
 from app.routes import admin, ask, console, health, openai_compat, runs
-from app.security import check_bind, install_hardening
+from app.security import install_hardening
 from app.settings import Settings, get_settings
 from app.state import AppState, ReplicaState, app_state
 from app.store.database import StoreUnusable

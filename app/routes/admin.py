@@ -26,11 +26,11 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.backends import AdapterHost
 from app.adapters import AdapterService, in_sync
+from app.auth import require_admin
 from app.deps import ChatModelDep
 from app.jobs.job import GPU_TRAIN_BUDGET_MB, JobError, JobSpec
 from app.jobs.manager import JobManager
 from app.schemas.common import ErrorResponse, ValidationErrorResponse
-from app.security import require_admin
 from finetune.promote import DEFAULT_EVAL_LIMIT, DEV_SET, Registry
 
 logger = logging.getLogger(__name__)
