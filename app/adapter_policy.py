@@ -12,6 +12,7 @@ The adapter service (app/routes/admin.py today) calls ``resolve_activation_path`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,11 @@ def adapter_roots(settings: Settings) -> list[Path]:
     if configured is not None:
         roots.append(configured.parent)
     roots += list(settings.adapter_roots)
+    return unique_resolved(roots)
+
+
+def unique_resolved(roots: Iterable[str | Path]) -> list[Path]:
+    """``roots`` expanded and resolved (symlinks followed), first occurrence kept, in order."""
     out: list[Path] = []
     for root in roots:
         resolved = Path(root).expanduser().resolve()

@@ -9,8 +9,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
-from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from agent.backends.loading import nf4_config
 from finetune.config import FinetuneConfig
 from finetune.plan import Plan
 
@@ -48,12 +49,7 @@ def build_model(cfg: FinetuneConfig, plan: Plan) -> Any:
     kwargs: dict[str, Any] = {}
     if plan.precision == "4bit":
         compute = torch.bfloat16 if plan.device == "cuda" else torch.float32
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=compute,
-        )
+        kwargs["quantization_config"] = nf4_config(compute)
         kwargs["device_map"] = "auto" if plan.device == "cuda" else {"": "cpu"}
         kwargs["dtype"] = compute
     else:

@@ -48,20 +48,27 @@ def resolve_model_source(local_model: str, cache_dir: str | Path) -> str:
     return str(path) if path.exists() else local_model
 
 
+def nf4_config(compute_dtype: Any) -> Any:
+    """The 4-bit quantization serving and QLoRA training share: NF4 with double quantization."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=compute_dtype,
+    )
+
+
 def load_model_and_tokenizer(source: str, options: LoadOptions) -> tuple[Any, Any]:
     """Load a causal LM + tokenizer for inference, as ``options`` says."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_dtype = getattr(torch, options.dtype)
     kwargs: dict[str, Any] = {"dtype": torch_dtype}
     if options.quantize_4bit:
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=torch_dtype,
-        )
+        kwargs["quantization_config"] = nf4_config(torch_dtype)
         kwargs["device_map"] = "auto" if options.device == "cuda" else {"": "cpu"}
     elif options.device == "cuda":
         kwargs["device_map"] = "auto"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
-from app.adapter_policy import AdapterPathRefused, resolve_activation_path
+from app.adapter_policy import AdapterPathRefused, resolve_activation_path, unique_resolved
 from app.jobs.job import Job, JobConflict, JobInvalid, JobSpec
 from app.settings import Settings
 from finetune.config import ConfigError, FinetuneConfig, load_yaml, make_config
@@ -49,13 +49,8 @@ PATH_LIST_FIELDS = ("train_files", "eval_files")
 
 
 def data_roots(settings: Settings) -> list[Path]:
-    roots = [REPO_ROOT / d for d in REPO_DATA_DIRS] + [Path(settings.cache_dir) / "data", *settings.data_roots]
-    out: list[Path] = []
-    for root in roots:
-        resolved = Path(root).expanduser().resolve()
-        if resolved not in out:
-            out.append(resolved)
-    return out
+    repo = [REPO_ROOT / d for d in REPO_DATA_DIRS]
+    return unique_resolved([*repo, Path(settings.cache_dir) / "data", *settings.data_roots])
 
 
 def confine(roots: list[Path], field: str, value: str, problems: list[str]) -> str | None:
