@@ -37,10 +37,11 @@ when it is *about what was asked*:
   Luxembourg." (a reverse lookup); "Who is the mayor of Mexico City?" → "Mexico" is not.
 
 An answer with no claim of its own (everything in it is in the question) needs at least one useful
-observation, and if it only restates the question it must be a yes/no or a choice among the
-question's options ("Which of Chad, Mali and Niger ...?" → "Niger has the largest population.": it
-names some of the question's names, not all). A "not found" answer (``agent.prompt.NOT_FOUND_ANSWER``
-and looser variants, English and Korean) is recognised first and claims nothing.
+observation, and if it only restates the question (Korean words compared by their stems) it must
+be a yes/no or a choice among the question's options ("Which of Chad, Mali and Niger ...?" →
+"Niger has the largest population.": it names some of the question's names, not all). A "not
+found" answer (``agent.prompt.NOT_FOUND_ANSWER`` and looser variants, English and Korean) is
+recognised first and claims nothing.
 
 The package, one job a module: ``text`` (normalising), ``not_found`` (the not-found answer, an
 empty observation), ``numbers`` (number claims and evidence values), ``records`` (country records

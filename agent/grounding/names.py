@@ -29,7 +29,7 @@ _COMMON = frozenset(
     nation nations state city between among whichever""".split()
 )
 _QUOTE_RE = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|«([^»]{1,200})»|「([^」]{1,200})」")
-_KO_ENDINGS = sorted(
+KO_ENDINGS = sorted(
     """입니다 습니다 합니다 됩니다 있습니다 없습니다 이다 이며 이고 이에요 예요 에요 이요 이라고 라고
     에서는 에서 에게 으로는 으로 로는 로 에는 에 은 는 이 가 을 를 의 와 과 도 만 까지 부터 보다
     이나 나 명 개 년 월 일 입 요 며 고 및 등 당""".split(),
@@ -108,18 +108,23 @@ def _non_latin_claims(tok: re.Match[str]) -> list[NameClaim]:
         if any(_has_case(c) for c in word) and not word[0].isupper() and len(word) <= 3:
             return []  # short lower-case Cyrillic/Greek function words
         return [NameClaim(word, tok.start(), normalize(word), "other")]
+    stem = korean_stem(word)
+    if len(stem) < 2 or stem in _KO_COMMON or all(c in "만억조천백십" for c in stem):
+        return []
+    return [NameClaim(stem, tok.start(), stem, "other")]
+
+
+def korean_stem(word: str) -> str:
+    """A Hangul word without its particles and endings (일본의입니다 -> 일본, 총리는 -> 총리)."""
     stem = re.sub(r"[\d.,]+", "", word)
     changed = True
     while changed and stem:
         changed = False
-        for ending in _KO_ENDINGS:
+        for ending in KO_ENDINGS:
             if stem.endswith(ending) and len(stem) > len(ending):
                 stem, changed = stem[: -len(ending)], True
                 break
-    stem = stem.strip("'’\"")
-    if len(stem) < 2 or stem in _KO_COMMON or all(c in "만억조천백십" for c in stem):
-        return []
-    return [NameClaim(stem, tok.start(), stem, "other")]
+    return stem.strip("'’\"")
 
 
 def name_in(norm: str, script: str, text: str) -> bool:

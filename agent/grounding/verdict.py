@@ -10,7 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.grounding.model import Grounding, Observation
-from agent.grounding.names import NameClaim, from_question, list_parts, name_claims, name_in, question_names, words_in
+from agent.grounding.names import (
+    KO_ENDINGS,
+    NameClaim,
+    from_question,
+    korean_stem,
+    list_parts,
+    name_claims,
+    name_in,
+    question_names,
+    words_in,
+)
 from agent.grounding.not_found import is_not_found
 from agent.grounding.numbers import NumberClaim, evidence_values, is_constant, parse_numbers
 from agent.grounding.records import (
@@ -197,6 +207,7 @@ def _states_field(seg: Segment, name: str, answer: str) -> bool:
     return any(len(n) >= 2 and contains(a, n) for n in (normalize(part) for part in raw.split(", ")))
 
 
+_HANGUL = re.compile("[\uac00-\ud7a3]")
 _STOP = frozenset(
     """a an the is are was were be of in on at to for and or what which who whom whose how many much
     does do did it its this that there has have had with by from as than per please tell me i you""".split()
@@ -204,7 +215,11 @@ _STOP = frozenset(
 
 
 def _content(text: str) -> set[str]:
-    return {w for w in normalize(text).split() if w not in _STOP and not w.isdigit()}
+    """Content words; Hangul ones by their stems, endings on their own dropped.
+
+    So "일본의 총리는 '일본의'입니다." restates "일본의 총리는 누구입니까?" (일본, 총리)."""
+    words = {korean_stem(w) if _HANGUL.search(w) else w for w in normalize(text).split()}
+    return {w for w in words if w and w not in _STOP and w not in KO_ENDINGS and not w.isdigit()}
 
 
 def _echoes(question: str, answer: str) -> bool:

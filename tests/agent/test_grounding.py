@@ -333,6 +333,12 @@ CASES = [
          [S("president of South Korea", KOREA)], False, ["홍길동"]),
     Case("korean-no-results", "서울의 인구는?", "서울의 인구는 9,700,000명입니다.", [S("서울 인구", NONE)], False,
          ["9,700,000"]),
+    # a restatement, read by Korean stems (a live v2b run on the unanswerable set, 2026-12-01)
+    Case("korean-restatement", "일본의 총리는 누구입니까?", "일본의 총리는 '일본의'입니다.",
+         [S("prime minister of Japan", JAPAN)], False, ["일본의 총리는 '일본의'입니다."]),
+    Case("korean-choice-is-not-a-restatement", "일본과 호주 중 인구가 더 많은 나라는 어디입니까?",
+         "일본의 인구가 더 많습니다.", [S("population of Japan", JAPAN), S("population of Australia", AUSTRALIA)],
+         True),
     # --- not found
     Case("not-found-fixed-form", "Who is the president of Brazil?", NOT_FOUND_ANSWER,
          [S("president of Brazil", BRAZIL)], True, not_found=True),
