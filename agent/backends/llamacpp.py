@@ -69,6 +69,9 @@ class EngineError(RuntimeError):
 # --------------------------------------------------------------------------- the installed engine
 
 
+PROMPT_BATCH_TOKENS = 512  # llama-server --batch-size: the most prompt tokens computed past a cancel
+
+
 def engine_dir(cache_dir: str | Path) -> Path:
     """Where ``make engine`` installs llama.cpp: ``{cache_dir}/engine/llama.cpp`` (bin/, py/)."""
     return Path(cache_dir).expanduser() / "engine" / "llama.cpp"
@@ -138,6 +141,10 @@ class ServerSpec:
             "--ctx-size", str(self.ctx_size), "--parallel", "1", "--swa-full", "--no-webui",
             "--cache-ram", "0",  # no host-memory copies of old prompts: one slot, one prefix is what ReAct reuses
             "--n-gpu-layers", "0",
+            # a prompt is computed in batches of this many tokens and a dropped request is cancelled only
+            # between them: 512 (= the default micro-batch, same speed) bounds what runs past a deadline
+            # to one batch; with the default 2048 a whole QREACT_MAX_PROMPT_TOKENS prefill did (46 s seen)
+            "--batch-size", str(PROMPT_BATCH_TOKENS),
         ]  # fmt: skip
         if self.lora is not None:
             args += ["--lora", str(self.lora)]

@@ -133,6 +133,23 @@ def test_the_deadline_stops_a_generation_in_flight(engine):
     assert after.completion_tokens > 0
 
 
+def test_a_long_prompt_is_computed_in_batches_a_cancel_can_come_between(engine):
+    # llama-server cancels a dropped request only between prompt batches: a ~1600-token prompt must
+    # come in several (its progress events), so a deadline holds the engine at most one batch past
+    # (with llama-server's default 2048 the whole prompt was one batch: 46 s past the cut, loaded CPU)
+    from agent.backends.llamacpp import PROMPT_BATCH_TOKENS
+
+    server = engine._server_now()
+    body = {"prompt": f"{time.time_ns()} " + "x " * 800, "n_predict": 1, "stream": True, "return_progress": True}
+    done: list[int] = []
+    with server.client.stream("POST", "/completion", json=body, timeout=60) as reply:
+        for line in reply.iter_lines():
+            if line.startswith("data: ") and "prompt_progress" in line:
+                done.append(int(json.loads(line[6:])["prompt_progress"]["processed"]))
+    steps = [b - a for a, b in zip(done, done[1:], strict=False) if b > a]
+    assert len(steps) >= 3 and max(steps) <= PROMPT_BATCH_TOKENS, done
+
+
 def test_adapters_load_activate_and_swap_back(engine, adapter_dir):
     base = engine.generate_text(PROMPT, max_new_tokens=12).text
     pid = engine.server_pid
