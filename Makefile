@@ -99,7 +99,7 @@ bench-train: install
 
 # Long hardening runs: load, overload, schemathesis (>=1000 requests), calculator fuzzing (>=100k).
 soak: install
-	$(BIN)/python bench/soak.py all
+	$(BIN)/python -m bench.soak all
 	$(BIN)/python bench/fuzz_calculator.py
 
 fuzz: install

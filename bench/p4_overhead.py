@@ -6,7 +6,7 @@
 The real app (``create_app``: request logs, metrics, limits, the run store on SQLite, the real
 Calculator and local Search) runs under uvicorn in a **separate process** on 127.0.0.1, on a
 scripted chat model that answers instantly (one Calculator step, then the final answer:
-``bench.soak.ScriptedChatModel``). This process is the client (httpx):
+``bench.harness.ScriptedChatModel``). This process is the client (httpx):
 
 - **added ms per /ask**: median latency of sequential ``POST /ask`` minus the median of the same
   run through ``agent.run`` called directly (same scripted model, same tools), in-process;
@@ -65,14 +65,14 @@ def serve(port: int, cache_dir: Path, max_concurrency: int, max_queue: int, log_
     """Server mode (the subprocess): the real app on the scripted model, on 127.0.0.1:port."""
     import uvicorn
 
-    from bench.soak import make_app
+    from bench.harness import make_app
 
     app = make_app(cache_dir, max_concurrency=max_concurrency, max_queue=max_queue, log_level=log_level)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def start_server(cfg: P4Config, cache_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from bench.soak import free_port
+    from bench.harness import free_port
 
     port = free_port()
     cmd = [
@@ -157,7 +157,7 @@ def build_direct_agent(cache_dir: Path) -> Any:
     from agent.tools import build_tools
     from app.settings import Settings
     from app.wiring import build_agent
-    from bench.soak import ScriptedChatModel
+    from bench.harness import ScriptedChatModel
 
     settings = Settings(_env_file=None, cache_dir=cache_dir, search="local", adapter=None)  # type: ignore[call-arg]
     tools = build_tools(search="local", cache_dir=cache_dir)

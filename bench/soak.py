@@ -1,9 +1,9 @@
-"""Soak, load, overload and schema-fuzz measurements of the real app on loopback.
+"""Soak, load, overload and schema-fuzz measurements of the real app on loopback (served by bench/harness.py).
 
-    .venv/bin/python bench/soak.py all                      # everything below, with the issue's sizes
-    .venv/bin/python bench/soak.py load --clients 64 --duration 60
-    .venv/bin/python bench/soak.py overload --duration 20
-    .venv/bin/python bench/soak.py schema --examples 120     # >= 1000 generated requests in all
+    .venv/bin/python -m bench.soak all                      # everything below, with the issue's sizes
+    .venv/bin/python -m bench.soak load --clients 64 --duration 60
+    .venv/bin/python -m bench.soak overload --duration 20
+    .venv/bin/python -m bench.soak schema --examples 120     # >= 1000 generated requests in all
 
 Each run starts the real ``create_app`` under uvicorn on 127.0.0.1 (a free port, a temporary cache
 and run store) with a scripted chat model: "instant" for load (0 ms per step), "slow" for overload
@@ -21,213 +21,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import socket
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+
+from bench.harness import serve_forever, serve_process
 
 # Made-up keys for the schema run with keys (a scripted server on loopback, gone when the run ends).
 SOAK_USER_KEY, SOAK_ADMIN_KEY = "soak-user-key-0123456789", "soak-admin-key-0123456789"
-
-# The default script: one Calculator call, then the answer (what a tuned model does for arithmetic).
-CALC_SCRIPT = (
-    " I need to compute 37 * 12 + 5.\nAction: Calculator\nAction Input: 37 * 12 + 5",
-    "I now know the final answer\nFinal Answer: 449",
-)
-
-
-class ScriptedChatModel(BaseChatModel):
-    """A chat model that writes step ``k`` of ``script`` when the prompt holds ``k`` observations.
-
-    Stateless, so any number of concurrent runs get the same trace. ``delay_s`` sleeps per call
-    (off the GIL, like a real model's kernels); ``fail_at`` raises at that step (mid-run failure).
-    """
-
-    script: Sequence[str] = CALC_SCRIPT
-    delay_s: float = 0.0
-    fail_at: int | None = None
-    calls: int = 0
-    model_name: str = "scripted"
-    active_adapter: str | None = None
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    @staticmethod
-    def step_of(prompt: str) -> int:
-        scratchpad = prompt.rsplit("\nBegin!\n", 1)[-1]
-        return scratchpad.count("\nObservation: ")
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.calls += 1
-        prompt = str(messages[-1].content)
-        step = self.step_of(prompt)
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        if self.fail_at is not None and step >= self.fail_at:
-            raise RuntimeError("CUDA error: device-side assert triggered (scripted failure)")
-        text = self.script[min(step, len(self.script) - 1)]
-        usage = {"input_tokens": len(prompt) // 4, "output_tokens": len(text) // 4}
-        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-        message = AIMessage(content=text, usage_metadata=usage)  # type: ignore[arg-type]
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-    def generate_text(
-        self,
-        prompt: str,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
-    ) -> Any:
-        """The local backend's /v1 entry point: the script's step for this prompt."""
-        from agent.backends.text import GenerationResult
-
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        text = self.script[min(self.step_of(prompt), len(self.script) - 1)]
-        for marker in stop or []:
-            if marker and marker in text:
-                text = text[: text.index(marker)]
-        words = text.split(" ")[: max_new_tokens or None]
-        return GenerationResult(" ".join(words), len(prompt) // 4, len(words), "stop")
-
-    def stream_text(self, prompt: str, on_finish: Any = None, **kwargs: Any) -> Iterator[str]:
-        result = self.generate_text(prompt, **kwargs)
-        if on_finish is not None:
-            on_finish(result)
-        yield from (piece + " " for piece in result.text.split(" "))
-
-
-def make_app(cache_dir: Path, chat_model: BaseChatModel | None = None, **settings: Any) -> Any:
-    """The real app on a scripted model (or ``chat_model``) with the real tools, local search."""
-    from agent.tools import build_tools
-    from app.main import create_app
-    from app.settings import Settings
-
-    base: dict[str, Any] = {
-        "cache_dir": cache_dir,
-        "search": "local",
-        "adapter": None,
-        "log_level": "WARNING",
-    }
-    cfg = Settings(_env_file=None, **(base | settings))  # type: ignore[call-arg]
-    tools = build_tools(search="local", cache_dir=cache_dir, search_timeout_s=cfg.search_timeout_s)
-    return create_app(cfg, chat_model=chat_model or ScriptedChatModel(), tools=tools)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(app: Any, ready_timeout_s: float = 60.0) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on loopback; yields the base URL once /readyz is 200."""
-    import uvicorn
-
-    from app.server import uvicorn_options
-
-    port = free_port()
-    # `qreact serve`'s options (header timeout, X-Forwarded-For from nobody), on loopback; keep-alive
-    # longer than any client pause (uvicorn's 5 s default races with busy clients' reuse)
-    options = uvicorn_options(app.state.settings) | {"host": "127.0.0.1", "port": port, "timeout_keep_alive": 75}
-    config = uvicorn.Config(app, lifespan="on", **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="soak-uvicorn", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout_s
-    try:
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the server did not become ready")
-            time.sleep(0.05)
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-@contextlib.contextmanager
-def serve_process(
-    cache_dir: Path,
-    delay_s: float = 0.0,
-    model: str | None = None,
-    ready_timeout_s: float = 300.0,
-    **settings: Any,
-) -> Iterator[str]:
-    """Like ``serve`` but in a child process, so the load generator does not share the server's GIL."""
-    import subprocess
-
-    port = free_port()
-    # -m from the repository root: the server imports this tree's code (a script would put bench/
-    # first on sys.path and import whichever qreact is installed)
-    command = [sys.executable, "-m", "bench.soak", "_serve", "--port", str(port)]
-    command += ["--cache-dir", str(cache_dir), "--delay", str(delay_s), "--settings", json.dumps(settings)]
-    command += ["--model", model] if model else []
-    child = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1])
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout_s
-    try:
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or child.poll() is not None:
-                raise RuntimeError("the server did not become ready")
-            time.sleep(0.1)
-        yield base
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-
-
-def _serve_forever(args: argparse.Namespace) -> int:
-    import os
-
-    import uvicorn
-
-    if os.environ.get("SOAK_SWITCH_INTERVAL"):
-        sys.setswitchinterval(float(os.environ["SOAK_SWITCH_INTERVAL"]))
-
-    from app.server import uvicorn_options
-
-    app = make_app(Path(args.cache_dir), _chat_model(args, args.delay), **json.loads(args.settings))
-    options = uvicorn_options(app.state.settings) | {"host": "127.0.0.1", "port": args.port, "timeout_keep_alive": 75}
-    uvicorn.run(app, **options)
-    return 0
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -353,17 +162,11 @@ async def _overload(base: str, clients: int, duration_s: float, probe_every_s: f
         "healthz_p50_ms": round(percentile(health_ms, 50), 2),
         "healthz_p99_ms": round(p99, 2),
         "healthz_max_ms": round(max(health_ms or [float("nan")]), 2),
-        "ok": not unexpected
-        and statuses["503"] > 0
-        and missing_retry_after == 0
-        and health_bad == 0
-        and p99 < 50,
+        "ok": not unexpected and statuses["503"] > 0 and missing_retry_after == 0 and health_bad == 0 and p99 < 50,
     }
 
 
-def overload_test(
-    base: str, clients: int = 16, duration_s: float = 10.0, probe_every_s: float = 0.02
-) -> dict:
+def overload_test(base: str, clients: int = 16, duration_s: float = 10.0, probe_every_s: float = 0.02) -> dict:
     """More clients than slots + queue: the rest get 503 + Retry-After; /healthz stays fast."""
     return asyncio.run(_overload(base, clients, duration_s, probe_every_s))
 
@@ -427,20 +230,8 @@ def schema_test(
     }
 
 
-def _chat_model(args: argparse.Namespace, delay_s: float) -> BaseChatModel:
-    if getattr(args, "model", None):
-        from app.settings import Settings
-        from app.wiring import build_chat_model
-
-        cfg = Settings(_env_file=None, local_model=args.model, adapter=None, max_new_tokens=32)  # type: ignore[call-arg]
-        return build_chat_model(cfg)
-    return ScriptedChatModel(delay_s=delay_s)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["load", "overload", "schema", "all", "_serve"])
     parser.add_argument("--clients", type=int, default=None, help="concurrent clients (load 64, overload 16)")
     parser.add_argument("--duration", type=float, default=None, help="seconds (load 60, overload 20)")
@@ -453,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.what == "_serve":  # the child process of serve_process
-        return _serve_forever(args)
+        return serve_forever(args)
     results = []
     # the server runs in its own process: the clients here must not slow it down through the GIL
     with tempfile.TemporaryDirectory(prefix="qreact-soak-") as tmp:
@@ -463,9 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(load_test(base, args.clients or 64, args.duration or 60.0))
             print(json.dumps(results[-1]), flush=True)
         if args.what in ("overload", "all"):
-            with serve_process(
-                Path(tmp) / "overload", args.delay, args.model, max_concurrency=1, max_queue=4
-            ) as base:
+            with serve_process(Path(tmp) / "overload", args.delay, args.model, max_concurrency=1, max_queue=4) as base:
                 results.append(overload_test(base, args.clients or 16, args.duration or 20.0))
             print(
                 json.dumps(results[-1] | {"model": args.model or f"scripted, {args.delay:g} s/step"}),

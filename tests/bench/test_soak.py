@@ -1,4 +1,5 @@
-"""bench/soak.py's harness on the real app under uvicorn on loopback, for seconds instead of minutes.
+"""bench/soak.py's measurements (and bench/harness.py's servers) on the real app under uvicorn on
+loopback, for seconds instead of minutes.
 
 Overload (503 + Retry-After, /healthz stays fast), load (64 clients, no errors) and
 ``schemathesis run --checks all`` against the app's own OpenAPI schema (every operation, every
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.soak import ScriptedChatModel, load_test, make_app, overload_test, schema_test, serve, serve_process
+from bench.harness import ScriptedChatModel, make_app, serve, serve_process
+from bench.soak import load_test, overload_test, schema_test
 
 
 def healthz_share_within(metrics_text: str, seconds: str) -> float:
