@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+
+from tests.model import ScriptedLocalModel
 
 # The default script: one Calculator call, then the answer (what a tuned model does for arithmetic).
 CALC_SCRIPT = (
@@ -35,75 +34,13 @@ CALC_SCRIPT = (
 )
 
 
-class ScriptedChatModel(BaseChatModel):
-    """A chat model that writes step ``k`` of ``script`` when the prompt holds ``k`` observations.
+class ScriptedChatModel(ScriptedLocalModel):
+    """The one scripted model of the tests (``tests/model.py``: step ``k`` of ``script`` when the prompt
+    holds ``k`` observations, the local backend's text API for ``/v1``) with the soak's script, keeping
+    no prompts (a soak makes 100k calls)."""
 
-    Stateless, so any number of concurrent runs get the same trace. ``delay_s`` sleeps per call
-    (off the GIL, like a real model's kernels); ``fail_at`` raises at that step (mid-run failure).
-    The tests' scripted model is ``tests/model.py``'s; this one records nothing per call (a soak
-    makes 100k of them) and serves ``python -m bench.harness`` children, outside the tests package.
-    """
-
-    script: Sequence[str] = CALC_SCRIPT
-    delay_s: float = 0.0
-    fail_at: int | None = None
-    calls: int = 0
-    model_name: str = "scripted"
-    active_adapter: str | None = None
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    @staticmethod
-    def step_of(prompt: str) -> int:
-        scratchpad = prompt.rsplit("\nBegin!\n", 1)[-1]
-        return scratchpad.count("\nObservation: ")
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.calls += 1
-        prompt = str(messages[-1].content)
-        step = self.step_of(prompt)
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        if self.fail_at is not None and step >= self.fail_at:
-            raise RuntimeError("CUDA error: device-side assert triggered (scripted failure)")
-        text = self.script[min(step, len(self.script) - 1)]
-        usage = {"input_tokens": len(prompt) // 4, "output_tokens": len(text) // 4}
-        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-        message = AIMessage(content=text, usage_metadata=usage)  # type: ignore[arg-type]
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-    def generate_text(
-        self,
-        prompt: str,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
-    ) -> Any:
-        """The local backend's /v1 entry point: the script's step for this prompt."""
-        from agent.backends.text import GenerationResult
-
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        text = self.script[min(self.step_of(prompt), len(self.script) - 1)]
-        for marker in stop or []:
-            if marker and marker in text:
-                text = text[: text.index(marker)]
-        words = text.split(" ")[: max_new_tokens or None]
-        return GenerationResult(" ".join(words), len(prompt) // 4, len(words), "stop")
-
-    def stream_text(self, prompt: str, on_finish: Any = None, **kwargs: Any) -> Iterator[str]:
-        result = self.generate_text(prompt, **kwargs)
-        if on_finish is not None:
-            on_finish(result)
-        yield from (piece + " " for piece in result.text.split(" "))
+    script: Sequence[Any] = CALC_SCRIPT
+    record: bool = False
 
 
 def make_app(cache_dir: Path, chat_model: BaseChatModel | None = None, **settings: Any) -> Any:

@@ -4,7 +4,8 @@ Step ``k`` of a run gets ``script[k]`` (the last item repeats), where ``k`` is t
 observations in the prompt's scratchpad: stateless, so concurrent runs and reruns each start the
 script over. An Exception item is raised instead of answered, and so is any step from ``fail_at`` on.
 ``ScriptedLocalModel`` adds the local backend's text API (``generate_text``/``stream_text``), so
-the app treats it as the local model (``/v1`` serves it, traces say ``backend: local``).
+the app treats it as the local model (``/v1`` serves it, traces say ``backend: local``). The
+benchmarks serve it too (``bench/harness.py``); tests never import ``bench``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class ScriptedChatModel(BaseChatModel):
     fail_at: int | None = None  # steps from this one on raise (a mid-run model failure)
     prompts: list[str] = Field(default_factory=list)
     stops: list[list[str] | None] = Field(default_factory=list)
+    record: bool = True  # keep every prompt and stop list (bench/harness.py turns it off: a soak makes 100k calls)
 
     @property
     def _llm_type(self) -> str:
@@ -68,8 +70,9 @@ class ScriptedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
     ) -> ChatResult:
         prompt = str(messages[-1].content)
-        self.prompts.append(prompt)
-        self.stops.append(stop)
+        if self.record:
+            self.prompts.append(prompt)
+            self.stops.append(stop)
         text = self.step_text(prompt)
         usage = {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}  # per step, whatever the text
         message = AIMessage(content=text, usage_metadata=usage)  # type: ignore[arg-type]
