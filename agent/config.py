@@ -56,3 +56,5 @@ class LlamaCppConfig:
     ctx_size: int = 4096  # tokens of keys/values kept (18 KB/token for Gemma-3-270M with --swa-full)
     max_new_tokens: int = 160  # tokens per ReAct step
     startup_timeout_s: float = 120.0  # a server (or a swap's new server) must answer /health within this
+    merge_lora: bool = True  # serve adapters merged into a copy of the GGUF (faster decode), not with --lora
+    speculative: bool = True  # n-gram speculative decoding (drafts from the prompt; the same greedy text)

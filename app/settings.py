@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     engine_ctx: int = Field(
         4096, ge=512, le=131072, description="llama.cpp context: prompt + generated tokens one request may hold"
     )
+    engine_merge: bool = Field(
+        True,
+        description="llama.cpp: serve an adapter merged into a copy of the GGUF (its adapted layers in Q8_0; "
+        "cached by content, built at activation); false = apply it at run time (--lora, slower decode)",
+    )
+    engine_speculative: bool = Field(
+        True,
+        description="llama.cpp: n-gram speculative decoding (drafts copied from the prompt, checked in one "
+        "batch; the same greedy text); false = one token per step",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the local model runs")
     quantize: Literal["auto", "none", "4bit"] = Field(
         "auto", description="'auto': 4-bit NF4 on CUDA, none on CPU; '4bit' forces bitsandbytes NF4"

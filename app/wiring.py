@@ -72,6 +72,8 @@ def llamacpp_config(settings: Settings) -> LlamaCppConfig:
         threads=settings.threads or os.cpu_count() or 2,
         ctx_size=settings.engine_ctx,
         max_new_tokens=settings.max_new_tokens,
+        merge_lora=settings.engine_merge,
+        speculative=settings.engine_speculative,
     )
 
 

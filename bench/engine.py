@@ -7,16 +7,20 @@ What runs, each stack in its own process (so its peak RSS is its own):
 
 - **llama-bench** (the engine's own build) on the embedded Q4_K_M GGUF: prefill (``-p``) and decode
   (``-n``) tokens/s, ``--threads`` threads. It cannot load a LoRA.
+  Also on the merged GGUF (the shipped adapter merged in, ``agent.backends.llamacpp_merge``; the merge
+  is timed from scratch in an empty folder: what a hot swap pays).
 - **llama-server** started by hand on the same GGUF, base and with the shipped adapter as
-  ``--lora``: its own ``timings`` (prompt and predicted tokens per second) for the same prompt.
-- **engine**: qreact's ``LlamaCppChatModel`` as the service builds it (``app.wiring``), adapter
-  ``default`` active: decode tok/s (tokens / wall time of a 128-token greedy generation whose prompt
-  is cached), prefill tok/s (a fresh prompt: prompt tokens / wall time to the first token), then
+  ``--lora``, and on the merged GGUF: its own ``timings`` (prompt and predicted tokens per second).
+- **engine**: qreact's ``LlamaCppChatModel`` as the service builds it (``app.wiring``: the adapter
+  merged, n-gram speculative decoding on), adapter ``default`` active; **engine-nospec** the same with
+  ``QREACT_ENGINE_SPECULATIVE=false`` (plain decode speed; answers compared): decode tok/s (tokens /
+  wall time of a 128-token greedy generation whose prompt is cached), prefill tok/s (a fresh prompt:
+  prompt tokens / wall time to the first token), then
   ``/ask`` through ``app.wiring.build_agent`` on the 20-question P1 mix (``bench.common.
   select_questions``, after one warm-up question) and the dev set's answers.
 - **torch**: ``LocalChatModel`` (fp32 lean forward, screened output layer), the same measurements.
 - **first start**: each stack from an empty cache directory (GGUF join or GGUF→fp32 conversion,
-  adapter conversion, model up), wall time.
+  adapter conversion and, on the engine, merge; model up), wall time.
 
 Peak RSS: the worker's own ``ru_maxrss`` plus, for the engine, its llama-server's ``VmHWM``.
 Writes bench/results/engine_cpu.{json,md}.
@@ -53,12 +57,13 @@ DEV_QUESTIONS = REPO_ROOT / "finetune" / "evalsets" / "dev.jsonl"
 DECODE_TOKENS = 128
 
 
-def _settings(cache_dir: Path | None, engine: str, threads: int) -> Any:
+def _settings(cache_dir: Path | None, engine: str, threads: int, speculative: bool = True) -> Any:
     from agent.backends.llamacpp import engine_dir
     from agent.config import default_cache_dir
     from app.settings import Settings
 
-    fields: dict[str, Any] = {"engine": engine, "threads": threads, "adapter": "default", "search": "local"}
+    fields: dict[str, Any] = {"engine": engine, "threads": threads, "adapter": "default", "search": "local",
+                              "engine_speculative": speculative}  # fmt: skip
     if cache_dir is not None:  # an empty cache (first start): the engine built in the usual one
         fields["cache_dir"] = cache_dir
         fields["engine_dir"] = os.environ.get("QREACT_ENGINE_DIR") or engine_dir(default_cache_dir())
@@ -124,12 +129,17 @@ def worker(stack: str, args: argparse.Namespace) -> dict[str, Any]:
     from app.wiring import build_agent, build_chat_model, build_default_tools
 
     cache_dir = Path(args.cache_dir) if args.cache_dir else None
-    settings = _settings(cache_dir, "llamacpp" if stack == "engine" else "torch", args.threads)
+    engine = "torch" if stack == "torch" else "llamacpp"
+    settings = _settings(cache_dir, engine, args.threads, speculative=stack != "engine-nospec")
     started = time.perf_counter()
     model = build_chat_model(settings)
     load_s = time.perf_counter() - started
     result: dict[str, Any] = {"stack": stack, "load_s": round(load_s, 1)}
     result["adapter"] = getattr(model, "active_adapter", None)
+    server = getattr(model, "_server", None)
+    if server is not None:  # what the engine serves: the merged GGUF or the base + --lora
+        result["served"] = {"model": server.spec.model.name, "lora": server.spec.lora is not None,
+                            "speculative": server.spec.speculative}  # fmt: skip
     if args.first_start_only:
         result["peak_rss_mb"] = round(_self_peak_mb() + _hwm_mb(getattr(model, "server_pid", None)), 0)
         return result
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-tokens", type=int, default=200, help="llama-bench's prefill length")
     parser.add_argument("--repeats", type=int, default=3, help="llama-bench repetitions")
     parser.add_argument("--no-first-start", dest="first_start", action="store_false")
-    parser.add_argument("--worker", choices=["engine", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["engine", "engine-nospec", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     parser.add_argument("--first-start-only", action="store_true", help=argparse.SUPPRESS)
@@ -255,108 +265,89 @@ def main(argv: list[str] | None = None) -> int:
     results["llama_bench"] = llama_bench(engine_dir, config.model_gguf, args.threads, args.prompt_tokens, args.repeats)
     from agent.backends import default_adapter_dir
     from agent.backends.llamacpp import convert_adapter
+    from agent.backends.llamacpp_merge import merge_lora
 
     lora = convert_adapter(default_adapter_dir(), config)
+    with tempfile.TemporaryDirectory(prefix="qreact-merge-") as fresh:  # a merge from scratch: what a hot swap pays
+        started = time.perf_counter()
+        merge_lora(config.model_gguf, lora, engine_dir, fresh, args.threads)
+        results["merge_s"] = round(time.perf_counter() - started, 1)
+    merged = merge_lora(config.model_gguf, lora, engine_dir, config.cache_dir, args.threads)
+    results["llama_bench_merged"] = llama_bench(engine_dir, merged, args.threads, args.prompt_tokens, args.repeats)
     results["llama_server"] = raw_server(engine_dir, config.model_gguf, None, args.threads, prompt)
     results["llama_server_lora"] = raw_server(engine_dir, config.model_gguf, lora, args.threads, prompt)
+    results["llama_server_merged"] = raw_server(engine_dir, merged, None, args.threads, prompt)
     results["engine"] = _spawn(args, "engine", [])
+    results["engine_nospec"] = _spawn(args, "engine-nospec", [])
     results["torch"] = _spawn(args, "torch", [])
     if args.first_start:
         for stack in ("engine", "torch"):
             with tempfile.TemporaryDirectory(prefix=f"qreact-first-{stack}-") as empty:
                 results[f"first_start_{stack}"] = _spawn(args, stack, ["--cache-dir", empty, "--first-start-only"])
     results["environment_after"] = environment("cpu")
-    results["ask"] = {s: summarize_ask(results[s]["p1"]) for s in ("engine", "torch")}
+    results["ask"] = {s: summarize_ask(results[s]["p1"]) for s in ("engine", "engine_nospec", "torch")}
     results["p1_answers"] = agreement(results["engine"]["p1"], results["torch"]["p1"])
+    results["spec_answers"] = agreement(results["engine"]["p1"], results["engine_nospec"]["p1"])
     if args.dev:
         results["dev_answers"] = agreement(results["engine"]["dev"], results["torch"]["dev"])
+    write_results("engine_cpu", results, "")  # the numbers first, whatever the rendering does
     write_results("engine_cpu", results, render_markdown(results))
     say((REPO_ROOT / "bench" / "results" / "engine_cpu.md").read_text())
     return 0
 
 
 def render_markdown(r: dict[str, Any]) -> str:
-    e, t, lb, ls, ll = r["engine"], r["torch"], r["llama_bench"], r["llama_server"], r["llama_server_lora"]
+    e, n, t, lb = r["engine"], r["engine_nospec"], r["torch"], r["llama_bench"]
+    lbm, ls, ll, lm = r["llama_bench_merged"], r["llama_server"], r["llama_server_lora"], r["llama_server_merged"]
     ask = r["ask"]
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}×" if b else "n/a"
 
+    def speed(name: str, row: dict[str, Any]) -> list[Any]:
+        return [name, row["decode_tok_s"], row["prefill_tok_s"], ratio(row["decode_tok_s"], lb["decode_tok_s"])]
+
+    ask_rows = [
+        ["/ask median, {} questions (s)".format(ask["engine"]["questions"]), "median_s"],
+        ["/ask p95 (s)", "p95_s"],
+        ["P1 accuracy", "accuracy"],
+    ]
     lines = [
         "# The llama.cpp engine vs the torch path vs llama.cpp (issue 16)\n",
         env_markdown(r["environment"]),
         f"Load at the end: {r['environment_after'].get('load_avg_1m')}. {r['threads']} threads everywhere; "
-        f"GGUF `{Path(r['gguf']).name}`; adapter `default` on the engine, the torch path and the "
-        "llama-server+LoRA row. Command: `python -m bench.engine`.\n",
+        f"GGUF `{Path(r['gguf']).name}`; adapter `default` everywhere but the base rows; the engine serves it "
+        f"merged into a copy of the GGUF (`{e.get('served', {}).get('model')}`, adapted layers Q8_0; merge "
+        f"{r.get('merge_s')} s from scratch, cached by content). Command: `python -m bench.engine`.\n",
         "## Speed\n",
         md_table(
-            ["stack", "decode tok/s", "prefill tok/s", "decode vs llama-bench"],
+            ["stack", "decode tok/s", "prefill tok/s", "decode vs llama-bench (base)"],
             [
-                ["llama-bench (base GGUF, no LoRA possible)", lb.get("decode_tok_s"), lb.get("prefill_tok_s"), "1.00×"],
-                [
-                    "llama-server by hand, base",
-                    ls["decode_tok_s"],
-                    ls["prefill_tok_s"],
-                    ratio(ls["decode_tok_s"], lb["decode_tok_s"]),
-                ],
-                [
-                    "llama-server by hand, + LoRA",
-                    ll["decode_tok_s"],
-                    ll["prefill_tok_s"],
-                    ratio(ll["decode_tok_s"], lb["decode_tok_s"]),
-                ],
-                [
-                    "**qreact engine** (llama.cpp, + LoRA, through the service's client)",
-                    e["decode_tok_s"],
-                    e["prefill_tok_s"],
-                    ratio(e["decode_tok_s"], lb["decode_tok_s"]),
-                ],
-                [
-                    "qreact torch path (fp32 lean forward, merged LoRA)",
-                    t["decode_tok_s"],
-                    t["prefill_tok_s"],
-                    ratio(t["decode_tok_s"], lb["decode_tok_s"]),
-                ],
+                speed("llama-bench, base GGUF (no LoRA possible)", lb),
+                speed("llama-bench, merged GGUF (base + LoRA, adapted layers Q8_0)", lbm),
+                speed("llama-server by hand, base", ls),
+                speed("llama-server by hand, base + LoRA at run time (--lora)", ll),
+                speed("llama-server by hand, merged GGUF", lm),
+                speed("**qreact engine**, merged, plain decode (QREACT_ENGINE_SPECULATIVE=false)", n),
+                speed("**qreact engine**, merged + n-gram speculation (default): *effective* tok/s", e),
+                speed("qreact torch path (fp32 lean forward, merged LoRA)", t),
             ],
-        ),  # fmt: skip
-        f"\nqreact engine vs llama-server + the same LoRA: decode {ratio(e['decode_tok_s'], ll['decode_tok_s'])}; "
-        f"vs the torch path: decode {ratio(e['decode_tok_s'], t['decode_tok_s'])}, "
-        f"prefill {ratio(e['prefill_tok_s'], t['prefill_tok_s'])}.\n",
-        "## /ask on the P1 mix, memory, first start\n",
+        ),
+        "\nThe engine rows are measured through the service's client: a 128-token greedy generation whose "
+        "prompt is cached (tokens / wall time), then a fresh prompt (prompt tokens / time to the first token). "
+        "With speculation the decode figure is *effective*: tokens per second of wall time, drafts checked "
+        "in batches; llama.cpp's own decode speed per sequential step is the plain row.\n",
+        "## /ask on the P1 mix, memory, load time\n",
         md_table(
-            ["", "engine", "torch", "torch / engine"],
-            [
-                [
-                    f"/ask median, {ask['engine']['questions']} questions (s)",
-                    ask["engine"]["median_s"],
-                    ask["torch"]["median_s"],
-                    ratio(ask["torch"]["median_s"], ask["engine"]["median_s"]),
-                ],
-                [
-                    "/ask p95 (s)",
-                    ask["engine"]["p95_s"],
-                    ask["torch"]["p95_s"],
-                    ratio(ask["torch"]["p95_s"], ask["engine"]["p95_s"]),
-                ],
-                ["P1 accuracy", ask["engine"]["accuracy"], ask["torch"]["accuracy"], ""],
-                [
-                    "peak RSS, service (+ llama-server) (MB)",
-                    e["peak_rss_mb"],
-                    t["peak_rss_mb"],
-                    ratio(t["peak_rss_mb"], e["peak_rss_mb"]),
-                ],
-                ["model load, warm cache (s)", e["load_s"], t["load_s"], ratio(t["load_s"], e["load_s"])],
+            ["", "engine (default)", "engine, no speculation", "torch"],
+            [[label, ask["engine"][key], ask["engine_nospec"][key], ask["torch"][key]] for label, key in ask_rows]
+            + [
+                ["peak RSS, service (+ llama-server) (MB)", e["peak_rss_mb"], n["peak_rss_mb"], t["peak_rss_mb"]],
+                ["model load, warm cache (s)", e["load_s"], n["load_s"], t["load_s"]],
                 *(
-                    [
-                        [
-                            "first start, empty cache (s)",
-                            r["first_start_engine"]["load_s"],
-                            r["first_start_torch"]["load_s"],
-                            ratio(r["first_start_torch"]["load_s"], r["first_start_engine"]["load_s"]),
-                        ]
-                    ]
-                    if "first_start_engine" in r
-                    else []
+                    [["first start, empty cache (s)", r["first_start_engine"]["load_s"], "",
+                      r["first_start_torch"]["load_s"]]]
+                    if "first_start_engine" in r else []
                 ),
             ],
         ),  # fmt: skip
@@ -374,6 +365,12 @@ def render_markdown(r: dict[str, Any]) -> str:
                 lines.append(
                     md_table(["id", "engine", "torch"], [[d["id"], d["engine"], d["torch"]] for d in a["differ"]])
                 )
+    if "spec_answers" in r:
+        a = r["spec_answers"]
+        lines.append(
+            f"\n**Speculation changes no answer:** engine with and without n-gram speculation, P1 mix: "
+            f"{a['same_answer']} of {a['questions']} identical.\n"
+        )
     return "\n".join(lines)
 
 

@@ -18,10 +18,14 @@ counts), a ``TextGenerator`` (``generate_text``/``stream_text`` for ``/v1``) and
   ``finish_reason="timeout"``.
 - **Adapters.** A peft LoRA folder is checked and converted to a LoRA GGUF in a child process
   (``agent.backends.llamacpp_convert``: the same ``validate_adapter`` as the torch path, then
-  llama.cpp's ``convert_lora_to_gguf.py``), cached by content. Activating one starts a new server
-  with ``--lora``; once it answers ``/health`` it takes over (in-flight generations finish on the
-  old one) and the old one stops. A server that fails to start raises ``AdapterError`` and the old
-  one keeps serving.
+  llama.cpp's ``convert_lora_to_gguf.py``), cached by content, then merged into a copy of the base
+  GGUF in the base's own tensor types (``agent.backends.llamacpp_merge``, cached by content;
+  ``LlamaCppConfig.merge_lora``): the server decodes at the bare model's speed. A merge that fails
+  leaves the adapter applied at run time (``--lora``). Activating one starts a new server; once it
+  answers ``/health`` it takes over (in-flight generations finish on the old one) and the old one
+  stops; conversion and merge run before, while the old server serves. A server that fails to start
+  on the merged file is retried with ``--lora``; one that fails then raises ``AdapterError`` and the
+  old one keeps serving.
 
 This process never imports torch: its memory is the Python service, the child holds the weights.
 """
@@ -53,12 +57,22 @@ from pydantic import ConfigDict, PrivateAttr
 
 from agent.backends.adapter_check import AdapterError
 from agent.backends.chat import TextChatModel
+from agent.backends.llamacpp_merge import MergeError, merge_lora
 from agent.backends.text import GenerationResult, find_stop, stop_holdback
 from agent.config import LlamaCppConfig
 
 logger = logging.getLogger(__name__)
 
 SERVER_BINARY = "llama-server"
+# n-gram ("prompt lookup") speculative decoding: llama-server drafts the tokens that followed the last
+# SPEC_NGRAM_N tokens where they occurred before in the prompt or the text so far, up to SPEC_NGRAM_M,
+# and checks the draft in one batch; the greedy text is the same. A ReAct step copies a lot
+# ("I now know the final answer\nFinal Answer:", "Action: Search\nAction Input:", observation words).
+# 3/4 chosen by replaying llama.cpp's ngram-simple rule on 24 recorded dev-set steps (680 tokens): 470
+# sequential passes instead of 680 with 568 drafted tokens; longer drafts (m 8-16) accept few more
+# tokens but verify 2-3x as many, and every verified token costs one pass of the 262k-row output layer.
+SPEC_NGRAM_N = 3
+SPEC_NGRAM_M = 4
 CONVERT_LORA_SCRIPT = "convert_lora_to_gguf.py"
 
 
@@ -133,6 +147,7 @@ class ServerSpec:
     threads: int
     ctx_size: int
     log_file: Path
+    speculative: bool = False  # n-gram speculative decoding (SPEC_NGRAM_N / _M)
 
     def argv(self, port: int) -> list[str]:
         args = [
@@ -148,7 +163,19 @@ class ServerSpec:
         ]  # fmt: skip
         if self.lora is not None:
             args += ["--lora", str(self.lora)]
+        if self.speculative:
+            args += ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", str(SPEC_NGRAM_N),
+                     "--spec-ngram-simple-size-m", str(SPEC_NGRAM_M)]  # fmt: skip
         return args
+
+
+@dataclass(frozen=True)
+class ServedAdapter:
+    """One loaded adapter: its LoRA GGUF, the base with it merged in (None: not merged), its folder."""
+
+    lora: Path
+    merged: Path | None
+    folder: str
 
 
 class LlamaServer:
@@ -255,7 +282,7 @@ class LlamaCppChatModel(TextChatModel):
     _server: LlamaServer | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one generation at a time; swaps wait
     _swap_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one swap at a time
-    _adapters: dict[str, tuple[Path, str]] = PrivateAttr(default_factory=dict)  # name → (LoRA GGUF, folder)
+    _adapters: dict[str, ServedAdapter] = PrivateAttr(default_factory=dict)
     _finalizer: Any = PrivateAttr(default=None)
     _closed: bool = PrivateAttr(default=False)
 
@@ -279,7 +306,7 @@ class LlamaCppChatModel(TextChatModel):
         """Start llama-server with the active adapter, unless one is serving."""
         with self._swap_lock:
             if self._server is None:
-                self._serve(self._start(self._adapters[self._active][0] if self._active else None))
+                self._serve(self._start_for(self._adapters[self._active] if self._active else None))
 
     @property
     def config(self) -> LlamaCppConfig:
@@ -300,15 +327,28 @@ class LlamaCppChatModel(TextChatModel):
         server = self._server
         return server.process.pid if server is not None and server.process is not None else None
 
-    def _start(self, lora: Path | None) -> LlamaServer:
+    def _start_for(self, adapter: ServedAdapter | None) -> LlamaServer:
+        """A server for ``adapter`` (None: the base): its merged GGUF, else the base with ``--lora``."""
+        if adapter is None:
+            return self._start(self.config.model_gguf, None)
+        if adapter.merged is not None:
+            try:
+                return self._start(adapter.merged, None)
+            except EngineError as exc:
+                logger.warning("the merged GGUF %s did not serve (%s); applying %s at run time instead",
+                               adapter.merged.name, exc, adapter.lora.name)  # fmt: skip
+        return self._start(self.config.model_gguf, adapter.lora)
+
+    def _start(self, model: Path, lora: Path | None) -> LlamaServer:
         config = self.config
         spec = ServerSpec(
             binary=config.engine_dir / "bin" / SERVER_BINARY,
-            model=config.model_gguf,
+            model=model,
             lora=lora,
             threads=config.threads,
             ctx_size=config.ctx_size,
             log_file=Path(config.cache_dir).expanduser() / "engine" / "logs" / "llama-server.log",
+            speculative=config.speculative,
         )
         return LlamaServer(spec).start(config.startup_timeout_s)
 
@@ -454,8 +494,8 @@ class LlamaCppChatModel(TextChatModel):
 
     def list_adapters(self) -> list[dict[str, Any]]:
         return [
-            {"name": name, "path": folder, "active": name == self._active}
-            for name, (_, folder) in sorted(self._adapters.items())
+            {"name": name, "path": adapter.folder, "active": name == self._active}
+            for name, adapter in sorted(self._adapters.items())
         ]
 
     def load_adapter(self, path: str | Path, name: str) -> None:
@@ -465,18 +505,26 @@ class LlamaCppChatModel(TextChatModel):
         active name switches to the new weights (a new server) once in-flight generations finish.
         """
         path = Path(path).expanduser()
-        lora = convert_adapter(path, self.config)
+        config = self.config
+        lora = convert_adapter(path, config)
+        merged = None
+        if config.merge_lora:
+            try:
+                merged = merge_lora(config.model_gguf, lora, config.engine_dir, config.cache_dir, config.threads)
+            except MergeError as exc:
+                logger.warning("adapter %r: %s; it is applied at run time (--lora) instead", name, exc)
+        adapter = ServedAdapter(lora=lora, merged=merged, folder=str(path))
         with self._swap_lock:
             old = self._adapters.get(name)
-            self._adapters[name] = (lora, str(path))
-            if name == self._active and (old is None or old[0] != lora):
+            self._adapters[name] = adapter
+            if name == self._active and (old is None or (old.lora, old.merged) != (lora, merged)):
                 try:
-                    self._switch(lora)
+                    self._switch(adapter)
                 except AdapterError:
                     if old is not None:
                         self._adapters[name] = old
                     raise
-        logger.info("adapter %r loaded from %s (%s)", name, path, lora.name)
+        logger.info("adapter %r loaded from %s (%s)", name, path, (merged or lora).name)
 
     def activate_adapter(self, name: str | None) -> None:
         """Serve with adapter ``name`` (None: the plain base model); waits for in-flight generations."""
@@ -485,7 +533,7 @@ class LlamaCppChatModel(TextChatModel):
         with self._swap_lock:
             if name == self._active:
                 return
-            self._switch(self._adapters[name][0] if name is not None else None)
+            self._switch(self._adapters[name] if name is not None else None)
             self._active = name
         logger.info("active adapter: %s", name or "none")
 
@@ -496,14 +544,14 @@ class LlamaCppChatModel(TextChatModel):
                 raise AdapterError(f"adapter {name!r} is active; activate another one first")
             self._adapters.pop(name, None)
 
-    def _switch(self, lora: Path | None) -> None:
-        """Start a server with ``lora``; when it is healthy it replaces the serving one. Under _swap_lock."""
+    def _switch(self, adapter: ServedAdapter | None) -> None:
+        """Start a server for ``adapter``; when it is healthy it replaces the serving one. Under _swap_lock."""
         started = time.perf_counter()
         try:
-            new = self._start(lora)
+            new = self._start_for(adapter)
         except EngineError as exc:
             raise AdapterError(
-                f"adapter {lora.name if lora else 'none'} could not be served ({exc}); "
+                f"adapter {adapter.lora.name if adapter else 'none'} could not be served ({exc}); "
                 f"still serving {self._active or 'the base model'}"
             ) from exc
         old = self._serve(new)  # in-flight generations finish on the old server first
