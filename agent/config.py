@@ -57,4 +57,4 @@ class LlamaCppConfig:
     max_new_tokens: int = 160  # tokens per ReAct step
     startup_timeout_s: float = 120.0  # a server (or a swap's new server) must answer /health within this
     merge_lora: bool = True  # serve adapters merged into a copy of the GGUF (faster decode), not with --lora
-    speculative: bool = True  # n-gram speculative decoding (drafts from the prompt; the same greedy text)
+    speculative: bool = False  # n-gram speculative decoding (the same greedy text; slower on an idle 2-core CPU)

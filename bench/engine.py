@@ -12,8 +12,9 @@ What runs, each stack in its own process (so its peak RSS is its own):
 - **llama-server** started by hand on the same GGUF, base and with the shipped adapter as
   ``--lora``, and on the merged GGUF: its own ``timings`` (prompt and predicted tokens per second).
 - **engine**: qreact's ``LlamaCppChatModel`` as the service builds it (``app.wiring``: the adapter
-  merged, n-gram speculative decoding on), adapter ``default`` active; **engine-nospec** the same with
-  ``QREACT_ENGINE_SPECULATIVE=false`` (plain decode speed; answers compared): decode tok/s (tokens /
+  merged) with n-gram speculative decoding on (``QREACT_ENGINE_SPECULATIVE=true``), adapter ``default``
+  active; **engine-nospec** the same as the service's default, speculation off (plain decode speed;
+  answers compared): decode tok/s (tokens /
   wall time of a 128-token greedy generation whose prompt is cached), prefill tok/s (a fresh prompt:
   prompt tokens / wall time to the first token), then
   ``/ask`` through ``app.wiring.build_agent`` on the 20-question P1 mix (``bench.common.
@@ -328,8 +329,8 @@ def render_markdown(r: dict[str, Any]) -> str:
                 speed("llama-server by hand, base", ls),
                 speed("llama-server by hand, base + LoRA at run time (--lora)", ll),
                 speed("llama-server by hand, merged GGUF", lm),
-                speed("**qreact engine**, merged, plain decode (QREACT_ENGINE_SPECULATIVE=false)", n),
-                speed("**qreact engine**, merged + n-gram speculation (default): *effective* tok/s", e),
+                speed("**qreact engine**, merged, plain decode (the default)", n),
+                speed("qreact engine, merged + n-gram speculation (QREACT_ENGINE_SPECULATIVE=true): *effective* tok/s", e),
                 speed("qreact torch path (fp32 lean forward, merged LoRA)", t),
             ],
         ),
@@ -339,7 +340,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         "in batches; llama.cpp's own decode speed per sequential step is the plain row.\n",
         "## /ask on the P1 mix, memory, load time\n",
         md_table(
-            ["", "engine (default)", "engine, no speculation", "torch"],
+            ["", "engine + speculation", "engine (default: no speculation)", "torch"],
             [[label, ask["engine"][key], ask["engine_nospec"][key], ask["torch"][key]] for label, key in ask_rows]
             + [
                 ["peak RSS, service (+ llama-server) (MB)", e["peak_rss_mb"], n["peak_rss_mb"], t["peak_rss_mb"]],

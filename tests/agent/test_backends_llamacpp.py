@@ -68,25 +68,25 @@ def test_greedy_generation_is_deterministic_and_counts_tokens(engine):
     assert second.cached_tokens >= second.prompt_tokens - 1 > 0
 
 
-def test_speculative_decoding_is_on_and_writes_the_same_greedy_text(engine, engine_config):
+def test_speculative_decoding_writes_the_same_greedy_text(engine, engine_config):
     from dataclasses import replace
 
-    assert engine._server_now().spec.speculative and "--spec-type" in engine._server_now().spec.argv(1)
+    assert "--spec-type" not in engine._server_now().spec.argv(1)  # off by default
     # a prompt that repeats itself: n-gram drafts are proposed and mostly accepted
     prompt = PROMPT + " the capital of Australia is the capital of Australia is the capital of"
-    plain = LlamaCppChatModel.from_config(replace(engine_config, speculative=False))
+    speculative = LlamaCppChatModel.from_config(replace(engine_config, speculative=True))
     try:
-        assert "--spec-type" not in plain._server_now().spec.argv(1)
+        assert "--spec-type" in speculative._server_now().spec.argv(1)
         for text in (PROMPT, prompt):
-            expected = plain.generate_text(text, max_new_tokens=24).text
-            assert engine.generate_text(text, max_new_tokens=24).text == expected
+            expected = engine.generate_text(text, max_new_tokens=24).text
+            assert speculative.generate_text(text, max_new_tokens=24).text == expected
+        server = speculative._server_now()
+        assert server.client is not None
+        body = {"prompt": prompt, "n_predict": 24, "samplers": ["top_k"], "top_k": 1}
+        timings = server.client.post("/completion", json=body).json()["timings"]
+        assert timings.get("draft_n", 0) > 0  # the server did draft (and check) tokens
     finally:
-        plain.close()
-    server = engine._server_now()
-    assert server.client is not None
-    body = {"prompt": prompt, "n_predict": 24, "samplers": ["top_k"], "top_k": 1}
-    timings = server.client.post("/completion", json=body).json()["timings"]
-    assert timings.get("draft_n", 0) > 0  # the server did draft (and check) tokens
+        speculative.close()
 
 
 def test_stop_strings_cut_the_text_before_them(engine):

@@ -135,6 +135,6 @@ def test_the_served_spec_runs_the_merged_file_without_lora(config, adapter):
         model.activate_adapter("a")
         spec = model._server.spec if model._server else None
         assert spec is not None and spec.lora is None and spec.model.parent.name == "merged"
-        assert "--lora" not in spec.argv(1234) and "--spec-type" in spec.argv(1234)
+        assert "--lora" not in spec.argv(1234)
     finally:
         model.close()
