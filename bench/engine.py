@@ -330,7 +330,7 @@ def render_markdown(r: dict[str, Any]) -> str:
                 speed("llama-server by hand, base + LoRA at run time (--lora)", ll),
                 speed("llama-server by hand, merged GGUF", lm),
                 speed("**qreact engine**, merged, plain decode (the default)", n),
-                speed("qreact engine, merged + n-gram speculation (QREACT_ENGINE_SPECULATIVE=true): *effective* tok/s", e),
+                speed("qreact engine, merged + n-gram speculation (QREACT_ENGINE_SPECULATIVE=true): *effective*", e),
                 speed("qreact torch path (fp32 lean forward, merged LoRA)", t),
             ],
         ),
