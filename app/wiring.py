@@ -18,7 +18,8 @@ from langchain_openai import ChatOpenAI
 
 from agent.backends import DEFAULT_ADAPTER_NAME, TextGenerator, resolve_adapter
 from agent.backends.gguf import DEFAULT_MODEL_NAME, default_gguf_dir, ensure_default_gguf
-from agent.backends.llamacpp import LlamaCppChatModel, engine_dir, engine_installed
+from agent.backends.llama_server import engine_dir, engine_installed
+from agent.backends.llamacpp import LlamaCppChatModel
 from agent.backends.local import LocalChatModel
 from agent.backends.openai import build_openai_chat
 from agent.config import LlamaCppConfig, LocalModelConfig, OpenAIConfig

@@ -59,7 +59,7 @@ DECODE_TOKENS = 128
 
 
 def _settings(cache_dir: Path | None, engine: str, threads: int, speculative: bool = True) -> Any:
-    from agent.backends.llamacpp import engine_dir
+    from agent.backends.llama_server import engine_dir
     from agent.config import default_cache_dir
     from app.settings import Settings
 
@@ -178,7 +178,7 @@ def raw_server(engine_dir: Path, gguf: Path, lora: Path | None, threads: int, pr
     """llama-server by hand (no qreact): its own timings for the same prompt and 128 tokens."""
     import httpx
 
-    from agent.backends.llamacpp import LlamaServer, ServerSpec
+    from agent.backends.llama_server import LlamaServer, ServerSpec
 
     spec = ServerSpec(
         binary=engine_dir / "bin" / "llama-server", model=gguf, lora=lora, threads=threads, ctx_size=4096,

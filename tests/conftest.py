@@ -35,7 +35,7 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def llamacpp_dir() -> Path:
     """The built llama.cpp engine (``make engine``); CI builds it first, so there a missing one fails."""
-    from agent.backends.llamacpp import engine_dir, engine_installed
+    from agent.backends.llama_server import engine_dir, engine_installed
     from agent.config import default_cache_dir
 
     folder = Path(os.environ.get("QREACT_ENGINE_DIR") or engine_dir(default_cache_dir()))

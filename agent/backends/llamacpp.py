@@ -27,21 +27,17 @@ counts), a ``TextGenerator`` (``generate_text``/``stream_text`` for ``/v1``) and
   on the merged file is retried with ``--lora``; one that fails then raises ``AdapterError`` and the
   old one keeps serving.
 
+The server process itself (command line, start, health, stop) is ``agent.backends.llama_server``.
+
 This process never imports torch: its memory is the Python service, the child holds the weights.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import ctypes
 import hashlib
-import json
 import logging
-import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -57,116 +53,20 @@ from pydantic import ConfigDict, PrivateAttr
 
 from agent.backends.adapter_check import AdapterError
 from agent.backends.chat import TextChatModel
+from agent.backends.llama_server import (
+    SERVER_BINARY,
+    EngineError,
+    LlamaServer,
+    ServerSpec,
+    engine_installed,
+    sse_events,
+    stop_all,
+)
 from agent.backends.llamacpp_merge import MergeError, merge_lora
 from agent.backends.text import GenerationResult, find_stop, stop_holdback
 from agent.config import LlamaCppConfig
 
 logger = logging.getLogger(__name__)
-
-SERVER_BINARY = "llama-server"
-# n-gram ("prompt lookup") speculative decoding: llama-server drafts the tokens that followed the last
-# SPEC_NGRAM_N tokens where they occurred before in the prompt or the text so far, up to SPEC_NGRAM_M,
-# and checks the draft in one batch; the greedy text is the same. A ReAct step copies a lot
-# ("I now know the final answer\nFinal Answer:", "Action: Search\nAction Input:", observation words).
-# 3/4 chosen by replaying llama.cpp's ngram-simple rule on 24 recorded dev-set steps (680 tokens): 470
-# sequential passes instead of 680 with 568 drafted tokens; longer drafts (m 8-16) accept few more
-# tokens but verify 2-3x as many, and every verified token costs one pass of the 262k-row output layer.
-SPEC_NGRAM_N = 3
-SPEC_NGRAM_M = 4
-CONVERT_LORA_SCRIPT = "convert_lora_to_gguf.py"
-
-
-class EngineError(RuntimeError):
-    """llama-server failed to start or answered a request with an error."""
-
-
-# --------------------------------------------------------------------------- the installed engine
-
-
-PROMPT_BATCH_TOKENS = 512  # llama-server --batch-size: the most prompt tokens computed past a cancel
-
-
-def engine_dir(cache_dir: str | Path) -> Path:
-    """Where ``make engine`` installs llama.cpp: ``{cache_dir}/engine/llama.cpp`` (bin/, py/)."""
-    return Path(cache_dir).expanduser() / "engine" / "llama.cpp"
-
-
-def engine_installed(folder: str | Path) -> bool:
-    """The engine folder holds an executable llama-server and the LoRA converter."""
-    folder = Path(folder)
-    server = folder / "bin" / SERVER_BINARY
-    return server.is_file() and os.access(server, os.X_OK) and (folder / "py" / CONVERT_LORA_SCRIPT).is_file()
-
-
-# --------------------------------------------------------------------------- one llama-server process
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # PR_SET_PDEATHSIG: the server gets SIGTERM if this process dies (even by SIGKILL)
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-
-
-# PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a server
-# started from a loading thread or a request's worker thread (anyio retires idle ones) got SIGTERM
-# then. Every server is started from this one thread, which lives as long as the process.
-_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-server-spawner")
-
-
-def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(argv, **kwargs)  # noqa: S603 - a fixed binary and argv, no shell
-
-    return _SPAWNER.submit(start).result()
-
-
-def _stop_process(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout_s)
-
-
-@dataclass(frozen=True)
-class ServerSpec:
-    """What one server runs: the base GGUF and at most one LoRA GGUF."""
-
-    binary: Path
-    model: Path
-    lora: Path | None
-    threads: int
-    ctx_size: int
-    log_file: Path
-    speculative: bool = False  # n-gram speculative decoding (SPEC_NGRAM_N / _M)
-
-    def argv(self, port: int) -> list[str]:
-        args = [
-            str(self.binary), "--model", str(self.model), "--host", "127.0.0.1", "--port", str(port),
-            "--threads", str(self.threads), "--threads-batch", str(self.threads),
-            "--ctx-size", str(self.ctx_size), "--parallel", "1", "--swa-full", "--no-webui",
-            "--cache-ram", "0",  # no host-memory copies of old prompts: one slot, one prefix is what ReAct reuses
-            "--n-gpu-layers", "0",
-            # a prompt is computed in batches of this many tokens and a dropped request is cancelled only
-            # between them: 512 (= the default micro-batch, same speed) bounds what runs past a deadline
-            # to one batch; with the default 2048 a whole QREACT_MAX_PROMPT_TOKENS prefill did (46 s seen)
-            "--batch-size", str(PROMPT_BATCH_TOKENS),
-        ]  # fmt: skip
-        if self.lora is not None:
-            args += ["--lora", str(self.lora)]
-        if self.speculative:
-            args += ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", str(SPEC_NGRAM_N),
-                     "--spec-ngram-simple-size-m", str(SPEC_NGRAM_M)]  # fmt: skip
-        return args
 
 
 @dataclass(frozen=True)
@@ -176,85 +76,6 @@ class ServedAdapter:
     lora: Path
     merged: Path | None
     folder: str
-
-
-class LlamaServer:
-    """A started llama-server child on 127.0.0.1 (``start`` waits for ``/health``); ``stop`` ends it."""
-
-    def __init__(self, spec: ServerSpec) -> None:
-        self.spec = spec
-        self.port = 0
-        self.api_key = secrets.token_urlsafe(24)
-        self.process: subprocess.Popen[bytes] | None = None
-        self.client: httpx.Client | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float) -> LlamaServer:
-        spec = self.spec
-        spec.log_file.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "LLAMA_API_KEY": self.api_key}  # the key never appears in argv (ps)
-        started = time.monotonic()
-        for attempt in range(3):  # another process may take the free port before the server binds it
-            self.port = _free_port()
-            with spec.log_file.open("ab") as log:
-                self.process = _spawn(  # a fixed binary and argv, no shell
-                    spec.argv(self.port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                )  # fmt: skip
-            self.client = httpx.Client(
-                base_url=self.url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30.0
-            )
-            if self._wait_healthy(started + timeout_s):
-                logger.info(
-                    "llama-server up on 127.0.0.1:%d (%s%s) in %.1f s",
-                    self.port, spec.model.name, f" + {spec.lora.name}" if spec.lora else "",
-                    time.monotonic() - started,
-                )  # fmt: skip
-                return self
-            self.stop()
-            if time.monotonic() >= started + timeout_s:
-                break
-            logger.warning("llama-server did not start (attempt %d); see %s", attempt + 1, spec.log_file)
-        raise EngineError(f"llama-server did not start within {timeout_s:.0f} s: {self._log_tail()}")
-
-    def _wait_healthy(self, deadline: float) -> bool:
-        assert self.process is not None and self.client is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                if self.client.get("/health", timeout=2.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        return False
-
-    def _log_tail(self, lines: int = 6) -> str:
-        try:
-            text = self.spec.log_file.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "(no log)"
-        return " | ".join(line.strip() for line in text[-lines:]) or "(empty log)"
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.process is not None:
-            _stop_process(self.process)
-
-    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
-        assert self.client is not None
-        reply = self.client.post("/tokenize", json={"content": text, "add_special": add_special})
-        reply.raise_for_status()
-        return [int(t) for t in reply.json()["tokens"]]
 
 
 class ServerTokenizer:
@@ -276,7 +97,6 @@ class LlamaCppChatModel(TextChatModel):
     """The local model served by llama.cpp; build with ``LlamaCppChatModel.from_config(LlamaCppConfig(...))``."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-
 
     _config: LlamaCppConfig | None = PrivateAttr(default=None)
     _server: LlamaServer | None = PrivateAttr(default=None)
@@ -374,7 +194,7 @@ class LlamaCppChatModel(TextChatModel):
             old, self._server = self._server, new
         if self._finalizer is not None:
             self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _stop_all, [new])
+        self._finalizer = weakref.finalize(self, stop_all, [new])
         return old
 
     def close(self) -> None:
@@ -439,7 +259,7 @@ class LlamaCppChatModel(TextChatModel):
                     if reply.status_code != 200:
                         raise EngineError(f"llama-server answered {reply.status_code}: {reply.read()[:300]!r}")
                     cut_at_stop = False  # our cut came first: read on to the server's own stop event
-                    for event in _sse_events(reply.iter_lines()):
+                    for event in sse_events(reply.iter_lines()):
                         if "error" in event:
                             raise EngineError(f"llama-server: {event['error']}")
                         progress = event.get("prompt_progress")
@@ -561,24 +381,6 @@ class LlamaCppChatModel(TextChatModel):
 
     def __getstate__(self) -> dict[str, Any]:  # pragma: no cover - models are not pickled
         raise TypeError("LlamaCppChatModel holds a live server and cannot be pickled")
-
-
-def _stop_all(servers: list[LlamaServer]) -> None:
-    for server in servers:
-        server.stop()
-
-
-def _sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a server-sent-events stream (``data: {...}`` lines)."""
-    for line in lines:
-        if line.startswith("error:"):
-            yield {"error": line[6:].strip()}
-            continue
-        if not line.startswith("data:"):
-            continue  # blank separators, ": ping" comments
-        payload = line[5:].strip()
-        if payload and payload != "[DONE]":
-            yield json.loads(payload)
 
 
 # --------------------------------------------------------------------------- adapter conversion

@@ -158,7 +158,7 @@ def test_a_long_prompt_is_computed_in_batches_a_cancel_can_come_between(engine):
     # llama-server cancels a dropped request only between prompt batches: a ~1600-token prompt must
     # come in several (its progress events), so a deadline holds the engine at most one batch past
     # (with llama-server's default 2048 the whole prompt was one batch: 46 s past the cut, loaded CPU)
-    from agent.backends.llamacpp import PROMPT_BATCH_TOKENS
+    from agent.backends.llama_server import PROMPT_BATCH_TOKENS
 
     server = engine._server_now()
     body = {"prompt": f"{time.time_ns()} " + "x " * 800, "n_predict": 1, "stream": True, "return_progress": True}
@@ -310,7 +310,7 @@ def test_a_first_start_writes_the_base_config_from_the_gguf(engine_config, adapt
 def test_a_missing_engine_is_a_clear_error(engine_config, tmp_path):
     from dataclasses import replace
 
-    from agent.backends.llamacpp import EngineError
+    from agent.backends.llama_server import EngineError
 
     with pytest.raises(EngineError, match="make engine"):
         LlamaCppChatModel.from_config(replace(engine_config, engine_dir=tmp_path))
