@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import random
@@ -30,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent.tools import arithmetic_forms, calculator, safe_eval  # noqa: E402
 from agent.tools.calculator import calculate  # noqa: E402
 
 LIMIT_MS = 100.0  # an evaluation over this is a failure (issue 7), milliseconds
@@ -37,6 +39,7 @@ FORBIDDEN = (
     "exec", "import", "open", "os.", "subprocess.", "socket.", "ctypes.", "shutil.", "pickle.",
     "marshal.", "code.__new__", "function.__new__", "sys._getframe", "builtins.input", "urllib.",
 )  # fmt: skip
+CALCULATOR_MODULES = (calculator, arithmetic_forms, safe_eval)  # what atheris instruments
 
 # known payloads (LangChain's llm-math CVEs, numexpr, sandbox escapes) are data, shared with the tests;
 # the generated ones below exhaust resources (size, nesting, exponent)
@@ -219,19 +222,16 @@ def build_inputs(cfg: Config) -> Iterator[tuple[str, str]]:
 
 
 def instrument_calculator(instrument: Callable[[Any], Any]) -> int:
-    """Coverage feedback for the calculator module only (instrumenting every loaded module,
+    """Coverage feedback for the calculator's modules only (instrumenting every loaded module,
     langchain included, takes minutes); returns the number of functions instrumented."""
-    import inspect
-
-    import agent.tools.calculator as calc
-
     count = 0
-    for obj in list(vars(calc).values()):
-        members = vars(obj).values() if inspect.isclass(obj) and obj.__module__ == calc.__name__ else [obj]
-        for fn in members:
-            if inspect.isfunction(fn) and fn.__module__ == calc.__name__:
-                instrument(fn)
-                count += 1
+    for module in CALCULATOR_MODULES:
+        for obj in list(vars(module).values()):
+            own_class = inspect.isclass(obj) and obj.__module__ == module.__name__
+            for fn in vars(obj).values() if own_class else [obj]:
+                if inspect.isfunction(fn) and fn.__module__ == module.__name__:
+                    instrument(fn)
+                    count += 1
     return count
 
 

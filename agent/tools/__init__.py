@@ -6,7 +6,8 @@ from pathlib import Path
 
 from langchain_core.tools import BaseTool
 
-from agent.tools.calculator import CalculatorError, CalculatorTool, evaluate, format_number
+from agent.tools.calculator import CalculatorTool, evaluate, format_number
+from agent.tools.safe_eval import CalculatorError
 from agent.tools.search import SearchMode, SearchTool
 
 __all__ = [

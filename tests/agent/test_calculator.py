@@ -16,15 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.tools import build_tools
+from agent.tools.arithmetic_forms import normalize
 from agent.tools.calculator import (
     MAX_CHARS,
-    CalculatorError,
     CalculatorTool,
     calculate,
     evaluate,
     format_number,
-    normalize,
 )
+from agent.tools.safe_eval import CalculatorError
 
 # --- an audit hook that records anything a calculator must never do --------------------------
 
