@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench import common, p1_ask_vs_seed, p2_decode, p4_overhead
+from bench import common, p1_ask_vs_seed, p1_report, p2_decode, p4_overhead
 
 
 # ----------------------------------------------------------------------------------------------- common
@@ -72,10 +72,10 @@ def test_p1_summary_and_ratio() -> None:
         {"qreact": _run("answered", 4.0, 40, True), "seed": _run("capped", 30.0, 480, False)},
         {"qreact": _run("answered", 3.0, 35, False), "seed": _run("answered", 12.0, 150, True)},
     ]
-    summary = {s: p1_ask_vs_seed.summarize(rows, s) for s in ("qreact", "seed")}
+    summary = {s: p1_report.summarize(rows, s) for s in ("qreact", "seed")}
     assert summary["qreact"]["median_latency_s"] == 3.0 and summary["seed"]["median_latency_s"] == 12.0
     assert summary["seed"]["capped"] == 1 and summary["seed"]["statuses"]["error"] == 1
-    ratios = p1_ask_vs_seed.compare(summary)
+    ratios = p1_report.compare(summary)
     assert ratios["median_latency_ratio"] == 4.0
     assert ratios["completion_tokens_ratio"] == round(790 / 105, 2)
     assert ratios["goal_4x_met"] is True  # 4x and accuracy 2/3 >= 1/3
@@ -196,8 +196,8 @@ def test_run_all_summarizes_the_result_files(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr(run_all, "RESULTS_DIR", tmp_path)
     rows = [{"qreact": _run("answered", 2.0, 30, True), "seed": _run("error", 9.0, 160, False)}]
-    summary = {s: p1_ask_vs_seed.summarize(rows, s) for s in ("qreact", "seed")}
-    p1 = {"summary": summary, "comparison": p1_ask_vs_seed.compare(summary)}
+    summary = {s: p1_report.summarize(rows, s) for s in ("qreact", "seed")}
+    p1 = {"summary": summary, "comparison": p1_report.compare(summary)}
     p2 = {
         "results": [{"dtype": "float32", "decode_tok_s": 6.0, "bound_tok_s": 14.0, "achieved_of_bound": 0.43}]
     }
