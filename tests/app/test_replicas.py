@@ -1,6 +1,6 @@
 """Two replicas (two apps, two tiny models, separate cache folders) sharing one run store.
 
-SQLite file always; PostgreSQL too when QREACT_TEST_PG_URL is set (as in test_store.py). Each replica
+SQLite file always; PostgreSQL too when QREACT_TEST_PG_URL is set (as in tests/app/store/). Each replica
 follows the cluster's latest activation every 0.1 s; adapter files reach the other replica only
 through the database (the folder an adapter was activated from is deleted right after).
 """
@@ -25,6 +25,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.runs import RunStore
 from app.store.schema import adapter_blobs, metadata
+from tests.app.admin.helpers import install_jobs
 from tests.app.conftest import four_calculator as calculator
 from tests.tiny import make_lora_adapter
 
@@ -255,9 +256,8 @@ def test_sync_off_does_not_follow(
 def test_a_promotion_by_a_training_job_reaches_the_other_replica(
     replicas: tuple[TestClient, TestClient], lora_dirs: dict[str, Path]
 ) -> None:
-    """The job runs on A (fake train/eval children, as in test_admin); B serves the promoted adapter."""
-    from tests.app.test_admin import install_jobs
-
+    """The job runs on A (fake train/eval children, as in tests/app/admin/test_jobs.py); B serves the promoted
+    adapter."""
     a, b = replicas
     jobs = install_jobs(a, lora_dirs["ad2"], cand=0.6, base=0.5)
     r = a.post("/admin/finetune", json={}, headers=AUTH)
