@@ -1,7 +1,5 @@
-"""The grounding check: a table of hand-written (question, answer, observations) cases and its verdicts.
-
-Records are copied from the local knowledge pack (``agent.knowledge.country_document``); the last
-tests assert the pack still writes records in the shape the check reads.
+"""The grounding check: a table of hand-written (question, answer, observations) cases and its verdicts
+(``agent.grounding.check``); the observation texts are in ``texts.py``.
 """
 
 from __future__ import annotations
@@ -11,136 +9,41 @@ from dataclasses import dataclass, field
 import pytest
 
 from agent.grounding import (
-    Observation,
     check,
-    is_not_found,
-    is_useless_observation,
-    normalize,
-    parse_numbers,
 )
-from agent.prompt import NOT_FOUND_ANSWER, NOT_FOUND_ANSWER_KO, not_found_answer
-
-JAPAN = (
-    "Japan: capital Tokyo; population 127,080,000; area 377,930 km2; region Asia; subregion Eastern Asia; "
-    "currency JPY; languages Japanese; borders none; calling code +81; demonym Japanese."
+from agent.prompt import NOT_FOUND_ANSWER, NOT_FOUND_ANSWER_KO
+from tests.agent.grounding.texts import (
+    ANGUILLA,
+    AUSTRALIA,
+    BRAZIL,
+    CUBA,
+    FRANCE,
+    GAMBIA,
+    GUINEA_BISSAU,
+    JAPAN,
+    KAZAKHSTAN,
+    KOREA,
+    KORVE,
+    LUXEMBOURG,
+    MALAWI,
+    MEXICO,
+    MONACO,
+    MONGOLIA,
+    NEPAL,
+    NONE,
+    PAKISTAN,
+    SAINT_PIERRE,
+    TORCOR,
+    TURKMENISTAN,
+    USA,
+    VEWEX,
+    WEXNES,
+    ZAMBIA,
+    ZIMBABWE,
+    C,
+    S,
+    observations,
 )
-AUSTRALIA = (
-    "Australia: capital Canberra; population 23,696,900; area 7,692,024 km2; region Oceania; subregion "
-    "Australia and New Zealand; currency AUD; languages English; borders none; calling code +61; demonym "
-    "Australian."
-)
-PAKISTAN = (
-    "Pakistan: capital Islamabad; population 188,410,000; area 881,912 km2; region Asia; subregion Southern "
-    "Asia; currency PKR; languages English, Urdu; borders Afghanistan, China, India, Iran; calling code +92; "
-    "demonym Pakistani."
-)
-BRAZIL = (
-    "Brazil: capital Brasília; population 203,586,000; area 8,515,767 km2; region Americas; subregion Latin "
-    "America and the Caribbean; currency BRL; languages Portuguese; borders Argentina, Bolivia, Colombia, "
-    "French Guiana, Guyana, Paraguay, Peru, Suriname, Uruguay, Venezuela; calling code +55; demonym Brazilian."
-)
-USA = (
-    "United States: capital Washington D.C.; population 319,259,000; area 9,629,091 km2; region Americas; "
-    "subregion Northern America; currency USD, USN, USS; languages English; borders Canada, Mexico; calling "
-    "code +1; demonym American."
-)
-MEXICO = (
-    "Mexico: capital Mexico City; population 119,713,203; area 1,964,375 km2; region Americas; subregion "
-    "Latin America and the Caribbean; currency MXN; languages Spanish; borders Belize, Guatemala, United "
-    "States; calling code +52; demonym Mexican."
-)
-FRANCE = (
-    "France: capital Paris; population 66,078,000; area 640,679 km2; region Europe; subregion Western Europe; "
-    "currency EUR; languages French; borders Andorra, Belgium, Germany, Italy, Luxembourg, Monaco, Spain, "
-    "Switzerland; calling code +33; demonym French."
-)
-KOREA = (
-    "South Korea: capital Seoul; population 50,423,955; area 100,210 km2; region Asia; subregion Eastern Asia; "
-    "currency KRW; languages Korean; borders North Korea; calling code +82; demonym South Korean."
-)
-MALAWI = (
-    "Malawi: capital Lilongwe; population 15,805,239; area 118,484 km2; region Africa; subregion Sub-Saharan "
-    "Africa; currency MWK; languages English, Chichewa; borders Mozambique, Tanzania, Zambia; calling code "
-    "+265; demonym Malawian."
-)
-MONGOLIA = (
-    "Mongolia: capital Ulaanbaatar; population 2,987,733; area 1,564,110 km2; region Asia; subregion Eastern Asia; "
-    "currency MNT; languages Mongolian; borders China, Russia; calling code +976; demonym Mongolian."
-)
-KAZAKHSTAN = (
-    "Kazakhstan: capital Nur-Sultan; population 17,377,800; area 2,724,900 km2; region Asia; subregion Central "
-    "Asia; currency KZT; languages Kazakh, Russian; borders China, Kyrgyzstan, Russia, Turkmenistan, Uzbekistan; "
-    "calling code +76; demonym Kazakhstani."
-)
-CUBA = (
-    "Cuba: capital Havana; population 11,210,064; area 109,884 km2; region Americas; subregion Latin America and "
-    "the Caribbean; currency CUC, CUP; languages Spanish; borders none; calling code +53; demonym Cuban."
-)
-NEPAL = (
-    "Nepal: capital Kathmandu; population 27,646,053; area 147,181 km2; region Asia; subregion Southern Asia; "
-    "currency NPR; languages Nepali; borders China, India; calling code +977; demonym Nepalese."
-)
-TURKMENISTAN = (
-    "Turkmenistan: capital Ashgabat; population 5,838,064; area 488,100 km2; region Asia; subregion Central Asia; "
-    "currency TMT; languages Turkmen, Russian; borders Afghanistan, Iran, Kazakhstan, Uzbekistan; calling code "
-    "+993; demonym Turkmen."
-)
-ZAMBIA = (
-    "Zambia: capital Lusaka; population 15,023,315; area 752,612 km2; region Africa; subregion Sub-Saharan "
-    "Africa; currency ZMK; languages English; borders Angola, Botswana, Malawi, Mozambique, Namibia, Tanzania, "
-    "Zimbabwe; calling code +260; demonym Zambian."
-)
-ANGUILLA = (
-    "Anguilla: capital The Valley; population 13,452; area 91 km2; region Americas; subregion Latin America and "
-    "the Caribbean; currency XCD; languages English; borders none; calling code +1264; demonym Anguillian."
-)
-GUINEA_BISSAU = (
-    "Guinea-Bissau: capital Bissau; population 1,746,000; area 36,125 km2; region Africa; subregion Sub-Saharan "
-    "Africa; currency XOF; languages Portuguese; borders Guinea, Senegal; calling code +245; demonym "
-    "Guinea-Bissauan."
-)
-LUXEMBOURG = (
-    "Luxembourg: capital Luxembourg; population 549,700; area 2,586 km2; region Europe; subregion Western Europe; "
-    "currency EUR; languages French, German, Luxembourgish; borders Belgium, France, Germany; calling code +352; "
-    "demonym Luxembourger."
-)
-ZIMBABWE = (
-    "Zimbabwe: capital Harare; population 13,061,239; area 390,757 km2; region Africa; subregion Sub-Saharan "
-    "Africa; currency USD; languages English, Shona, Northern Ndebele; borders Botswana, Mozambique, South "
-    "Africa, Zambia; calling code +263; demonym Zimbabwean."
-)
-GAMBIA = (
-    "The Gambia: capital Banjul; population 1,882,450; area 11,295 km2; region Africa; subregion Sub-Saharan "
-    "Africa; currency GMD; languages English; borders Senegal; calling code +220; demonym Gambian."
-)
-MONACO = (
-    "Monaco: capital Monaco; population 36,950; area 2.02 km2; region Europe; subregion Western Europe; currency "
-    "EUR; languages French; borders France; calling code +377; demonym Monegasque."
-)
-SAINT_PIERRE = (
-    "Saint Pierre and Miquelon: capital Saint-Pierre; population 6,081; area 242 km2; region Americas; subregion "
-    "Northern America; currency EUR; languages French; borders none; calling code +508; demonym French."
-)
-# prose documents of a user's index (the shape of finetune.generators.documents)
-VEWEX = "vewex x440 backpack: Its battery lasts 13 hours, and its warranty lasts 6 years. It is sold in orange."
-KORVE = (
-    "Korve V770 headset: # Korve V770 headset The Korve V770 headset comes with a 1-year warranty, and the Korve "
-    "V770 headset runs for 16 hours on one charge. It is sold in silver, and it sells for $301."
-)
-WEXNES = "Wexnes Brewing: # Wexnes Brewing Annual revenue was 480 million dollars, and wexnes Brewing runs 40 offices."
-TORCOR = (
-    "Torcor Studios: # Torcor Studios Torcor Studios was founded in 1982, and torcor Studios reported revenue of "
-    "350 million dollars last year."
-)
-NONE = "No good search result found."
-
-
-def S(query: str, text: str) -> tuple[str, str, str]:
-    return ("Search", query, text)
-
-
-def C(expr: str, result: str) -> tuple[str, str, str]:
-    return ("Calculator", expr, result)
 
 
 @dataclass
@@ -464,10 +367,6 @@ CASES = [
 ]  # fmt: skip
 
 
-def _observations(steps: list[tuple[str, str, str]]) -> list[Observation]:
-    return [Observation(i, tool, tool_input, text) for i, (tool, tool_input, text) in enumerate(steps)]
-
-
 def test_enough_cases() -> None:
     assert len(CASES) >= 40
     assert len({c.id for c in CASES}) == len(CASES)
@@ -475,7 +374,7 @@ def test_enough_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
-    g = check(case.question, case.answer, _observations(case.steps))
+    g = check(case.question, case.answer, observations(case.steps))
     assert g.supported is case.supported, g
     assert g.not_found is case.not_found, g
     if case.supported:
@@ -487,110 +386,8 @@ def test_case(case: Case) -> None:
         assert g.evidence == case.evidence, g
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        NOT_FOUND_ANSWER,
-        NOT_FOUND_ANSWER_KO,
-        "I could not find the population of Tokyo in the search results.",
-        "I couldn't find that.",
-        "I cannot determine the answer from these results.",
-        "The answer was not found in the search results.",
-        "There is no information about the president.",
-        "The search results do not contain the answer.",
-        "The GDP of Japan is unknown.",
-        "Sorry, I don't know.",
-        "도쿄의 인구를 찾지 못했습니다.",
-        "정보가 없습니다.",
-        "알 수 없습니다.",
-    ],
-)
-def test_not_found_forms(text: str) -> None:
-    assert is_not_found(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Japan has no land borders with other countries.",
-        "No, Canberra is not the largest city of Australia.",
-        "The capital of Australia is Canberra.",
-        "Mongolia does not have a coastline.",
-        "한국은 북한과 국경을 접하고 있습니다.",
-        "",
-    ],
-)
-def test_not_not_found(text: str) -> None:
-    assert not is_not_found(text)
-
-
-def test_not_found_answer_matches_question_language() -> None:
-    assert is_not_found(not_found_answer("도쿄의 인구는?")) and is_not_found(not_found_answer("Who?"))
-
-
 def test_empty_answer_is_unsupported() -> None:
-    g = check("What is the capital of Japan?", None, _observations([S("capital of Japan", JAPAN)]))
+    g = check("What is the capital of Japan?", None, observations([S("capital of Japan", JAPAN)]))
     assert not g.supported and not g.not_found
 
 
-@pytest.mark.parametrize(
-    ("text", "useless"),
-    [(NONE, True), ("[local knowledge base] " + NONE, True), ("Error: Calculator failed: x", True), ("", True),
-     (JAPAN, False), ("449", False)],
-)  # fmt: skip
-def test_useless_observations(text: str, useless: bool) -> None:
-    assert is_useless_observation(text) is useless
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        ("1,234,567", 1234567.0),
-        ("3.5 million", 3.5e6),
-        ("3.36e8", 3.36e8),
-        ("2 x 10^6", 2e6),
-        ("-5", -5.0),
-        ("−5", -5.0),
-        ("25%", 25.0),
-        ("1.5bn", 1.5e9),
-        ("3억 3600만", 3.36e8),
-        ("2천만", 2e7),
-    ],
-)
-def test_parse_numbers(text: str, value: float) -> None:
-    nums = parse_numbers(text)
-    assert len(nums) == 1 and nums[0].value == pytest.approx(value)
-
-
-def test_numbers_inside_names_and_units_are_not_numbers() -> None:
-    assert [n.value for n in parse_numbers("COVID-19 spread over 7 km2 in the 3rd week, 5 m away")] == [7.0, 5.0]
-
-
-def test_normalize() -> None:
-    assert normalize("Japan's  Brasília, D.C.!") == "japan brasilia d c"
-
-
-def test_the_knowledge_pack_writes_the_records_the_check_reads() -> None:
-    """The pack's real records are read per field (a change in its format must fail here)."""
-    from agent.knowledge import country_document, country_records
-
-    recs = {r["name"]: r for r in country_records()}
-    doc = country_document(recs["Japan"])
-    q = "What is the population of Japan?"
-    pop = f"{recs['Japan']['population']:,}"
-    good = check(q, f"The population of Japan is {pop}.", _observations([S("population of Japan", doc)]))
-    assert good.supported and good.evidence == [0]
-    city = check("What is the population of Tokyo?", f"Tokyo has {pop} people.",
-                 _observations([S("Tokyo", doc)]))  # fmt: skip
-    assert not city.supported and city.unsupported == [pop]
-    assert country_document(recs["Australia"]) == AUSTRALIA
-
-
-def test_the_korean_country_names_are_record_titles() -> None:
-    """Every country of agent.country_names is a record of the pack, so a Korean question can name it."""
-    from agent.country_names import KO_ALTERNATIVES, KO_NAMES
-    from agent.knowledge import country_records
-
-    titles = {r["name"] for r in country_records()}
-    assert set(KO_NAMES) <= titles, set(KO_NAMES) - titles
-    assert set(KO_ALTERNATIVES) <= set(KO_NAMES), set(KO_ALTERNATIVES) - set(KO_NAMES)
