@@ -189,8 +189,7 @@ class AdapterService:
                 registry.register(a["name"], a["path"], source="startup", **{ROOTS_CHECKED: True})
             replica.shas[a["name"]] = folder_sha256(Path(a["path"]))
         if registry.latest_activation() is None:
-            seed = getattr(registry, "seed_activation", registry.record_activation)
-            seed(model.active_adapter, "serving at startup")
+            registry.seed_activation(model.active_adapter, "serving at startup")
         latest = registry.latest_activation()
         follows_now = self.state.settings.adapter == "default"
         replica.seen_id = 0 if follows_now or latest is None else int(latest["id"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from langchain_core.language_models import BaseChatModel
 
 from agent.loop import ReActAgent
+from app.limits import SLOT_SCOPE_KEY, ModelLimiter, Overloaded, limiter_from_settings
 from app.settings import Settings
 from app.state import app_state
 from app.store.runs import RunStore
@@ -66,3 +68,29 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 AgentDep = Annotated[ReActAgent, Depends(get_agent)]
 ChatModelDep = Annotated[BaseChatModel, Depends(get_chat_model)]
 StoreDep = Annotated[RunStore, Depends(get_store)]
+
+
+def get_limiter(request: Request) -> ModelLimiter:
+    """The app's model slots (installed with the middleware on the local backend; else made here, once)."""
+    state = app_state(request.app)
+    if state.model_limiter is None:
+        state.model_limiter = limiter_from_settings(state.settings)
+    return state.model_limiter
+
+
+async def model_slot(request: Request) -> AsyncIterator[None]:
+    """FastAPI dependency: hold a model slot while the route runs (no-op under the middleware)."""
+    if request.scope.get(SLOT_SCOPE_KEY):
+        yield
+        return
+    try:
+        async with get_limiter(request).slot():
+            request.scope[SLOT_SCOPE_KEY] = True
+            yield
+    except Overloaded as exc:
+        raise HTTPException(
+            status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}
+        ) from None
+
+
+ModelSlotDep = Annotated[None, Depends(model_slot)]

@@ -2,7 +2,7 @@
 
 A request beyond that is answered at once with ``503`` and ``Retry-After`` (never queued without
 bound, never a crash or an out-of-memory). ``ModelSlotMiddleware`` holds a slot for the whole
-request on the model routes (streams included, until the last byte); ``model_slot`` is the same
+request on the model routes (streams included, until the last byte); ``app.deps.model_slot`` is the same
 as a FastAPI dependency for routes that prefer to say it (it is a no-op when the middleware
 already holds a slot for the request). ``/healthz`` and ``/readyz`` never pass through a slot.
 """
@@ -15,21 +15,18 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
-from fastapi import Depends, HTTPException, Request
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.loop import DEADLINE
 from app.asgi import route_path, send_json_error
-
-if TYPE_CHECKING:
-    from app.settings import Settings
+from app.settings import Settings
 
 # Routes that run the model. POST only: GETs of these paths do not exist or are cheap.
 MODEL_PATHS = ("/ask", "/ask/stream", "/v1/chat/completions", "/v1/completions")
-_SCOPE_KEY = "qreact.model_slot"
+SLOT_SCOPE_KEY = "qreact.model_slot"  # set while a request holds a slot (the middleware or app.deps.model_slot)
 _HOLD_KEY = "qreact.model_slot_hold"
 
 
@@ -253,7 +250,7 @@ class ModelSlotMiddleware:
             await send_json_error(send, 503, str(exc), [(b"retry-after", b"%d" % exc.retry_after_s)])
             return
         hold = SlotHold(self.limiter)
-        scope[_SCOPE_KEY], scope[_HOLD_KEY] = True, hold
+        scope[SLOT_SCOPE_KEY], scope[_HOLD_KEY] = True, hold
         token = DEADLINE.set(hold.started + self.budget_s) if self.budget_s else None
         try:
             await self.app(scope, receive, send)
@@ -274,28 +271,3 @@ def pydantic_validator(model: Any) -> Callable[[bytes], bool]:
         return True
 
     return valid
-
-
-def get_limiter(request: Request) -> ModelLimiter:
-    limiter = getattr(request.app.state, "model_limiter", None)  # any app: create_app's AppState or a bare one
-    if limiter is None:
-        limiter = request.app.state.model_limiter = limiter_from_settings(request.app.state.settings)
-    return limiter
-
-
-async def model_slot(request: Request) -> AsyncIterator[None]:
-    """FastAPI dependency: hold a model slot while the route runs (no-op under the middleware)."""
-    if request.scope.get(_SCOPE_KEY):
-        yield
-        return
-    try:
-        async with get_limiter(request).slot():
-            request.scope[_SCOPE_KEY] = True
-            yield
-    except Overloaded as exc:
-        raise HTTPException(
-            status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}
-        ) from None
-
-
-ModelSlotDep = Annotated[None, Depends(model_slot)]

@@ -16,7 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI
 
-from agent.backends import DEFAULT_ADAPTER_NAME, TextGenerator, resolve_adapter
+from agent.backends import DEFAULT_ADAPTER_NAME, AdapterHost, TextGenerator, resolve_adapter
 from agent.backends.gguf import DEFAULT_MODEL_NAME, default_gguf_dir, ensure_default_gguf
 from agent.backends.llama_server import engine_dir, engine_installed
 from agent.backends.llamacpp import LlamaCppChatModel
@@ -199,7 +199,7 @@ def build_agent(
 
     def active_adapter() -> str | None:
         # read live, so an adapter hot-swapped through /admin shows in the next run's trace
-        return getattr(llm, "active_adapter", None)
+        return llm.active_adapter if isinstance(llm, AdapterHost) else None
 
     logger.info("agent ready: backend=%s model=%s tools=%s", backend, model, [t.name for t in tools])
     return ReActAgent(llm, tools, agent_config(settings), backend=backend, model=model, adapter=active_adapter)

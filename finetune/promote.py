@@ -73,6 +73,8 @@ class Registry(Protocol):
 
     def record_activation(self, name: str | None, reason: str = "") -> int | None: ...
 
+    def seed_activation(self, name: str | None, reason: str = "") -> int | None: ...
+
     def latest_activation(self) -> dict[str, Any] | None: ...
 
     def get(self, name: str) -> dict[str, Any] | None: ...
@@ -132,6 +134,16 @@ class AdapterRegistry:
         with self._lock:
             history = self._data["history"]
             if history and history[-1]["name"] == name:
+                return None
+            history.append({"name": name, "at": time.time(), "reason": reason})
+            self._save()
+            return len(history)
+
+    def seed_activation(self, name: str | None, reason: str = "") -> int | None:
+        """Record ``name`` only if the history is empty (the first activation this host serves)."""
+        with self._lock:
+            history = self._data["history"]
+            if history:
                 return None
             history.append({"name": name, "at": time.time(), "reason": reason})
             self._save()

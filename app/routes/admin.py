@@ -73,7 +73,7 @@ def _local(model: Any) -> AdapterHost:
 
 def _adapter_list(app: FastAPI, model: Any, registry: Registry) -> AdapterList:
     loaded = {a["name"]: a["path"] for a in model.list_adapters()} if isinstance(model, AdapterHost) else {}
-    active = getattr(model, "active_adapter", None)
+    active = model.active_adapter if isinstance(model, AdapterHost) else None
     known = {e["name"]: e for e in registry.all()}
     items = []
     for name in sorted(set(known) | set(loaded)):

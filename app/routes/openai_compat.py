@@ -37,6 +37,7 @@ from app.schemas.openai_compat import (
     ModelCard,
     ModelList,
 )
+from app.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -97,7 +98,7 @@ def render_messages(chat_model: Any, messages: list[ChatMessage]) -> str:
     return messages_to_prompt([convert(m) for m in messages], getattr(chat_model, "tokenizer", None))
 
 
-def _generation_args(body: GenerationParams, settings: Any) -> dict[str, Any]:
+def _generation_args(body: GenerationParams, settings: Settings) -> dict[str, Any]:
     max_tokens = body.max_tokens or getattr(body, "max_completion_tokens", None)
     return {
         "max_new_tokens": max_tokens or settings.max_new_tokens,

@@ -13,7 +13,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.limits import ModelLimiter, ModelSlotDep, Overloaded
+from app.deps import ModelSlotDep
+from app.limits import ModelLimiter, Overloaded
+from app.state import AppState
 
 
 def test_limiter_runs_n_queues_m_and_rejects_the_rest() -> None:
@@ -86,7 +88,7 @@ def test_model_slot_dependency_gives_503_with_retry_after(tmp_path: Path) -> Non
     from app.settings import Settings
 
     app = FastAPI()
-    app.state.settings = Settings(_env_file=None, cache_dir=tmp_path, max_concurrency=1, max_queue=0)  # type: ignore[call-arg]
+    app.state = AppState(Settings(_env_file=None, cache_dir=tmp_path, max_concurrency=1, max_queue=0))  # type: ignore[call-arg]
     app.state.model_limiter = ModelLimiter(1, 0)
 
     @app.post("/generate")
