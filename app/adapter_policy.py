@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.backends import DEFAULT_ADAPTER_NAME, REPO_ROOT, default_adapter_dir
-
-if TYPE_CHECKING:
-    from app.settings import Settings
+from app.settings import Settings
 
 RESERVED_NAMES = frozenset({DEFAULT_ADAPTER_NAME, "none"})
 OUTSIDE_ROOTS = (

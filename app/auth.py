@@ -14,18 +14,14 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.asgi import route_match, route_path, send_json_error
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from app.settings import Settings
+from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 

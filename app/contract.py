@@ -8,14 +8,12 @@ every check against it (``make soak``: ``bench/soak.py schema``, the same at len
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from fastapi import FastAPI
 
 from app.limits import MODEL_PATHS
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from app.settings import Settings
+from app.settings import Settings
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 # Paths that never see the key check, the rate limiter or the run store.

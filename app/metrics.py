@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, get_args
+from typing import Any, get_args
 
+from fastapi import FastAPI
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -30,14 +31,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.backends import AdapterHost
-from agent.trace import RunStatus
+from agent.trace import RunResult, RunStatus
+from app.limits import ModelLimiter
 from app.state import AppState
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from agent.trace import RunResult
-    from app.limits import ModelLimiter
 
 REGISTRY = CollectorRegistry()
 process_collector.ProcessCollector(registry=REGISTRY)

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
+from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -44,11 +44,7 @@ from app.logging import RequestIdMiddleware, configure_logging, register_secrets
 from app.ratelimit import RateLimiter, RateLimitMiddleware
 from app.schemas.ask import AskRequest
 from app.schemas.openai_compat import ChatCompletionRequest, CompletionRequest
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from app.settings import Settings
+from app.settings import Settings
 
 # Methods that change state: a cross-site form can send POST; the others need CORS anyway.
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

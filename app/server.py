@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-if TYPE_CHECKING:
-    from app.settings import Settings
+from app.settings import Settings
 
 
 def _close_response(status: str, detail: str, extra_headers: str = "") -> bytes:
