@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import signal
 import threading
 import time
@@ -13,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MB (the trainer's logs and the training card report it)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import resource
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,11 +12,12 @@ from typing import Any
 
 import torch
 
+from finetune.callbacks import peak_rss_mb
+from finetune.config import FinetuneConfig
+from finetune.plan import Plan
+from finetune.trainer import SupervisedTrainer
+
 logger = logging.getLogger(__name__)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def _versions() -> dict[str, str]:
@@ -59,7 +59,7 @@ def plot_loss(log_history: list[dict[str, Any]], path: Path) -> bool:
     return True
 
 
-def build_card(cfg: Any, plan: Any, trainer: Any, **run: Any) -> dict[str, Any]:
+def build_card(cfg: FinetuneConfig, plan: Plan, trainer: SupervisedTrainer, **run: Any) -> dict[str, Any]:
     """The card as a dict (see ``write_card``)."""
     state = trainer.state
     history = list(state.log_history)
@@ -175,7 +175,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_card(cfg: Any, plan: Any, trainer: Any, **run: Any) -> dict[str, Any]:
+def write_card(cfg: FinetuneConfig, plan: Plan, trainer: SupervisedTrainer, **run: Any) -> dict[str, Any]:
     """Write ``training_card.json``, ``training_card.md`` and ``loss_curve.png`` into ``cfg.output_dir``."""
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)

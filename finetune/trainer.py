@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from transformers import Trainer, TrainingArguments
 
-from finetune.card import peak_rss_mb
+from finetune.callbacks import peak_rss_mb
 from finetune.config import FinetuneConfig
 from finetune.data import IGNORE_INDEX
 from finetune.losses import full_loss, supervised_loss
