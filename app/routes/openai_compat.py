@@ -73,7 +73,7 @@ GENERATION_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def local_model(chat_model: Any) -> Any:
+def local_model(chat_model: Any) -> TextGenerator:
     """The served model, or 503 when the backend is not a local model."""
     if not isinstance(chat_model, TextGenerator):
         raise ServiceUnavailable(LOCAL_ONLY, None)
@@ -243,14 +243,10 @@ def _text_choice(text: str, finish: str | None = None) -> list[dict]:
     return [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]
 
 
-def _text_pieces(model: Any, prompt: str, args: dict[str, Any]) -> Generator[Any, None, None]:
+def _text_pieces(model: TextGenerator, prompt: str, args: dict[str, Any]) -> Generator[Any, None, None]:
     """Text pieces from the backend as they are decided, then its GenerationResult (counts, finish)."""
     done: list[Any] = []
-    stream = getattr(model, "stream_text", None)
-    if not callable(stream):
-        yield model.generate_text(prompt, **args)
-        return
-    yield from stream(prompt, on_finish=done.append, **args)
+    yield from model.stream_text(prompt, on_finish=done.append, **args)
     yield from done
 
 

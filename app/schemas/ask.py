@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent.prompt import FINAL_THOUGHT
 from agent.trace import RunResult
 from app.schemas.common import integral
 
@@ -36,14 +37,14 @@ _ASK_EXAMPLE: dict[str, Any] = {
         {
             "index": 1,
             "kind": "final",
-            "thought": "I now know the final answer",
+            "thought": FINAL_THOUGHT,
             "tool": None,
             "tool_input": None,
             "observation": None,
             "observation_source": None,
             "final_answer": "449",
             "format_error": None,
-            "log": "I now know the final answer\nFinal Answer: 449",
+            "log": f"{FINAL_THOUGHT}\nFinal Answer: 449",
             "ms": 1402.7,
             "llm_ms": 1402.5,
             "tool_ms": 0.0,
@@ -72,8 +73,8 @@ def _example_run(question: str, steps: list[tuple[str, str, str]], answer: str, 
              "observation": observation, "observation_source": "local", "log": log}
         )  # fmt: skip
     if fields.get("status") != "not_found" or fields.pop("final_step", True):
-        final_log = f"I now know the final answer\nFinal Answer: {fields.pop('model_answer', answer)}"
-        out.append({"index": len(out), "kind": "final", "thought": "I now know the final answer",
+        final_log = f"{FINAL_THOUGHT}\nFinal Answer: {fields.pop('model_answer', answer)}"
+        out.append({"index": len(out), "kind": "final", "thought": FINAL_THOUGHT,
                     "final_answer": final_log.split("Final Answer: ", 1)[1], "log": final_log})  # fmt: skip
     fields.pop("final_step", None)
     return {"run_id": "…", "question": question, "answer": answer, "steps": out, "backend": "local",
