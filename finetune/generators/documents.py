@@ -36,6 +36,7 @@ from finetune.generators.base import (
     not_found,
     plain,
 )
+from finetune.generators.document_near import NEAR
 from finetune.generators.document_types import PAIRS, SINGLES, TYPES, YEARS, Fact, entity, value_text
 
 GENERATOR = "documents"
@@ -51,9 +52,9 @@ class Doc:
     filename: str
 
 
-def write_doc(rng: random.Random, kind: str, name: str, omit: set[str]) -> Doc:
-    """A document stating every fact of ``kind`` except ``omit``, in a random structure."""
-    facts = [f for f in TYPES[kind].values() if f.name not in omit]
+def write_doc(rng: random.Random, kind: str, name: str, omit: set[str], extra: Sequence[Fact] = ()) -> Doc:
+    """A document stating every fact of ``kind`` except ``omit`` (and the ``extra`` ones), in a random structure."""
+    facts = [f for f in TYPES[kind].values() if f.name not in omit] + list(extra)
     values = {f.name: f.draw(rng) for f in facts}
     rng.shuffle(facts)
     style = rng.choice(["prose", "prose", "pairs", "list"])
@@ -127,12 +128,22 @@ def _results_naming(observation: str, name: str) -> list[str]:
     return [observation[i : i + 420] for i in range(len(low)) if low.startswith(key, i)][:3] or []
 
 
+def _states_neighbour(observation: str, doc: Doc) -> bool:
+    """Whether the target's result shows a neighbouring (``NEAR``) value: what makes the not-found hard."""
+    near = {f.name for f in NEAR.get(doc.kind, {}).values()}
+    values = [str(v) for k, v in doc.values.items() if k in near]
+    return any(v.lower() in part.lower() for part in _results_naming(observation, doc.name) for v in values)
+
+
 def _answer(fact: Fact, name: str, value_text: str) -> str:
     return fact.answer.format(e=name, v=value_text)
 
 
-QUESTION_TYPES = ("copy", "single", "pair", "two", "compare", "missing_field", "missing_entity")
+# ``missing_near`` (the v4 mix): the asked field is absent but the document states a neighbouring one (``NEAR``:
+# founder for CEO); weights of the first seven types only (v2, v2b, v3) never draw it
+QUESTION_TYPES = ("copy", "single", "pair", "two", "compare", "missing_field", "missing_entity", "missing_near")
 QUESTION_WEIGHTS = (22, 12, 8, 10, 8, 24, 16)  # the v2 candidate's mix
+NOT_FOUND_TYPES = ("missing_field", "missing_entity", "missing_near")
 
 
 def one(rng: random.Random, split: str, weights: Sequence[float] = QUESTION_WEIGHTS) -> dict[str, Any]:
@@ -142,7 +153,9 @@ def one(rng: random.Random, split: str, weights: Sequence[float] = QUESTION_WEIG
     if split in ("dev", "test"):
         types = [t for t in TYPES if t not in HELDOUT_TYPES]
     kind = rng.choice(types)
-    qtype = rng.choices(QUESTION_TYPES, weights=weights)[0]
+    qtype = rng.choices(QUESTION_TYPES[: len(weights)], weights=weights)[0]
+    if qtype == "missing_near" and kind not in NEAR:
+        qtype = "missing_field"
     if qtype == "single" and kind not in SINGLES or qtype == "pair" and kind not in PAIRS:
         qtype = "copy"
     if qtype in ("two", "compare") and kind == "person":
@@ -154,11 +167,15 @@ def one(rng: random.Random, split: str, weights: Sequence[float] = QUESTION_WEIG
     other = entity(rng, kind)
     omit: set[str] = set()
     asked: Fact = rng.choice(list(facts.values()))
-    if qtype == "missing_field":
+    extra: list[Fact] = []
+    if qtype == "missing_near":  # asked: a field with a neighbour; the document states the neighbour instead
+        asked = facts[rng.choice(sorted(NEAR[kind]))]
+        extra = [NEAR[kind][asked.name]]
+    if qtype in ("missing_field", "missing_near"):
         omit = {asked.name} | {f for f in facts if f != asked.name and rng.random() < 0.2}
     else:
         omit = {f for f in facts if rng.random() < 0.15}
-    docs = [write_doc(rng, kind, target, omit)]
+    docs = [write_doc(rng, kind, target, omit, extra)]
     needed: list[str] = []
     pair = PAIRS.get(kind, [("", "", "", "", "", "")])[0]
     if qtype in ("two", "compare"):
@@ -206,7 +223,7 @@ def _trajectory(
     facts = TYPES[kind]
     meta = {"doc_type": kind, "max_results": max_results, "question_type": qtype}
     template = f"{kind}:{qtype}"
-    if qtype in ("copy", "missing_field", "missing_entity"):
+    if qtype in ("copy", *NOT_FOUND_TYPES):
         form_i, form = _ask(rng, asked, split)
         question = form.format(e=target)
         template += f":{asked.name}:{form_i}"
@@ -221,6 +238,8 @@ def _trajectory(
             obs = draft.act(f"I need to find {asked.label} of {target}.", SEARCH_NAME, _query(rng, target, asked))
             if qtype == "missing_entity" and target.lower() in obs.lower():
                 raise Rejected("the missing entity is named in the observation")
+            if qtype == "missing_near" and not _states_neighbour(obs, by_name[target]):
+                raise Rejected("the neighbouring fact is not in the observation")
             if rng.random() < 0.3:  # a second, different search before giving up (<= 2 searches)
                 draft.act(
                     f"The result does not give {asked.label} of {target}. I will search again.",

@@ -118,6 +118,16 @@ KO_ABSENT = {
 }  # fmt: skip
 
 
+NAME_ROWS = 3  # the v4 mix's region rows per Korean name (``name_forms``, ``name_row``)
+
+
+def name_forms(split: str, rng: random.Random, per_name: int = NAME_ROWS) -> list[tuple[str, str]]:
+    """``(country, form)`` for every country with a Korean name: ``per_name`` different region forms each, shuffled."""
+    pairs = [(name, f) for name in sorted(KO_NAMES) for f in rng.sample(_forms("region", split), per_name)]
+    rng.shuffle(pairs)
+    return pairs
+
+
 def _forms(kind: str, split: str) -> list[str]:
     forms = FORMS[kind]
     return list(forms[-1:]) if split == "heldout" else list(forms[:-1])
@@ -200,4 +210,35 @@ def one(
         template=template,
         split=split,
         meta={"countries": [r["name"] for r in records if KO_NAMES.get(r["name"], "\0") in question]},
+    )
+
+
+# The v4 mix's name rows (attempt 4): every Korean name at least ``NAME_ROWS`` times, each a region question
+# answered in a form that names the field and the English name ("호주(Australia)의 지역은 'Oceania'입니다.") —
+# v3's "{ke} '{v}'에 있습니다." bled into a language answer ("페루는 'Portuguese'에 있습니다.")
+NAME_ANSWER = "{k}({name})의 지역은 '{v}'입니다."
+
+
+def name_row(
+    rec: dict[str, Any], run: ToolRunner, rng: random.Random, split: str, form: str | None = None
+) -> dict[str, Any]:
+    """A region question about ``rec`` by its Korean name (``form``, or one of ``FORMS["region"]`` for the
+    split: the last form held out)."""
+    if rec["name"] not in KO_NAMES or not rec.get("region"):
+        raise Rejected(f"{rec['name']}: no Korean name or no region")
+    look, draft = Lookup(run), Draft(run)
+    form = form or rng.choice(_forms("region", split))
+    k = KO_NAMES[rec["name"]]
+    question = form.format(k=k, ke=_eun(k))
+    shown = look.record(draft, rec, FIELDS["region"], True)
+    ending = Ending(NAME_ANSWER.format(k=k, name=rec["name"], v=shown), rec["region"])
+    return build_row(
+        question=question,
+        draft=draft,
+        ending=ending,
+        kind="ko_region",
+        generator=GENERATOR,
+        template=f"region_named:{FORMS['region'].index(form)}",
+        split=split,
+        meta={"countries": [rec["name"]]},
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import pytest
 
 from agent.prompt import NOT_FOUND_THOUGHT, not_found_answer
 from finetune.generators import documents
+from finetune.generators.document_near import NEAR
 from finetune.generators.document_types import TYPES
 from finetune.scoring import is_correct, parse_numbers
 from tests.finetune.generators.conftest import draw_rows
@@ -77,3 +79,31 @@ def test_computations_go_through_the_calculator_with_several_forms_per_type() ->
         assert is_correct(row["final_answer"], row["answer"], row.get("rel_tol")), row
     computations = {r["meta"]["template"].rsplit(":", 1)[-1] for r in computed}  # "per_office", "discount", ...
     assert len(computations) >= 8, computations
+
+
+def test_near_miss_rows_show_a_neighbouring_fact_and_still_end_not_found() -> None:
+    """``missing_near`` (the v4 weights): the asked field is absent, a neighbour (founder for CEO) is stated."""
+    weights = (0, 0, 0, 0, 0, 0, 0, 1)
+    rows = draw_rows(lambda rng: documents.one(rng, "train", weights), 12, "docs-near")
+    for row in rows:
+        assert row["kind"] == "doc_missing_near" and not row["answerable"]
+        assert row["final_answer"] == not_found_answer(row["question"])
+        kind, asked = row["meta"]["doc_type"], row["meta"]["template"].split(":")[2]
+        near = NEAR[kind][asked]
+        first = row["steps"][0]["observation"]
+        forms = [re.escape(s.rstrip(".")).replace(r"\{e\}", ".+").replace(r"\{v\}", ".+") for s in near.says]
+        forms.append(re.escape(f"- {near.listed}:"))
+        assert any(re.search(f, first, re.IGNORECASE) for f in forms), (near, first)
+        assert 1 <= len(row["steps"]) <= 2
+
+
+def test_seven_weights_never_draw_the_near_miss_kind() -> None:
+    rows = draw_rows(lambda rng: documents.one(rng, "train", documents.QUESTION_WEIGHTS), 40, "docs-seven")
+    assert "doc_missing_near" not in {r["kind"] for r in rows}
+
+
+def test_every_near_miss_neighbour_belongs_to_a_field_of_its_type() -> None:
+    for kind, fields in NEAR.items():
+        assert set(fields) <= set(TYPES[kind]) and not set(f.name for f in fields.values()) & set(TYPES[kind])
+        doc = documents.write_doc(random.Random(1), kind, "Velmora", set(fields), list(fields.values()))
+        assert set(doc.values) == (set(TYPES[kind]) - set(fields)) | {f.name for f in fields.values()}

@@ -74,3 +74,24 @@ def test_default_weights_never_draw_a_region_row(
     assert len(korean.KIND_WEIGHTS) == len(korean.FORMS) == len(korean.NAMES_WEIGHTS)
     rows = draw_rows(lambda rng: korean.one(split_records["train"], run1, rng, "train"), 40, "ko-default")
     assert "ko_region" not in {r["kind"] for r in rows}
+
+
+def test_name_rows_cover_every_korean_name_with_different_forms_and_name_the_field(
+    run1: ToolRunner, records: list[dict[str, Any]]
+) -> None:
+    import random
+
+    pairs = korean.name_forms("train", random.Random(0))
+    per_name: dict[str, set[str]] = {}
+    for name, form in pairs:
+        per_name.setdefault(name, set()).add(form)
+    assert set(per_name) == set(korean.KO_NAMES)
+    assert all(len(f) == korean.NAME_ROWS for f in per_name.values())  # NAME_ROWS different forms per name
+    assert korean.FORMS["region"][-1] not in {f for fs in per_name.values() for f in fs}  # held out
+    by_name = {r["name"]: r for r in records}
+    for name, form in pairs[:6]:
+        row = korean.name_row(by_name[name], run1, random.Random(1), "train", form)
+        ko = korean.KO_NAMES[name]
+        assert row["final_answer"] == f"{ko}({name})의 지역은 '{row['answer']}'입니다."
+        assert row["steps"][0]["tool_input"] == f"region of {name}"
+        assert is_correct(row["final_answer"], row["answer"], row.get("rel_tol")), row

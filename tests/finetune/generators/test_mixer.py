@@ -69,3 +69,19 @@ def test_v3_draws_korean_names_over_every_split_and_more_gold_ratios_than_the_pl
     train_countries = {r["name"] for r in fam.split_records["train"]}
     searched = {r["steps"][0]["tool_input"].removeprefix("region of ") for r in names}
     assert searched - train_countries  # names outside the train split are drawn too
+
+
+def test_v4_balances_ratio_and_difference_and_draws_each_korean_name_three_times(gen_cache: Path) -> None:
+    cfg = mixer.MixConfig.preset("v4")
+    assert cfg.gold_counts is not None
+    assert cfg.gold_counts["population_ratio"] == cfg.gold_counts["population_difference"] >= 60
+    docs = dict(zip(mixer.documents.QUESTION_TYPES, cfg.document_weights, strict=True))
+    share = sum(docs[t] for t in mixer.documents.NOT_FOUND_TYPES) / sum(docs.values())
+    assert 0.22 <= share <= 0.3 and docs["missing_near"] > docs["missing_field"]
+    cfg.cache_dir = gen_cache
+    cfg.train_counts = {"korean_name_rows": 3 * len(mixer.korean.KO_NAMES) + 5}  # more than the list holds
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    rows = mixer.generate(cfg)["train"]
+    searched = [r["steps"][0]["tool_input"].removeprefix("region of ") for r in rows]
+    assert len(rows) == 3 * len(mixer.korean.KO_NAMES)  # every name, NAME_ROWS times, then the list is spent
+    assert all(searched.count(n) == 3 for n in set(searched))
