@@ -12,10 +12,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from finetune.generators.document_types import CITY, COMPANY_KIND, ROLE, Fact
-from finetune.generators.document_types import _num as number_text  # the same value writers as the facts
-from finetune.generators.document_types import _person as person
-from finetune.generators.document_types import _word as word
+from finetune.generators.document_names import CITY, COMPANY_KIND, ROLE, number_text, person, word
+from finetune.generators.document_types import Fact
 
 
 def _year(r: random.Random) -> str:  # a year stated by a decoy (text: never written with a separator)

@@ -1,7 +1,11 @@
 """The document types of the documents family: each type's facts (how a value is drawn, stated in
-a sentence and asked for), the computations over one document, and the names of the entities.
+a sentence, asked for, labelled and answered) and how a value is written in a document.
 
-Data, not logic: ``finetune.generators.documents`` writes the documents and the questions from it.
+One table, kept whole: ``TYPES`` maps each of the six types to its facts (the ~430 lines are data, one
+``Fact`` per field). The names it draws from are ``document_names``; the computations over a document's
+facts are ``document_computations``; the near-miss fields of the not-found questions are
+``document_near``. Data, not logic: ``finetune.generators.documents`` writes the documents and the
+questions from it.
 """
 
 from __future__ import annotations
@@ -11,43 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from finetune.generators.document_names import CITY, COLOURS, COMPANY_KIND, MONTHS, ROLE, number_text, person, word
+
 YEARS = ("founded", "born", "released", "first")  # year facts: copied or counted from, never added up
-
-_SYL = (
-    "ka lo ve mi ra tor sen dal fin gar hel ix jun kor lum mar nes or pel quin ros tal ur vin wex yor zan bel cor dru"
-).split()
-FIRST = (
-    "Alice Bruno Carla Dmitri Elena Felix Greta Hugo Irene Jonas Kira Leo Marta Nils Olga "
-    "Pavel Rosa Sven Tara Umar Vera Yusuf Zoe Amir Bea Cato Dana Emil"
-).split()
-CITY = (
-    "Arlen Brightwater Calder Dunmore Eastvale Fairhaven Glenrock Harlow Ivybridge Kestrel "
-    "Lindell Marsh Norwick Oakmere Pinecrest Ravenna Stoneford Thornbury Westmoor Yarrow"
-).split()
-COMPANY_KIND = (
-    "Logistics Foods Robotics Textiles Energy Software Pharma Motors Studios Analytics Outfitters Brewing".split()
-)
-PRODUCT_KIND = "blender kettle drone scooter headset camera lamp backpack router speaker tent toaster".split()
-ROLE = (
-    "chief engineer|head of marketing|lead designer|finance director|head librarian|"
-    "senior nurse|project manager|data analyst|school principal|chief chemist"
-).split("|")
-EVENT_KIND = "Festival|Fair|Marathon|Conference|Expo|Regatta".split("|")
-MONTHS = "January February March April May June July August September October November December".split()
-COLOURS = "red blue green black white silver orange grey".split()
-
-
-def _word(rng: random.Random, n: int = 2) -> str:
-    return "".join(rng.choice(_SYL) for _ in range(n)).capitalize()
-
-
-def _person(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST)} {_word(rng, 2)}"
-
-
-def _num(rng: random.Random, value: int) -> str:
-    """A whole number as prose writes it: with or without thousands separators."""
-    return f"{value:,}" if value >= 1000 and rng.random() < 0.7 else str(value)
 
 
 @dataclass(frozen=True)
@@ -106,7 +76,7 @@ TYPES: dict[str, dict[str, Fact]] = {
             ),
             F(
                 "ceo",
-                _person,
+                person,
                 ("The chief executive of {e} is {v}.", "{v} runs {e} as CEO.", "{e} is led by CEO {v}."),
                 ("Who is the CEO of {e}?", "Who runs {e}?", "Who is the chief executive of {e}?"),
                 "the CEO",
@@ -199,7 +169,7 @@ TYPES: dict[str, dict[str, Fact]] = {
             ),
             F(
                 "maker",
-                lambda r: f"{_word(r)} {r.choice(COMPANY_KIND)}",
+                lambda r: f"{word(r)} {r.choice(COMPANY_KIND)}",
                 ("The {e} is made by {v}.", "{v} makes the {e}."),
                 ("Who makes the {e}?", "Which company makes the {e}?", "Who is the manufacturer of the {e}?"),
                 "the maker",
@@ -244,7 +214,7 @@ TYPES: dict[str, dict[str, Fact]] = {
             ),
             F(
                 "employer",
-                lambda r: f"{_word(r)} {r.choice(COMPANY_KIND)}",
+                lambda r: f"{word(r)} {r.choice(COMPANY_KIND)}",
                 ("{e} works for {v}.", "{e} is employed at {v}."),
                 ("Who does {e} work for?", "Which company employs {e}?", "Where does {e} work?"),
                 "the employer",
@@ -336,7 +306,7 @@ TYPES: dict[str, dict[str, Fact]] = {
             ),
             F(
                 "river",
-                lambda r: f"the {_word(r)} River",
+                lambda r: f"the {word(r)} River",
                 ("{e} stands on {v}.", "{v} runs through {e}."),
                 ("Which river runs through {e}?", "What river is {e} on?", "Name the river of {e}."),
                 "the river",
@@ -346,7 +316,7 @@ TYPES: dict[str, dict[str, Fact]] = {
             ),
             F(
                 "mayor",
-                _person,
+                person,
                 ("The mayor of {e} is {v}.", "{v} is the mayor of {e}."),
                 ("Who is the mayor of {e}?", "Who leads the town of {e}?", "Who is {e}'s mayor?"),
                 "the mayor",
@@ -489,7 +459,7 @@ TYPES: dict[str, dict[str, Fact]] = {
             ),
             F(
                 "operator",
-                lambda r: f"{_word(r)} Transit",
+                lambda r: f"{word(r)} Transit",
                 ("The {e} is run by {v}.", "{v} operates the {e}."),
                 ("Who runs the {e}?", "Which company operates the {e}?", "Who is the operator of the {e}?"),
                 "the operator",
@@ -500,208 +470,11 @@ TYPES: dict[str, dict[str, Fact]] = {
         ]
     },
 }
-# computations over one document: (name, two fields, question over {e}, expression over {x} {y}, answer over {e} {r})
-PAIRS: dict[str, list[tuple[str, str, str, str, str, str]]] = {
-    "company": [
-        (
-            "per_office",
-            "employees",
-            "offices",
-            "On average, how many employees does {e} have per office?",
-            "{x} / {y}",
-            "{e} has about {r} employees per office.",
-        ),
-        (
-            "revenue_per_office",
-            "revenue",
-            "offices",
-            "How much revenue does {e} make per office, in million dollars?",
-            "{x} / {y}",
-            "{e} makes about {r} million dollars per office.",
-        ),
-    ],
-    "product": [
-        (
-            "price_per_year",
-            "price",
-            "warranty",
-            "What does the {e} cost per year of warranty?",
-            "{x} / {y}",
-            "The {e} costs {r} per year of warranty.",
-        ),
-        (
-            "price_per_hour",
-            "price",
-            "battery",
-            "What does the {e} cost per hour of battery life?",
-            "{x} / {y}",
-            "The {e} costs {r} per hour of battery life.",
-        ),
-    ],
-    "place": [
-        (
-            "density",
-            "population",
-            "area",
-            "What is the population density of {e} per square kilometre?",
-            "{x} / {y}",
-            "The population density of {e} is {r} people per square kilometre.",
-        )
-    ],
-    "event": [
-        (
-            "per_day",
-            "visitors",
-            "days",
-            "How many visitors per day does the {e} have on average?",
-            "{x} / {y}",
-            "The {e} has about {r} visitors per day.",
-        ),
-        (
-            "ticket_per_day",
-            "ticket",
-            "days",
-            "What does a ticket for the {e} cost per day of the event?",
-            "{x} / {y}",
-            "A ticket for the {e} costs {r} per day.",
-        ),
-    ],
-    "route": [
-        (
-            "per_stop",
-            "minutes",
-            "stops",
-            "How many minutes per stop does the {e} take on average?",
-            "{x} / {y}",
-            "The {e} takes {r} minutes per stop.",
-        ),
-        (
-            "speed",
-            "length",
-            "minutes",
-            "What is the average speed of the {e} in km/h?",
-            "{x} / ({y} / 60)",
-            "The {e} averages {r} km/h.",
-        ),
-    ],
-}
-# computations over one numeric fact: (name, field, question, expression over {x} (and {k}), answer)
-SINGLES: dict[str, list[tuple[str, str, str, str, str]]] = {
-    "company": [
-        ("age", "founded", "How many years old was {e} in 2025?", "2025 - {x}", "{e} was {r} years old in 2025."),
-        (
-            "grow",
-            "employees",
-            "If {e} hired {k} more people, how many employees would it have?",
-            "{x} + {k}",
-            "{e} would have {r} employees.",
-        ),
-        (
-            "more_offices",
-            "offices",
-            "If {e} opened {k} new offices, how many offices would it have?",
-            "{x} + {k}",
-            "{e} would have {r} offices.",
-        ),
-        (
-            "revenue_growth",
-            "revenue",
-            "If the revenue of {e} grew by {k}0 percent, what would it be, in million dollars?",
-            "{x} * (1 + {k}0 / 100)",
-            "The revenue of {e} would be {r} million dollars.",
-        ),
-    ],
-    "product": [
-        ("many", "price", "How much do {k} units of the {e} cost?", "{k} * {x}", "{k} units of the {e} cost {r}."),
-        (
-            "age",
-            "released",
-            "How many years before 2025 was the {e} released?",
-            "2025 - {x}",
-            "The {e} was released {r} years before 2025.",
-        ),
-        (
-            "weight",
-            "weight",
-            "How much do {k} units of the {e} weigh together?",
-            "{k} * {x}",
-            "{k} units of the {e} weigh {r}.",
-        ),
-        (
-            "discount",
-            "price",
-            "What does the {e} cost after a {k}0 percent discount?",
-            "{x} * (1 - {k}0 / 100)",
-            "After the discount the {e} costs {r}.",
-        ),
-    ],
-    "person": [
-        ("age", "born", "How old was {e} in 2025?", "2025 - {x}", "{e} was {r} years old in 2025."),
-        ("metres", "height", "How tall is {e} in metres?", "{x} / 100", "{e} is {r} metres tall."),
-    ],
-    "place": [
-        (
-            "age",
-            "founded",
-            "How many years before 2025 was {e} founded?",
-            "2025 - {x}",
-            "{e} was founded {r} years before 2025.",
-        ),
-        (
-            "feet",
-            "elevation",
-            "What is the elevation of {e} in feet, at 3.28 feet per metre?",
-            "{x} * 3.28",
-            "{e} lies at {r} feet.",
-        ),
-        (
-            "grow",
-            "population",
-            "If {k}000 people moved to {e}, what would its population be?",
-            "{x} + {k}000",
-            "The population of {e} would be {r}.",
-        ),
-    ],
-    "event": [
-        (
-            "group",
-            "ticket",
-            "How much do {k} tickets for the {e} cost?",
-            "{k} * {x}",
-            "{k} tickets for the {e} cost {r}.",
-        ),
-        (
-            "since_first",
-            "first",
-            "How many years before 2025 was the first {e} held?",
-            "2025 - {x}",
-            "The first {e} was held {r} years before 2025.",
-        ),
-    ],
-    "route": [
-        ("return", "fare", "How much do {k} rides on the {e} cost?", "{k} * {x}", "{k} rides on the {e} cost {r}.")
-    ],
-}
-
-
-def entity(rng: random.Random, kind: str) -> str:
-    """A made-up name for an entity of document type ``kind``."""
-    if kind == "company":
-        return f"{_word(rng)} {rng.choice(COMPANY_KIND)}"
-    if kind == "product":
-        return f"{_word(rng)} {rng.choice('XKZRV')}{rng.randint(2, 9)}{rng.randint(0, 9)}0 {rng.choice(PRODUCT_KIND)}"
-    if kind == "person":
-        return _person(rng)
-    if kind == "place":
-        return _word(rng) + rng.choice(["ville", "burg", "ford", "mouth", "stead", " Falls", " Harbour"])
-    if kind == "event":
-        return f"{_word(rng)} {rng.choice(EVENT_KIND)}"
-    return f"{_word(rng)} {rng.choice(['Line', 'Express', 'Loop', 'Shuttle'])}"
 
 
 def value_text(rng: random.Random, fact: Fact, value: Any) -> str:
     """``value`` as a document states it: in one of the fact's unit forms, with or without separators."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        shown = _num(rng, value) if isinstance(value, int) and fact.name not in YEARS else str(value)
+        shown = number_text(rng, value) if isinstance(value, int) and fact.name not in YEARS else str(value)
         return rng.choice(fact.unit_forms).format(v=shown)
     return str(value)

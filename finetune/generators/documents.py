@@ -36,8 +36,10 @@ from finetune.generators.base import (
     not_found,
     plain,
 )
+from finetune.generators.document_computations import PAIRS, SINGLES
+from finetune.generators.document_names import entity
 from finetune.generators.document_near import NEAR
-from finetune.generators.document_types import PAIRS, SINGLES, TYPES, YEARS, Fact, entity, value_text
+from finetune.generators.document_types import TYPES, YEARS, Fact, value_text
 
 GENERATOR = "documents"
 HELDOUT_TYPES = ("route",)  # never in train

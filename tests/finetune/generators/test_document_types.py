@@ -7,7 +7,9 @@ import random
 
 import pytest
 
-from finetune.generators.document_types import PAIRS, SINGLES, TYPES, YEARS, entity, value_text
+from finetune.generators.document_computations import PAIRS, SINGLES
+from finetune.generators.document_names import entity
+from finetune.generators.document_types import TYPES, YEARS, value_text
 
 
 @pytest.mark.parametrize("kind", sorted(TYPES))
