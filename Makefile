@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
+.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -79,6 +79,14 @@ v4data: install
 
 finetune-v4: finetune-v3 v4data
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v4.yaml
+
+# Attempt 5 (issue 13): continue v4 on the short v5 repair mix (1 epoch = 52 steps of 8, ~15 min on 2 loaded
+# cores); writes adapters/v5-candidate. docs/v2-candidate.md has its card and whether it shipped.
+v5data: install
+	$(BIN)/python -m finetune.generators.mixer --mix v5 --out data/v5 --seed 0
+
+finetune-v5: finetune-v4 v5data
+	$(BIN)/qreact finetune --config finetune/configs/cpu-v5.yaml
 
 # The shipped adapter (v1), from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
 # pass 2 on a mix weighted to multi-step runs (~26 min). On a GPU host use finetune/configs/gpu-qlora.yaml.

@@ -39,6 +39,7 @@ from finetune.generators.base import (
 from finetune.generators.document_computations import PAIRS, SINGLES
 from finetune.generators.document_names import entity
 from finetune.generators.document_near import NEAR
+from finetune.generators.document_near_hard import HARD
 from finetune.generators.document_types import TYPES, YEARS, Fact, value_text
 
 GENERATOR = "documents"
@@ -133,6 +134,7 @@ def _results_naming(observation: str, name: str) -> list[str]:
 def _states_neighbour(observation: str, doc: Doc) -> bool:
     """Whether the target's result shows a neighbouring (``NEAR``) value: what makes the not-found hard."""
     near = {f.name for f in NEAR.get(doc.kind, {}).values()}
+    near |= {f.name for fs in HARD.get(doc.kind, {}).values() for f in fs}
     values = [str(v) for k, v in doc.values.items() if k in near]
     return any(v.lower() in part.lower() for part in _results_naming(observation, doc.name) for v in values)
 
@@ -142,10 +144,24 @@ def _answer(fact: Fact, name: str, value_text: str) -> str:
 
 
 # ``missing_near`` (the v4 mix): the asked field is absent but the document states a neighbouring one (``NEAR``:
-# founder for CEO); weights of the first seven types only (v2, v2b, v3) never draw it
-QUESTION_TYPES = ("copy", "single", "pair", "two", "compare", "missing_field", "missing_entity", "missing_near")
+# founder for CEO); weights of the first seven types only (v2, v2b, v3) never draw it. ``missing_near_hard``
+# and ``copy_near`` (the v5 mix; ``document_near_hard.HARD``): the buried / close-worded / same-unit
+# neighbours with the asked field absent (distractors stating it in the results) or stated beside them.
+QUESTION_TYPES = (
+    "copy",
+    "single",
+    "pair",
+    "two",
+    "compare",
+    "missing_field",
+    "missing_entity",
+    "missing_near",
+    "missing_near_hard",
+    "copy_near",
+)
 QUESTION_WEIGHTS = (22, 12, 8, 10, 8, 24, 16)  # the v2 candidate's mix
-NOT_FOUND_TYPES = ("missing_field", "missing_entity", "missing_near")
+NOT_FOUND_TYPES = ("missing_field", "missing_entity", "missing_near", "missing_near_hard")
+COPY_TYPES = ("copy", "copy_near")
 
 
 def one(rng: random.Random, split: str, weights: Sequence[float] = QUESTION_WEIGHTS) -> dict[str, Any]:
@@ -158,13 +174,15 @@ def one(rng: random.Random, split: str, weights: Sequence[float] = QUESTION_WEIG
     qtype = rng.choices(QUESTION_TYPES[: len(weights)], weights=weights)[0]
     if qtype == "missing_near" and kind not in NEAR:
         qtype = "missing_field"
+    if qtype in ("missing_near_hard", "copy_near") and kind not in HARD:
+        qtype = "missing_field" if qtype == "missing_near_hard" else "copy"
     if qtype == "single" and kind not in SINGLES or qtype == "pair" and kind not in PAIRS:
         qtype = "copy"
     if qtype in ("two", "compare") and kind == "person":
         qtype = "copy"
     facts = TYPES[kind]
     numeric = [f for f in facts.values() if isinstance(f.draw(random.Random(0)), int | float) and f.name not in YEARS]
-    max_results = rng.choice([1, 2, 2, 3, 3])
+    max_results = rng.choice([1, 2, 2, 3, 3]) if qtype != "missing_near_hard" else rng.choice([2, 3, 3])
     target = entity(rng, kind)
     other = entity(rng, kind)
     omit: set[str] = set()
@@ -173,7 +191,13 @@ def one(rng: random.Random, split: str, weights: Sequence[float] = QUESTION_WEIG
     if qtype == "missing_near":  # asked: a field with a neighbour; the document states the neighbour instead
         asked = facts[rng.choice(sorted(NEAR[kind]))]
         extra = [NEAR[kind][asked.name]]
-    if qtype in ("missing_field", "missing_near"):
+    if qtype in ("missing_near_hard", "copy_near"):  # one or two of the hard neighbours (+ v4's, sometimes)
+        asked = facts[rng.choice(sorted(HARD[kind]))]
+        near = list(HARD[kind][asked.name])
+        extra = rng.sample(near, rng.randint(1, min(2, len(near))))
+        if asked.name in NEAR.get(kind, {}) and rng.random() < 0.4:
+            extra.append(NEAR[kind][asked.name])
+    if qtype in ("missing_field", "missing_near", "missing_near_hard"):
         omit = {asked.name} | {f for f in facts if f != asked.name and rng.random() < 0.2}
     else:
         omit = {f for f in facts if rng.random() < 0.15}
@@ -190,10 +214,10 @@ def one(rng: random.Random, split: str, weights: Sequence[float] = QUESTION_WEIG
     elif qtype == "pair":
         pair = rng.choice(PAIRS[kind])
         needed = list(pair[1:3])
-    elif qtype == "copy":
+    elif qtype in COPY_TYPES:
         needed = [asked.name]
     if needed:
-        docs[0] = write_doc(rng, kind, target, omit - set(needed))
+        docs[0] = write_doc(rng, kind, target, omit - set(needed), extra if qtype == "copy_near" else ())
     for _ in range(rng.randint(1, 3)):  # same-type distractors: they share the fact words
         docs.append(write_doc(rng, kind, entity(rng, kind), set()))
     other_kind = rng.choice([t for t in TYPES if t != kind])
@@ -225,11 +249,11 @@ def _trajectory(
     facts = TYPES[kind]
     meta = {"doc_type": kind, "max_results": max_results, "question_type": qtype}
     template = f"{kind}:{qtype}"
-    if qtype in ("copy", *NOT_FOUND_TYPES):
+    if qtype in (*COPY_TYPES, *NOT_FOUND_TYPES):
         form_i, form = _ask(rng, asked, split)
         question = form.format(e=target)
         template += f":{asked.name}:{form_i}"
-        if qtype == "copy":
+        if qtype in COPY_TYPES:
             value_text = _find(draft, by_name[target], asked, rng)
             ending = Ending(
                 _answer(asked, target, value_text),
@@ -240,7 +264,7 @@ def _trajectory(
             obs = draft.act(f"I need to find {asked.label} of {target}.", SEARCH_NAME, _query(rng, target, asked))
             if qtype == "missing_entity" and target.lower() in obs.lower():
                 raise Rejected("the missing entity is named in the observation")
-            if qtype == "missing_near" and not _states_neighbour(obs, by_name[target]):
+            if qtype in ("missing_near", "missing_near_hard") and not _states_neighbour(obs, by_name[target]):
                 raise Rejected("the neighbouring fact is not in the observation")
             if rng.random() < 0.3:  # a second, different search before giving up (<= 2 searches)
                 draft.act(

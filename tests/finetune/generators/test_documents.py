@@ -11,6 +11,7 @@ import pytest
 from agent.prompt import NOT_FOUND_THOUGHT, not_found_answer
 from finetune.generators import documents
 from finetune.generators.document_near import NEAR
+from finetune.generators.document_near_hard import HARD
 from finetune.generators.document_types import TYPES
 from finetune.scoring import is_correct, parse_numbers
 from tests.finetune.generators.conftest import draw_rows
@@ -107,3 +108,50 @@ def test_every_near_miss_neighbour_belongs_to_a_field_of_its_type() -> None:
         assert set(fields) <= set(TYPES[kind]) and not set(f.name for f in fields.values()) & set(TYPES[kind])
         doc = documents.write_doc(random.Random(1), kind, "Velmora", set(fields), list(fields.values()))
         assert set(doc.values) == (set(TYPES[kind]) - set(fields)) | {f.name for f in fields.values()}
+
+
+def _states(fact: Any, observation: str) -> bool:
+    forms = [re.escape(s.rstrip(".")).replace(r"\{e\}", ".+").replace(r"\{v\}", ".+") for s in fact.says]
+    forms.append(re.escape(f"- {fact.listed}:"))
+    return any(re.search(f, observation, re.IGNORECASE) for f in forms)
+
+
+def test_hard_near_miss_rows_bury_a_neighbour_beside_distractors_and_end_not_found() -> None:
+    """``missing_near_hard`` (the v5 weights): the asked field absent, a ``HARD`` neighbour stated, 2-3 results."""
+    weights = (0, 0, 0, 0, 0, 0, 0, 0, 1)
+    rows = draw_rows(lambda rng: documents.one(rng, "train", weights), 12, "docs-hard")
+    for row in rows:
+        assert row["kind"] == "doc_missing_near_hard" and not row["answerable"]
+        assert row["final_answer"] == not_found_answer(row["question"])
+        assert row["meta"]["max_results"] in (2, 3) and 1 <= len(row["steps"]) <= 2
+        kind, asked = row["meta"]["doc_type"], row["meta"]["template"].split(":")[2]
+        first = row["steps"][0]["observation"]
+        shown = [*HARD[kind][asked], *([NEAR[kind][asked]] if asked in NEAR.get(kind, {}) else [])]
+        assert any(_states(near, first) for near in shown), (asked, first)  # v4's neighbour joins 40 % of them
+
+
+def test_copy_near_rows_read_the_stated_field_beside_its_hard_neighbours() -> None:
+    """``copy_near``: the same documents with the field stated: the answer is the field, never not-found."""
+    weights = (0, 0, 0, 0, 0, 0, 0, 0, 0, 1)
+    rows = draw_rows(lambda rng: documents.one(rng, "train", weights), 12, "docs-copy-near")
+    for row in rows:
+        assert row["kind"] == "doc_copy_near" and row["answerable"]
+        assert NOT_FOUND_THOUGHT not in row["final_log"]
+        assert is_correct(row["final_answer"], row["answer"], row.get("rel_tol"))
+        kind, asked = row["meta"]["doc_type"], row["meta"]["template"].split(":")[2]
+        assert any(_states(near, row["steps"][0]["observation"]) for near in HARD[kind][asked])
+
+
+def test_eight_weights_never_draw_the_v5_kinds() -> None:
+    weights = (1, 1, 1, 1, 1, 1, 1, 1)
+    rows = draw_rows(lambda rng: documents.one(rng, "train", weights), 30, "docs-eight")
+    assert not {"doc_missing_near_hard", "doc_copy_near"} & {r["kind"] for r in rows}
+
+
+def test_every_hard_neighbour_is_a_new_fact_of_a_field_of_its_type() -> None:
+    near_names = {f.name for fields in NEAR.values() for f in fields.values()}
+    for kind, fields in HARD.items():
+        assert set(fields) <= set(TYPES[kind])
+        names = [f.name for fs in fields.values() for f in fs]
+        assert len(names) == len(set(names)) and not set(names) & (set(TYPES[kind]) | near_names)
+        assert all(not f.asks for fs in fields.values() for f in fs)  # never asked: always a decoy

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from finetune.generators import mixer
 from finetune.generators.gold_set import ACCEPTANCE_QUESTION
@@ -75,8 +78,8 @@ def test_v4_balances_ratio_and_difference_and_draws_each_korean_name_three_times
     cfg = mixer.MixConfig.preset("v4")
     assert cfg.gold_counts is not None
     assert cfg.gold_counts["population_ratio"] == cfg.gold_counts["population_difference"] >= 60
-    docs = dict(zip(mixer.documents.QUESTION_TYPES, cfg.document_weights, strict=True))
-    share = sum(docs[t] for t in mixer.documents.NOT_FOUND_TYPES) / sum(docs.values())
+    docs = dict(zip(mixer.documents.QUESTION_TYPES, cfg.document_weights, strict=False))  # 8: no v5 types
+    share = sum(docs.get(t, 0) for t in mixer.documents.NOT_FOUND_TYPES) / sum(docs.values())
     assert 0.22 <= share <= 0.3 and docs["missing_near"] > docs["missing_field"]
     cfg.cache_dir = gen_cache
     cfg.train_counts = {"korean_name_rows": 3 * len(mixer.korean.KO_NAMES) + 5}  # more than the list holds
@@ -85,3 +88,30 @@ def test_v4_balances_ratio_and_difference_and_draws_each_korean_name_three_times
     searched = [r["steps"][0]["tool_input"].removeprefix("region of ") for r in rows]
     assert len(rows) == 3 * len(mixer.korean.KO_NAMES)  # every name, NAME_ROWS times, then the list is spent
     assert all(searched.count(n) == 3 for n in set(searched))
+
+
+def test_v5_replays_the_v4_mix_stratified_then_draws_hard_not_found_documents(
+    gen_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = mixer.MixConfig.preset("v5")
+    docs = dict(zip(mixer.documents.QUESTION_TYPES, cfg.document_weights, strict=True))
+    share = sum(docs[t] for t in mixer.documents.NOT_FOUND_TYPES) / sum(docs.values())
+    assert share >= 0.5 and docs["missing_near_hard"] > docs["missing_near"] and docs["copy_near"] > 0
+    assert cfg.replay is not None and cfg.replay[0] == "v4"
+    # a small v4 mix to replay from (the preset reads the module's counts when it is called)
+    monkeypatch.setattr(mixer, "V4_TRAIN_COUNTS", {"gold": 8, "documents": 8, "negatives": 4, "arithmetic": 4})
+    monkeypatch.setattr(mixer, "V4_GOLD_COUNTS", {"population_ratio": 4, "population_difference": 4})
+    v4 = mixer.MixConfig.preset("v4")
+    v4.cache_dir, v4.dev_counts, v4.heldout_counts = gen_cache, {}, {}
+    v4_train = mixer.generate(v4)["train"]
+    cfg.cache_dir, cfg.replay = gen_cache, ("v4", 12)
+    cfg.train_counts = {"documents": 10, "negatives": 3}
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    rows = mixer.generate(cfg)["train"]
+    replayed = [r for r in rows if r["meta"].get("replay") == "v4"]
+    assert {r["question"] for r in replayed} <= {r["question"] for r in v4_train}
+    families = Counter(r["meta"]["generator"] for r in replayed)  # 24 rows: gold 8, documents 8, 4, 4 -> half
+    assert families == {"gold": 4, "documents": 4, "negatives": 2, "arithmetic": 2}
+    fresh = [r for r in rows if "replay" not in r["meta"]]
+    assert Counter(r["meta"]["generator"] for r in fresh) == {"documents": 10, "negatives": 3}
+    assert len({r["question"] for r in rows}) == len(rows) == 25
