@@ -18,7 +18,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from finetune.generators.document_near import CITY, COMPANY_KIND, ROLE, Fact, number_text, person, word
+from finetune.generators.document_names import CITY, COMPANY_KIND, ROLE, number_text, person, word
+from finetune.generators.document_types import Fact
 
 
 def _year(r: random.Random) -> str:
