@@ -58,3 +58,4 @@ class LlamaCppConfig:
     startup_timeout_s: float = 120.0  # a server (or a swap's new server) must answer /health within this
     merge_lora: bool = True  # serve adapters merged into a copy of the GGUF (faster decode), not with --lora
     speculative: bool = False  # n-gram speculative decoding (the same greedy text; slower on an idle 2-core CPU)
+    head_type: str | None = None  # the served file's embedding/output head: q8_0, q5_0, q4_1, q4_0; None: the base's

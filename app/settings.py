@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="llama.cpp: n-gram speculative decoding (drafts copied from the prompt, checked in one "
         "batch; the same greedy text; measured 7 % slower per /ask on an idle 2-core CPU, so off by default)",
     )
+    engine_head_type: Literal["q8_0", "q5_0", "q4_1", "q4_0"] = Field(
+        "q8_0",
+        description="llama.cpp: the type of the embedding/output head in the served GGUF (requantized from the "
+        "shipped Q8_0 at start and at activation, cached by content; a float head is kept)",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the local model runs")
     quantize: Literal["auto", "none", "4bit"] = Field(
         "auto", description="'auto': 4-bit NF4 on CUDA, none on CPU; '4bit' forces bitsandbytes NF4"

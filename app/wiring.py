@@ -75,6 +75,7 @@ def llamacpp_config(settings: Settings) -> LlamaCppConfig:
         max_new_tokens=settings.max_new_tokens,
         merge_lora=settings.engine_merge,
         speculative=settings.engine_speculative,
+        head_type=settings.engine_head_type,
     )
 
 

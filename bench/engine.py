@@ -7,8 +7,10 @@ What runs, each stack in its own process (so its peak RSS is its own):
 
 - **llama-bench** (the engine's own build) on the embedded Q4_K_M GGUF: prefill (``-p``) and decode
   (``-n``) tokens/s, ``--threads`` threads. It cannot load a LoRA.
-  Also on the merged GGUF (the shipped adapter merged in, ``agent.backends.llamacpp_merge``; the merge
-  is timed from scratch in an empty folder: what a hot swap pays).
+  Also on the file the engine serves (the shipped adapter merged in, the head in
+  ``QREACT_ENGINE_HEAD_TYPE``: ``agent.backends.llamacpp_merge``; the merge is timed from scratch in
+  an empty folder: what a hot swap pays), so the engine's decode is compared with llama.cpp on the
+  same model and on the same file; and on the merge with the shipped Q8_0 head.
 - **llama-server** started by hand on the same GGUF, base and with the shipped adapter as
   ``--lora``, and on the merged GGUF: its own ``timings`` (prompt and predicted tokens per second).
 - **engine**: qreact's ``LlamaCppChatModel`` as the service builds it (``app.wiring``: the adapter
@@ -23,7 +25,8 @@ What runs, each stack in its own process (so its peak RSS is its own):
 - **first start**: each stack from an empty cache directory (GGUF join or GGUF→fp32 conversion,
   adapter conversion and, on the engine, merge; model up), wall time.
 
-Peak RSS: the worker's own ``ru_maxrss`` plus, for the engine, its llama-server's ``VmHWM``.
+Peak RSS: each process's ``VmHWM`` from ``/proc`` (the worker's own and, for the engine, its
+llama-server's): it starts fresh at exec, where ``ru_maxrss`` keeps the parent's peak across fork + exec.
 Writes bench/results/engine_cpu.{json,md}.
 """
 
@@ -32,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -59,6 +61,7 @@ DECODE_TOKENS = 128
 
 
 def _settings(cache_dir: Path | None, engine: str, threads: int, speculative: bool = True) -> Any:
+    """The service's settings (its environment: ``QREACT_ENGINE_HEAD_TYPE`` etc.) for one stack."""
     from agent.backends.llama_server import engine_dir
     from agent.config import default_cache_dir
     from app.settings import Settings
@@ -85,7 +88,8 @@ def _hwm_mb(pid: int | None) -> float:
 
 
 def _self_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak (VmHWM: not the parent's, which ``ru_maxrss`` inherits through fork + exec)."""
+    return _hwm_mb(os.getpid())
 
 
 # ------------------------------------------------------------------------------------------ a worker
@@ -140,7 +144,8 @@ def worker(stack: str, args: argparse.Namespace) -> dict[str, Any]:
     server = getattr(model, "_server", None)
     if server is not None:  # what the engine serves: the merged GGUF or the base + --lora
         result["served"] = {"model": server.spec.model.name, "lora": server.spec.lora is not None,
-                            "speculative": server.spec.speculative}  # fmt: skip
+                            "speculative": server.spec.speculative, "head_type": settings.engine_head_type,
+                            "size_mb": round(server.spec.model.stat().st_size / 1e6)}  # fmt: skip
     if args.first_start_only:
         result["peak_rss_mb"] = round(_self_peak_mb() + _hwm_mb(getattr(model, "server_pid", None)), 0)
         return result
@@ -244,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-tokens", type=int, default=200, help="llama-bench's prefill length")
     parser.add_argument("--repeats", type=int, default=3, help="llama-bench repetitions")
     parser.add_argument("--no-first-start", dest="first_start", action="store_false")
+    parser.add_argument("--no-speculation", dest="speculation", action="store_false",
+                        help="skip the engine run with n-gram speculation (off by default in the service)")
+    parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the torch path")
     parser.add_argument("--worker", choices=["engine", "engine-nospec", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
@@ -269,28 +277,40 @@ def main(argv: list[str] | None = None) -> int:
     from agent.backends.llamacpp_merge import merge_lora
 
     lora = convert_adapter(default_adapter_dir(), config)
+    head = config.head_type
     with tempfile.TemporaryDirectory(prefix="qreact-merge-") as fresh:  # a merge from scratch: what a hot swap pays
         started = time.perf_counter()
-        merge_lora(config.model_gguf, lora, engine_dir, fresh, args.threads)
+        merge_lora(config.model_gguf, lora, engine_dir, fresh, args.threads, head_type=head)
         results["merge_s"] = round(time.perf_counter() - started, 1)
-    merged = merge_lora(config.model_gguf, lora, engine_dir, config.cache_dir, args.threads)
-    results["llama_bench_merged"] = llama_bench(engine_dir, merged, args.threads, args.prompt_tokens, args.repeats)
+    served = merge_lora(config.model_gguf, lora, engine_dir, config.cache_dir, args.threads, head_type=head)
+    merged = merge_lora(config.model_gguf, lora, engine_dir, config.cache_dir, args.threads)  # the shipped head
+    results["head_type"] = head
+    results["served_gguf"] = {"name": served.name, "size_mb": round(served.stat().st_size / 1e6)}
+    results["llama_bench_served"] = llama_bench(engine_dir, served, args.threads, args.prompt_tokens, args.repeats)
+    results["llama_bench_merged"] = (
+        results["llama_bench_served"] if merged == served
+        else llama_bench(engine_dir, merged, args.threads, args.prompt_tokens, args.repeats)
+    )  # fmt: skip
     results["llama_server"] = raw_server(engine_dir, config.model_gguf, None, args.threads, prompt)
     results["llama_server_lora"] = raw_server(engine_dir, config.model_gguf, lora, args.threads, prompt)
-    results["llama_server_merged"] = raw_server(engine_dir, merged, None, args.threads, prompt)
-    results["engine"] = _spawn(args, "engine", [])
+    results["llama_server_merged"] = raw_server(engine_dir, served, None, args.threads, prompt)
+    results["engine"] = _spawn(args, "engine", []) if args.speculation else None
     results["engine_nospec"] = _spawn(args, "engine-nospec", [])
-    results["torch"] = _spawn(args, "torch", [])
+    results["torch"] = _spawn(args, "torch", []) if args.torch else None
     if args.first_start:
-        for stack in ("engine", "torch"):
+        for stack in ("engine-nospec", "torch") if args.torch else ("engine-nospec",):
             with tempfile.TemporaryDirectory(prefix=f"qreact-first-{stack}-") as empty:
-                results[f"first_start_{stack}"] = _spawn(args, stack, ["--cache-dir", empty, "--first-start-only"])
+                extra = ["--cache-dir", empty, "--first-start-only"]
+                results[f"first_start_{stack.split('-')[0]}"] = _spawn(args, stack, extra)
     results["environment_after"] = environment("cpu")
-    results["ask"] = {s: summarize_ask(results[s]["p1"]) for s in ("engine", "engine_nospec", "torch")}
-    results["p1_answers"] = agreement(results["engine"]["p1"], results["torch"]["p1"])
-    results["spec_answers"] = agreement(results["engine"]["p1"], results["engine_nospec"]["p1"])
-    if args.dev:
-        results["dev_answers"] = agreement(results["engine"]["dev"], results["torch"]["dev"])
+    stacks = [s for s in ("engine", "engine_nospec", "torch") if results[s] is not None]
+    results["ask"] = {s: summarize_ask(results[s]["p1"]) for s in stacks}
+    if results["torch"] is not None:
+        results["p1_answers"] = agreement(results["engine_nospec"]["p1"], results["torch"]["p1"])
+        if args.dev:
+            results["dev_answers"] = agreement(results["engine_nospec"]["dev"], results["torch"]["dev"])
+    if results["engine"] is not None:
+        results["spec_answers"] = agreement(results["engine"]["p1"], results["engine_nospec"]["p1"])
     write_results("engine_cpu", results, "")  # the numbers first, whatever the rendering does
     write_results("engine_cpu", results, render_markdown(results))
     say((REPO_ROOT / "bench" / "results" / "engine_cpu.md").read_text())
@@ -299,61 +319,73 @@ def main(argv: list[str] | None = None) -> int:
 
 def render_markdown(r: dict[str, Any]) -> str:
     e, n, t, lb = r["engine"], r["engine_nospec"], r["torch"], r["llama_bench"]
-    lbm, ls, ll, lm = r["llama_bench_merged"], r["llama_server"], r["llama_server_lora"], r["llama_server_merged"]
-    ask = r["ask"]
+    lbs, lbm = r["llama_bench_served"], r["llama_bench_merged"]
+    ls, ll, lm = r["llama_server"], r["llama_server_lora"], r["llama_server_merged"]
+    ask, head = r["ask"], r.get("head_type") or "the base's"
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}×" if b else "n/a"
 
-    def speed(name: str, row: dict[str, Any]) -> list[Any]:
-        return [name, row["decode_tok_s"], row["prefill_tok_s"], ratio(row["decode_tok_s"], lb["decode_tok_s"])]
+    def speed(name: str, row: dict[str, Any] | None) -> list[Any] | None:
+        if row is None:
+            return None
+        decode = row["decode_tok_s"]
+        return [name, decode, row["prefill_tok_s"], ratio(decode, lb["decode_tok_s"]),
+                ratio(decode, lbs["decode_tok_s"])]  # fmt: skip
 
+    stacks = [(label, row) for label, row in (("engine + speculation", e), ("engine (the default)", n), ("torch", t))
+              if row is not None]  # fmt: skip
+    keys = {"engine + speculation": "engine", "engine (the default)": "engine_nospec", "torch": "torch"}
     ask_rows = [
-        ["/ask median, {} questions (s)".format(ask["engine"]["questions"]), "median_s"],
+        ["/ask median, {} questions (s)".format(ask["engine_nospec"]["questions"]), "median_s"],
         ["/ask p95 (s)", "p95_s"],
         ["P1 accuracy", "accuracy"],
+    ]
+    first = {"engine (the default)": r.get("first_start_engine"), "torch": r.get("first_start_torch")}
+    served = r.get("served_gguf", {})
+    speed_rows = [
+        speed("llama-bench, the shipped GGUF (base; it cannot load a LoRA)", lb),
+        speed(f"llama-bench, **the served file** (base + LoRA merged, head {head}; {served.get('size_mb')} MB)", lbs),
+        speed("llama-bench, the merge with the shipped Q8_0 head", lbm) if lbm != lbs else None,
+        speed("llama-server by hand, base", ls),
+        speed("llama-server by hand, base + LoRA at run time (--lora)", ll),
+        speed("llama-server by hand, the served file", lm),
+        speed("**qreact engine**, the served file, plain decode (the default)", n),
+        speed("qreact engine + n-gram speculation (QREACT_ENGINE_SPECULATIVE=true): *effective*", e),
+        speed("qreact torch path (fp32 lean forward, merged LoRA)", t),
     ]
     lines = [
         "# The llama.cpp engine vs the torch path vs llama.cpp (issue 16)\n",
         env_markdown(r["environment"]),
         f"Load at the end: {r['environment_after'].get('load_avg_1m')}. {r['threads']} threads everywhere; "
         f"GGUF `{Path(r['gguf']).name}`; adapter `default` everywhere but the base rows; the engine serves it "
-        f"merged into a copy of the GGUF (`{e.get('served', {}).get('model')}`, adapted layers Q8_0; merge "
-        f"{r.get('merge_s')} s from scratch, cached by content). Command: `python -m bench.engine`.\n",
+        f"merged into a copy of the GGUF (`{served.get('name')}`: adapted layers Q8_0, embedding/output head "
+        f"{head}; merge {r.get('merge_s')} s from scratch, cached by content). Command: `python -m bench.engine`.\n",
         "## Speed\n",
         md_table(
-            ["stack", "decode tok/s", "prefill tok/s", "decode vs llama-bench (base)"],
-            [
-                speed("llama-bench, base GGUF (no LoRA possible)", lb),
-                speed("llama-bench, merged GGUF (base + LoRA, adapted layers Q8_0)", lbm),
-                speed("llama-server by hand, base", ls),
-                speed("llama-server by hand, base + LoRA at run time (--lora)", ll),
-                speed("llama-server by hand, merged GGUF", lm),
-                speed("**qreact engine**, merged, plain decode (the default)", n),
-                speed("qreact engine, merged + n-gram speculation (QREACT_ENGINE_SPECULATIVE=true): *effective*", e),
-                speed("qreact torch path (fp32 lean forward, merged LoRA)", t),
-            ],
-        ),
+            ["stack", "decode tok/s", "prefill tok/s", "decode vs llama-bench, shipped GGUF",
+             "decode vs llama-bench, served file"],
+            [row for row in speed_rows if row is not None],
+        ),  # fmt: skip
         "\nThe engine rows are measured through the service's client: a 128-token greedy generation whose "
         "prompt is cached (tokens / wall time), then a fresh prompt (prompt tokens / time to the first token). "
         "With speculation the decode figure is *effective*: tokens per second of wall time, drafts checked "
         "in batches; llama.cpp's own decode speed per sequential step is the plain row.\n",
         "## /ask on the P1 mix, memory, load time\n",
         md_table(
-            ["", "engine + speculation", "engine (default: no speculation)", "torch"],
-            [[label, ask["engine"][key], ask["engine_nospec"][key], ask["torch"][key]] for label, key in ask_rows]
+            ["", *(label for label, _ in stacks)],
+            [[label, *(ask[keys[s]][key] for s, _ in stacks)] for label, key in ask_rows]
             + [
-                ["peak RSS, service (+ llama-server) (MB)", e["peak_rss_mb"], n["peak_rss_mb"], t["peak_rss_mb"]],
-                ["model load, warm cache (s)", e["load_s"], n["load_s"], t["load_s"]],
+                ["peak RSS (VmHWM), Python + llama-server (MB)", *(row["peak_rss_mb"] for _, row in stacks)],
+                ["model load, warm cache (s)", *(row["load_s"] for _, row in stacks)],
                 *(
-                    [["first start, empty cache (s)", r["first_start_engine"]["load_s"], "",
-                      r["first_start_torch"]["load_s"]]]
+                    [["first start, empty cache (s)", *((first.get(s) or {}).get("load_s", "") for s, _ in stacks)]]
                     if "first_start_engine" in r else []
                 ),
             ],
         ),  # fmt: skip
-        f"\nEngine peak RSS: Python {e.get('python_peak_rss_mb')} MB + llama-server "
-        f"{e.get('server_peak_rss_mb')} MB.\n",
+        f"\nEngine peak RSS (VmHWM): Python {n.get('python_peak_rss_mb')} MB + llama-server "
+        f"{n.get('server_peak_rss_mb')} MB.\n",
     ]
     for key, title in (("p1_answers", "P1 mix"), ("dev_answers", "dev set")):
         if key in r:

@@ -62,7 +62,7 @@ from agent.backends.llama_server import (
     sse_events,
     stop_all,
 )
-from agent.backends.llamacpp_merge import MergeError, merge_lora
+from agent.backends.llamacpp_merge import MergeError, merge_lora, quantize_head
 from agent.backends.text import GenerationResult, find_stop, stop_holdback
 from agent.config import LlamaCppConfig
 
@@ -103,6 +103,7 @@ class LlamaCppChatModel(TextChatModel):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one generation at a time; swaps wait
     _swap_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one swap at a time
     _adapters: dict[str, ServedAdapter] = PrivateAttr(default_factory=dict)
+    _base: Path | None = PrivateAttr(default=None)  # the served base: the GGUF, or its copy with the head requantized
     _finalizer: Any = PrivateAttr(default=None)
     _closed: bool = PrivateAttr(default=False)
 
@@ -147,10 +148,30 @@ class LlamaCppChatModel(TextChatModel):
         server = self._server
         return server.process.pid if server is not None and server.process is not None else None
 
+    def served_base(self) -> Path:
+        """The GGUF the base model is served from: ``model_gguf`` with its head in ``config.head_type``
+        (prepared once, cached by content), or ``model_gguf`` itself when that cannot be made."""
+        if self._base is None:
+            config = self.config
+            try:
+                self._base = quantize_head(config.model_gguf, config.head_type, config.engine_dir, config.cache_dir,
+                                           config.threads)  # fmt: skip
+            except MergeError as exc:
+                logger.warning("serving %s with its own head: %s", config.model_gguf.name, exc)
+                self._base = config.model_gguf
+        return self._base
+
     def _start_for(self, adapter: ServedAdapter | None) -> LlamaServer:
         """A server for ``adapter`` (None: the base): its merged GGUF, else the base with ``--lora``."""
         if adapter is None:
-            return self._start(self.config.model_gguf, None)
+            base = self.served_base()
+            if base == self.config.model_gguf:
+                return self._start(base, None)
+            try:
+                return self._start(base, None)
+            except EngineError as exc:
+                logger.warning("%s did not serve (%s); serving %s", base.name, exc, self.config.model_gguf.name)
+                return self._start(self.config.model_gguf, None)
         if adapter.merged is not None:
             try:
                 return self._start(adapter.merged, None)
@@ -330,7 +351,8 @@ class LlamaCppChatModel(TextChatModel):
         merged = None
         if config.merge_lora:
             try:
-                merged = merge_lora(config.model_gguf, lora, config.engine_dir, config.cache_dir, config.threads)
+                merged = merge_lora(config.model_gguf, lora, config.engine_dir, config.cache_dir, config.threads,
+                                    head_type=config.head_type)  # fmt: skip
             except MergeError as exc:
                 logger.warning("adapter %r: %s; it is applied at run time (--lora) instead", name, exc)
         adapter = ServedAdapter(lora=lora, merged=merged, folder=str(path))

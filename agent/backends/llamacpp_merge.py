@@ -23,11 +23,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import mmap
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.backends.gguf import file_lock
@@ -38,6 +41,8 @@ EXPORT_BINARY = "llama-export-lora"
 QUANTIZE_BINARY = "llama-quantize"
 MERGE_TIMEOUT_S = 900.0  # both steps together; ~20 s for Gemma-3-270M on 2 idle cores
 MERGED_TYPE = "Q8_0"  # adapted tensors of a quantized base: fine enough to keep the LoRA's change
+HEAD_TENSORS = ("token_embd.weight", "output.weight")  # the embedding and the output layer (Gemma: one, tied)
+HEAD_TYPES = ("q8_0", "q5_0", "q4_1", "q4_0")  # blocks of 32: K-quants need rows of 256 (Gemma-3-270M: 640)
 FLOAT_TYPES = frozenset({"F32", "F16", "BF16", "F64"})
 
 
@@ -70,25 +75,77 @@ def file_digest(path: Path) -> str:
     return _sha256_cached(path.resolve(), stat.st_size, stat.st_mtime_ns)
 
 
-def merged_path(model_gguf: Path, lora_gguf: Path, cache_dir: str | Path) -> Path:
-    """Where the merge of ``lora_gguf`` into ``model_gguf`` is cached (named by both files' contents)."""
-    digest = hashlib.sha256(f"{file_digest(model_gguf)}:{file_digest(lora_gguf)}".encode()).hexdigest()
+def served_path(model_gguf: Path, lora_gguf: Path | None, cache_dir: str | Path, head_type: str | None = None) -> Path:
+    """Where the served copy of ``model_gguf`` (``lora_gguf`` merged in, the head in ``head_type``) is cached,
+    named by the files' contents and the head type."""
+    parts = [file_digest(model_gguf)] + ([file_digest(lora_gguf)] if lora_gguf is not None else [])
+    parts += [f"head={head_type.upper()}"] if head_type else []  # no head type: the name merges always had
+    digest = hashlib.sha256(":".join(parts).encode()).hexdigest()
     return Path(cache_dir).expanduser() / "engine" / "merged" / f"{digest[:24]}.gguf"
 
 
+_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value types
+_STRING, _ARRAY = 8, 9
+
+
 def tensor_types(gguf_file: Path) -> dict[str, str]:
-    """Each tensor's type name in a GGUF (``Q4_K``, ``F16``, …)."""
-    from gguf import GGUFReader
+    """Each tensor's type name in a GGUF (``Q4_K``, ``F16``, …), read from its header only.
 
-    return {t.name: t.tensor_type.name for t in GGUFReader(gguf_file).tensors}
+    gguf's ``GGUFReader`` parses every metadata value into numpy arrays (Gemma's 262k-token vocabulary:
+    ~12 s); this skips the values and reads the tensor table (~0.1 s). GGUF v2/v3 layout."""
+    from gguf.constants import GGMLQuantizationType
+
+    with gguf_file.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if data[:4] != b"GGUF":
+            raise MergeError(f"{gguf_file.name} is not a GGUF file")
+        version, n_tensors, n_kv = struct.unpack_from("<IQQ", data, 4)
+        if version < 2:
+            raise MergeError(f"{gguf_file.name}: GGUF version {version} is not supported")
+        at = 24
+
+        def skip_value(kind: int, at: int) -> int:
+            if kind == _STRING:
+                return at + 8 + struct.unpack_from("<Q", data, at)[0]
+            if kind == _ARRAY:
+                item, count = struct.unpack_from("<IQ", data, at)
+                at += 12
+                if item in _SCALAR_SIZES:
+                    return at + count * _SCALAR_SIZES[item]
+                for _ in range(count):
+                    at = skip_value(item, at)
+                return at
+            return at + _SCALAR_SIZES[kind]
+
+        try:
+            for _ in range(n_kv):
+                at += 8 + struct.unpack_from("<Q", data, at)[0]  # the key
+                at = skip_value(struct.unpack_from("<I", data, at)[0], at + 4)
+            types = {}
+            for _ in range(n_tensors):
+                length = struct.unpack_from("<Q", data, at)[0]
+                name = data[at + 8 : at + 8 + length].decode()
+                n_dims = struct.unpack_from("<I", data, at + 8 + length)[0]
+                at += 8 + length + 4 + 8 * n_dims
+                kind = struct.unpack_from("<I", data, at)[0]
+                at += 4 + 8  # the type, the data offset
+                types[name] = GGMLQuantizationType(kind).name
+        except (struct.error, KeyError, ValueError, UnicodeDecodeError) as exc:
+            raise MergeError(f"{gguf_file.name}: unreadable GGUF header ({exc})") from None
+    return types
 
 
-def merged_types(base: dict[str, str], exported: dict[str, str]) -> dict[str, str]:
-    """The types the merged file gets: ``MERGED_TYPE`` for an adapted tensor (export-lora changed its type)
-    that the base holds quantized, the base's type for every other tensor."""
-    return {
+def merged_types(base: dict[str, str], exported: dict[str, str] | None = None, head_type: str | None = None
+                 ) -> dict[str, str]:  # fmt: skip
+    """The types the served file gets: ``MERGED_TYPE`` for an adapted tensor (export-lora changed its type)
+    that the base holds quantized; ``head_type`` for the head (``HEAD_TENSORS``) when the base holds it
+    quantized; the base's type for every other tensor (and for every float tensor)."""
+    exported = exported if exported is not None else base
+    wanted = {
         name: MERGED_TYPE if exported[name] != kind and kind not in FLOAT_TYPES else kind for name, kind in base.items()
     }
+    if head_type:
+        wanted |= {n: head_type.upper() for n in HEAD_TENSORS if n in base and base[n] not in FLOAT_TYPES}
+    return wanted
 
 
 def _run(command: list[str], log: Path, timeout_s: float) -> None:
@@ -107,51 +164,87 @@ def _run(command: list[str], log: Path, timeout_s: float) -> None:
         raise MergeError(f"{Path(command[0]).name} failed (exit {done.returncode}): {tail}")
 
 
-def merge_lora(
-    model_gguf: Path, lora_gguf: Path, engine_dir: Path, cache_dir: str | Path, threads: int = 2,
-    timeout_s: float = MERGE_TIMEOUT_S,
-) -> Path:  # fmt: skip
-    """The base GGUF with ``lora_gguf`` merged in, each tensor in the base's type; cached by content."""
-    if not merge_installed(engine_dir):
-        raise MergeError(f"{EXPORT_BINARY} / {QUANTIZE_BINARY} are not built in {engine_dir} (make engine)")
-    out = merged_path(model_gguf, lora_gguf, cache_dir)
+def _quantize(bin_dir: Path, source: Path, wanted: dict[str, str], work: Path, threads: int, log: Path,
+              timeout_s: float) -> Path:  # fmt: skip
+    """``source`` rewritten with exactly the tensor types ``wanted`` (a tensor already in its type is copied)."""
+    types_file = work / "tensor-types.txt"  # one anchored pattern per tensor: exactly these types
+    types_file.write_text("".join(f"^{name.replace('.', '[.]')}$={kind}\n" for name, kind in wanted.items()))
+    result = work / "served.gguf"
+    _run([str(bin_dir / QUANTIZE_BINARY), "--allow-requantize", "--tensor-type-file", str(types_file), str(source),
+          str(result), MERGED_TYPE, str(threads)], log, timeout_s)  # fmt: skip
+    written = tensor_types(result)
+    if written != wanted:
+        wrong = sorted(n for n in wanted if written.get(n) != wanted[n])
+        raise MergeError(f"llama-quantize wrote other tensor types than asked for {wrong[:3]}")
+    return result
+
+
+def _build(out: Path, what: str, make: Callable[[Path, Path], Path]) -> Path:
+    """``out`` (cached), else ``make(work, log)``'s file renamed to it: once across processes, nothing left
+    behind on failure (``MergeError``)."""
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(out.parent / f".{out.stem}.lock"):  # two processes merging the same pair merge once
+    with file_lock(out.parent / f".{out.stem}.lock"):  # two processes preparing the same file do it once
         if out.is_file():
             return out
         started = time.perf_counter()
-        deadline = time.monotonic() + timeout_s
         work = Path(tempfile.mkdtemp(prefix=".merge-", dir=out.parent))  # same file system: the rename is atomic
-        log = work / "merge.log"
         try:
-            mixed = work / "mixed.gguf"
-            bin_dir = engine_dir / "bin"
-            _run([str(bin_dir / EXPORT_BINARY), "-m", str(model_gguf), "--lora", str(lora_gguf),
-                  "-o", str(mixed), "-t", str(threads)], log, deadline - time.monotonic())  # fmt: skip
-            base, exported = tensor_types(model_gguf), tensor_types(mixed)
-            if exported.keys() != base.keys():
-                raise MergeError("llama-export-lora wrote other tensors than the base GGUF holds")
-            wanted = merged_types(base, exported)
-            if wanted == exported:  # nothing quantized was adapted (a float base): export-lora's file is final
-                result = mixed
-            else:
-                types_file = work / "tensor-types.txt"  # one anchored pattern per tensor: exactly these types
-                types_file.write_text("".join(f"^{name.replace('.', '[.]')}$={kind}\n"
-                                              for name, kind in wanted.items()))  # fmt: skip
-                result = work / "merged.gguf"
-                _run([str(bin_dir / QUANTIZE_BINARY), "--tensor-type-file", str(types_file), str(mixed),
-                      str(result), MERGED_TYPE, str(threads)], log, deadline - time.monotonic())  # fmt: skip
-                written = tensor_types(result)
-                if written != wanted:
-                    wrong = sorted(n for n in wanted if written.get(n) != wanted[n])
-                    raise MergeError(f"llama-quantize wrote other tensor types than asked for {wrong[:3]}")
-            os.replace(result, out)
+            os.replace(make(work, work / "merge.log"), out)
         except OSError as exc:
-            raise MergeError(f"merging {lora_gguf.name} failed: {exc}") from exc
+            raise MergeError(f"{what} failed: {exc}") from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    logger.info("LoRA %s merged into %s in %.1f s (%s)", lora_gguf.name, model_gguf.name,
-                time.perf_counter() - started, out.name)  # fmt: skip
+    logger.info("%s in %.1f s (%s)", what, time.perf_counter() - started, out.name)
     return out
+
+
+def merge_lora(
+    model_gguf: Path, lora_gguf: Path, engine_dir: Path, cache_dir: str | Path, threads: int = 2,
+    timeout_s: float = MERGE_TIMEOUT_S, head_type: str | None = None,
+) -> Path:  # fmt: skip
+    """The base GGUF with ``lora_gguf`` merged in (types: ``merged_types``); cached by content."""
+    if not merge_installed(engine_dir):
+        raise MergeError(f"{EXPORT_BINARY} / {QUANTIZE_BINARY} are not built in {engine_dir} (make engine)")
+    deadline = time.monotonic() + timeout_s
+    bin_dir = engine_dir / "bin"
+    if head_type and merged_types(tensor_types(model_gguf), None, head_type) == tensor_types(model_gguf):
+        head_type = None  # the head stays as it is: the file (and its name) of a merge without a head type
+
+    def make(work: Path, log: Path) -> Path:
+        mixed = work / "mixed.gguf"
+        _run([str(bin_dir / EXPORT_BINARY), "-m", str(model_gguf), "--lora", str(lora_gguf),
+              "-o", str(mixed), "-t", str(threads)], log, deadline - time.monotonic())  # fmt: skip
+        base, exported = tensor_types(model_gguf), tensor_types(mixed)
+        if exported.keys() != base.keys():
+            raise MergeError("llama-export-lora wrote other tensors than the base GGUF holds")
+        wanted = merged_types(base, exported, head_type)
+        if wanted == exported:  # nothing quantized was adapted (a float base): export-lora's file is final
+            return mixed
+        return _quantize(bin_dir, mixed, wanted, work, threads, log, deadline - time.monotonic())
+
+    out = served_path(model_gguf, lora_gguf, cache_dir, head_type)
+    return _build(out, f"LoRA {lora_gguf.name} merged into {model_gguf.name}", make)
+
+
+def quantize_head(
+    model_gguf: Path, head_type: str | None, engine_dir: Path, cache_dir: str | Path, threads: int = 2,
+    timeout_s: float = MERGE_TIMEOUT_S,
+) -> Path:  # fmt: skip
+    """The base GGUF with its head in ``head_type`` (``merged_types``), cached by content; ``model_gguf``
+    itself when that changes nothing (no head type, a float head, the head already in that type)."""
+    base = tensor_types(model_gguf)
+    wanted = merged_types(base, None, head_type)
+    if wanted == base:
+        return model_gguf
+    binary = Path(engine_dir) / "bin" / QUANTIZE_BINARY
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        raise MergeError(f"{QUANTIZE_BINARY} is not built in {engine_dir} (make engine)")
+    deadline = time.monotonic() + timeout_s
+
+    def make(work: Path, log: Path) -> Path:
+        return _quantize(binary.parent, model_gguf, wanted, work, threads, log, deadline - time.monotonic())
+
+    out = served_path(model_gguf, None, cache_dir, head_type)
+    return _build(out, f"{model_gguf.name}'s head requantized to {str(head_type).upper()}", make)
