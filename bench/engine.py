@@ -205,14 +205,14 @@ def raw_server(engine_dir: Path, gguf: Path, lora: Path | None, threads: int, pr
 
 
 # ------------------------------------------------------------------------------------------ the run
-def _spawn(args: argparse.Namespace, stack: str, extra: list[str]) -> dict[str, Any]:
+def _spawn(args: argparse.Namespace, stack: str, extra: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
     command = [sys.executable, "-m", "bench.engine", "--worker", stack, "--worker-out", str(out), "--threads",
                str(args.threads), "--n", str(args.n), "--dev", str(args.dev), *extra]  # fmt: skip
-    say(f"--- {stack}: {' '.join(command[2:])}")
+    say(f"--- {stack}: {' '.join(command[2:])} {env or ''}")
     started = time.perf_counter()
-    subprocess.run(command, cwd=REPO_ROOT, check=True)
+    subprocess.run(command, cwd=REPO_ROOT, check=True, env=os.environ | (env or {}))
     data = dict(json.loads(out.read_text()))
     data["wall_s"] = round(time.perf_counter() - started, 1)
     out.unlink()
@@ -252,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-speculation", dest="speculation", action="store_false",
                         help="skip the engine run with n-gram speculation (off by default in the service)")
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the torch path")
+    parser.add_argument("--head-types", type=lambda v: [t for t in v.split(",") if t], default=[],
+                        help="comma-separated other QREACT_ENGINE_HEAD_TYPEs to run the engine with too")
     parser.add_argument("--worker", choices=["engine", "engine-nospec", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
@@ -297,6 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     results["engine"] = _spawn(args, "engine", []) if args.speculation else None
     results["engine_nospec"] = _spawn(args, "engine-nospec", [])
     results["torch"] = _spawn(args, "torch", []) if args.torch else None
+    results["head_variants"] = {}
+    for other in args.head_types:  # the same engine run with another head type: speed, /ask, answers
+        run = _spawn(args, "engine-nospec", [], env={"QREACT_ENGINE_HEAD_TYPE": other})
+        variant = merge_lora(config.model_gguf, lora, engine_dir, config.cache_dir, args.threads, head_type=other)
+        results["head_variants"][other] = {
+            "llama_bench": llama_bench(engine_dir, variant, args.threads, args.prompt_tokens, args.repeats),
+            "engine": {k: run[k] for k in ("decode_tok_s", "prefill_tok_s", "peak_rss_mb", "served")},
+            "ask": summarize_ask(run["p1"]),
+            "answers": agreement(run["p1"], results["engine_nospec"]["p1"]),
+        }
     if args.first_start:
         for stack in ("engine-nospec", "torch") if args.torch else ("engine-nospec",):
             with tempfile.TemporaryDirectory(prefix=f"qreact-first-{stack}-") as empty:
@@ -398,6 +410,17 @@ def render_markdown(r: dict[str, Any]) -> str:
                 lines.append(
                     md_table(["id", "engine", "torch"], [[d["id"], d["engine"], d["torch"]] for d in a["differ"]])
                 )
+    if r.get("head_variants"):
+        lines += [
+            "\n## Other head types (QREACT_ENGINE_HEAD_TYPE), the same engine run\n",
+            md_table(
+                ["head", "llama-bench decode, its served file", "engine decode", "/ask median (s)", "/ask p95 (s)",
+                 "P1 accuracy", f"P1 answers identical to head {head}", "peak RSS (MB)"],
+                [[h, v["llama_bench"]["decode_tok_s"], v["engine"]["decode_tok_s"], v["ask"]["median_s"],
+                  v["ask"]["p95_s"], v["ask"]["accuracy"], f"{v['answers']['same_answer']}/{v['answers']['questions']}",
+                  v["engine"]["peak_rss_mb"]] for h, v in r["head_variants"].items()],
+            ),
+        ]  # fmt: skip
     if "spec_answers" in r:
         a = r["spec_answers"]
         lines.append(

@@ -74,9 +74,11 @@ def _free_port() -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # PR_SET_PDEATHSIG: the server gets SIGTERM if this process dies (even by SIGKILL)
+    # PR_SET_PDEATHSIG: the server gets SIGKILL if this process dies (even by SIGKILL). Not SIGTERM:
+    # llama-server takes a first SIGTERM as a graceful shutdown, which was seen to hang for 20+ min
+    # mid-generation on a loaded box (its client gone); nobody is left to wait for a graceful end.
     with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
 # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a server
