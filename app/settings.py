@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     )
     engine_head_type: Literal["q8_0", "q5_0", "q4_1", "q4_0"] = Field(
         "q8_0",
-        description="llama.cpp: the type of the embedding/output head in the served GGUF (requantized from the "
-        "shipped Q8_0 at start and at activation, cached by content; a float head is kept)",
+        description="llama.cpp: the type of the embedding/output head in the served GGUF (q8_0: the shipped head; "
+        "lower types are requantized at start and activation, cached by content: +26-39 % decode, but they "
+        "changed 25-40 % of dev-set answers, docs/backends.md)",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the local model runs")
     quantize: Literal["auto", "none", "4bit"] = Field(

@@ -16,6 +16,12 @@ server runs one plain GGUF of the base model's size and layout:
 
 The result is cached by content: ``{cache_dir}/engine/merged/{sha256(base GGUF, LoRA GGUF)[:24]}.gguf``.
 Any failure raises ``MergeError`` and leaves nothing behind (the caller serves the LoRA at run time).
+
+**The head type.** Gemma's token embedding is also its output layer: Q8_0 in the shipped GGUF, 178 of
+its 235 MB, read for every decoded token. ``head_type`` (``HEAD_TYPES``) writes it in another type, in
+the merge's ``llama-quantize`` pass or (``quantize_head``, no adapter) alone into a copy of the base;
+the file's name then includes the type. A float head is kept. Measured: faster decode, different answers
+(docs/backends.md), so the service's default is the shipped ``q8_0``.
 """
 
 from __future__ import annotations
