@@ -172,49 +172,46 @@ class MixConfig:
     @classmethod
     def preset(cls, mix: str, seed: int = 0) -> MixConfig:
         """``v2``: the candidate's mix; ``v2b`` .. ``v5``: the corrective mixes (``V2B_*`` .. ``V5_*``)."""
-        if mix == "v2":
-            return cls(seed=seed)
-        if mix == "v2b":
-            return cls(
-                seed=seed,
-                train_counts=dict(V2B_TRAIN_COUNTS),
-                gold_counts=dict(V2B_GOLD_COUNTS),
+        # built at each call, so it reads the module's counts now (tests shrink them)
+        presets: dict[str, dict[str, Any]] = {
+            "v2": {},
+            "v2b": dict(
+                train_counts=V2B_TRAIN_COUNTS,
+                gold_counts=V2B_GOLD_COUNTS,
                 document_weights=V2B_DOCUMENT_WEIGHTS,
                 korean_weights=V2B_KOREAN_WEIGHTS,
                 stream="v2b",
-            )
-        if mix == "v3":
-            return cls(
-                seed=seed,
-                train_counts=dict(V3_TRAIN_COUNTS),
-                gold_counts=dict(V3_GOLD_COUNTS),
+            ),
+            "v3": dict(
+                train_counts=V3_TRAIN_COUNTS,
+                gold_counts=V3_GOLD_COUNTS,
                 document_weights=V3_DOCUMENT_WEIGHTS,
                 korean_weights=V3_KOREAN_WEIGHTS,
                 stream="v3",
                 gold_scale=2.0,  # finetune.gold's train pool has 60 ratio rows; v3 samples 85 of a pool of 120
-            )
-        if mix == "v4":
-            return cls(
-                seed=seed,
-                train_counts=dict(V4_TRAIN_COUNTS),
-                gold_counts=dict(V4_GOLD_COUNTS),
+            ),
+            "v4": dict(
+                train_counts=V4_TRAIN_COUNTS,
+                gold_counts=V4_GOLD_COUNTS,
                 document_weights=V4_DOCUMENT_WEIGHTS,
                 korean_weights=V3_KOREAN_WEIGHTS,
                 stream="v4",
                 gold_scale=2.0,
-            )
-        if mix == "v5":
-            return cls(
-                seed=seed,
-                train_counts=dict(V5_TRAIN_COUNTS),
+            ),
+            "v5": dict(
+                train_counts=V5_TRAIN_COUNTS,
                 gold_counts={},
                 document_weights=V5_DOCUMENT_WEIGHTS,
                 korean_weights=V3_KOREAN_WEIGHTS,
                 stream="v5",
                 gold_scale=2.0,
                 replay=V5_REPLAY,
-            )
-        raise ValueError(f"unknown mix {mix!r} (one of {', '.join(MIXES)})")
+            ),
+        }
+        if mix not in presets:
+            raise ValueError(f"unknown mix {mix!r} (one of {', '.join(MIXES)})")
+        fields: dict[str, Any] = {k: dict(v) if k.endswith("_counts") else v for k, v in presets[mix].items()}
+        return cls(seed=seed, **fields)
 
 
 class Families:
