@@ -23,6 +23,16 @@ RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DEFAULT_QUESTIONS = REPO_ROOT / "finetune" / "evalsets" / "test.jsonl"
 
 
+def stop_process(child: subprocess.Popen[Any], timeout_s: float) -> None:
+    """SIGTERM a child server, SIGKILL it if it has not exited after ``timeout_s``."""
+    child.terminate()
+    try:
+        child.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 def say(message: str) -> None:
     """Progress for the person watching (stderr, so stdout keeps only the results)."""
     sys.stderr.write(message + "\n")

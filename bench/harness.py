@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 from langchain_core.language_models import BaseChatModel
 
+from bench.common import stop_process
 from tests.model import ScriptedLocalModel
 
 # The default script: one Calculator call, then the answer (what a tuned model does for arithmetic).
@@ -127,11 +128,7 @@ def serve_process(
         wait_ready(base, ready_timeout_s, lambda: child.poll() is None, poll_s=0.1)
         yield base
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        stop_process(child, 15)
 
 
 def serve_forever(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ from bench.common import (
     median,
     percentile,
     say,
+    stop_process,
     write_results,
 )
 
@@ -249,11 +250,7 @@ def main(cfg: P4Config) -> dict[str, Any]:
             load = load_test(base, cfg.clients, cfg.duration_s)
             load_cpu_ms = (server_cpu_s(proc.pid) - cpu0) * 1000 / max(1, load["requests"])
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc, 15)
     added = [h - d for h, d in zip(sorted(http), sorted(direct), strict=True)]  # matched quantiles
     overhead = {
         "requests": cfg.requests,

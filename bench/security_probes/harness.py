@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from bench.common import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 JSON = {"Content-Type": "application/json"}
 
@@ -79,11 +81,7 @@ def server(
             time.sleep(0.5)
         yield base
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        stop_process(child, 20)
 
 
 def detail(response: httpx.Response) -> str:

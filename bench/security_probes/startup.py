@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
+from bench.common import stop_process
 from bench.security_probes.harness import (
     Probe,
     detail,
@@ -44,8 +45,7 @@ def bind_probe(repo: Path) -> Probe:
                         health = http_get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code
                     time.sleep(0.5)
             finally:
-                child.terminate()
-                child.wait(timeout=30)
+                stop_process(child, 30)
             log.seek(0)
             warned = "WITHOUT API keys" in log.read().decode(errors="replace")
         observed = (f"exit {done.returncode}: {done.stderr.strip()[:90]}; with QREACT_ALLOW_OPEN_ACCESS=true: "
@@ -80,8 +80,7 @@ def empty_store_probe(repo: Path, model: str, tmp: Path) -> Probe:
                         break
                 time.sleep(0.5)
         finally:
-            child.terminate()
-            child.wait(timeout=20)
+            stop_process(child, 20)
         size = db.stat().st_size
         return (
             f"{detail(r) if r is not None else 'no answer'}; file still {size} bytes",
