@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
+.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -87,6 +87,18 @@ v5data: install
 
 finetune-v5: finetune-v4 v5data
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v5.yaml
+
+# Attempt 6 (issue 13): no training — the parameter average 0.5 v4 + 0.5 v5 (docs/v6-soup/README.md).
+v6soup: finetune-v5
+	$(BIN)/python -m finetune.soup adapters/v4-candidate adapters/v5-candidate --weight 0.5 --out adapters/v6-soup
+
+# Attempt 7 (issue 13): continue v6 on the v7 mix at a third of the learning rate (1 epoch = 102 steps of 8,
+# ~60-70 min on 2 loaded cores); writes adapters/v7-candidate. docs/v7-candidate/ has its card and decision.
+v7data: install
+	$(BIN)/python -m finetune.generators.mixer --mix v7 --out data/v7 --seed 0
+
+finetune-v7: v6soup v7data
+	$(BIN)/qreact finetune --config finetune/configs/cpu-v7.yaml
 
 # The shipped adapter (v1), from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
 # pass 2 on a mix weighted to multi-step runs (~26 min). On a GPU host use finetune/configs/gpu-qlora.yaml.

@@ -115,3 +115,29 @@ def test_v5_replays_the_v4_mix_stratified_then_draws_hard_not_found_documents(
     fresh = [r for r in rows if "replay" not in r["meta"]]
     assert Counter(r["meta"]["generator"] for r in fresh) == {"documents": 10, "negatives": 3}
     assert len({r["question"] for r in rows}) == len(rows) == 25
+
+
+def test_v7_replays_v4_then_draws_dense_documents_in_pairs_and_country_operators(
+    gen_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = mixer.MixConfig.preset("v7")
+    docs = dict(zip(mixer.documents.QUESTION_TYPES, cfg.document_weights, strict=True))
+    share = sum(docs[t] for t in mixer.documents.NOT_FOUND_TYPES) / sum(docs.values())
+    assert 0.08 <= share <= 0.2  # moderate: v4 25 %, v5 55 % of the documents family's weight
+    assert cfg.replay is not None and cfg.replay[0] == "v4"
+    monkeypatch.setattr(mixer, "V4_TRAIN_COUNTS", {"gold": 6, "documents": 6})
+    monkeypatch.setattr(mixer, "V4_GOLD_COUNTS", {"population_ratio": 3, "population_difference": 3})
+    cfg.cache_dir, cfg.replay = gen_cache, ("v4", 6)
+    cfg.train_counts = {"document_dense": 16, "country_ops": 6, "negatives": 2}
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    rows = mixer.generate(cfg)["train"]
+    fresh = Counter(r["meta"]["generator"] for r in rows if "replay" not in r["meta"])
+    assert fresh == {"document_dense": 16, "country_ops": 6, "negatives": 2}
+    assert Counter(r["meta"]["generator"] for r in rows if "replay" in r["meta"]) == {"gold": 3, "documents": 3}
+    dense = [r for r in rows if r["meta"]["generator"] == "document_dense"]
+    # every not-found dense row has its copy over the same corpus in the mix (drawn as a pair)
+    for r in dense:
+        if r["kind"] == "dense_missing":
+            title = r["steps"][0]["observation"].split(":")[0]
+            assert any(c["kind"] == "dense_copy" and c["steps"][0]["observation"].startswith(title) for c in dense)
+    assert len({r["question"] for r in rows}) == len(rows)
