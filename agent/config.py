@@ -52,7 +52,7 @@ class LlamaCppConfig:
     engine_dir: Path  # the built engine: bin/llama-server and py/convert_lora_to_gguf.py (``make engine``)
     cache_dir: Path = field(default_factory=default_cache_dir)  # converted adapters and server logs go here
     model_name: str = "gemma-3-270m"  # as runs and /v1/models name it
-    threads: int = 2  # llama.cpp threads for decode and prefill
+    threads: int = 2  # llama.cpp threads for decode and prefill; 0: chosen at each server start (auto_threads)
     ctx_size: int = 4096  # tokens of keys/values kept (18 KB/token for Gemma-3-270M with --swa-full)
     max_new_tokens: int = 160  # tokens per ReAct step
     startup_timeout_s: float = 120.0  # a server (or a swap's new server) must answer /health within this

@@ -82,7 +82,10 @@ class Settings(BaseSettings):
         "auto", description="weights/compute dtype of the local model; 'auto': bf16 on CUDA, fp32 on CPU"
     )
     threads: int | None = Field(
-        None, ge=1, description="CPU threads of the local model (default: torch's choice; llama.cpp: every core)"
+        None,
+        ge=1,
+        description="CPU threads of the local model (default: torch's choice; llama.cpp: one per core that "
+        "processes at normal priority leave free, measured at each server start)",
     )
     max_new_tokens: int = Field(160, ge=8, le=4096, description="tokens the model may write per ReAct step")
     fast_head: bool = Field(

@@ -8,7 +8,6 @@ where the service's ``Settings`` become them.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -70,7 +69,7 @@ def llamacpp_config(settings: Settings) -> LlamaCppConfig:
         engine_dir=resolved_engine_dir(settings),
         cache_dir=Path(settings.cache_dir),
         model_name=settings.local_model,
-        threads=settings.threads or os.cpu_count() or 2,
+        threads=settings.threads or 0,  # unset: one per core left free by other processes, at each server start
         ctx_size=settings.engine_ctx,
         max_new_tokens=settings.max_new_tokens,
         merge_lora=settings.engine_merge,

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import secrets
 import subprocess
 import sys
@@ -58,6 +59,8 @@ from agent.backends.llama_server import (
     EngineError,
     LlamaServer,
     ServerSpec,
+    auto_threads,
+    busy_cores,
     engine_installed,
     sse_events,
     stop_all,
@@ -155,7 +158,7 @@ class LlamaCppChatModel(TextChatModel):
             config = self.config
             try:
                 self._base = quantize_head(config.model_gguf, config.head_type, config.engine_dir, config.cache_dir,
-                                           config.threads)  # fmt: skip
+                                           config.threads or os.cpu_count() or 2)  # fmt: skip
             except MergeError as exc:
                 logger.warning("serving %s with its own head: %s", config.model_gguf.name, exc)
                 self._base = config.model_gguf
@@ -180,13 +183,23 @@ class LlamaCppChatModel(TextChatModel):
                                adapter.merged.name, exc, adapter.lora.name)  # fmt: skip
         return self._start(self.config.model_gguf, adapter.lora)
 
+    def _threads(self) -> int:
+        """``config.threads``, or (0) one per core that other processes at normal priority leave free now."""
+        if self.config.threads:
+            return self.config.threads
+        cores, busy = os.cpu_count() or 1, busy_cores()
+        threads = auto_threads(cores, busy)
+        logger.info("llama.cpp threads: %d (%d cores, %.1f kept busy by others at normal priority)", threads,
+                    cores, busy)  # fmt: skip
+        return threads
+
     def _start(self, model: Path, lora: Path | None) -> LlamaServer:
         config = self.config
         spec = ServerSpec(
             binary=config.engine_dir / "bin" / SERVER_BINARY,
             model=model,
             lora=lora,
-            threads=config.threads,
+            threads=self._threads(),
             ctx_size=config.ctx_size,
             log_file=Path(config.cache_dir).expanduser() / "engine" / "logs" / "llama-server.log",
             speculative=config.speculative,
@@ -351,8 +364,8 @@ class LlamaCppChatModel(TextChatModel):
         merged = None
         if config.merge_lora:
             try:
-                merged = merge_lora(config.model_gguf, lora, config.engine_dir, config.cache_dir, config.threads,
-                                    head_type=config.head_type)  # fmt: skip
+                merged = merge_lora(config.model_gguf, lora, config.engine_dir, config.cache_dir,
+                                    config.threads or os.cpu_count() or 2, head_type=config.head_type)  # fmt: skip
             except MergeError as exc:
                 logger.warning("adapter %r: %s; it is applied at run time (--lora) instead", name, exc)
         adapter = ServedAdapter(lora=lora, merged=merged, folder=str(path))
