@@ -77,17 +77,35 @@ def _cpu_times(stat_file: Path) -> tuple[int, int]:
     return sum(values[i] for i in _BUSY_FIELDS), sum(values)
 
 
-def busy_cores(sample_s: float = 0.5, stat_file: Path = Path("/proc/stat")) -> float:
-    """How many cores the machine kept busy at normal priority (nice <= 0) over ``sample_s`` seconds:
-    what a llama-server started now would compete with (0.0 where /proc/stat cannot be read)."""
+def _process_jiffies(pids: tuple[int, ...], proc: Path) -> int:
+    """utime + stime of these processes (0 for one that is gone)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc_pid_stat(5)
+    return total
+
+
+def busy_cores(
+    sample_s: float = 0.5,
+    stat_file: Path = Path("/proc/stat"),
+    exclude: tuple[int, ...] = (),
+    proc: Path = Path("/proc"),
+) -> float:
+    """How many cores the machine kept busy at normal priority (nice <= 0) over ``sample_s`` seconds, not
+    counting the processes ``exclude`` (this service and the server it replaces): what a llama-server
+    started now would compete with (0.0 where /proc/stat cannot be read)."""
     try:
         busy0, total0 = _cpu_times(stat_file)
+        own0 = _process_jiffies(exclude, proc)
         time.sleep(sample_s)
         busy1, total1 = _cpu_times(stat_file)
+        own1 = _process_jiffies(exclude, proc)
     except (OSError, ValueError, IndexError):
         return 0.0
     cores = os.cpu_count() or 1
-    return cores * (busy1 - busy0) / max(total1 - total0, 1)
+    return cores * max(busy1 - busy0 - (own1 - own0), 0) / max(total1 - total0, 1)
 
 
 def auto_threads(cores: int, busy: float) -> int:

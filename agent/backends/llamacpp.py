@@ -187,7 +187,9 @@ class LlamaCppChatModel(TextChatModel):
         """``config.threads``, or (0) one per core that other processes at normal priority leave free now."""
         if self.config.threads:
             return self.config.threads
-        cores, busy = os.cpu_count() or 1, busy_cores()
+        serving = self._server  # a swap's old server (and this process) may be busy answering: not others
+        own = (os.getpid(),) + ((serving.process.pid,) if serving is not None and serving.process is not None else ())
+        cores, busy = os.cpu_count() or 1, busy_cores(exclude=own)
         threads = auto_threads(cores, busy)
         logger.info("llama.cpp threads: %d (%d cores, %.1f kept busy by others at normal priority)", threads,
                     cores, busy)  # fmt: skip

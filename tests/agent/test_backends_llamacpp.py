@@ -322,7 +322,7 @@ def test_threads_zero_starts_the_server_with_one_thread_per_free_core(engine_con
     import agent.backends.llamacpp as llamacpp
 
     cores = os.cpu_count() or 1
-    monkeypatch.setattr(llamacpp, "busy_cores", lambda: float(cores))  # every core busy: one thread
+    monkeypatch.setattr(llamacpp, "busy_cores", lambda exclude: float(cores))  # every core busy: one thread
     busy = LlamaCppChatModel.from_config(replace(engine_config, threads=0))
     try:
         argv = busy._server_now().spec.argv(1)
@@ -330,7 +330,7 @@ def test_threads_zero_starts_the_server_with_one_thread_per_free_core(engine_con
         assert busy.generate_text(PROMPT, max_new_tokens=4).completion_tokens > 0
     finally:
         busy.close()
-    monkeypatch.setattr(llamacpp, "busy_cores", lambda: 0.0)  # an idle machine: every core
+    monkeypatch.setattr(llamacpp, "busy_cores", lambda exclude: 0.0)  # an idle machine: every core
     idle = LlamaCppChatModel.from_config(replace(engine_config, threads=0))
     try:
         assert idle._server_now().spec.threads == cores

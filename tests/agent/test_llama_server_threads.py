@@ -42,3 +42,23 @@ def test_busy_cores_is_zero_when_proc_stat_is_unreadable(tmp_path):
     assert busy_cores(0.0, tmp_path / "missing") == 0.0
     (tmp_path / "garbage").write_text("not a stat file\n")
     assert busy_cores(0.0, tmp_path / "garbage") == 0.0
+
+
+def test_busy_cores_leaves_out_the_excluded_processes(tmp_path, monkeypatch):
+    """A hot swap measures while the old server answers: its CPU time (and this process's) is not contention."""
+    proc = tmp_path / "proc"
+    (proc / "4242").mkdir(parents=True)
+    pid_stat = proc / "4242" / "stat"
+    # proc_pid_stat(5): pid (comm) state ... utime is field 14, stime field 15; a comm with a space and ')'
+    line = "4242 (llama server) S " + " ".join(["0"] * 10) + " {utime} {stime} 0 0 20 0"
+    pid_stat.write_text(line.format(utime=500, stime=100))
+    stat = tmp_path / "stat"
+    stat.write_text(BEFORE)
+    monkeypatch.setattr(llama_server.os, "cpu_count", lambda: 2)
+
+    def sleep(_: float) -> None:  # 150 busy jiffies of 200, 120 of them the excluded server's
+        stat.write_text("cpu  1100 5000 250 8050 10 0 0 0 0 0\n")
+        pid_stat.write_text(line.format(utime=600, stime=120))
+
+    monkeypatch.setattr(llama_server.time, "sleep", sleep)
+    assert busy_cores(0.5, stat, exclude=(4242, 99999), proc=proc) == pytest.approx(2 * 30 / 200)
