@@ -66,46 +66,54 @@ def engine_installed(folder: str | Path) -> bool:
 
 # --------------------------------------------------------------------------- threads
 
-# /proc/stat's cpu line: user nice system idle iowait irq softirq steal (guest time is inside user).
-# "nice" is time of processes at a lower priority (nice > 0): they yield to the server and do not count.
-_BUSY_FIELDS = (0, 2, 5, 6, 7)  # user, system, irq, softirq, steal
+
+def _autogroup(text: str) -> tuple[str, int]:
+    """(group, nice) from /proc/PID/autogroup ("/autogroup-123 nice 19")."""
+    group, _, nice = text.split()
+    return group, int(nice)
 
 
-def _cpu_times(stat_file: Path) -> tuple[int, int]:
-    """(busy at normal priority, total) jiffies since boot, from /proc/stat's first line."""
-    values = [int(v) for v in stat_file.read_text().split("\n", 1)[0].split()[1:9]]
-    return sum(values[i] for i in _BUSY_FIELDS), sum(values)
+def _competing_jiffies(proc: Path, exclude: tuple[int, ...]) -> dict[int, int]:
+    """utime + stime of every process that would compete with a server started now, by pid.
 
-
-def _process_jiffies(pids: tuple[int, ...], proc: Path) -> int:
-    """utime + stime of these processes (0 for one that is gone)."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc_pid_stat(5)
-    return total
-
-
-def busy_cores(
-    sample_s: float = 0.5,
-    stat_file: Path = Path("/proc/stat"),
-    exclude: tuple[int, ...] = (),
-    proc: Path = Path("/proc"),
-) -> float:
-    """How many cores the machine kept busy at normal priority (nice <= 0) over ``sample_s`` seconds, not
-    counting the processes ``exclude`` (this service and the server it replaces): what a llama-server
-    started now would compete with (0.0 where /proc/stat cannot be read)."""
+    A process competes unless the scheduler gives it less weight: with autogroups on (each session's
+    processes share one group's CPU, whatever their nice), one in another group competes unless that
+    group's nice is > 0 (``echo 19 > /proc/PID/autogroup``); one in this process's group, or any with
+    autogroups off, unless its own nice is > 0. ``exclude`` (this service, the server being replaced)
+    never does."""
     try:
-        busy0, total0 = _cpu_times(stat_file)
-        own0 = _process_jiffies(exclude, proc)
+        autogroups = (proc / "sys" / "kernel" / "sched_autogroup_enabled").read_text().strip() == "1"
+        own_group = _autogroup((proc / str(os.getpid()) / "autogroup").read_text())[0] if autogroups else ""
+    except (OSError, ValueError):
+        autogroups, own_group = False, ""
+    out = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # after "pid (comm)"
+            jiffies, nice = int(fields[11]) + int(fields[12]), int(fields[16])  # utime, stime, nice
+            if autogroups:
+                group, group_nice = _autogroup((entry / "autogroup").read_text())
+                if group != own_group:
+                    nice = group_nice
+            if nice <= 0:
+                out[int(entry.name)] = jiffies
+    return out
+
+
+def busy_cores(sample_s: float = 0.5, proc: Path = Path("/proc"), exclude: tuple[int, ...] = ()) -> float:
+    """How many cores processes that compete at normal priority (``_competing_jiffies``) kept busy over
+    ``sample_s`` seconds: what a llama-server started now would share the CPU with (0.0 where /proc cannot
+    be read)."""
+    try:
+        before, started = _competing_jiffies(proc, exclude), time.monotonic()
         time.sleep(sample_s)
-        busy1, total1 = _cpu_times(stat_file)
-        own1 = _process_jiffies(exclude, proc)
-    except (OSError, ValueError, IndexError):
+        after, elapsed = _competing_jiffies(proc, exclude), time.monotonic() - started
+    except OSError:
         return 0.0
-    cores = os.cpu_count() or 1
-    return cores * max(busy1 - busy0 - (own1 - own0), 0) / max(total1 - total0, 1)
+    used = sum(max(after[pid] - before[pid], 0) for pid in after.keys() & before.keys())
+    return used / (os.sysconf("SC_CLK_TCK") * max(elapsed, 1e-3))
 
 
 def auto_threads(cores: int, busy: float) -> int:

@@ -1,7 +1,8 @@
-"""llama.cpp's thread count when QREACT_THREADS is unset: one per core that normal-priority work leaves free."""
+"""llama.cpp's thread count when QREACT_THREADS is unset: one per core that competing work leaves free."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,7 @@ import pytest
 from agent.backends import llama_server
 from agent.backends.llama_server import auto_threads, busy_cores
 
-# /proc/stat's first line: cpu user nice system idle iowait irq softirq steal guest guest_nice
-BEFORE = "cpu  1000 5000 200 8000 10 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
+OWN = os.getpid()
 
 
 @pytest.mark.parametrize(
@@ -21,44 +21,53 @@ def test_auto_threads_is_one_per_free_core_and_at_least_one(cores, busy, threads
     assert auto_threads(cores, busy) == threads
 
 
-def _sampled(tmp_path: Path, monkeypatch, after: str, cores: int = 2) -> float:
-    stat = tmp_path / "stat"
-    stat.write_text(BEFORE)
-    monkeypatch.setattr(llama_server.os, "cpu_count", lambda: cores)
-    monkeypatch.setattr(llama_server.time, "sleep", lambda s: stat.write_text(after))  # the second read sees this
-    return busy_cores(0.5, stat)
+def _process(proc: Path, pid: int, jiffies: int, nice: int = 0, group: str = "/autogroup-1 nice 0") -> None:
+    """A /proc/PID with stat (utime = jiffies, stime 0, that nice; a comm with a space and a ')') and autogroup."""
+    folder = proc / str(pid)
+    folder.mkdir(parents=True, exist_ok=True)
+    # proc_pid_stat(5): pid (comm) state, then fields 4-13, utime (14), stime (15), 16-18, nice (19)
+    (folder / "stat").write_text(f"{pid} (a b) c) R " + "0 " * 10 + f"{jiffies} 0 0 0 20 {nice} 1 0\n")
+    (folder / "autogroup").write_text(group + "\n")
 
 
-def test_busy_cores_counts_normal_priority_time_only(tmp_path, monkeypatch):
-    # over the sample: 100 jiffies of user + 50 of system + 50 idle out of 200 -> 1.5 of 2 cores busy
-    assert _sampled(tmp_path, monkeypatch, "cpu  1100 5000 250 8050 10 0 0 0 0 0\n") == pytest.approx(1.5)
-    # the same 200 jiffies spent at nice > 0 (a background job at nice 19): nothing competes with the server
-    assert _sampled(tmp_path, monkeypatch, "cpu  1000 5150 200 8050 10 0 0 0 0 0\n") == pytest.approx(0.0)
-    # steal and interrupts count: the hypervisor or the kernel took those cores
-    assert _sampled(tmp_path, monkeypatch, "cpu  1000 5000 200 8100 10 20 30 50 0 0\n") == pytest.approx(1.0)
-
-
-def test_busy_cores_is_zero_when_proc_stat_is_unreadable(tmp_path):
-    assert busy_cores(0.0, tmp_path / "missing") == 0.0
-    (tmp_path / "garbage").write_text("not a stat file\n")
-    assert busy_cores(0.0, tmp_path / "garbage") == 0.0
-
-
-def test_busy_cores_leaves_out_the_excluded_processes(tmp_path, monkeypatch):
-    """A hot swap measures while the old server answers: its CPU time (and this process's) is not contention."""
+def _busy(tmp_path: Path, monkeypatch, autogroups: bool, processes: list[tuple], after: dict[int, int]) -> float:
+    """busy_cores over a fake /proc: each process as given, then each pid's jiffies in ``after`` by the second look."""
     proc = tmp_path / "proc"
-    (proc / "4242").mkdir(parents=True)
-    pid_stat = proc / "4242" / "stat"
-    # proc_pid_stat(5): pid (comm) state ... utime is field 14, stime field 15; a comm with a space and ')'
-    line = "4242 (llama server) S " + " ".join(["0"] * 10) + " {utime} {stime} 0 0 20 0"
-    pid_stat.write_text(line.format(utime=500, stime=100))
-    stat = tmp_path / "stat"
-    stat.write_text(BEFORE)
-    monkeypatch.setattr(llama_server.os, "cpu_count", lambda: 2)
+    (proc / "sys" / "kernel").mkdir(parents=True)
+    (proc / "sys" / "kernel" / "sched_autogroup_enabled").write_text("1\n" if autogroups else "0\n")
+    for args in processes:
+        _process(proc, *args)
+    clock = iter([100.0, 101.0])  # the sample: one second
+    monkeypatch.setattr(llama_server.os, "sysconf", lambda name: 100)  # 100 jiffies per second
+    monkeypatch.setattr(llama_server.time, "monotonic", lambda: next(clock))
 
-    def sleep(_: float) -> None:  # 150 busy jiffies of 200, 120 of them the excluded server's
-        stat.write_text("cpu  1100 5000 250 8050 10 0 0 0 0 0\n")
-        pid_stat.write_text(line.format(utime=600, stime=120))
+    def sleep(_: float) -> None:
+        for pid, jiffies in after.items():
+            nice_group = next(p for p in processes if p[0] == pid)[2:]
+            _process(proc, pid, jiffies, *nice_group)
 
     monkeypatch.setattr(llama_server.time, "sleep", sleep)
-    assert busy_cores(0.5, stat, exclude=(4242, 99999), proc=proc) == pytest.approx(2 * 30 / 200)
+    return busy_cores(1.0, proc=proc, exclude=(4242,))
+
+
+def test_normal_priority_processes_compete_and_low_priority_ones_do_not(tmp_path, monkeypatch):
+    processes = [
+        (OWN, 0, 0, "/autogroup-1 nice 0"),  # this process: its group is the reference
+        (10, 0, 0, "/autogroup-2 nice 0"),  # another session, normal priority: competes
+        (11, 0, 19, "/autogroup-3 nice 0"),  # nice 19 alone in its own group: the group still gets a full share
+        (12, 0, 0, "/autogroup-4 nice 19"),  # its group at nice 19 (this session's rule for background jobs)
+        (13, 0, 19, "/autogroup-1 nice 0"),  # nice 19 in this process's group
+        (4242, 0, 0, "/autogroup-1 nice 0"),  # the server being replaced: excluded
+    ]
+    after = {10: 50, 11: 30, 12: 100, 13: 100, 4242: 100}
+    assert _busy(tmp_path, monkeypatch, True, processes, after) == pytest.approx(0.8)  # 50 + 30 jiffies in 1 s
+
+
+def test_without_autogroups_only_the_process_nice_matters(tmp_path, monkeypatch):
+    processes = [(OWN, 0, 0, "/autogroup-1 nice 0"), (10, 0, 0, "/autogroup-2 nice 0"),
+                 (11, 0, 19, "/autogroup-3 nice 0"), (12, 0, 0, "/autogroup-4 nice 19")]  # fmt: skip
+    assert _busy(tmp_path, monkeypatch, False, processes, {10: 50, 11: 30, 12: 40}) == pytest.approx(0.9)
+
+
+def test_busy_cores_is_zero_when_proc_cannot_be_read(tmp_path):
+    assert busy_cores(0.0, proc=tmp_path / "missing") == 0.0
