@@ -112,7 +112,7 @@ def busy_cores(sample_s: float = 0.5, proc: Path = Path("/proc"), exclude: tuple
         after, elapsed = _competing_jiffies(proc, exclude), time.monotonic() - started
     except OSError:
         return 0.0
-    used = sum(max(after[pid] - before[pid], 0) for pid in after.keys() & before.keys())
+    used = sum(max(jiffies - before.get(pid, 0), 0) for pid, jiffies in after.items())  # new ones: all of theirs
     return used / (os.sysconf("SC_CLK_TCK") * max(elapsed, 1e-3))
 
 

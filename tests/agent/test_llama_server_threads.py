@@ -63,6 +63,23 @@ def test_normal_priority_processes_compete_and_low_priority_ones_do_not(tmp_path
     assert _busy(tmp_path, monkeypatch, True, processes, after) == pytest.approx(0.8)  # 50 + 30 jiffies in 1 s
 
 
+def test_a_process_started_during_the_sample_counts_with_all_its_time(tmp_path, monkeypatch):
+    processes = [(OWN, 0, 0, "/autogroup-1 nice 0"), (10, 0, 0, "/autogroup-2 nice 0")]
+    proc = tmp_path / "proc"
+
+    def sleep(_: float) -> None:  # pid 10 appears (a compiler started by a build) and used 60 jiffies
+        _process(proc, 10, 60)
+
+    (proc / "sys" / "kernel").mkdir(parents=True)
+    (proc / "sys" / "kernel" / "sched_autogroup_enabled").write_text("1\n")
+    _process(proc, *processes[0])
+    clock = iter([100.0, 101.0])
+    monkeypatch.setattr(llama_server.os, "sysconf", lambda name: 100)
+    monkeypatch.setattr(llama_server.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(llama_server.time, "sleep", sleep)
+    assert busy_cores(1.0, proc=proc) == pytest.approx(0.6)
+
+
 def test_without_autogroups_only_the_process_nice_matters(tmp_path, monkeypatch):
     processes = [(OWN, 0, 0, "/autogroup-1 nice 0"), (10, 0, 0, "/autogroup-2 nice 0"),
                  (11, 0, 19, "/autogroup-3 nice 0"), (12, 0, 0, "/autogroup-4 nice 19")]  # fmt: skip
