@@ -45,6 +45,8 @@ class AgentConfig:
     # an answer the observations do not support: "keep" returns it with status "ungrounded";
     # "not_found" returns the not-found answer instead (status "not_found"; the text stays in the steps)
     ungrounded: Literal["keep", "not_found"] = "keep"
+    # the document step of the check (agent.grounding.documents): off by default
+    grounding_documents: bool = False
     # end the run with status "not_found" after this many searches (tool steps other than the
     # Calculator) that returned nothing useful
     # ("No good search result found.", an error, or a repeat of an earlier call: same tool, same input); 0 = never
@@ -200,7 +202,7 @@ class ReActAgent:
             for s in result.steps
             if s.kind == "tool"
         ]
-        g = check(result.question, result.answer, observations)
+        g = check(result.question, result.answer, observations, documents=self.config.grounding_documents)
         result.grounding = g
         if g.not_found:
             result.status = "not_found"

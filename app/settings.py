@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         description="an answer no observation supports: 'keep' returns it with status 'ungrounded'; "
         "'not_found' returns the not-found answer (status 'not_found'; the model's text stays in the steps)",
     )
+    grounding_documents: bool = Field(
+        False,
+        description="the document step of the grounding check: a value found in a local-search document counts "
+        "only when its sentence comes from a document naming the question's entity and states the asked "
+        "attribute (else status 'ungrounded'); off by default (bench/results/grounding_documents.md)",
+    )
     nothing_useful_limit: int = Field(
         2,
         ge=0,

@@ -42,6 +42,7 @@ def agent_config(settings: Settings) -> AgentConfig:
         tool_timeout_s=settings.tool_timeout_s,
         observation_max_chars=settings.observation_max_chars,
         ungrounded=settings.ungrounded,
+        grounding_documents=settings.grounding_documents,
         nothing_useful_limit=settings.nothing_useful_limit,
         nothing_useful_rule=settings.nothing_useful_rule,
     )

@@ -18,7 +18,8 @@ class Grounding(BaseModel):
     unsupported: list[str] = Field(
         default_factory=list,
         description="spans of the final answer no observation supports (the whole answer when no search "
-        "returned anything useful)",
+        "returned anything useful); with the document step, a value with its reason in brackets: "
+        "'3 (no document about orbit coffee states it)'",
         examples=[["Joe Biden"]],
     )
     evidence: list[int] = Field(

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agent.grounding.documents import unstated_claims
 from agent.grounding.model import Grounding, Observation
 from agent.grounding.names import (
     KO_ENDINGS,
@@ -31,6 +32,7 @@ from agent.grounding.records import (
     title_forms,
 )
 from agent.grounding.text import contains, normalize
+from agent.prompt import CALCULATOR_NAME
 
 
 @dataclass
@@ -61,8 +63,11 @@ def _number_pool(question: str, answer: str, segments: Sequence[Segment], qnums:
     return pool
 
 
-def check(question: str, answer: str | None, observations: Sequence[Observation]) -> Grounding:
-    """Ground a final answer in the question and the run's tool observations (see the module doc)."""
+def check(question: str, answer: str | None, observations: Sequence[Observation], documents: bool = False) -> Grounding:
+    """Ground a final answer in the question and the run's tool observations (see the module doc).
+
+    ``documents``: also the document step (``agent.grounding.documents``): a value found in a prose
+    document counts only when its sentence is about the question's entity and the asked attribute."""
     if answer is None or not answer.strip():
         return Grounding(supported=False)
     if is_not_found(answer):
@@ -145,6 +150,9 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
         else:
             evidence.update(s.index for s in useful)
     spans = [s for _, s in sorted(unsupported)]
+    if documents and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
+        calc = [i for i in evidence if by_index[i].tool == CALCULATOR_NAME]
+        spans = unstated_claims(question, answer, observations, calc)
     return Grounding(
         supported=not spans,
         unsupported=list(dict.fromkeys(spans)),

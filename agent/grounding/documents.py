@@ -1,0 +1,232 @@
+"""The document step of the check: is the sentence that holds an answer's value about what was asked?
+
+A number or name of the answer found in a prose observation (a local-search document, not a country
+record, not a Calculator result) is supported only when some sentence holding it
+
+1. comes from a document that names the question's entity (its proper-name phrase: case, accents,
+   possessives and a leading "the" ignored), and
+2. states the asked attribute: a content word of the question outside the entity name appears in the
+   sentence, as written, as a word form (``text.word_forms``, a shared stem of five letters:
+   employees ~ employs) or through ``SYNONYMS``.
+
+"How much does a croissant cost at Orbit Coffee?" -> "A croissant costs 3 dollars." from Harbor Street
+Bakery's document fails (1); "How many visitors does Brookfield Zoo get each year?" -> "1,900" from
+"Brookfield Zoo is home to 1,900 animals." fails (2).
+
+Nothing is asked of a question without a proper name, of a Korean question, of a claim only a record
+or the question holds, or of an answer computed by the Calculator (its inputs are checked as numbers).
+A document starts where the search tool wrote "Title: # Title" (``agent.tools.search.format_hits``);
+an observation without such marks is one document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from agent.grounding.model import Observation
+from agent.grounding.names import name_claims, name_in
+from agent.grounding.not_found import is_useless_observation
+from agent.grounding.numbers import evidence_values, parse_numbers
+from agent.grounding.text import normalize, strip_prefix, word_forms
+from agent.prompt import CALCULATOR_NAME
+
+# Question words that name no attribute: wh-words, auxiliaries, units of time and counting
+_QUESTION_WORDS = frozenset(
+    """a an the is are was were be been being of in on at to for and or what which who whom whose how many
+    much does do did it its this that there has have had with by from as than per please tell me i you
+    when where why whats name give find say says said can could would will should get gets got each every
+    year years annual annually yearly day days week weeks month months currently current now today total
+    number amount exactly approximately about roughly all one his her their they he she we our us
+    know any some""".split()
+)
+
+# Question words and the evidence words that state the same attribute. Data, not logic: each entry is
+# one a generated document of ``finetune.generators.document_types`` states in other words.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "employees": ("staff", "people", "workforce", "workers", "employs", "employ"),
+    "work": ("staff", "employs", "employees", "workforce", "people"),
+    "people": ("staff", "employees", "employs", "inhabitants", "residents", "population", "live"),
+    "cost": ("price", "priced", "costs", "dollars", "sells", "ticket", "fare"),
+    "price": ("cost", "costs", "priced", "sells", "dollars"),
+    "expensive": ("cost", "costs", "price", "priced", "dollars"),
+    "ceo": ("chief", "executive", "led", "leads", "head", "heads", "runs", "run"),
+    "lead": ("ceo", "chief", "executive", "led", "mayor", "head", "heads", "runs"),
+    "leads": ("ceo", "chief", "executive", "led", "mayor", "head", "heads", "runs"),
+    "mayor": ("led", "leads", "head", "heads", "runs"),
+    "headquartered": ("headquarters", "head", "office", "based", "hq"),
+    "headquarters": ("headquartered", "head", "office", "based", "hq"),
+    "based": ("headquarters", "headquartered", "head", "office"),
+    "founded": ("established", "founding", "since", "opened", "started", "set", "dates"),
+    "established": ("founded", "since", "opened", "started", "dates"),
+    "first": ("founded", "established", "opened", "began", "started", "since"),
+    "held": ("takes", "place", "venue", "hosted", "hosts", "located", "month", "runs", "each"),
+    "take": ("held", "month", "each", "every", "runs"),
+    "place": ("held", "month", "venue", "located", "each", "every"),
+    "city": ("held", "headquartered", "headquarters", "located", "based", "town", "office", "venue"),
+    "town": ("held", "headquartered", "located", "based", "city", "home", "hometown", "grew", "from", "venue"),
+    "head": ("headquartered", "headquarters", "hq", "based"),
+    "office": ("headquartered", "headquarters", "hq", "based", "offices"),
+    "company": ("works", "employer", "employed", "employs", "employee"),
+    "employs": ("works", "employer", "employed", "employee", "staff", "people"),
+    "come": ("home", "town", "hometown", "grew", "from", "born"),
+    "old": ("founded", "established", "born", "age", "since", "built", "opened"),
+    "born": ("birth", "age", "aged"),
+    "revenue": ("revenues", "sales", "turnover", "earned", "brought"),
+    "weigh": ("weight", "weighs", "kilograms", "kg", "grams"),
+    "heavy": ("weight", "weighs", "kilograms", "kg", "grams"),
+    "tall": ("height", "cm", "metres", "meters", "centimetres"),
+    "height": ("tall", "cm", "metres", "meters", "centimetres"),
+    "long": ("length", "kilometres", "km", "metres", "miles", "hours", "minutes", "days", "lasts", "runs"),
+    "begin": ("began", "first", "held", "started", "start", "opened", "since"),
+    "start": ("began", "begin", "first", "held", "started", "opened", "since"),
+    "far": ("length", "kilometres", "km", "distance", "miles"),
+    "big": ("area", "covers", "size", "square"),
+    "large": ("area", "covers", "size", "square"),
+    "area": ("covers", "square", "km"),
+    "population": ("people", "inhabitants", "residents", "live", "lives", "home"),
+    "live": ("population", "inhabitants", "residents", "people"),
+    "inhabitants": ("population", "residents", "people", "live"),
+    "elevation": ("altitude", "sits", "metres", "m", "above"),
+    "high": ("elevation", "altitude", "sits", "height", "tall", "metres", "m"),
+    "altitude": ("elevation", "sits", "metres", "m"),
+    "river": ("runs", "flows"),
+    "colour": ("color", "comes"),
+    "color": ("colour", "comes"),
+    "maker": ("makes", "made", "manufacturer", "produced", "produces", "built", "by"),
+    "makes": ("maker", "made", "manufacturer", "produced", "produces", "built"),
+    "made": ("maker", "makes", "manufacturer", "produced", "produces", "built"),
+    "released": ("release", "launched", "came", "out", "introduced"),
+    "warranty": ("guarantee", "guaranteed", "covered"),
+    "battery": ("charge", "runs", "lasts", "hours"),
+    "last": ("battery", "lasts", "hours", "runs", "charge", "duration", "days"),
+    "offices": ("office", "branches", "locations", "sites", "runs"),
+    "job": ("works", "work", "role", "position", "title", "employed"),
+    "works": ("employed", "employer", "job", "work", "role"),
+    "employer": ("employed", "works", "work", "job"),
+    "hometown": ("home", "town", "grew", "born", "from", "comes"),
+    "stations": ("stops", "station", "stop"),
+    "stops": ("stations", "station", "stop"),
+    "ticket": ("fare", "costs", "price", "dollars"),
+    "fare": ("ticket", "costs", "price", "dollars"),
+    "operates": ("operator", "run", "runs", "operated"),
+    "runs": ("operator", "operates", "operated", "ceo", "chief", "executive", "led", "head", "mayor"),
+    "visitors": ("attended", "attendance", "attendees", "people", "draws", "visits", "visit"),
+    "attendance": ("attended", "visitors", "people", "attendees", "came"),
+    "attend": ("attended", "attendance", "visitors", "attendees", "came"),
+    "venue": ("held", "takes", "place", "hosted", "hosts"),
+    "organises": ("organised", "organizer", "organiser", "organized", "organizes", "run", "runs"),
+    "organizes": ("organised", "organizer", "organiser", "organized", "organises", "run", "runs"),
+    "speed": ("fast", "fastest", "top", "km"),
+    "fast": ("speed", "fastest", "top", "km"),
+}
+
+_DOC_START = re.compile(r"(?:^|(?<=\s))([^\s:#][^:#]{0,100}?): # \1\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s+-\s+|\s*#\s+")
+
+
+def _stem_match(a: str, b: str) -> bool:
+    if b in word_forms(a) or a in word_forms(b):
+        return True
+    return len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5]
+
+
+def entity_forms(question: str) -> list[str]:
+    """The question's proper-name phrases, normalised, without a leading "the"."""
+    if re.search("[\uac00-\ud7a3]", question):
+        return []
+    forms = []
+    for claim in name_claims(question):
+        if claim.script != "latin":
+            continue
+        norm = re.sub(r"^the ", "", claim.norm)
+        if norm and not norm.isdigit():
+            forms.append(norm)
+            if " of " in f" {norm} ":  # "CEO of Korbel Outfitters": the entity is what follows "of"
+                tail = re.sub(r"^the ", "", norm.rsplit(" of ", 1)[-1]) if " of " in norm else ""
+                if tail:
+                    forms.append(tail)
+    return forms
+
+
+def attribute_words(question: str, entities: Sequence[str]) -> list[str]:
+    """Content words of the question that are not part of its entity names."""
+    inside = {w for e in entities for w in e.split()}
+    words = []
+    for w in normalize(question).split():
+        if w in _QUESTION_WORDS or w in inside or w.isdigit() or len(w) < 2:
+            continue
+        words.append(w)
+    return list(dict.fromkeys(words))
+
+
+def states_attribute(sentence: str, attributes: Sequence[str]) -> bool:
+    """Does the normalised sentence state one of the asked attributes (a form or synonym of it)?"""
+    words = sentence.split()
+    for a in attributes:
+        targets = {a, *SYNONYMS.get(a, ())}
+        for s in list(targets):
+            targets.update(SYNONYMS.get(s, ()))
+        if any(_stem_match(t, w) for t in targets for w in words):
+            return True
+    return False
+
+
+def documents_of(text: str) -> list[str]:
+    """An observation split into its documents (at the search tool's "Title: # Title" marks)."""
+    starts = [m.start() for m in _DOC_START.finditer(text)]
+    if not starts:
+        return [text]
+    bounds = [0, *starts] if text[: starts[0]].strip() else starts
+    return [text[s:e] for s, e in zip(bounds, [*bounds[1:], len(text)], strict=True) if text[s:e].strip()]
+
+
+def sentences_of(document: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(document) if s.strip()]
+
+
+def unstated_claims(
+    question: str, answer: str, observations: Sequence[Observation], calc_steps: Sequence[int] = ()
+) -> list[str]:
+    """Reasons, one per claim of the answer held only by sentences that are not about what was asked.
+
+    ``calc_steps``: steps whose Calculator result supports the answer (then nothing is asked)."""
+    calc_values = [v for o in observations if o.tool == CALCULATOR_NAME for v in evidence_values(o.text)]
+    if calc_steps or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values):
+        return []
+    entities = entity_forms(question)
+    if not entities:
+        return []
+    attributes = attribute_words(question, entities)
+    qn = normalize(question)
+    qvals = evidence_values(question)
+    prose: list[tuple[str, str]] = []  # (document, sentence), both normalised
+    for obs in observations:
+        if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
+            continue
+        for doc in documents_of(strip_prefix(obs.text)):
+            dn = normalize(doc)
+            prose += [(dn, s) for s in sentences_of(doc)]
+    if not prose:
+        return []
+    reasons: list[str] = []
+    claims: list[tuple[str, list[tuple[str, str]]]] = []
+    for num in parse_numbers(answer):
+        if any(num.matches(v) for v in qvals):
+            continue
+        held = [(d, normalize(s)) for d, s in prose if any(num.matches(v) for v in evidence_values(s))]
+        claims.append((num.span, held))
+    for name in name_claims(answer):
+        if name.script != "latin" or name.norm in qn.split() or f" {name.norm} " in f" {qn} ":
+            continue
+        held = [(d, normalize(s)) for d, s in prose if name_in(name.norm, name.script, normalize(s))]
+        claims.append((name.span, held))
+    for span, held in claims:
+        if not held:
+            continue  # not prose evidence (a record, or no evidence: the other steps judge it)
+        about = [(d, s) for d, s in held if any(f" {e} " in f" {d} " for e in entities)]
+        if not about:
+            reasons.append(f"{span} (no document about {' / '.join(entities[-1:])} states it)")
+        elif attributes and not any(states_attribute(s, attributes) for _, s in about):
+            reasons.append(f"{span} (the sentence holding it does not state the asked {' / '.join(attributes)})")
+    return reasons

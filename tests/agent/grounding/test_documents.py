@@ -1,0 +1,113 @@
+"""The document step of the check (``agent.grounding.documents``, ``check(..., documents=True)``)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from agent.grounding import Observation, check
+from agent.grounding.documents import attribute_words, documents_of, entity_forms
+
+BAKERY = (
+    "Northwind Rail: # Northwind Rail Northwind Rail runs trains between Dalby and Port Ellen. The line is 184 "
+    "kilometres long and has 11 stations. A one-way ticket costs 27 dollars. Harbor Street Bakery: # Harbor "
+    "Street Bakery Harbor Street Bakery opened in 1998. The owner, Teresa Okafor, bakes about 350 loaves of "
+    "bread every morning. A sourdough loaf costs 6 dollars and a croissant costs 3 dollars."
+)
+ZOO = "Brookfield Zoo: # Brookfield Zoo Brookfield Zoo opened in 1934. It is home to 1,900 animals."
+
+
+def _obs(text: str, query: str = "q") -> list[Observation]:
+    return [Observation(0, "Search", query, text)]
+
+
+def test_another_entity_document_does_not_support_the_value() -> None:
+    q, a = "How much does a croissant cost at Orbit Coffee?", "A croissant costs 3 dollars."
+    assert check(q, a, _obs(BAKERY)).supported  # today's check: the number is in an observation
+    g = check(q, a, _obs(BAKERY), documents=True)
+    assert not g.supported
+    assert g.unsupported == ["3 (no document about orbit coffee states it)"]
+
+
+def test_the_asked_entity_document_supports_it() -> None:
+    q = "How much does a croissant cost at Harbor Street Bakery?"
+    assert check(q, "A croissant costs 3 dollars.", _obs(BAKERY), documents=True).supported
+    # possessive, case and "the" in the question
+    q2 = "What is the price of a croissant at the harbor street bakery's shop?"
+    assert entity_forms("How much is a croissant at the Harbor Street Bakery's?") == ["harbor street bakery"]
+    assert check(q2, "3 dollars.", _obs(BAKERY), documents=False).supported
+
+
+def test_a_sentence_that_does_not_state_the_asked_attribute() -> None:
+    q = "How many visitors does Brookfield Zoo get each year?"
+    assert attribute_words(q, entity_forms(q)) == ["visitors"]
+    g = check(q, "Brookfield Zoo gets 1,900 visitors each year.", _obs(ZOO), documents=True)
+    assert not g.supported and "does not state the asked visitors" in g.unsupported[0]
+    ok = check("How many animals live at Brookfield Zoo?", "1,900 animals.", _obs(ZOO), documents=True)
+    assert ok.supported
+
+
+def test_synonyms_and_word_forms_state_the_attribute() -> None:
+    text = "Vintor Pharma: # Vintor Pharma Vintor Pharma was founded in 1967. The staff numbers 11151."
+    assert check("How many employees does Vintor Pharma have?", "11151.", _obs(text), documents=True).supported
+    assert not check("How many offices does Vintor Pharma have?", "11151.", _obs(text), documents=True).supported
+    text2 = "Kacor Textiles: # Kacor Textiles Kacor Textiles employs 16,242 people."
+    assert check("How many employees does Kacor Textiles have?", "16,242", _obs(text2), documents=True).supported
+
+
+def test_what_is_not_asked_stays_as_today() -> None:
+    # no proper name in the question
+    assert check("How much does a croissant cost?", "3 dollars.", _obs(BAKERY), documents=True).supported
+    # a computed answer: the Calculator's inputs are checked as numbers, not sentences
+    obs = [*_obs(BAKERY), Observation(1, "Calculator", "3 * 5", "15")]
+    assert check(
+        "What do five croissants cost at Orbit Coffee?", "They cost 15 dollars.", obs, documents=True
+    ).supported
+    # yes/no, and a not-found answer
+    assert check("Does Orbit Coffee sell croissants for 3 dollars?", "Yes, 3 dollars.", _obs(BAKERY), True).supported
+    assert check(
+        "How much is a croissant at Orbit Coffee?", "I could not find the answer.", _obs(BAKERY), True
+    ).not_found
+    # a country record is read field by field, not by this step
+    rec = "Japan: capital Tokyo; population 126,960,000; area 377,975 km2."
+    assert check("What is the population of Japan?", "126,960,000", _obs(rec), documents=True).supported
+
+
+def test_documents_split_at_the_search_tool_marks() -> None:
+    docs = documents_of(BAKERY)
+    assert len(docs) == 2 and docs[1].startswith("Harbor Street Bakery: # ")
+    assert documents_of("plain text. more.") == ["plain text. more."]
+
+
+def _generated(n: int, seed: int) -> list[dict]:
+    from finetune.generators import documents
+
+    rng, rows = random.Random(seed), []
+    while len(rows) < n:
+        try:
+            rows.append(documents.one(rng, "train"))
+        except Exception:  # a rejected draw (the generator's own filter)
+            continue
+    return rows
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_generated_document_rows(seed: int) -> None:
+    """Train-side rows of ``finetune.generators.documents``: every gold answer stays supported; a
+    missing-entity row answered with any number of its observations is flagged."""
+    flagged = wrong = 0
+    for row in _generated(25, seed):
+        obs = [Observation(i, s["tool"], s["tool_input"], s["observation"]) for i, s in enumerate(row["steps"])]
+        if row.get("answerable", True) is not False:
+            g = check(row["question"], row["final_answer"], obs)
+            assert check(row["question"], row["final_answer"], obs, documents=True).supported == g.supported, row
+        elif row["kind"] == "doc_missing_entity":
+            for s in row["steps"]:
+                for tok in s["observation"].split():
+                    if tok.rstrip(".").isdigit():
+                        answer = f"The answer is {tok.rstrip('.')}."
+                        if check(row["question"], answer, obs).supported:
+                            wrong += 1
+                            flagged += not check(row["question"], answer, obs, documents=True).supported
+    assert flagged == wrong
