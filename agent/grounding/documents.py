@@ -13,8 +13,9 @@ record, not a Calculator result) is supported only when some sentence holding it
 Bakery's document fails (1); "How many visitors does Brookfield Zoo get each year?" -> "1,900" from
 "Brookfield Zoo is home to 1,900 animals." fails (2).
 
-Nothing is asked of a question without a proper name, of a Korean question, of a claim only a record
-or the question holds, or of an answer computed by the Calculator (its inputs are checked as numbers).
+Nothing is asked of a country record (``records`` reads those field by field), of a question without a
+proper name, of a Korean question, of a claim only a record or the question holds, or of an answer
+computed by the Calculator (its inputs are checked as numbers).
 A document starts where the search tool wrote "Title: # Title" (``agent.tools.search.format_hits``);
 an observation without such marks is one document.
 """
@@ -28,6 +29,7 @@ from agent.grounding.model import Observation
 from agent.grounding.names import name_claims, name_in
 from agent.grounding.not_found import is_useless_observation
 from agent.grounding.numbers import evidence_values, parse_numbers
+from agent.grounding.records import split_records
 from agent.grounding.text import normalize, strip_prefix, word_forms
 from agent.prompt import CALCULATOR_NAME
 
@@ -204,7 +206,9 @@ def unstated_claims(
     for obs in observations:
         if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
             continue
-        for doc in documents_of(strip_prefix(obs.text)):
+        # country records are read field by field by the other steps: only the prose around them is asked
+        text = " ".join(seg.raw for seg in split_records(obs.index, strip_prefix(obs.text)) if seg.title is None)
+        for doc in documents_of(text):
             dn = normalize(doc)
             prose += [(dn, s) for s in sentences_of(doc)]
     if not prose:

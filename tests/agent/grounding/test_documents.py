@@ -72,6 +72,10 @@ def test_what_is_not_asked_stays_as_today() -> None:
     # a country record is read field by field, not by this step
     rec = "Japan: capital Tokyo; population 126,960,000; area 377,975 km2."
     assert check("What is the population of Japan?", "126,960,000", _obs(rec), documents=True).supported
+    zim = "Zimbabwe: capital Harare; population 15,178,979; area 390,757 km2; region Africa; subregion Eastern Africa."
+    assert check("On which continent is Zimbabwe?", "Zimbabwe is in Africa.", _obs(zim), documents=True).supported
+    q = "How many square kilometres does Zimbabwe cover?"
+    assert check(q, "The area of Zimbabwe is 390,757 square kilometres.", _obs(zim), documents=True).supported
 
 
 def test_documents_split_at_the_search_tool_marks() -> None:
