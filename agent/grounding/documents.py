@@ -124,7 +124,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 _DOC_START = re.compile(r"(?:^|(?<=\s))([^\s:#][^:#]{0,100}?): # \1\b")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s+-\s+|\s*#\s+")
+# a sentence ends at . ! ? (not after a title such as "Mr."), a list item at " - ", a heading at "#"
+_SENTENCE_END = re.compile(
+    r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s+-\s+|\s*#\s+"
+)
 
 
 def _stem_match(a: str, b: str) -> bool:

@@ -78,6 +78,13 @@ def test_what_is_not_asked_stays_as_today() -> None:
     assert check(q, "The area of Zimbabwe is 390,757 square kilometres.", _obs(zim), documents=True).supported
 
 
+def test_a_title_does_not_end_the_sentence() -> None:
+    text = "Pinecrest School: # Pinecrest School Pinecrest has 28 teachers. The head teacher is Mr. Daniel Reyes."
+    q = "Who is the head teacher of Pinecrest School?"
+    assert check(q, "The head teacher is Daniel Reyes.", _obs(text), documents=True).supported
+    assert not check("Who founded Pinecrest School?", "Daniel Reyes.", _obs(text), documents=True).supported
+
+
 def test_documents_split_at_the_search_tool_marks() -> None:
     docs = documents_of(BAKERY)
     assert len(docs) == 2 and docs[1].startswith("Harbor Street Bakery: # ")
