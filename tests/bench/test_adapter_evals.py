@@ -1,0 +1,49 @@
+"""bench.adapter_evals: the eval commands of every set, and the check that a recorded set can be replayed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.adapter_evals import ENV, SETS, check_rows, command, expected_rows, main
+
+
+def test_every_set_runs_as_the_ship_decisions_ran_it(tmp_path: Path) -> None:
+    docs = command(SETS["documents_extra"], "/a/v2b", tmp_path, python="py")
+    assert docs[:8] == ["py", "-m", "app.cli", "eval", "--questions", "finetune/evalsets/documents_extra.jsonl",
+                        "--adapter", "/a/v2b"]  # fmt: skip
+    assert docs[8:12] == ["--corpus", "finetune/evalsets/corpus", "--max-results", "2"]
+    assert docs[-4:] == [
+        "--out",
+        str(tmp_path / "documents_extra.jsonl"),
+        "--report",
+        str(tmp_path / "documents_extra.md"),
+    ]
+    assert "--limit" in command(SETS["heldout40"], "a", tmp_path) and expected_rows(SETS["heldout40"]) == 40
+    assert command(SETS["unanswerable"], "a", tmp_path)[8:10] == ["--max-steps", "4"]
+    assert expected_rows(SETS["test"]) == 200 and expected_rows(SETS["korean"]) == 36
+    assert "--corpus" in command(SETS["documents_probe"], "a", tmp_path)
+    assert ENV["QREACT_ENGINE"] == "llamacpp" and ENV["QREACT_GROUNDING_DOCUMENTS"] == "false"
+
+
+def test_a_set_without_its_question_file_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = SETS["documents"].__class__("nothing", "finetune/evalsets/no-such-file.jsonl")
+    assert expected_rows(missing) is None
+    assert main(["--adapter", "default", "--out", str(tmp_path), "--sets", "korean", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "QREACT_ENGINE=llamacpp" in printed and "korean.jsonl" in printed and "--adapter" in printed
+
+
+def test_check_rows_wants_every_row_with_its_trace(tmp_path: Path) -> None:
+    path = tmp_path / "korean.jsonl"
+    good = {"id": "k1", "question": "q", "final_answer": "a", "status": "answered", "answerable": True,
+            "correct": True, "trace": [], "config": "local:x"}  # fmt: skip
+    path.write_text(json.dumps(good) + "\n")
+    assert check_rows(path, 1) == []
+    assert check_rows(path, 2) == ["korean.jsonl: 1 rows, expected 2"]
+    path.write_text(json.dumps({k: v for k, v in good.items() if k != "trace"}) + "\n")
+    assert check_rows(path, 1) == ["korean.jsonl k1: no trace"]
+    assert check_rows(tmp_path / "none.jsonl", 1) == ["none.jsonl: missing"]
+    assert main(["--out", str(tmp_path), "--sets", "korean", "--check"]) == 1  # 1 row of 36
