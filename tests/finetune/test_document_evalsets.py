@@ -1,4 +1,5 @@
-"""The hand-written document eval sets (documents.jsonl, documents_extra.jsonl) are well-formed over their corpus."""
+"""The hand-written document eval sets (documents.jsonl, documents_extra.jsonl, documents_probe.jsonl) are well-formed
+over their corpus."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any
 import pytest
 
 from agent.numbers import as_number, normalize, parse_numbers
+from finetune.scoring import is_correct
 
 EVALSETS = Path(__file__).resolve().parents[2] / "finetune" / "evalsets"
-SETS = {"documents.jsonl": "docs-", "documents_extra.jsonl": "docsx-"}
+SETS = {"documents.jsonl": "docs-", "documents_extra.jsonl": "docsx-", "documents_probe.jsonl": "docsp-"}
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -70,3 +72,106 @@ def test_extra_set_holds_what_the_readme_says() -> None:
     assert len(unanswerable) == 36 and len(answerable) == 21
     assert [r["id"] for r in unanswerable] == [f"docsx-{i:02d}" for i in range(1, 37)]
     assert {r["kind"] for r in answerable} == {"doc_copy", "doc_compute", "doc_compare"}
+
+
+def test_a_compared_gold_is_one_of_the_two_things_the_question_names() -> None:
+    for name in SETS:
+        for r in _rows(name):
+            if r["kind"] == "doc_compare":
+                assert normalize(r["answer"]) in normalize(r["question"]), r
+
+
+# documents_probe.jsonl (hand-written 2026-12-02, the untouched probe of session 6)
+PROBE_NEAR_MISS = {  # the entity the question names, which a corpus document does describe (not the asked fact)
+    "docsp-01": "Alder Lake",
+    "docsp-02": "Brookfield Zoo",
+    "docsp-03": "Westbrook City Marathon",
+    "docsp-04": "Copperleaf Tea Company",
+    "docsp-05": "Amina Sato",
+    "docsp-06": "Ida Lindqvist",
+    "docsp-07": "Greenhill Farm",
+    "docsp-08": "Halden Bridge",
+    "docsp-09": "Harbor Street Bakery",
+    "docsp-10": "Kestrel K2",
+    "docsp-11": "Lumen X3",
+    "docsp-12": "Maple Grove Library",
+    "docsp-13": "Mount Kessel",
+    "docsp-14": "Northwind Rail",
+    "docsp-15": "Orbit Coffee",
+    "docsp-16": "Daniel Reyes",
+    "docsp-17": "Quillfeather Book Festival",
+    "docsp-18": "Ravensholm",
+    "docsp-19": "Freya",
+    "docsp-20": "Stellar S9",
+    "docsp-21": "Tandem Software",
+    "docsp-22": "Merrow",
+    "docsp-23": "Velo",
+    "docsp-24": "Eastgate Winter Market",
+}
+PROBE_ABSENT = {  # names that no corpus document holds
+    "docsp-25": "Marrowby",
+    "docsp-26": "Fenwick",
+    "docsp-27": "Saltmarsh",
+    "docsp-28": "Hollowmere",
+    "docsp-29": "Aster",
+    "docsp-30": "Elmstead",
+}
+PROBE_OTHER_TYPE = {  # (entity asked about, the other entity of another type whose document states that attribute)
+    "docsp-31": ("river Oster", "Halden Bridge"),  # the bridge's length, not the river's
+    "docsp-32": ("Nova Mobile", "Stellar S9"),  # the phone's release year, not the company's founding
+    "docsp-33": ("Amberley", "Quillfeather Book Festival"),  # the festival's visitors, not the town's
+    "docsp-34": ("Coral Institute", "Amina Sato"),  # the year she joined, not the institute's founding
+}
+# each compute gold worked out from the stated facts, and the facts (numbers) the corpus must state
+PROBE_COMPUTE = {
+    "docsp-45": ((12 + 5) - 10, (10, 5)),  # open 10 am to 5 pm
+    "docsp-46": ((12 + 6 - 8) * 60 / 15, (8, 6, 15)),  # weekdays 8 am to 6 pm, 15-minute appointments
+    "docsp-47": (2016 - 1979, (2016, 1979)),
+    "docsp-48": (1900 / 210, (1900, 210)),
+    "docsp-49": (89 / 649 * 100, (89, 649)),
+    "docsp-50": (570 / 1000, (570,)),  # the factor is given in the question
+    "docsp-51": (9 / 100, (9, 100)),
+    "docsp-52": (1150 * 12, (1150,)),
+    "docsp-53": (799 - 649, (799, 649)),
+    "docsp-54": (2019 - 1984, (2019, 1984)),
+    "docsp-55": (4 * 50, (4, 50)),  # "four times a day", "50 minutes"
+    "docsp-56": (9 / 6, (9, 6)),
+    "docsp-57": (11 + 27, (11, 27)),
+}
+
+
+def test_probe_set_holds_what_the_readme_says() -> None:
+    """34 unanswerable (24 near-misses, 6 absent entities, 4 other-type), then 10 copy, 13 compute, 4 compare."""
+    rows = _rows("documents_probe.jsonl")
+    assert [r["id"] for r in rows] == [f"docsp-{i:02d}" for i in range(1, 62)]
+    unanswerable = [r["id"] for r in rows if r.get("answerable", True) is False]
+    assert unanswerable == sorted(PROBE_NEAR_MISS) + sorted(PROBE_ABSENT) + sorted(PROBE_OTHER_TYPE)
+    assert len(PROBE_NEAR_MISS) == 24 and len(PROBE_ABSENT) == 6 and len(PROBE_OTHER_TYPE) == 4
+    kinds = [r["kind"] for r in rows if r.get("answerable", True) is not False]
+    assert kinds == ["doc_copy"] * 10 + ["doc_compute"] * 13 + ["doc_compare"] * 4
+
+
+def test_probe_unanswerable_rows_name_what_they_promise() -> None:
+    """Near-misses and other-type rows name a corpus entity; absent-entity rows name nothing the corpus holds."""
+    rows = {r["id"]: r for r in _rows("documents_probe.jsonl")}
+    words = f" {normalize(_corpus_text())} "
+    for rid, entity in PROBE_NEAR_MISS.items():
+        assert normalize(entity) in normalize(rows[rid]["question"]), rid
+        assert f" {normalize(entity)} " in words, rid
+    for rid, name in PROBE_ABSENT.items():
+        assert normalize(name) in normalize(rows[rid]["question"]), rid
+        assert normalize(name) not in words, rid
+    for rid, (asked, holder) in PROBE_OTHER_TYPE.items():
+        assert normalize(asked) in normalize(rows[rid]["question"]), rid
+        assert normalize(holder) not in normalize(rows[rid]["question"]), rid
+        assert f" {normalize(asked)} " in words and f" {normalize(holder)} " in words, rid
+
+
+def test_probe_computed_golds_follow_from_stated_facts() -> None:
+    rows = {r["id"]: r for r in _rows("documents_probe.jsonl") if r["kind"] == "doc_compute"}
+    assert set(rows) == set(PROBE_COMPUTE)
+    numbers = parse_numbers(_corpus_text())
+    for rid, (value, facts) in PROBE_COMPUTE.items():
+        assert is_correct(f"{value:.6g}", rows[rid]["answer"], rows[rid].get("rel_tol")), rid
+        for fact in facts:
+            assert float(fact) in numbers, (rid, fact)
