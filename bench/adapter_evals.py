@@ -218,7 +218,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"error: the local model would run on {engine}, not llama.cpp")
         return 1
     meta_path = out / "harness.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"runs": []}
     entry: dict[str, Any] = {
         "started_utc": f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}",
         "commit": _git_commit(),
@@ -231,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry["sets"] = run(runnable, adapter, out, args.jobs, args.pids, args.tag)
     entry["finished_utc"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     entry["problems"] = [x for s in runnable for x in check_rows(out / f"{s.name}.jsonl", expected_rows(s))]
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"runs": []}  # read now: runs may overlap
     meta["runs"].append(entry)
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     say("\n".join(entry["problems"]) if entry["problems"] else f"{out}: every set complete")
