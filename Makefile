@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
+.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 v8data finetune-v8 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -99,6 +99,15 @@ v7data: install
 
 finetune-v7: v6soup v7data
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v7.yaml
+
+# Attempt 8 (issue 13): continue v2b (adapters/default) on the v8 mix (near-miss not-founds paired with every
+# answered dense document row, country field synonyms, a v4 replay; 1 epoch ~109 steps of 8, ~50-70 min on 2
+# loaded cores); writes adapters/v8-candidate. docs/v8-candidate/ has its card and decision.
+v8data: install
+	$(BIN)/python -m finetune.generators.mixer --mix v8 --out data/v8 --seed 0
+
+finetune-v8: v8data
+	$(BIN)/qreact finetune --config finetune/configs/cpu-v8.yaml
 
 # The shipped adapter (v1), from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
 # pass 2 on a mix weighted to multi-step runs (~26 min). On a GPU host use finetune/configs/gpu-qlora.yaml.

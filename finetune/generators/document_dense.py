@@ -566,7 +566,7 @@ QUESTION_TYPES = ("copy", "compute", "pair")  # pair: a not-found and a copy ove
 WEIGHTS = (15, 55, 30)  # per corpus; a pair adds a copy: rows ~35 % copy, 42 % compute, 23 % not-found
 
 
-YEAR_SLOTS = ("founded", "since")  # written without a thousands separator
+YEAR_SLOTS = ("founded", "since", "built", "started")  # written without a thousands separator
 
 
 def _text(rng: random.Random, slot: str, value: float) -> str:
@@ -588,12 +588,14 @@ def write(rng: random.Random, scene: Scene, name: str) -> tuple[Doc, dict[str, s
     return Doc(scene.kind, name, values, text, f"{slug}.md" if heading else f"{slug}.txt"), shown
 
 
-def _corpus(rng: random.Random, scene: Scene) -> tuple[Corpus, Doc, dict[str, str], int]:
+def _corpus(
+    rng: random.Random, scene: Scene, scenes: dict[str, Scene] = SCENES
+) -> tuple[Corpus, Doc, dict[str, str], int]:
     target, shown = write(rng, scene, scene.name(rng))
     if len({v for v in target.values.values()}) < len(target.values):
         raise Rejected("two slots with one value")
     docs = [target] + [write(rng, scene, scene.name(rng))[0] for _ in range(rng.randint(1, 2))]
-    other = SCENES[rng.choice([k for k in SCENES if k != scene.kind])]
+    other = scenes[rng.choice([k for k in scenes if k != scene.kind])]
     docs.append(write(rng, other, other.name(rng))[0])
     if len({d.name for d in docs}) < len(docs):
         raise Rejected("a name drawn twice")
@@ -649,9 +651,15 @@ def _compute(
 
 
 def _missing(
-    rng: random.Random, split: str, scene: Scene, target: Doc, shown: dict[str, str], run: Any
+    rng: random.Random,
+    split: str,
+    scene: Scene,
+    target: Doc,
+    shown: dict[str, str],
+    run: Any,
+    missing: tuple[Missing, ...] = (),
 ) -> dict[str, Any]:
-    m = rng.choice(scene.missing)
+    m = rng.choice(missing or scene.missing)
     i, form = _form(m.asks, split, rng)
     question = form.format(e=target.name)
     draft = Draft(run)
@@ -682,6 +690,389 @@ def rows(rng: random.Random, split: str, weights: tuple[float, ...] = WEIGHTS) -
                 _missing(rng, split, scene, target, shown, corpus.run),
                 _copy(rng, split, scene, target, shown, corpus.run),
             ]
+    finally:
+        corpus.close()
+    for r in out:
+        r["meta"]["max_results"] = max_results
+        r["meta"]["doc_type"] = scene.kind
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The v8 mix (attempt 8): one near-miss not-found per answered row, its neighbour worded like the asked field
+# ---------------------------------------------------------------------------------------------
+# v7 answered the hand-written corpus's near-misses off a neighbouring number: "How wide is Halden Bridge?"
+# from its length, "How many visitors does Brookfield Zoo get?" from its animals, "How many employees does
+# Copperleaf have?" from its kinds of tea, a founder from a founding year. Its dense family had 54 not-founds
+# against 196 answered rows, and most of its missing fields were far from the stated ones (an owner, an
+# opening time). So for v8 every answered dense row comes with a not-found over the SAME corpus (``pair`` with
+# a copy, ``pair_compute`` with a computation), and most of those not-founds (``NEAR_SHARE``) ask a field
+# worded like one the document states (``NEAR_MISSING``: width beside length, visitors beside animals,
+# founder beside founding year, a pear tree's yield beside an apple tree's, a season pass beside a day
+# ticket). Three scenes are added (``EXTRA_SCENES``: a bridge, a wildlife park, a firm) whose stated numbers
+# have such neighbours; their subjects, names and sentences are this module's own.
+EXTRA_SCENES: dict[str, Scene] = {
+    "bridge": Scene(
+        "bridge",
+        lambda r: f"{word(r)} {r.choice(['Bridge', 'Viaduct', 'Crossing'])}",
+        {"length": _int(120, 2400), "piers": _int(3, 40), "built": _int(1880, 2015), "cars": _int(2000, 60000)},
+        (
+            (
+                "{e} runs {length} metres from bank to bank on {piers} piers.",
+                "Resting on {piers} piers, {e} is {length} metres long.",
+            ),
+            ("Work on it ended in {built}.", "{e} opened to traffic in {built}."),
+            ("Traffic counts show {cars} cars a day on {e}.", "Each day {cars} cars drive over it."),
+        ),
+        (
+            Copy(
+                "length",
+                ("How long is {e}?", "What is the length of {e} in metres?", "length of {e}?"),
+                "the length",
+                "metres",
+                "{e} is {v} metres long.",
+            ),
+            Copy(
+                "piers",
+                ("How many piers does {e} rest on?", "How many piers hold up {e}?"),
+                "the number of piers",
+                "piers",
+                "{e} rests on {v} piers.",
+            ),
+            Copy(
+                "built",
+                ("When was {e} finished?", "In what year did {e} open to traffic?"),
+                "the year it opened",
+                "opened",
+                "{e} opened in {v}.",
+            ),
+            Copy(
+                "cars",
+                ("How many cars cross {e} a day?", "How many cars drive over {e} each day?"),
+                "the daily cars",
+                "cars",
+                "{v} cars cross {e} a day.",
+            ),
+        ),
+        (
+            Compute(
+                "km",
+                ("How long is {e} in kilometres?", "What is the length of {e}, in km?"),
+                ("length",),
+                "metres",
+                "{length} / 1000",
+                "{e} is {r} kilometres long.",
+            ),
+            Compute(
+                "week",
+                ("How many cars cross {e} in {k} days?", "How many cars drive over {e} in {k} days?"),
+                ("cars",),
+                "cars",
+                "{k} * {cars}",
+                "{r} cars cross {e} in {k} days.",
+            ),
+            Compute(
+                "age",
+                ("How many years had {e} been open in 2024?", "How old was {e} in 2024?"),
+                ("built",),
+                "opened",
+                "2024 - {built}",
+                "{e} had been open {r} years in 2024.",
+            ),
+        ),
+        (
+            Missing(("Who designed {e}?", "Which engineer designed {e}?"), "the designer", "designed"),
+            Missing(("What did {e} cost to build?", "How much did building {e} cost?"), "the building cost", "cost"),
+        ),
+    ),
+    "park": Scene(
+        "park",
+        lambda r: f"{word(r)} {r.choice(['Wildlife Park', 'Safari Park', 'Animal Reserve'])}",
+        {"animals": _int(150, 4000), "species": _int(20, 300), "hectares": _int(10, 900), "ticket": _even(10, 40)},
+        (
+            (
+                "{e} keeps {animals} animals of {species} species.",
+                "Some {species} species live at {e}, {animals} animals in all.",
+            ),
+            ("The park spreads over {hectares} hectares.", "Its grounds cover {hectares} hectares."),
+            ("A day ticket costs {ticket} dollars, and under-fives go free.", "Day tickets are {ticket} dollars."),
+        ),
+        (
+            Copy(
+                "animals",
+                ("How many animals live at {e}?", "How many animals does {e} keep?", "animals at {e}?"),
+                "the number of animals",
+                "animals",
+                "{e} keeps {v} animals.",
+            ),
+            Copy(
+                "species",
+                ("How many species does {e} have?", "How many species live at {e}?"),
+                "the number of species",
+                "species",
+                "{e} has {v} species.",
+            ),
+            Copy(
+                "hectares",
+                ("How many hectares does {e} cover?", "How big are the grounds of {e} in hectares?"),
+                "the size",
+                "hectares",
+                "{e} covers {v} hectares.",
+            ),
+            Copy(
+                "ticket",
+                ("What does a day ticket to {e} cost?", "How much is a day at {e}?"),
+                "the day ticket price",
+                "ticket",
+                "A day ticket to {e} costs {v} dollars.",
+            ),
+        ),
+        (
+            Compute(
+                "per_species",
+                ("On average, how many animals of each species does {e} keep?", "How many animals per species at {e}?"),
+                ("animals", "species"),
+                "animals species",
+                "round({animals} / {species}, 2)",
+                "{e} keeps about {r} animals per species.",
+            ),
+            Compute(
+                "group",
+                ("What do {k} day tickets to {e} cost?", "How much do {k} people pay for a day at {e}?"),
+                ("ticket",),
+                "ticket",
+                "{k} * {ticket}",
+                "{k} day tickets cost {r} dollars.",
+            ),
+            Compute(
+                "km2",
+                ("How many square kilometres does {e} cover?", "What is the area of {e} in km²?"),
+                ("hectares",),
+                "hectares",
+                "{hectares} / 100",
+                "{e} covers {r} square kilometres.",
+            ),
+        ),
+        (
+            Missing(("When did {e} open?", "In what year was {e} opened?"), "the opening year", "opened"),
+            Missing(("Who owns {e}?", "Who runs {e}?"), "the owner", "owner"),
+        ),
+    ),
+    "firm": Scene(
+        "firm",
+        lambda r: f"{word(r)} {r.choice(['Company', 'Works', 'Traders'])}",
+        {"started": _int(1850, 2010), "shops": _int(2, 60), "products": _int(5, 120), "sales": _int(2, 400)},
+        (
+            ("{e} was started in {started}.", "{e} has been trading since {started}."),
+            (
+                "It runs {shops} shops and sells {products} products.",
+                "Its {products} products are sold in {shops} shops.",
+            ),
+            ("Last year its sales came to {sales} million dollars.", "Sales last year were {sales} million dollars."),
+        ),
+        (
+            Copy(
+                "started",
+                ("When was {e} started?", "In what year was {e} started?", "since when has {e} been trading?"),
+                "the year it started",
+                "started",
+                "{e} was started in {v}.",
+            ),
+            Copy(
+                "shops",
+                ("How many shops does {e} run?", "How many shops does {e} have?"),
+                "the number of shops",
+                "shops",
+                "{e} runs {v} shops.",
+            ),
+            Copy(
+                "products",
+                ("How many products does {e} sell?", "How many different products does {e} offer?"),
+                "the number of products",
+                "products",
+                "{e} sells {v} products.",
+            ),
+            Copy(
+                "sales",
+                ("What were the sales of {e} last year?", "How much did {e} sell last year?"),
+                "the sales",
+                "sales",
+                "Sales of {e} last year were {v} million dollars.",
+                1e6,
+            ),
+        ),
+        (
+            Compute(
+                "age",
+                ("For how many years had {e} been trading in 2024?", "How old was {e} in 2024?"),
+                ("started",),
+                "started",
+                "2024 - {started}",
+                "{e} had been trading for {r} years in 2024.",
+            ),
+            Compute(
+                "per_shop",
+                (
+                    "On average, how many dollars of sales did each shop of {e} make last year?",
+                    "What were the sales per shop of {e} in dollars?",
+                ),
+                ("sales", "shops"),
+                "sales shops",
+                "round({sales} * 1000000 / {shops}, 2)",
+                "Each shop made about {r} dollars of sales.",
+            ),
+        ),
+        (
+            Missing(("Where is {e} based?", "In which city is {e}?"), "the city", "based"),
+            Missing(("Who runs {e} today?", "Who is the chief executive of {e}?"), "the chief executive", "chief"),
+        ),
+    ),
+}
+# per scene kind: not-founds whose asked field is worded like a field the document states (the near-miss shape)
+NEAR_MISSING: dict[str, tuple[Missing, ...]] = {
+    "cinema": (
+        Missing(
+            ("How many visitors does {e} get a year?", "How many people go to {e} each year?"),
+            "the visitors",
+            "visitors",
+        ),
+        Missing(
+            ("What does a ticket for a 3D film at {e} cost?", "How much is a late-night ticket at {e}?"),
+            "the 3D ticket price",
+            "ticket",
+        ),
+        Missing(
+            ("How many parking spaces does {e} have?", "How many cars can park at {e}?"),
+            "the parking spaces",
+            "parking",
+        ),
+    ),
+    "pool": (
+        Missing(("How wide is the pool at {e}?", "What is the width of the pool at {e}?"), "the width", "wide"),
+        Missing(
+            ("How many swimmers visit {e} each day?", "How many people swim at {e} a day?"),
+            "the daily swimmers",
+            "swimmers",
+        ),
+        Missing(("What does a towel at {e} cost?", "How much is a swim cap at {e}?"), "the towel price", "towel"),
+    ),
+    "orchard": (
+        Missing(
+            (
+                "How many kilograms of fruit does a pear tree at {e} give?",
+                "What does one pear tree at {e} yield a year?",
+            ),
+            "the pear tree yield",
+            "pear trees",
+        ),
+        Missing(
+            ("What does a crate of apples from {e} cost?", "How much is one crate of fruit from {e}?"),
+            "the crate price",
+            "crate",
+        ),
+        Missing(("How many people work at {e}?", "How many pickers does {e} employ?"), "the workers", "workers"),
+    ),
+    "school": (
+        Missing(("Who founded {e}?", "Who was the founder of {e}?"), "the founder", "founded"),
+        Missing(
+            ("How many teaching assistants work at {e}?", "How many support staff does {e} have?"),
+            "the teaching assistants",
+            "teachers",
+        ),
+        Missing(
+            ("How many students left {e} last year?", "How many pupils graduated from {e} last year?"),
+            "the leavers",
+            "students",
+        ),
+    ),
+    "course": (
+        Missing(
+            ("How many people are on the waiting list for the {e}?", "How long is the waiting list of the {e}?"),
+            "the waiting list",
+            "places",
+        ),
+        Missing(
+            (
+                "How long is the break in a session of the {e}?",
+                "How many minutes of break does a session of the {e} have?",
+            ),
+            "the break",
+            "minutes",
+        ),
+        Missing(
+            ("What do the materials for the {e} cost?", "How much is the materials fee of the {e}?"),
+            "the materials fee",
+            "fee",
+        ),
+    ),
+    "fund": (
+        Missing(("Who set up {e}?", "Which person set up {e}?"), "the founder", "since"),
+        Missing(("How many volunteers does {e} have?", "How many volunteers help {e}?"), "the volunteers", "staff"),
+        Missing(
+            ("What was the largest grant {e} gave last year?", "How big was the biggest grant of {e}?"),
+            "the largest grant",
+            "grants",
+        ),
+    ),
+    "bridge": (
+        Missing(("How wide is {e}?", "What is the width of {e}?"), "the width", "metres"),
+        Missing(
+            ("How many cyclists cross {e} a day?", "How many trucks drive over {e} each day?"),
+            "the daily cyclists",
+            "cars",
+        ),
+        Missing(("How high is {e} above the water?", "How tall are the piers of {e}?"), "the height", "piers"),
+    ),
+    "park": (
+        Missing(
+            ("How many visitors does {e} get each year?", "How many people visit {e} a year?"),
+            "the visitors",
+            "animals",
+        ),
+        Missing(
+            ("How many keepers work at {e}?", "How many keepers look after the animals at {e}?"),
+            "the keepers",
+            "animals",
+        ),
+        Missing(
+            ("What does a season pass for {e} cost?", "How much is a yearly pass to {e}?"),
+            "the season pass price",
+            "ticket",
+        ),
+    ),
+    "firm": (
+        Missing(("Who started {e}?", "Which family started {e}?"), "the founder", "started"),
+        Missing(("How many employees does {e} have?", "How many people work for {e}?"), "the employees", "shops"),
+        Missing(
+            ("What was the profit of {e} last year?", "How much profit did {e} make last year?"), "the profit", "sales"
+        ),
+    ),
+}
+ALL_SCENES: dict[str, Scene] = {**SCENES, **EXTRA_SCENES}
+QUESTION_TYPES_V8 = ("copy", "compute", "pair", "pair_compute")  # pair*: a not-found, then a copy / computation
+# per corpus; rows: ~47 % not-found, ~0.9 not-found per answered row (each paired one: one)
+WEIGHTS_V8 = (3, 7, 45, 45)
+NEAR_SHARE = 0.75  # of the not-founds: a near-miss (NEAR_MISSING); the rest the scene's own missing fields
+
+
+def rows_v8(rng: random.Random, split: str, weights: tuple[float, ...] = WEIGHTS_V8) -> list[dict[str, Any]]:
+    """One corpus over ``ALL_SCENES`` and its rows: a copy or a computation alone, or a pair (a not-found,
+    mostly a near-miss, then a copy or a computation over the same corpus)."""
+    scene = ALL_SCENES[rng.choice(sorted(ALL_SCENES))]
+    qtype = rng.choices(QUESTION_TYPES_V8, weights=weights)[0]
+    corpus, target, shown, max_results = _corpus(rng, scene, ALL_SCENES)
+    try:
+        if qtype == "copy":
+            out = [_copy(rng, split, scene, target, shown, corpus.run)]
+        elif qtype == "compute":
+            out = [_compute(rng, split, scene, target, shown, corpus.run)]
+        else:
+            near = rng.random() < NEAR_SHARE
+            missing = NEAR_MISSING[scene.kind] if near else scene.missing
+            miss = _missing(rng, split, scene, target, shown, corpus.run, missing)
+            miss["meta"]["near_miss"] = near
+            answer = (_copy if qtype == "pair" else _compute)(rng, split, scene, target, shown, corpus.run)
+            out = [miss, answer]
     finally:
         corpus.close()
     for r in out:

@@ -33,3 +33,20 @@ def test_the_operator_follows_the_question_and_no_held_out_phrasing_is_trained(
             continue
         calc = row["steps"][-1]
         assert calc["tool"] == "Calculator" and f" {OPERATOR[op.split('_')[1]]} " in calc["tool_input"]
+
+
+def test_v8_synonyms_copy_the_field_from_the_record_and_are_no_gold_phrasing(
+    run1: ToolRunner, split_records: dict[str, list[dict[str, Any]]]
+) -> None:
+    rows = draw_rows(lambda rng: country_ops.synonym_one(split_records["train"], run1, rng, "train"), 40, "syn")
+    assert {r["meta"]["field"] for r in rows} == set(country_ops.SYNONYMS)
+    gold_forms = {f for forms in PHRASINGS.values() for f in forms}  # every finetune.gold phrasing
+    assert not gold_forms & {f for forms in country_ops.SYNONYMS.values() for f in forms}
+    assert any("surface area" in r["question"] for r in rows)
+    for row in rows:
+        _, kind, index = row["meta"]["template"].split(":")
+        assert int(index) < len(country_ops.SYNONYMS[kind]) - 1  # the last form held out of train
+        assert [s["tool"] for s in row["steps"]] == ["Search"]
+        assert row["steps"][0]["tool_input"].startswith(f"{kind} of ")
+        assert is_correct(row["final_answer"], row["answer"], row.get("rel_tol")), row
+        assert row["answerable"]

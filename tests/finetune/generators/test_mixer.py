@@ -141,3 +141,58 @@ def test_v7_replays_v4_then_draws_dense_documents_in_pairs_and_country_operators
             title = r["steps"][0]["observation"].split(":")[0]
             assert any(c["kind"] == "dense_copy" and c["steps"][0]["observation"].startswith(title) for c in dense)
     assert len({r["question"] for r in rows}) == len(rows)
+
+
+def test_v8_preset_counts_and_not_found_share() -> None:
+    cfg = mixer.MixConfig.preset("v8")
+    assert cfg.replay == ("v4", 300) and cfg.stream == "v8"
+    assert sum(cfg.train_counts.values()) + cfg.replay[1] in range(800, 901)  # ~100-110 steps of 8
+    dense = dict(zip(mixer.document_dense.QUESTION_TYPES_V8, mixer.document_dense.WEIGHTS_V8, strict=True))
+    rows = dense["copy"] + dense["compute"] + 2 * (dense["pair"] + dense["pair_compute"])
+    assert (dense["pair"] + dense["pair_compute"]) / rows >= 0.4  # dense: ~one not-found per answered row
+    assert mixer.MixConfig.preset("v7").train_counts == mixer.V7_TRAIN_COUNTS  # v7's preset untouched
+
+
+def test_v8_mix_draws_its_families_pairs_near_misses_and_never_an_eval_question(
+    tmp_path: Path, gen_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = mixer.MixConfig.preset("v8")
+    monkeypatch.setattr(mixer, "V4_TRAIN_COUNTS", {"gold": 6, "documents": 6})
+    monkeypatch.setattr(mixer, "V4_GOLD_COUNTS", {"population_ratio": 3, "population_difference": 3})
+    cfg.cache_dir, cfg.replay = gen_cache, ("v4", 6)
+    cfg.train_counts = {"document_dense_v8": 24, "country_synonyms": 8, "country_ops": 4, "negatives": 2}
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    first = mixer.generate(cfg)["train"]
+    fresh = Counter(r["meta"]["generator"] for r in first if "replay" not in r["meta"])
+    assert fresh == {"document_dense": 24, "country_synonyms": 8, "country_ops": 4, "negatives": 2}
+    dense = [r for r in first if r["meta"]["generator"] == "document_dense"]
+    missing = [r for r in dense if r["kind"] == "dense_missing"]
+    assert len(missing) >= 0.35 * len(dense) and any(r["meta"]["near_miss"] for r in missing)
+    unpaired = [  # its partner over the same corpus is in the mix (but the last row drawn: its pair is cut)
+        r
+        for r in missing
+        if not any(
+            c["kind"] != "dense_missing" and c["steps"][0]["observation"].startswith(r["steps"][0]["observation"][:40])
+            for c in dense
+        )
+    ]
+    assert len(unpaired) <= 1
+    # the exclusion reads every eval file of the folder: documents_probe.jsonl and any new one
+    evalsets = tmp_path / "evalsets"
+    evalsets.mkdir()
+    for f in Path("finetune/evalsets").glob("*.jsonl"):
+        (evalsets / f.name).write_text(f.read_text())
+    probe = [r["question"] for r in first if "replay" not in r["meta"]][:6]
+    (evalsets / "new_set.jsonl").write_text("".join(json.dumps({"question": q}) + "\n" for q in probe))
+    cfg.exclude = mixer.eval_questions(evalsets)
+    shipped = {
+        json.loads(line)["question"]
+        for f in Path("finetune/evalsets").glob("*.jsonl")
+        for line in f.open()
+        if line.strip()
+    }
+    assert shipped | set(probe) == cfg.exclude
+    assert Path("finetune/evalsets/documents_probe.jsonl").is_file()  # the session-6 probe is read with the others
+    again = mixer.generate(cfg)["train"]
+    assert not {r["question"] for r in again} & cfg.exclude
+    assert len({r["question"] for r in again}) == len(again)
