@@ -45,8 +45,9 @@ class AgentConfig:
     # an answer the observations do not support: "keep" returns it with status "ungrounded";
     # "not_found" returns the not-found answer instead (status "not_found"; the text stays in the steps)
     ungrounded: Literal["keep", "not_found"] = "keep"
-    # the document step of the check (agent.grounding.documents): off by default
-    grounding_documents: bool = False
+    # the document step of the check (agent.grounding.documents): on by default (rule G, session 6:
+    # bench/results/grounding_documents.md)
+    grounding_documents: bool = True
     # end the run with status "not_found" after this many searches (tool steps other than the
     # Calculator) that returned nothing useful
     # ("No good search result found.", an error, or a repeat of an earlier call: same tool, same input); 0 = never

@@ -138,10 +138,11 @@ class Settings(BaseSettings):
         "'not_found' returns the not-found answer (status 'not_found'; the model's text stays in the steps)",
     )
     grounding_documents: bool = Field(
-        False,
+        True,
         description="the document step of the grounding check: a value found in a local-search document counts "
         "only when its sentence comes from a document naming the question's entity and states the asked "
-        "attribute (else status 'ungrounded'); off by default (bench/results/grounding_documents.md)",
+        "attribute (else status 'ungrounded'); on by default since session 6's replay, false = numbers and "
+        "names only (bench/results/grounding_documents.md)",
     )
     nothing_useful_limit: int = Field(
         2,

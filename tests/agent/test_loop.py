@@ -228,6 +228,27 @@ def test_ungrounded_answer_can_be_replaced_by_the_not_found_answer():
     assert result.grounding is not None and result.grounding.unsupported == ["John Smith"]
 
 
+ZOO = "Brookfield Zoo: # Brookfield Zoo Brookfield Zoo opened in 1934. It is home to 1,900 animals."
+
+
+def test_the_document_step_is_on_by_default_and_catches_a_near_miss():
+    # the document holds a neighbouring fact (1,900 animals), not the asked one (visitors)
+    script = [action("Search", "Brookfield Zoo visitors"), final("Brookfield Zoo gets 1,900 visitors each year.")]
+    q = "How many visitors does Brookfield Zoo get each year?"
+    assert AgentConfig().grounding_documents is True
+    result = make_agent(list(script), tools=make_tools(search=lambda q: ZOO)).run(q)
+    assert result.status == "ungrounded"
+    assert result.grounding is not None
+    assert result.grounding.unsupported == ["1,900 (the sentence holding it does not state the asked visitors)"]
+    off = make_agent(list(script), tools=make_tools(search=lambda q: ZOO), grounding_documents=False).run(q)
+    assert off.status == "answered"  # numbers and names only: 1,900 is in the observation
+    not_found = make_agent(list(script), tools=make_tools(search=lambda q: ZOO), ungrounded="not_found").run(q)
+    assert (not_found.status, not_found.answer) == ("not_found", NOT_FOUND_ANSWER)
+    right = [action("Search", "Brookfield Zoo animals"), final("Brookfield Zoo is home to 1,900 animals.")]
+    ok = make_agent(right, tools=make_tools(search=lambda q: ZOO)).run("How many animals live at Brookfield Zoo?")
+    assert ok.status == "answered"
+
+
 def test_the_models_not_found_answer_is_not_found():
     agent = make_agent([action("Search", "president of Australia"), final(NOT_FOUND_ANSWER)],
                        tools=make_tools(search=lambda q: AUSTRALIA))  # fmt: skip

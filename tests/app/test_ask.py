@@ -243,3 +243,30 @@ def test_real_default_model_gives_a_well_formed_trace(knowledge_cache, tmp_path)
     assert body["status"] in {"answered", "max_steps", "timeout", "error"} and body["steps"]
     for step in body["steps"]:
         assert "\nObservation:" not in step["log"] and step["completion_tokens"] > 0
+
+
+def test_the_shipped_settings_catch_a_document_near_miss(tmp_path):
+    """QREACT_GROUNDING_DOCUMENTS is on by default: a value of the found document that is not the asked fact
+    (the zoo's 1,900 animals given as its visitors) is ungrounded, not answered; off, it is answered."""
+    from agent.knowledge import index_folder
+    from app.settings import Settings
+
+    assert Settings(_env_file=None).grounding_documents is True  # type: ignore[call-arg]
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "brookfield_zoo.md").write_text(
+        "# Brookfield Zoo\n\nBrookfield Zoo opened in 1934. It is home to 1,900 animals.\n"
+    )
+    index_folder(tmp_path / "docs", tmp_path / "docs.db")
+    question = "How many visitors does Brookfield Zoo get each year?"
+    script = [action("Search", "Brookfield Zoo visitors"), final("Brookfield Zoo gets 1,900 visitors each year.")]
+    for on, status in ((None, "ungrounded"), (False, "answered")):
+        extra = {} if on is None else {"grounding_documents": on}
+        settings = make_settings(
+            tmp_path, search_index=tmp_path / "docs.db", store_url=f"sqlite:///{tmp_path / f'{status}.db'}", **extra
+        )
+        with running_app(settings, ScriptedChatModel(script=list(script))) as client:
+            body = client.post("/ask", json={"question": question}).json()
+        assert "Brookfield Zoo" in body["steps"][0]["observation"]
+        assert body["status"] == status, body
+        reason = "1,900 (the sentence holding it does not state the asked visitors)"
+        assert body["grounding"]["unsupported"] == ([reason] if status == "ungrounded" else [])
