@@ -11,8 +11,10 @@ with the document step off and on. Per set and adapter it prints the answerable 
 that the step newly flags (they leave ``answered``), the unanswerable rows answered confidently
 (``answered``) that it turns into non-answers (the check says ``ungrounded``: kept and marked with the shipped
 ``ungrounded=keep``, the not-found answer with ``ungrounded=not_found``), then every changed row, then the
-lead's rule G (NOTES.md, session 6) evaluated on the numbers, and the system metrics with the step off and
-on (what rule V compares). ``--json`` writes the counts and metrics.
+lead's rule G (NOTES.md, session 6) evaluated on the numbers, and the system metrics (``finetune.evaluate``'s
+truth metrics: abstained = ``not_found`` only) with the step off and on, each with the shipped
+``ungrounded=keep`` and with ``ungrounded=not_found`` (an ``ungrounded`` row ends ``not_found``): what rule V
+compares. ``--json`` writes the counts and metrics (``sets.<set>.system_on``, ``system_totals``).
 """
 
 from __future__ import annotations
@@ -81,22 +83,39 @@ def compare(rows: list[dict[str, Any]]) -> dict[str, Any]:
             examples.append(("wrong answerable answer flagged", row, after))
     c["examples"] = examples
     c["system_off"], c["system_on"] = system(off_rows), system(on_rows)
+    # the same with QREACT_UNGROUNDED=not_found (rule U of session 6 may flip that default)
+    c["system_off_not_found"] = system([as_not_found(r) for r in off_rows])
+    c["system_on_not_found"] = system([as_not_found(r) for r in on_rows])
     return c
 
 
+def as_not_found(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as ``QREACT_UNGROUNDED=not_found`` ends it: an ``ungrounded`` answer becomes the not-found answer."""
+    if row["status"] != "ungrounded":
+        return row
+    return {**row, "status": "not_found", "correct": not _answerable(row)}
+
+
 def system(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """What the user gets (replayed rows): answerable right and answered, abstained, false abstention."""
+    """What the user gets (replayed rows), as ``finetune.evaluate.truth_metrics`` counts it: answerable right =
+    ``answered`` and right, abstained = ``not_found`` only; ``right_outcomes`` = both; ungrounded counts beside."""
     ans = [r for r in rows if _answerable(r)]
     unans = [r for r in rows if not _answerable(r)]
+    right = sum(r["status"] == "answered" and bool(r["correct"]) for r in ans)
+    abstained = sum(r["status"] == "not_found" for r in unans)
     return {
         "n": len(rows),
         "answerable": len(ans),
-        "answerable_right": sum(r["status"] == "answered" and bool(r["correct"]) for r in ans),
+        "answerable_right": right,
         "false_abstention": sum(r["status"] == "not_found" for r in ans),
         "unanswerable": len(unans),
-        "abstained": sum(r["status"] == "not_found" for r in unans),
+        "abstained": abstained,
         "abstained_or_ungrounded": sum(r["status"] != "answered" for r in unans),
         "confident_wrong": sum(r["status"] == "answered" and not (_answerable(r) and r["correct"]) for r in rows),
+        "right_outcomes": right + abstained,
+        "ungrounded_answerable": sum(r["status"] == "ungrounded" for r in ans),
+        "ungrounded_answerable_right": sum(r["status"] == "ungrounded" and bool(r["correct"]) for r in ans),
+        "ungrounded_unanswerable": sum(r["status"] == "ungrounded" for r in unans),
     }
 
 
@@ -171,24 +190,46 @@ def main(runs: dict[str, list[Path]], json_out: Path | None = None) -> dict[str,
             f"-> {'ON' if g['holds'] else 'OFF'}"
         )
     print()
-    print("| adapter | set | step | answerable right | false abstention | unanswerable abstained | "
-          "abstained or ungrounded | confident-wrong |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+    print("| adapter | set | step, ungrounded= | answerable right | false abstention | unanswerable abstained | "
+          "right outcomes | ungrounded (answerable, of them right / unanswerable) | confident-wrong |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for adapter, r in result.items():
+        totals: dict[str, dict[str, int]] = {}
         for name, c in r["sets"].items():
-            for step in ("off", "on"):
-                s = c[f"system_{step}"]
-                print(
-                    f"| {adapter} | {name} | {step} | {s['answerable_right']}/{s['answerable']} | "
-                    f"{s['false_abstention']}/{s['answerable']} | {s['abstained']}/{s['unanswerable']} | "
-                    f"{s['abstained_or_ungrounded']}/{s['unanswerable']} | {s['confident_wrong']}/{s['n']} |"
-                )
+            for key, label in SYSTEMS:
+                s = c[key]
+                for k, v in s.items():
+                    totals.setdefault(key, {}).setdefault(k, 0)
+                    totals[key][k] += v
+                print(_system_row(adapter, name, label, s))
+        for key, label in SYSTEMS:
+            print(_system_row(adapter, "**all**", label, totals.get(key, {})))
+        r["system_totals"] = totals
         mism = sum(c["mismatch"] for c in r["sets"].values())
         if mism:
             print(f"\nnote: {adapter}: {mism} rows whose replayed status (step off) differs from the recorded one")
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return result
+
+
+SYSTEMS = (
+    ("system_off", "off, keep"),
+    ("system_on", "on, keep"),
+    ("system_off_not_found", "off, not_found"),
+    ("system_on_not_found", "on, not_found"),
+)
+
+
+def _system_row(adapter: str, name: str, label: str, s: dict[str, int]) -> str:
+    if not s:
+        return f"| {adapter} | {name} | {label} | - | - | - | - | - | - |"
+    return (
+        f"| {adapter} | {name} | {label} | {s['answerable_right']}/{s['answerable']} | "
+        f"{s['false_abstention']}/{s['answerable']} | {s['abstained']}/{s['unanswerable']} | "
+        f"{s['right_outcomes']}/{s['n']} | {s['ungrounded_answerable']} ({s['ungrounded_answerable_right']}) / "
+        f"{s['ungrounded_unanswerable']} | {s['confident_wrong']}/{s['n']} |"
+    )
 
 
 def parse_runs(values: Sequence[str] | None, cache: Path) -> dict[str, list[Path]]:

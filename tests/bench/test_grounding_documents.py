@@ -34,7 +34,11 @@ def test_counts_per_set_and_rule_g(tmp_path: Path) -> None:
     docs = out["sets"]["documents"]
     assert (docs["right"], docs["flagged"], docs["wrong"], docs["turned"], docs["mismatch"]) == (1, 0, 1, 1, 0)
     assert docs["system_off"]["confident_wrong"] == 1 and docs["system_on"]["confident_wrong"] == 0
-    assert docs["system_on"]["abstained_or_ungrounded"] == 1
+    assert docs["system_on"]["abstained_or_ungrounded"] == 1 and docs["system_on"]["abstained"] == 0
+    assert docs["system_on"]["ungrounded_unanswerable"] == 1 and docs["system_on"]["right_outcomes"] == 1
+    nf = docs["system_on_not_found"]  # QREACT_UNGROUNDED=not_found: the turned row abstains
+    assert (nf["abstained"], nf["right_outcomes"], nf["ungrounded_unanswerable"]) == (1, 2, 0)
+    assert out["system_totals"]["system_on"]["answerable_right"] == 2  # documents + probe
     assert out["rule_g"]["holds"] and out["rule_g"]["G3"] == {"turned": 1, "confident_wrong": 1, "holds": True}
     assert json.loads((tmp_path / "counts.json").read_text())["v2b"]["rule_g"]["holds"]
 
