@@ -1,6 +1,6 @@
 """Rule V (NOTES.md, session 6) for attempt 8: v8 vs v2b as systems (adapter + the grounding default of rule G).
 
-    PYTHONPATH=. .venv/bin/python docs/v8-candidate/eval/rule_v.py ~/.cache/qreact/s6-eval/v2b ~/.cache/qreact/s6-eval/v8 [--off]
+    PYTHONPATH=. .venv/bin/python docs/v8-candidate/eval/rule_v.py bench/results/s6-eval/v2b bench/results/s6-eval/v8 [--off]
 
 Each recorded row (bench.adapter_evals: the document step OFF when recorded) is replayed by
 bench.grounding_replay.replay with the document step ON (G decided ON; ``--off`` replays it off). The reading
