@@ -105,6 +105,8 @@ ASK_STATUS_EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "ungrounded": {
         "summary": "ungrounded: the answer names what no observation holds (the text is kept, unverified)",
+        "description": "With QREACT_UNGROUNDED=keep (the default on the openai backend). On the local backend the "
+        "default (auto) returns the not-found answer instead, with status not_found and this grounding.",
         "value": _example_run(
             "Who painted the Mona Lisa?",
             [("I need to find the artist.", "artist", "No good search result found.")],

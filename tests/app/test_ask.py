@@ -9,6 +9,8 @@ import openai
 import pytest
 
 from agent.trace import RunResult
+from app.settings import Settings
+from app.wiring import ungrounded_policy
 from tests.app.conftest import make_settings, running_app
 from tests.model import ScriptedChatModel, action, final
 
@@ -88,6 +90,7 @@ STATUS_CASES = [
 
 @pytest.mark.parametrize(("status", "question", "script", "answer", "grounding"), STATUS_CASES)
 def test_each_status_through_ask_stream_runs_and_metrics(settings, status, question, script, answer, grounding):
+    settings = settings.model_copy(update={"ungrounded": "keep"})  # the default (auto) replaces it on local
     with running_app(settings, ScriptedChatModel(script=script)) as client:
         before = _metric(client, f'qreact_runs_total{{status="{status}"}}')
         ungrounded_before = _metric(client, "qreact_ungrounded_answers_total")
@@ -106,8 +109,10 @@ def test_each_status_through_ask_stream_runs_and_metrics(settings, status, quest
         assert grew == (2 if status == "ungrounded" else 0)
 
 
-def test_ungrounded_answers_can_be_replaced_by_the_not_found_answer(knowledge_cache, tmp_path):
-    settings = make_settings(knowledge_cache, store_url=f"sqlite:///{tmp_path / 'runs.db'}", ungrounded="not_found")
+@pytest.mark.parametrize("ungrounded", ["not_found", "auto"])  # auto = not_found on the local backend (default)
+def test_ungrounded_answers_can_be_replaced_by_the_not_found_answer(knowledge_cache, tmp_path, ungrounded):
+    settings = make_settings(knowledge_cache, store_url=f"sqlite:///{tmp_path / 'runs.db'}", ungrounded=ungrounded)
+    assert Settings(_env_file=None).ungrounded == "auto" and settings.backend == "local"  # type: ignore[call-arg]
     _, question, script, answer, grounding = STATUS_CASES[1]
     with running_app(settings, ScriptedChatModel(script=script)) as client:
         before = _metric(client, "qreact_ungrounded_answers_total")
@@ -247,7 +252,8 @@ def test_real_default_model_gives_a_well_formed_trace(knowledge_cache, tmp_path)
 
 def test_the_shipped_settings_catch_a_document_near_miss(tmp_path):
     """QREACT_GROUNDING_DOCUMENTS is on by default: a value of the found document that is not the asked fact
-    (the zoo's 1,900 animals given as its visitors) is ungrounded, not answered; off, it is answered."""
+    (the zoo's 1,900 animals given as its visitors) is not supported, so the shipped QREACT_UNGROUNDED=auto
+    returns the not-found answer on the local backend (with keep: status ungrounded); off, it is answered."""
     from agent.knowledge import index_folder
     from app.settings import Settings
 
@@ -259,8 +265,8 @@ def test_the_shipped_settings_catch_a_document_near_miss(tmp_path):
     index_folder(tmp_path / "docs", tmp_path / "docs.db")
     question = "How many visitors does Brookfield Zoo get each year?"
     script = [action("Search", "Brookfield Zoo visitors"), final("Brookfield Zoo gets 1,900 visitors each year.")]
-    for on, status in ((None, "ungrounded"), (False, "answered")):
-        extra = {} if on is None else {"grounding_documents": on}
+    cases = (({}, "not_found"), ({"ungrounded": "keep"}, "ungrounded"), ({"grounding_documents": False}, "answered"))
+    for extra, status in cases:
         settings = make_settings(
             tmp_path, search_index=tmp_path / "docs.db", store_url=f"sqlite:///{tmp_path / f'{status}.db'}", **extra
         )
@@ -269,4 +275,16 @@ def test_the_shipped_settings_catch_a_document_near_miss(tmp_path):
         assert "Brookfield Zoo" in body["steps"][0]["observation"]
         assert body["status"] == status, body
         reason = "1,900 (the sentence holding it does not state the asked visitors)"
-        assert body["grounding"]["unsupported"] == ([reason] if status == "ungrounded" else [])
+        assert body["grounding"]["unsupported"] == ([reason] if status != "answered" else [])
+        if status == "not_found":
+            assert body["answer"] == "I could not find the answer in the search results."
+
+
+@pytest.mark.parametrize(
+    ("backend", "ungrounded", "policy"),
+    [("local", "auto", "not_found"), ("openai", "auto", "keep"), ("local", "keep", "keep"),
+     ("openai", "not_found", "not_found")],
+)  # fmt: skip
+def test_ungrounded_auto_replaces_on_the_local_model_and_keeps_openai_answers(backend, ungrounded, policy):
+    settings = Settings(_env_file=None, backend=backend, ungrounded=ungrounded)  # type: ignore[call-arg]
+    assert ungrounded_policy(settings) == policy

@@ -89,7 +89,7 @@ def test_web_search_only_mode_turns_failures_into_an_observation(
     from app.main import create_app
     from app.settings import Settings
 
-    settings = Settings(_env_file=None, cache_dir=tmp_path, adapter=None, search="duckduckgo")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, cache_dir=tmp_path, adapter=None, search="duckduckgo", ungrounded="keep")  # type: ignore[call-arg]
     tools = build_tools(search="duckduckgo", cache_dir=tmp_path)
     app = create_app(settings, chat_model=ScriptedLocalModel(script=SEARCH_SCRIPT), tools=tools)
     with TestClient(app) as client:
@@ -112,7 +112,7 @@ def test_a_hung_tool_is_abandoned_at_the_tool_timeout(tmp_path: Path) -> None:
         time.sleep(5)
         return "too late"
 
-    settings = Settings(_env_file=None, cache_dir=tmp_path, adapter=None, tool_timeout_s=0.3)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, cache_dir=tmp_path, adapter=None, tool_timeout_s=0.3, ungrounded="keep")  # type: ignore[call-arg]
     app = create_app(settings, chat_model=ScriptedLocalModel(script=SEARCH_SCRIPT), tools=[slow_search])
     with TestClient(app) as client:
         wait_ready(client)

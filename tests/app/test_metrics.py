@@ -90,7 +90,7 @@ def test_tool_errors_format_errors_and_stream_runs_are_counted(tmp_path: Path) -
         "I will guess.\nAction: Oracle\nAction Input: anything",  # not a tool: a format error
         "I now know the final answer\nFinal Answer: undefined",
     )
-    with TestClient(make_app(tmp_path, ScriptedLocalModel(script=script))) as client:
+    with TestClient(make_app(tmp_path, ScriptedLocalModel(script=script), ungrounded="keep")) as client:
         wait_ready(client)
         before = scrape(client)
         response = client.post("/ask/stream", json={"question": "What is 1 / 0?"})

@@ -248,7 +248,8 @@ def test_badge_shows_not_supported_with_the_span_and_not_found(cache: Path, brow
     page = browser_context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    with serving(cache, script=UNGROUNDED_SCRIPT, store_url=f"sqlite:///{cache / 'runs-ungrounded.db'}") as base:
+    store_url = f"sqlite:///{cache / 'runs-ungrounded.db'}"
+    with serving(cache, script=UNGROUNDED_SCRIPT, store_url=store_url, ungrounded="keep") as base:  # kept, unverified
         page.goto(base + "/")
         expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
         page.get_by_label("Question").fill("Who is the president of Australia?")
