@@ -100,13 +100,19 @@ v7data: install
 finetune-v7: v6soup v7data
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v7.yaml
 
-# Attempt 8 (issue 13): continue v2b (adapters/default) on the v8 mix (near-miss not-founds paired with every
-# answered dense document row, country field synonyms, a v4 replay; 1 epoch ~109 steps of 8, ~50-70 min on 2
-# loaded cores); writes adapters/v8-candidate. docs/v8-candidate/ has its card and decision.
+# Attempt 8 (issue 13), the shipped default since 2026-12-02: continue v2b on the v8 mix (near-miss not-founds
+# paired with every answered dense document row, country field synonyms, a v4 replay; 1 epoch ~109 steps of 8,
+# ~50-70 min on 2 loaded cores); writes adapters/v8-candidate. docs/v8-candidate/ has its card and decision.
+# v2b (the default until then) is restored byte for byte from git (commit 2bba1ec) into adapters/v2b-shipped;
+# `make finetune-v2b` retrains it instead (~2.5 h).
 v8data: install
 	$(BIN)/python -m finetune.generators.mixer --mix v8 --out data/v8 --seed 0
 
-finetune-v8: v8data
+adapters/v2b-shipped/adapter_model.safetensors:
+	mkdir -p adapters/v2b-shipped
+	for f in adapter_config.json adapter_model.safetensors; do git show 2bba1ec:adapters/default/$$f > adapters/v2b-shipped/$$f; done
+
+finetune-v8: v8data adapters/v2b-shipped/adapter_model.safetensors
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v8.yaml
 
 # The shipped adapter (v1), from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
