@@ -103,7 +103,7 @@ def test_eval_command_writes_results_and_report(tmp_path: Path) -> None:
     text = eval_command(
         questions,
         agent_maker(
-            Settings(cache_dir=tmp_path / "cache"),
+            Settings(cache_dir=tmp_path / "cache", ungrounded="keep"),  # one right scripted answer is unsupported
             chat_models={"local": FakeListChatModel(responses=SCRIPT)},
             tools=_tools(),
         ),
