@@ -24,6 +24,7 @@ from agent.grounding.names import (
 )
 from agent.grounding.not_found import is_not_found
 from agent.grounding.numbers import NumberClaim, evidence_values, is_constant, parse_numbers
+from agent.grounding.operations import operation_mismatch
 from agent.grounding.records import (
     Segment,
     evidence_segments,
@@ -63,11 +64,18 @@ def _number_pool(question: str, answer: str, segments: Sequence[Segment], qnums:
     return pool
 
 
-def check(question: str, answer: str | None, observations: Sequence[Observation], documents: bool = False) -> Grounding:
+def check(
+    question: str,
+    answer: str | None,
+    observations: Sequence[Observation],
+    documents: bool = False,
+    operations: bool = True,
+) -> Grounding:
     """Ground a final answer in the question and the run's tool observations (see the module doc).
 
     ``documents``: also the document step (``agent.grounding.documents``): a value found in a prose
-    document counts only when its sentence is about the question's entity and the asked attribute."""
+    document counts only when its sentence is about the question's entity and the asked attribute.
+    ``operations``: the computation step (``agent.grounding.operations``; off only to measure it)."""
     if answer is None or not answer.strip():
         return Grounding(supported=False)
     if is_not_found(answer):
@@ -150,6 +158,8 @@ def check(question: str, answer: str | None, observations: Sequence[Observation]
         else:
             evidence.update(s.index for s in useful)
     spans = [s for _, s in sorted(unsupported)]
+    if operations and claimed and not spans and (mismatch := operation_mismatch(question, observations)):
+        spans = [mismatch]  # a difference or sum asked, only divisions computed (agent.grounding.operations)
     if documents and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
         calc = [i for i in evidence if by_index[i].tool == CALCULATOR_NAME]
         spans = unstated_claims(question, answer, observations, calc)
