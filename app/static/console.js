@@ -218,7 +218,13 @@ function showGrounding(run) {
   $("grounding-badge").dataset.verdict = verdict;
   const evidence = run.grounding.evidence || [];
   const steps = evidence.map((i) => i + 1).join(", ");
-  $("grounding-text").textContent = verdict === "supported" && steps ? `${text} Evidence: step ${steps}.` : text;
+  let shown = verdict === "supported" && steps ? `${text} Evidence: step ${steps}.` : text;
+  const reasons = run.grounding.supported ? [] : run.grounding.unsupported || [];
+  if (verdict === "not_found" && reasons.length) {
+    // QREACT_UNGROUNDED=not_found/auto: the model's unsupported answer was replaced; say why
+    shown = `The model's answer was not supported (${reasons.join("; ")}), so the not-found answer replaced it. Its own text is in the last step.`;
+  }
+  $("grounding-text").textContent = shown;
   for (const i of evidence) {
     const item = document.querySelector(`#steps li[data-index="${i}"]`);
     if (item) item.classList.add("evidence");

@@ -276,6 +276,17 @@ def test_badge_shows_not_supported_with_the_span_and_not_found(cache: Path, brow
         expect(page.locator("#answer")).to_have_text("I could not find the answer in the search results.")
         expect(page.locator("#steps li")).to_have_count(2)  # stopped after two empty searches
         page.screenshot(path=str(ARTIFACTS / "console-not-found.png"), full_page=True)
+    # the shipped default on the local backend (QREACT_UNGROUNDED=auto): the unsupported answer is replaced, with why
+    with serving(cache, script=UNGROUNDED_SCRIPT, store_url=f"sqlite:///{cache / 'runs-replaced.db'}") as base:
+        page.goto(base + "/")
+        expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
+        page.get_by_label("Question").fill("Who is the president of Australia?")
+        page.get_by_label("Question").press("Enter")
+        expect(page.locator("#run-status")).to_contain_text("not_found")
+        expect(page.locator("#grounding-badge")).to_have_text("not found")
+        expect(page.locator("#answer")).to_have_text("I could not find the answer in the search results.")
+        expect(page.locator("#grounding-text")).to_contain_text("was not supported (John Smith)")
+        expect(page.locator("#steps li").last).to_contain_text("John Smith")  # the model's own text stays
     assert not errors, errors
     page.close()
 
