@@ -242,6 +242,16 @@ NOT_FOUND_SCRIPT = [
 ]
 
 
+def ask_and_wait(page: Any, base: str, question: str, status: str) -> None:
+    """Open the console at ``base``, ask ``question`` with Enter and wait for the run's ``status``."""
+    expect = sync_api.expect
+    page.goto(base + "/")
+    expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
+    page.get_by_label("Question").fill(question)
+    page.get_by_label("Question").press("Enter")
+    expect(page.locator("#run-status")).to_contain_text(status)
+
+
 def test_badge_shows_not_supported_with_the_span_and_not_found(cache: Path, browser_context: Any) -> None:
     """An answer naming what no observation holds is marked; searches that find nothing end as not found."""
     expect = sync_api.expect
@@ -250,11 +260,7 @@ def test_badge_shows_not_supported_with_the_span_and_not_found(cache: Path, brow
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     store_url = f"sqlite:///{cache / 'runs-ungrounded.db'}"
     with serving(cache, script=UNGROUNDED_SCRIPT, store_url=store_url, ungrounded="keep") as base:  # kept, unverified
-        page.goto(base + "/")
-        expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
-        page.get_by_label("Question").fill("Who is the president of Australia?")
-        page.get_by_label("Question").press("Enter")
-        expect(page.locator("#run-status")).to_contain_text("ungrounded")
+        ask_and_wait(page, base, "Who is the president of Australia?", "ungrounded")
         badge = page.locator("#grounding-badge")
         expect(badge).to_have_text("not supported")
         expect(badge).to_have_attribute("data-verdict", "unsupported")
@@ -267,22 +273,14 @@ def test_badge_shows_not_supported_with_the_span_and_not_found(cache: Path, brow
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "console-ungrounded.png"), full_page=True)
     with serving(cache, script=NOT_FOUND_SCRIPT, store_url=f"sqlite:///{cache / 'runs-not-found.db'}") as base:
-        page.goto(base + "/")
-        expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
-        page.get_by_label("Question").fill("Who is the president of Wakanda?")
-        page.get_by_label("Question").press("Enter")
-        expect(page.locator("#run-status")).to_contain_text("not_found")
+        ask_and_wait(page, base, "Who is the president of Wakanda?", "not_found")
         expect(page.locator("#grounding-badge")).to_have_text("not found")
         expect(page.locator("#answer")).to_have_text("I could not find the answer in the search results.")
         expect(page.locator("#steps li")).to_have_count(2)  # stopped after two empty searches
         page.screenshot(path=str(ARTIFACTS / "console-not-found.png"), full_page=True)
     # the shipped default on the local backend (QREACT_UNGROUNDED=auto): the unsupported answer is replaced, with why
     with serving(cache, script=UNGROUNDED_SCRIPT, store_url=f"sqlite:///{cache / 'runs-replaced.db'}") as base:
-        page.goto(base + "/")
-        expect(page.locator("#server .dot")).to_have_attribute("data-state", "ready")
-        page.get_by_label("Question").fill("Who is the president of Australia?")
-        page.get_by_label("Question").press("Enter")
-        expect(page.locator("#run-status")).to_contain_text("not_found")
+        ask_and_wait(page, base, "Who is the president of Australia?", "not_found")
         expect(page.locator("#grounding-badge")).to_have_text("not found")
         expect(page.locator("#answer")).to_have_text("I could not find the answer in the search results.")
         expect(page.locator("#grounding-text")).to_contain_text("was not supported (John Smith)")
