@@ -52,7 +52,7 @@ def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _answerable(row: dict[str, Any]) -> bool:
+def is_answerable(row: dict[str, Any]) -> bool:
     return row.get("answerable", True) is not False
 
 
@@ -68,7 +68,7 @@ def compare(rows: list[dict[str, Any]]) -> dict[str, Any]:
         off_rows.append(before)
         on_rows.append(after)
         c["mismatch"] += before["status"] != row["status"]  # the replay disagrees with the recorded status
-        answerable = _answerable(row)
+        answerable = is_answerable(row)
         if answerable and before["status"] == "answered" and bool(row["correct"]):
             c["right"] += 1
             if after["status"] != "answered":
@@ -93,14 +93,14 @@ def as_not_found(row: dict[str, Any]) -> dict[str, Any]:
     """The row as ``QREACT_UNGROUNDED=not_found`` ends it: an ``ungrounded`` answer becomes the not-found answer."""
     if row["status"] != "ungrounded":
         return row
-    return {**row, "status": "not_found", "correct": not _answerable(row)}
+    return {**row, "status": "not_found", "correct": not is_answerable(row)}
 
 
 def system(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """What the user gets (replayed rows), as ``finetune.evaluate.truth_metrics`` counts it: answerable right =
     ``answered`` and right, abstained = ``not_found`` only; ``right_outcomes`` = both; ungrounded counts beside."""
-    ans = [r for r in rows if _answerable(r)]
-    unans = [r for r in rows if not _answerable(r)]
+    ans = [r for r in rows if is_answerable(r)]
+    unans = [r for r in rows if not is_answerable(r)]
     right = sum(r["status"] == "answered" and bool(r["correct"]) for r in ans)
     abstained = sum(r["status"] == "not_found" for r in unans)
     return {
@@ -111,7 +111,7 @@ def system(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
         "unanswerable": len(unans),
         "abstained": abstained,
         "abstained_or_ungrounded": sum(r["status"] != "answered" for r in unans),
-        "confident_wrong": sum(r["status"] == "answered" and not (_answerable(r) and r["correct"]) for r in rows),
+        "confident_wrong": sum(r["status"] == "answered" and not (is_answerable(r) and r["correct"]) for r in rows),
         "right_outcomes": right + abstained,
         "ungrounded_answerable": sum(r["status"] == "ungrounded" for r in ans),
         "ungrounded_answerable_right": sum(r["status"] == "ungrounded" and bool(r["correct"]) for r in ans),

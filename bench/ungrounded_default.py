@@ -16,26 +16,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.grounding_documents import as_not_found, is_answerable, system
 from bench.grounding_replay import replay
 
 SETS = ("test", "heldout40", "korean", "documents", "documents_extra", "documents_probe", "unanswerable")
 
 
 def tally(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts of one set: right answers, ungrounded runs and what they were."""
-    answerable = [r for r in rows if r.get("answerable", True) is not False]
-    right = [r for r in answerable if r.get("correct") and r["status"] in ("answered", "ungrounded")]
-    ungrounded = [r for r in rows if r["status"] == "ungrounded"]
-    right_ungrounded = [r for r in ungrounded if r.get("answerable", True) is not False and r.get("correct")]
+    """Counts of one set as recorded (``bench.grounding_documents.system``): right answers, ungrounded runs."""
+    s = system(rows)
+    right_ungrounded = [r for r in rows if r["status"] == "ungrounded" and is_answerable(r) and r.get("correct")]
     return {
-        "rows": len(rows),
-        "right answerable": len(right),
-        "ungrounded": len(ungrounded),
-        "ungrounded, answerable and right": len(right_ungrounded),
-        "ungrounded, answerable and wrong": sum(
-            r.get("answerable", True) is not False and not r.get("correct") for r in ungrounded
-        ),
-        "ungrounded, unanswerable": sum(r.get("answerable", True) is False for r in ungrounded),
+        "rows": s["n"],
+        "right answerable": s["answerable_right"] + s["ungrounded_answerable_right"],
+        "ungrounded": s["ungrounded_answerable"] + s["ungrounded_unanswerable"],
+        "ungrounded, answerable and right": s["ungrounded_answerable_right"],
+        "ungrounded, answerable and wrong": s["ungrounded_answerable"] - s["ungrounded_answerable_right"],
+        "ungrounded, unanswerable": s["ungrounded_unanswerable"],
         "examples": [(r["id"], r["question"], r.get("final_answer")) for r in right_ungrounded],
     }
 
@@ -43,20 +40,15 @@ def tally(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def shipped(rows: list[dict[str, Any]]) -> dict[str, int]:
     """The statuses the shipped settings give each trace: the check replayed with its document step on
     (QREACT_GROUNDING_DOCUMENTS=true), then ``ungrounded`` -> ``not_found`` (QREACT_UNGROUNDED=auto, local)."""
-    out = {"answerable": 0, "right": 0, "false abstention": 0, "unanswerable": 0, "abstained": 0, "confident-wrong": 0}
-    for row in rows:
-        r = replay(row, documents=True)
-        status = "not_found" if r["status"] == "ungrounded" else r["status"]
-        if row.get("answerable", True) is not False:
-            out["answerable"] += 1
-            out["right"] += status == "answered" and bool(r["correct"])
-            out["false abstention"] += status == "not_found"
-            out["confident-wrong"] += status == "answered" and not r["correct"]
-        else:
-            out["unanswerable"] += 1
-            out["abstained"] += status == "not_found"
-            out["confident-wrong"] += status == "answered"
-    return out
+    s = system([as_not_found(replay(row, documents=True)) for row in rows])
+    return {
+        "answerable": s["answerable"],
+        "right": s["answerable_right"],
+        "false abstention": s["false_abstention"],
+        "unanswerable": s["unanswerable"],
+        "abstained": s["abstained"],
+        "confident-wrong": s["confident_wrong"],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
