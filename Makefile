@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 v8data finetune-v8 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
+.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 v8data finetune-v8 v9data finetune-v9 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -114,6 +114,20 @@ adapters/v2b-shipped/adapter_model.safetensors:
 
 finetune-v8: v8data adapters/v2b-shipped/adapter_model.safetensors
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v8.yaml
+
+# Attempt 9 (issue 13): continue v8 (adapters/default) on the v9 mix (operators by their everyday words, planned
+# in the first thought; a v8 replay; 1 epoch = 88 steps of 8, ~45-70 min on 1 thread); writes
+# adapters/v9-candidate; v8 is restored byte for byte from git (commit 7c73489) into adapters/v8-shipped.
+# docs/v9-candidate/ has its card and decision.
+v9data: install
+	$(BIN)/python -m finetune.generators.mixer --mix v9 --out data/v9 --seed 0
+
+adapters/v8-shipped/adapter_model.safetensors:
+	mkdir -p adapters/v8-shipped
+	for f in adapter_config.json adapter_model.safetensors; do git show 7c73489:adapters/default/$$f > adapters/v8-shipped/$$f; done
+
+finetune-v9: v9data adapters/v8-shipped/adapter_model.safetensors
+	$(BIN)/qreact finetune --config finetune/configs/cpu-v9.yaml
 
 # The shipped adapter (v1), from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
 # pass 2 on a mix weighted to multi-step runs (~26 min). On a GPU host use finetune/configs/gpu-qlora.yaml.

@@ -196,3 +196,25 @@ def test_v8_mix_draws_its_families_pairs_near_misses_and_never_an_eval_question(
     again = mixer.generate(cfg)["train"]
     assert not {r["question"] for r in again} & cfg.exclude
     assert len({r["question"] for r in again}) == len(again)
+
+
+def test_v9_preset_replays_v8_draws_operator_words_and_keeps_a_not_found_share(
+    gen_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = mixer.MixConfig.preset("v9")
+    assert cfg.replay == ("v8", 240) and cfg.stream == "v9"
+    assert sum(cfg.train_counts.values()) + cfg.replay[1] in range(650, 751)  # ~85-95 steps of 8
+    assert mixer.MixConfig.preset("v8").train_counts == mixer.V8_TRAIN_COUNTS  # v8's preset untouched
+    monkeypatch.setattr(mixer, "V4_TRAIN_COUNTS", {"gold": 4, "documents": 4})
+    monkeypatch.setattr(mixer, "V4_GOLD_COUNTS", {"population_ratio": 2, "population_difference": 2})
+    monkeypatch.setattr(mixer, "V8_TRAIN_COUNTS", {"document_dense_v8": 6, "negatives": 4})
+    cfg.cache_dir, cfg.replay = gen_cache, ("v8", 8)
+    cfg.train_counts = {"gold": 3, "words_country": 10, "words_arithmetic": 8, "negatives": 3}
+    cfg.gold_counts = {"borders": 3}
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    rows = mixer.generate(cfg)["train"]
+    fresh = Counter(r["meta"]["generator"] for r in rows if "replay" not in r["meta"])
+    assert fresh == {"operator_words": 18, "negatives": 3, "gold": 3}
+    assert {r["meta"]["replay"] for r in rows if "replay" in r["meta"]} == {"v8"}
+    assert any(r.get("answerable") is False for r in rows)
+    assert len({r["question"] for r in rows}) == len(rows)
