@@ -66,7 +66,10 @@ def main(argv: list[str]) -> int:
     print("| set | v8 right | v9 right | v8 abstained | v9 abstained | v8 conf.-wrong | v9 conf.-wrong "
           "| v8 false abst. | v9 false abst. |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, (b, c) in [*((s, (m["v8"][s], m["v9"][s])) for s in SETS), ("documents (3 sets)", (docs["v8"], docs["v9"]))]:
+    for name, (b, c) in [
+        *((s, (m["v8"][s], m["v9"][s])) for s in SETS),
+        ("documents (3 sets)", (docs["v8"], docs["v9"])),
+    ]:
         print(f"| {name} | {b['right']}/{b['n_ans']} | {c['right']}/{c['n_ans']} | {b['abst']}/{b['n_un']} | "
               f"{c['abst']}/{c['n_un']} | {b['cw']}/{b['n_un']} | {c['cw']}/{c['n_un']} | {b['fa']}/{b['n_ans']} | "
               f"{c['fa']}/{c['n_ans']} |")  # fmt: skip
