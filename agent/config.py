@@ -57,5 +57,9 @@ class LlamaCppConfig:
     max_new_tokens: int = 160  # tokens per ReAct step
     startup_timeout_s: float = 120.0  # a server (or a swap's new server) must answer /health within this
     merge_lora: bool = True  # serve adapters merged into a copy of the GGUF (faster decode), not with --lora
+    lora_type: str = "f32"  # the converted LoRA GGUF's tensors: "f32" or "f16" (half the bytes read with --lora)
     speculative: bool = False  # n-gram speculative decoding (the same greedy text; slower on an idle 2-core CPU)
+    # ReAct steps: append the text the format forces (agent.loop.FORCED_TEXT) instead of decoding it, and end
+    # a tool step at the end of its Action Input line (a second request per step, a few tokens prefilled)
+    jump_forward: bool = False
     head_type: str | None = None  # the served file's embedding/output head: q8_0, q5_0, q4_1, q4_0; None: the base's

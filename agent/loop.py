@@ -23,12 +23,23 @@ from langchain_core.tools import BaseTool
 
 from agent.grounding import Grounding, Observation, check, is_useless_observation
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
-from agent.prompt import CALCULATOR_NAME, STOP_SEQUENCES, not_found_answer, observation_suffix, render_prompt
+from agent.prompt import (
+    CALCULATOR_NAME,
+    STOP_SEQUENCES,
+    ForcedText,
+    forced_texts,
+    not_found_answer,
+    observation_suffix,
+    render_prompt,
+)
 from agent.trace import RunResult, Step
 
 # Read by backends that can stop themselves (the local model passes it to generate's max_time),
 # so a run's wall-clock budget also bounds the model call in flight.
 DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("qreact_deadline", default=None)
+# Set around each ReAct step's model call: the text the format forces (agent.prompt.forced_texts), for
+# backends that can append it instead of decoding it (llama.cpp with jump_forward on). /v1 sets none.
+FORCED_TEXT: contextvars.ContextVar[tuple[ForcedText, ...]] = contextvars.ContextVar("qreact_forced", default=())
 
 # One shared pool: tool calls run here so a slow tool can be abandoned at its timeout.
 _TOOL_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qreact-tool")
@@ -93,6 +104,7 @@ class ReActAgent:
         self.tools = {t.name: t for t in tools}
         self.config = config or AgentConfig()
         self.parser = ReActParser()
+        self.forced = forced_texts(self.tools)
         self.backend = backend
         self.model = model
         self._adapter = adapter
@@ -217,7 +229,11 @@ class ReActAgent:
     def _step(self, index: int, question: str, scratchpad: str) -> tuple[Step, str]:
         t0 = time.perf_counter()
         prompt = render_prompt(question, self.tool_specs, scratchpad)
-        message = self.llm.invoke([HumanMessage(content=prompt)], stop=STOP_SEQUENCES)
+        forced = FORCED_TEXT.set(self.forced)
+        try:
+            message = self.llm.invoke([HumanMessage(content=prompt)], stop=STOP_SEQUENCES)
+        finally:
+            FORCED_TEXT.reset(forced)
         llm_ms = (time.perf_counter() - t0) * 1000
         text = cut_at_stop(str(message.content))
         usage = getattr(message, "usage_metadata", None) or {}

@@ -7,6 +7,7 @@ format, so a trajectory recorded anywhere can train or be replayed anywhere.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 # langchain_classic/agents/mrkl/prompt.py, unchanged
 PREFIX = "Answer the following questions as best you can. You have access to the following tools:"
@@ -50,6 +51,33 @@ FINAL_THOUGHT = "I now know the final answer"
 NOT_FOUND_THOUGHT = "The search results do not contain the answer"
 NOT_FOUND_ANSWER = "I could not find the answer in the search results."
 NOT_FOUND_ANSWER_KO = "검색 결과에서 답을 찾을 수 없습니다."
+
+
+@dataclass(frozen=True)
+class ForcedText:
+    """Text the format makes certain: once a step's text ends with ``after``, ``text`` comes next.
+
+    A backend that can continue a prompt appends ``text`` and goes on from there instead of decoding
+    it token by token (jump-forward: 4 tokens of ~23 ms each on the 2-core CPU become one short
+    prefill). ``then_stop`` ends the step at the first of these strings written after ``text`` (the
+    tool's input is one line: the parser reads no further, so the model need not write
+    ``\nObservation:``).
+    """
+
+    after: str
+    text: str
+    then_stop: tuple[str, ...] = ()
+
+
+ACTION_INPUT_LINE = "\nAction Input:"
+FINAL_ANSWER_LINE = "\nFinal Answer:"
+
+
+def forced_texts(tool_names: Iterable[str]) -> tuple[ForcedText, ...]:
+    """What the format forces in a step: ``Action Input:`` after a tool's name (the input then ends at the
+    end of its line), ``Final Answer:`` after the final thought."""
+    after_tool = tuple(ForcedText(f"\nAction: {name}", ACTION_INPUT_LINE, ("\n",)) for name in tool_names)
+    return (*after_tool, ForcedText(FINAL_THOUGHT, FINAL_ANSWER_LINE))
 
 
 def not_found_answer(question: str = "") -> str:

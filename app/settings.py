@@ -63,10 +63,21 @@ class Settings(BaseSettings):
         description="llama.cpp: serve an adapter merged into a copy of the GGUF (its adapted layers in Q8_0; "
         "cached by content, built at activation); false = apply it at run time (--lora, slower decode)",
     )
+    engine_lora_type: Literal["f32", "f16"] = Field(
+        "f32",
+        description="llama.cpp: the tensor type of a converted LoRA GGUF (what --lora applies when "
+        "QREACT_ENGINE_MERGE=false, and what a merge reads)",
+    )
     engine_speculative: bool = Field(
         False,
         description="llama.cpp: n-gram speculative decoding (drafts copied from the prompt, checked in one "
         "batch; the same greedy text; measured 7 % slower per /ask on an idle 2-core CPU, so off by default)",
+    )
+    engine_jump_forward: bool = Field(
+        False,
+        description="llama.cpp: in ReAct steps, append the text the format forces ('Action Input:' after the tool "
+        "name, 'Final Answer:' after the final thought) instead of decoding it, and end a tool step at the end "
+        "of its Action Input line (bench/results/engine_cpu_s8.md)",
     )
     engine_head_type: Literal["q8_0", "q5_0", "q4_1", "q4_0"] = Field(
         "q8_0",

@@ -87,7 +87,9 @@ def llamacpp_config(settings: Settings) -> LlamaCppConfig:
         ctx_size=settings.engine_ctx,
         max_new_tokens=settings.max_new_tokens,
         merge_lora=settings.engine_merge,
+        lora_type=settings.engine_lora_type,
         speculative=settings.engine_speculative,
+        jump_forward=settings.engine_jump_forward,
         head_type=settings.engine_head_type,
     )
 

@@ -44,7 +44,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ from agent.backends.llama_server import (
 from agent.backends.llamacpp_merge import MergeError, merge_lora, quantize_head
 from agent.backends.text import GenerationResult, find_stop, stop_holdback
 from agent.config import LlamaCppConfig
+from agent.loop import FORCED_TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,53 @@ class ServedAdapter:
     lora: Path
     merged: Path | None
     folder: str
+
+
+@dataclass
+class _Completion:
+    """One completion over its requests: the text after the prompt so far, forced text included."""
+
+    healed: bool  # the prompt's trailing space was stripped: the text's leading space is dropped
+    stops: list[str]  # the caller's stop strings
+    raw: str = ""  # as the server continues it: decoded text, forced text
+    text: str = ""  # raw, healed, cut at the first stop string
+    emitted: int = 0  # characters of text already yielded
+    cut: bool = False  # a stop string was found in the text: it is final
+    prompt_tokens: int = 0  # the caller's prompt (the first request)
+    cached: int = 0  # of which reused from the server's cache
+    generated: int = 0  # tokens decoded, all requests
+    finish: str = "length"
+
+    def add(self, piece: str) -> str:
+        """Append server or forced text; returns what became safe to stream (never part of a stop string)."""
+        if self.cut or not piece:
+            return ""
+        self.raw += piece
+        text = self.raw[1:] if self.healed and self.raw.startswith(" ") else self.raw
+        at = find_stop(text, self.stops)
+        if at != -1:
+            self.text, self.cut = text[:at], True
+            return ""
+        self.text = text
+        safe = len(text) - stop_holdback(text, self.stops)
+        if text[safe - 1 : safe] == "\ufffd":  # an incomplete UTF-8 character: wait for it
+            safe -= 1
+        if safe <= self.emitted:
+            return ""
+        piece, self.emitted = text[self.emitted : safe], safe
+        return piece
+
+
+@dataclass
+class _Reply:
+    """How one streamed request ended."""
+
+    prompt_tokens: int = 0
+    cached: int = 0
+    generated: int = 0
+    stop_type: str = ""  # llama-server's: "eos", "word", "limit" ("" when cut short)
+    stopping_word: str = ""
+    timed_out: bool = False
 
 
 class ServerTokenizer:
@@ -109,6 +157,7 @@ class LlamaCppChatModel(TextChatModel):
     _base: Path | None = PrivateAttr(default=None)  # the served base: the GGUF, or its copy with the head requantized
     _finalizer: Any = PrivateAttr(default=None)
     _closed: bool = PrivateAttr(default=False)
+    _token_counts: dict[str, int] = PrivateAttr(default_factory=dict)  # forced texts' token counts
 
     # ----------------------------------------------------------------- construction
 
@@ -272,75 +321,123 @@ class LlamaCppChatModel(TextChatModel):
         stop: Sequence[str] | None,
         temperature: float,
     ) -> Iterator[str | GenerationResult]:
-        """One streamed completion: yields safe text pieces, then one GenerationResult."""
+        """One completion, streamed: yields safe text pieces, then one GenerationResult.
+
+        With ``config.jump_forward`` and a ReAct step's forced texts (``agent.loop.FORCED_TEXT``) it may take
+        two requests: the first stops where a forced text begins (its ``after`` is one more stop string),
+        the second continues the prompt + the text so far + the forced text (the cache holds all but those
+        few tokens) and stops at the forced text's ``then_stop`` too.
+        """
         text_prompt, healed, stops, limit, deadline = self._decode_args(prompt, max_new_tokens, stop)
+        pending = FORCED_TEXT.get() if self.config.jump_forward else ()
         server = self._server_now()
         with self._lock:
             server = self._server_now()  # a swap may have replaced it while this waited
             if deadline is not None and time.monotonic() >= deadline:  # spent while waiting: no prefill
                 yield GenerationResult("", len(server.tokenize(text_prompt)), 0, "timeout")
                 return
-            raw = ""  # the server's text so far
-            text = ""  # raw, healed and cut at the first stop string
-            emitted = 0
-            prompt_tokens = cached = generated = 0
-            finish = "length"
-            assert server.client is not None
-            read_s = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-            timeout = httpx.Timeout(30.0, read=read_s)
-            try:
-                with server.client.stream(
-                    "POST", "/completion", json=self._request(text_prompt, limit, stops, temperature), timeout=timeout
-                ) as reply:
-                    if reply.status_code != 200:
-                        raise EngineError(f"llama-server answered {reply.status_code}: {reply.read()[:300]!r}")
-                    cut_at_stop = False  # our cut came first: read on to the server's own stop event
-                    for event in sse_events(reply.iter_lines()):
-                        if "error" in event:
-                            raise EngineError(f"llama-server: {event['error']}")
-                        progress = event.get("prompt_progress")
-                        if progress:
-                            prompt_tokens, cached = int(progress["total"]), int(progress["cache"])
-                        generated = int(event.get("tokens_predicted") or generated)
-                        if event.get("stop"):  # the last event: counts and why it stopped
-                            if not cut_at_stop:
-                                finish = "stop" if event.get("stop_type") in ("eos", "word") else "length"
-                            prompt_tokens = int(event.get("tokens_evaluated") or prompt_tokens)
-                            cached = int((event.get("timings") or {}).get("cache_n", cached))
-                        if not cut_at_stop:
-                            raw += str(event.get("content") or "")
-                            text = raw[1:] if healed and raw.startswith(" ") else raw
-                            cut = find_stop(text, stops)
-                            if cut != -1:
-                                text, finish, cut_at_stop = text[:cut], "stop", True
-                        if event.get("stop"):
-                            break
-                        if not cut_at_stop:
-                            safe = len(text) - stop_holdback(text, stops)
-                            if text[safe - 1 : safe] == "\ufffd":  # an incomplete UTF-8 character: wait for it
-                                safe -= 1
-                            if safe > emitted:
-                                yield text[emitted:safe]
-                                emitted = safe
-                        if deadline is not None and time.monotonic() >= deadline:
-                            if not cut_at_stop:
-                                finish = "timeout"  # closing the stream stops the server's slot
-                            break
-            except httpx.TimeoutException:
-                if deadline is None or time.monotonic() < deadline - 0.05:
-                    raise EngineError("llama-server stopped answering") from None
-                finish = "timeout"
-            except httpx.HTTPError as exc:
-                raise EngineError(f"llama-server request failed: {exc}") from exc
-        if len(text) > emitted:
-            yield text[emitted:]
+            done = _Completion(healed=healed, stops=stops)
+            then_stop: tuple[str, ...] = ()
+            forced_tokens = 0  # tokens of the forced text: part of the completion, not decoded
+            first = True
+            while True:
+                before = done.raw
+                request_stops = [*stops, *(f.after for f in pending), *then_stop]
+                left = limit - done.generated - forced_tokens
+                reply = yield from self._stream_request(
+                    server, text_prompt + done.raw, left, request_stops, temperature, deadline, done
+                )
+                if first:  # the caller's prompt: its size and cached part
+                    done.prompt_tokens, done.cached, first = reply.prompt_tokens, reply.cached, False
+                done.generated += reply.generated
+                word = reply.stopping_word if reply.stop_type == "word" else ""
+                forced = next((f for f in pending if word == f.after), None)
+                if done.cut or reply.timed_out or word in stops:
+                    done.finish = "stop" if done.cut or word else "timeout"
+                    break
+                if forced is not None:  # jump forward: the format's next text is appended, not decoded
+                    piece = done.add(forced.after + forced.text)
+                    if piece:
+                        yield piece
+                    forced_tokens += self._token_count(server, forced.text)
+                    pending, then_stop = (), forced.then_stop
+                    if not done.cut and limit - done.generated - forced_tokens > 0:
+                        continue
+                    done.finish = "stop" if done.cut else "length"
+                    break
+                if word and word in then_stop and done.raw == before:  # stopped at once (an empty line):
+                    piece = done.add(word)  # decode on as without the stop
+                    if piece:
+                        yield piece
+                    then_stop = ()
+                    if not done.cut and limit - done.generated - forced_tokens > 0:
+                        continue
+                done.finish = "stop" if reply.stop_type in ("eos", "word") or done.cut else "length"
+                break
+        if len(done.text) > done.emitted:
+            yield done.text[done.emitted :]
         yield GenerationResult(
-            text=text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=generated,
-            finish_reason=finish,
-            cached_tokens=cached,
+            text=done.text,
+            prompt_tokens=done.prompt_tokens,
+            completion_tokens=done.generated + forced_tokens,
+            finish_reason=done.finish,
+            cached_tokens=done.cached,
         )
+
+    def _stream_request(
+        self,
+        server: LlamaServer,
+        prompt: str,
+        limit: int,
+        stops: list[str],
+        temperature: float,
+        deadline: float | None,
+        done: _Completion,
+    ) -> Generator[str, None, _Reply]:
+        """One streamed ``/completion``: its text goes into ``done`` (safe pieces are yielded); returns how it ended."""
+        reply = _Reply()
+        assert server.client is not None
+        read_s = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+        timeout = httpx.Timeout(30.0, read=read_s)
+        body = self._request(prompt, limit, stops, temperature)
+        try:
+            with server.client.stream("POST", "/completion", json=body, timeout=timeout) as answer:
+                if answer.status_code != 200:
+                    raise EngineError(f"llama-server answered {answer.status_code}: {answer.read()[:300]!r}")
+                for event in sse_events(answer.iter_lines()):
+                    if "error" in event:
+                        raise EngineError(f"llama-server: {event['error']}")
+                    progress = event.get("prompt_progress")
+                    if progress:
+                        reply.prompt_tokens, reply.cached = int(progress["total"]), int(progress["cache"])
+                    reply.generated = int(event.get("tokens_predicted") or reply.generated)
+                    last = bool(event.get("stop"))
+                    if last:  # the last event: counts and why it stopped
+                        reply.stop_type = str(event.get("stop_type") or "")
+                        reply.stopping_word = str(event.get("stopping_word") or "")
+                        reply.prompt_tokens = int(event.get("tokens_evaluated") or reply.prompt_tokens)
+                        reply.cached = int((event.get("timings") or {}).get("cache_n", reply.cached))
+                    piece = done.add(str(event.get("content") or ""))  # after a cut: read on to the server's stop
+                    if last:
+                        break
+                    if piece:
+                        yield piece
+                    if deadline is not None and time.monotonic() >= deadline:
+                        reply.timed_out = True  # closing the stream stops the server's slot
+                        break
+        except httpx.TimeoutException:
+            if deadline is None or time.monotonic() < deadline - 0.05:
+                raise EngineError("llama-server stopped answering") from None
+            reply.timed_out = True
+        except httpx.HTTPError as exc:
+            raise EngineError(f"llama-server request failed: {exc}") from exc
+        return reply
+
+    def _token_count(self, server: LlamaServer, text: str) -> int:
+        """Tokens of ``text`` alone (forced texts are a few fixed strings: counted once)."""
+        if text not in self._token_counts:
+            self._token_counts[text] = len(server.tokenize(text, add_special=False))
+        return self._token_counts[text]
 
     # ----------------------------------------------------------------- adapters
 
@@ -438,14 +535,15 @@ def convert_adapter(folder: Path, config: LlamaCppConfig) -> Path:
     if not folder.is_dir():
         raise AdapterError(f"adapter folder {folder} does not exist")
     out_dir = Path(config.cache_dir).expanduser() / "engine" / "adapters"
-    out = out_dir / f"{adapter_digest(folder, config.model_gguf)[:24]}.gguf"
+    kind = "" if config.lora_type == "f32" else f"-{config.lora_type}"
+    out = out_dir / f"{adapter_digest(folder, config.model_gguf)[:24]}{kind}.gguf"
     if out.is_file():
         return out
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "agent.backends.llamacpp_convert", "adapter", str(folder),
         "--config-dir", str(config.config_dir), "--gguf", str(config.model_gguf),
-        "--engine-dir", str(config.engine_dir), "--out", str(out),
+        "--engine-dir", str(config.engine_dir), "--out", str(out), "--outtype", config.lora_type,
     ]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603

@@ -9,8 +9,8 @@
    metadata when it is missing: ~30 s, the tokenizer metadata is parsed too);
 2. the adapter folder checked by ``agent.backends.adapter_check.validate_adapter`` against the base model's
    modules (built on the meta device: shapes, no weights) — the same whitelist and checks as the torch path;
-3. llama.cpp's ``convert_lora_to_gguf.py`` (from the engine's ``py/``) writes the LoRA GGUF (f32, exact),
-   renamed into place when complete.
+3. llama.cpp's ``convert_lora_to_gguf.py`` (from the engine's ``py/``) writes the LoRA GGUF (f32, exact;
+   ``--outtype f16``: half the bytes), renamed into place when complete.
 
 A refused adapter exits with status 2 and ``AdapterError: <reason>`` as the last line on stderr.
 """
@@ -61,7 +61,9 @@ def base_skeleton(config_dir: Path) -> Any:
         return AutoModelForCausalLM.from_config(config)
 
 
-def convert(adapter: Path, config_dir: Path, model_gguf: Path, engine_dir: Path, out: Path) -> Path:
+def convert(
+    adapter: Path, config_dir: Path, model_gguf: Path, engine_dir: Path, out: Path, outtype: str = "f32"
+) -> Path:
     # the engine's own gguf-py and conversion/ package first, before anything imports gguf (transformers'
     # GGUF reader does): they must match the converter's version (an older gguf lacks its newer names)
     sys.path[:0] = [str(engine_dir / "py" / "gguf-py"), str(engine_dir / "py")]
@@ -69,7 +71,7 @@ def convert(adapter: Path, config_dir: Path, model_gguf: Path, engine_dir: Path,
     validate_adapter(adapter, base_skeleton(config_dir))
     script = engine_dir / "py" / "convert_lora_to_gguf.py"
     partial = out.with_name(f".{out.stem}.{os.getpid()}.partial")
-    sys.argv = [str(script), "--base", str(config_dir), "--outfile", str(partial), "--outtype", "f32", str(adapter)]
+    sys.argv = [str(script), "--base", str(config_dir), "--outfile", str(partial), "--outtype", outtype, str(adapter)]
     try:
         runpy.run_path(str(script), run_name="__main__")
     except SystemExit as exc:
@@ -90,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--gguf", type=Path, required=True, help="the base model's GGUF")
     one.add_argument("--engine-dir", type=Path, required=True, help="the engine (py/convert_lora_to_gguf.py)")
     one.add_argument("--out", type=Path, required=True, help="the LoRA GGUF to write")
+    one.add_argument("--outtype", choices=["f32", "f16"], default="f32", help="its tensors' type")
     args = parser.parse_args(argv)
     try:
-        convert(args.adapter, args.config_dir, args.gguf, args.engine_dir, args.out)
+        convert(args.adapter, args.config_dir, args.gguf, args.engine_dir, args.out, args.outtype)
     except AdapterError as exc:
         print(f"AdapterError: {exc}", file=sys.stderr)  # noqa: T201 - the parent reads this line
         return 2

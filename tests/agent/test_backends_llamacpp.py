@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from langchain_core.messages import HumanMessage
 
 from agent.backends import AdapterHost, TextGenerator
 from agent.backends.adapter_check import AdapterError
+from agent.backends.llama_server import LlamaServer
 from agent.backends.llamacpp import LlamaCppChatModel, adapter_digest
+from agent.backends.text import GenerationResult
 from agent.config import LlamaCppConfig
-from agent.loop import DEADLINE
-from agent.prompt import render_prompt
+from agent.loop import DEADLINE, FORCED_TEXT
+from agent.prompt import STOP, STOP_SEQUENCES, ForcedText, forced_texts, render_prompt
 from tests.tiny import make_lora_adapter
 
 PROMPT = render_prompt("What is the capital of Australia?") + "Thought:"
@@ -171,6 +175,28 @@ def test_a_long_prompt_is_computed_in_batches_a_cancel_can_come_between(engine):
     assert len(steps) >= 3 and max(steps) <= PROMPT_BATCH_TOKENS, done
 
 
+def test_jump_forward_continues_the_real_server_after_the_forced_text(engine_config):
+    from dataclasses import replace
+
+    model = LlamaCppChatModel.from_config(replace(engine_config, jump_forward=True))
+    try:
+        full = model.generate_text(PROMPT, max_new_tokens=24).text
+        word = re.search(r"[A-Za-z]{2,}", full)  # the tiny model writes bytes: an ASCII word as the trigger
+        assert word is not None, f"the tiny model wrote no word: {full!r}"
+        trigger = full[: word.end()]
+        token = FORCED_TEXT.set((ForcedText(word.group(), " Forced:"),))
+        try:
+            jumped = model.generate_text(PROMPT, max_new_tokens=24)
+        finally:
+            FORCED_TEXT.reset(token)
+        # llama-server stopped at the trigger and said so; the second request went on after the forced text
+        assert jumped.text.startswith(trigger + " Forced:") and jumped.text != full
+        assert jumped.prompt_tokens == len(model.tokenizer(PROMPT)["input_ids"])
+        assert jumped.completion_tokens > len(model.tokenizer(" Forced:")["input_ids"]) - 1
+    finally:
+        model.close()
+
+
 def test_adapters_load_activate_and_swap_back(engine, adapter_dir):
     base = engine.generate_text(PROMPT, max_new_tokens=12).text
     pid = engine.server_pid
@@ -293,6 +319,26 @@ def test_converted_adapters_are_cached_by_content(engine, engine_config, adapter
     assert sorted((Path(engine_config.cache_dir) / "engine" / "adapters").glob("*.gguf")) == converted
 
 
+def test_an_f16_lora_is_a_smaller_file_applied_at_run_time(engine_config, adapter_dir):
+    from dataclasses import replace
+
+    from agent.backends.llamacpp import convert_adapter
+
+    f32 = convert_adapter(adapter_dir, engine_config)
+    config = replace(engine_config, lora_type="f16", merge_lora=False)
+    f16 = convert_adapter(adapter_dir, config)
+    assert f16 != f32 and f16.stat().st_size < f32.stat().st_size  # cached apart, fewer bytes
+    model = LlamaCppChatModel.from_config(config)
+    try:
+        model.load_adapter(adapter_dir, "a")
+        model.activate_adapter("a")
+        spec = model._server_now().spec
+        assert (spec.model, spec.lora) == (engine_config.model_gguf, f16)
+        assert model.generate_text(PROMPT, max_new_tokens=8).completion_tokens > 0
+    finally:
+        model.close()
+
+
 def test_a_first_start_writes_the_base_config_from_the_gguf(engine_config, adapter_dir, tmp_path):
     # a fresh machine has the GGUF but no config.json: the converter writes it from the GGUF's metadata
     from dataclasses import replace
@@ -336,3 +382,136 @@ def test_threads_zero_starts_the_server_with_one_thread_per_free_core(engine_con
         assert idle._server_now().spec.threads == cores
     finally:
         idle.close()
+
+
+# --------------------------------------------------------------------------- jump-forward on a stand-in server
+
+
+class ScriptedServer:
+    """A stand-in for llama-server's ``/completion`` (streamed) and ``/tokenize``: any prompt that starts
+    with ``BASE`` is continued along ``script`` (tokens: words, spaces and newlines), greedy and
+    deterministic, with llama-server's stop rules (the text ends before the earliest stop string; the
+    last event says which; ``tokens_predicted`` counts the token that completed it). Records requests."""
+
+    def __init__(self, script: str) -> None:
+        self.script = script
+        self.requests: list[dict] = []
+        self.requests_decoded: list[int] = []  # tokens decoded per request
+
+    @property
+    def decoded(self) -> int:
+        return sum(self.requests_decoded)
+
+    @staticmethod
+    def tokens(text: str) -> list[str]:
+        return re.findall(r"\n| ?[^ \n]+| ", text)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if request.url.path == "/tokenize":
+            return httpx.Response(200, json={"tokens": list(range(len(self.tokens(body["content"]))))})
+        self.requests.append(body)
+        prompt, stops, limit = body["prompt"], body["stop"], body["n_predict"]
+        assert prompt.startswith(BASE[:-1]), prompt
+        written = prompt[len(BASE) - 1 :]
+        rest = self.script[len(written) :] if self.script.startswith(written) else " DIVERGED"
+        text, stop_type, word, decoded = "", "eos", "", 0
+        for token in self.tokens(rest):
+            if decoded == limit:
+                stop_type = "limit"
+                break
+            text, decoded = text + token, decoded + 1
+            hits = sorted((text.find(s), s) for s in stops if s in text)
+            if hits:
+                text, stop_type, word = text[: hits[0][0]], "word", hits[0][1]
+                break
+        self.requests_decoded.append(decoded)
+        events = [{"prompt_progress": {"total": len(self.tokens(prompt)), "cache": 0}}]
+        events += [{"content": t, "tokens_predicted": i + 1} for i, t in enumerate(self.tokens(text))]
+        events.append({"content": "", "stop": True, "stop_type": stop_type, "stopping_word": word,
+                       "tokens_predicted": decoded, "tokens_evaluated": len(self.tokens(prompt))})  # fmt: skip
+        return httpx.Response(200, text="".join(f"data: {json.dumps(e)}\n\n" for e in events))
+
+
+class StandInServer(LlamaServer):
+    @property
+    def alive(self) -> bool:
+        return True
+
+
+BASE = render_prompt("Where is Canberra?") + " "  # "Thought: ", as later steps end: healed to "Thought:"
+TOOL_STEP = " I need to find Canberra.\nAction: Search\nAction Input: Canberra\nObservation: the model goes on"
+FINAL_STEP = " I now know the final answer\nFinal Answer: In Australia.\nQuestion: and more"
+EMPTY_INPUT_STEP = " I search.\nAction: Search\nAction Input:\nCanberra\nObservation: more"
+
+
+def scripted_engine(script: str, jump_forward: bool = True) -> tuple[LlamaCppChatModel, ScriptedServer]:
+    from agent.backends.llama_server import ServerSpec
+
+    fake = ScriptedServer(script)
+    unused = Path("unused")
+    model = LlamaCppChatModel(model_name="scripted", max_new_tokens=60)
+    model._config = LlamaCppConfig(model_gguf=unused, config_dir=unused, engine_dir=unused, jump_forward=jump_forward)
+    server = StandInServer(ServerSpec(binary=unused, model=unused, lora=None, threads=1, ctx_size=512, log_file=unused))
+    server.client = httpx.Client(base_url="http://stand-in", transport=httpx.MockTransport(fake.handle))
+    model._server = server
+    return model, fake
+
+
+def react_call(model: LlamaCppChatModel, forced: tuple[ForcedText, ...]) -> tuple[GenerationResult, list[str]]:
+    pieces: list[str] = []
+    done: list[GenerationResult] = []
+    token = FORCED_TEXT.set(forced)
+    try:
+        pieces = list(model.stream_text(BASE, stop=STOP_SEQUENCES, on_finish=done.append))
+    finally:
+        FORCED_TEXT.reset(token)
+    return done[0], pieces
+
+
+@pytest.mark.parametrize(
+    ("script", "expected", "forced", "then_stop", "decoded", "jumped"),
+    [
+        # 14 tokens to "\nObservation:" decoded; with the jump 8 + 2 (" Canberra", "\n"): "\n", "Action", " Input:"
+        # are appended, "Observation:" is never written
+        (TOOL_STEP, "I need to find Canberra.\nAction: Search\nAction Input: Canberra", "\nAction Input:", ["\n"], 14,
+         10),
+        # 15 tokens to the end; with the jump 6 (to " answer") + 6 ("\n", "Final", " Answer:" appended)
+        (FINAL_STEP, "I now know the final answer\nFinal Answer: In Australia.\nQuestion: and more", "\nFinal Answer:",
+         [], 15, 12),
+    ],
+)  # fmt: skip
+def test_jump_forward_appends_the_forced_text_instead_of_decoding_it(
+    script, expected, forced, then_stop, decoded, jumped
+):
+    rules = forced_texts(["Search", "Calculator"])
+    plain, plain_server = scripted_engine(script, jump_forward=False)
+    jumping, server = scripted_engine(script)
+    without, _ = react_call(plain, rules)
+    result, pieces = react_call(jumping, rules)
+    assert without.text == expected and len(plain_server.requests) == 1 and plain_server.decoded == decoded
+    assert result.text == expected and "".join(pieces) == expected  # the same text, streamed whole
+    assert server.decoded == jumped
+    first, second = server.requests
+    assert set(first["stop"]) == {STOP, *(f.after for f in rules)}
+    assert second["prompt"] == BASE.rstrip(" ") + " " + expected[: expected.index(forced)] + forced
+    assert second["stop"] == [STOP, *then_stop]  # a tool step ends with its Action Input line
+    assert second["n_predict"] == 60 - server.requests_decoded[0] - len(ScriptedServer.tokens(forced))
+    # the usage counts the completion's tokens, the forced ones too
+    assert result.completion_tokens == jumped + len(ScriptedServer.tokens(forced))
+    assert (result.prompt_tokens, result.finish_reason) == (without.prompt_tokens, without.finish_reason)
+
+
+def test_an_empty_action_input_line_is_decoded_on_as_without_the_jump():
+    rules = forced_texts(["Search"])
+    plain, _ = scripted_engine(EMPTY_INPUT_STEP, jump_forward=False)
+    jumping, server = scripted_engine(EMPTY_INPUT_STEP)
+    expected = "I search.\nAction: Search\nAction Input:\nCanberra"
+    assert react_call(jumping, rules)[0].text == react_call(plain, rules)[0].text == expected
+    assert [r["stop"] for r in server.requests] == [[STOP, *(f.after for f in rules)], [STOP, "\n"], [STOP]]
+
+
+def test_without_forced_texts_a_completion_is_one_request():
+    jumping, server = scripted_engine(TOOL_STEP)
+    result = jumping.generate_text(BASE, stop=STOP_SEQUENCES)  # /v1 and benches: no ReAct step, no jump
+    assert len(server.requests) == 1 and result.text == TOOL_STEP[1 : TOOL_STEP.index(STOP)]

@@ -300,3 +300,25 @@ def test_runs_without_an_answer_carry_an_unsupported_grounding():
     assert result.grounding is not None and result.grounding.model_dump() == {
         "supported": False, "unsupported": [], "evidence": [], "not_found": False
     }  # fmt: skip
+
+
+def test_each_model_call_is_told_what_the_format_forces_and_nothing_outside_it():
+    from agent.loop import FORCED_TEXT
+    from agent.prompt import FINAL_THOUGHT, ForcedText
+
+    seen = []
+
+    class Recording(ScriptedChatModel):
+        def _generate(self, messages, stop=None, **kwargs):
+            seen.append(FORCED_TEXT.get())
+            return super()._generate(messages, stop, **kwargs)
+
+    agent = ReActAgent(Recording(script=[action("Calculator", "37 * 12 + 5"), FINAL]), make_tools())
+    assert agent.run("What is 37 * 12 + 5?").answer == "449"
+    assert len(seen) == 2 and seen[0] == seen[1]
+    assert set(seen[0]) == {
+        ForcedText("\nAction: Search", "\nAction Input:", ("\n",)),
+        ForcedText("\nAction: Calculator", "\nAction Input:", ("\n",)),
+        ForcedText(FINAL_THOUGHT, "\nFinal Answer:"),
+    }
+    assert FORCED_TEXT.get() == ()  # reset after each call: /v1 generations are not ReAct steps
