@@ -59,6 +59,10 @@ class AgentConfig:
     # the document step of the check (agent.grounding.documents): on by default (rule G, session 6:
     # bench/results/grounding_documents.md)
     grounding_documents: bool = True
+    # the attribute step of the check (agent.grounding.attributes: an asked attribute no document holds, a number
+    # counted as another thing, a Korean one-syllable field word inside another word): on by default (rule G7,
+    # session 8: bench/results/s8-grounding/grounding_attributes.md)
+    grounding_attributes: bool = True
     # end the run with status "not_found" after this many searches (tool steps other than the
     # Calculator) that returned nothing useful
     # ("No good search result found.", an error, or a repeat of an earlier call: same tool, same input); 0 = never
@@ -215,7 +219,13 @@ class ReActAgent:
             for s in result.steps
             if s.kind == "tool"
         ]
-        g = check(result.question, result.answer, observations, documents=self.config.grounding_documents)
+        g = check(
+            result.question,
+            result.answer,
+            observations,
+            documents=self.config.grounding_documents,
+            attributes=self.config.grounding_attributes,
+        )
         result.grounding = g
         if g.not_found:
             result.status = "not_found"

@@ -159,6 +159,15 @@ class Settings(BaseSettings):
         "attribute (else status 'ungrounded'); on by default since session 6's replay, false = numbers and "
         "names only (bench/results/grounding_documents.md)",
     )
+    grounding_attributes: bool = Field(
+        True,
+        description="the attribute step of the grounding check: an answer that repeats an asked word no "
+        "local-search document holds ('a cappuccino costs 6 dollars' from a bakery that sells no cappuccino), or a "
+        "number the document counts as another thing ('75 bicycles' from '75 stations'), is unsupported; a Korean "
+        "one-syllable field word asks for its record field only where a word starts with it (수명 is no population); "
+        "on by default since session 8's replay (rule G7), false = off "
+        "(bench/results/s8-grounding/grounding_attributes.md)",
+    )
     nothing_useful_limit: int = Field(
         2,
         ge=0,

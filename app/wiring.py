@@ -44,6 +44,7 @@ def agent_config(settings: Settings) -> AgentConfig:
         observation_max_chars=settings.observation_max_chars,
         ungrounded=ungrounded_policy(settings),
         grounding_documents=settings.grounding_documents,
+        grounding_attributes=settings.grounding_attributes,
         nothing_useful_limit=settings.nothing_useful_limit,
         nothing_useful_rule=settings.nothing_useful_rule,
     )

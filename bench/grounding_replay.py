@@ -25,11 +25,14 @@ from finetune.evaluate import render_report, truth_metrics
 LIMIT = 2  # AgentConfig.nothing_useful_limit's default
 
 
-def replay(row: dict[str, Any], limit: int = LIMIT, documents: bool = False, operations: bool = True) -> dict[str, Any]:
+def replay(
+    row: dict[str, Any], limit: int = LIMIT, documents: bool = False, operations: bool = True, attributes: bool = False
+) -> dict[str, Any]:
     """The row with the status and grounding today's loop gives its trace (``limit`` 0: the stop off).
 
     When the stop cuts the trace, ``cut_steps`` is the number of model steps the loop runs; ``documents``:
-    the document step of the check on; ``operations``: its computation step (on, as it ships)."""
+    the document step of the check on; ``operations``: its computation step (on, as it ships); ``attributes``:
+    its attribute step."""
     parser = ReActParser()
     observations: list[Observation] = []
     seen: set[str] = set()
@@ -50,7 +53,10 @@ def replay(row: dict[str, Any], limit: int = LIMIT, documents: bool = False, ope
             return {**row, "status": "not_found", "correct": False, "grounding": grounding, "cut_steps": i + 1}
     if row["final_answer"] is None:
         return {**row, "grounding": {"supported": False, "unsupported": [], "evidence": [], "not_found": False}}
-    g = check(row["question"], row["final_answer"], observations, documents=documents, operations=operations)
+    g = check(
+        row["question"], row["final_answer"], observations, documents=documents, operations=operations,
+        attributes=attributes,
+    )  # fmt: skip
     status = "not_found" if g.not_found else "answered" if g.supported else "ungrounded"
     return {**row, "status": status, "correct": bool(row["correct"]) and status != "not_found",
             "grounding": g.model_dump()}  # fmt: skip

@@ -38,9 +38,10 @@ def tally(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def shipped(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """The statuses the shipped settings give each trace: the check replayed with its document step on
-    (QREACT_GROUNDING_DOCUMENTS=true), then ``ungrounded`` -> ``not_found`` (QREACT_UNGROUNDED=auto, local)."""
-    s = system([as_not_found(replay(row, documents=True)) for row in rows])
+    """The statuses the shipped settings give each trace: the check replayed with its document and attribute steps
+    on (QREACT_GROUNDING_DOCUMENTS=true, QREACT_GROUNDING_ATTRIBUTES=true), then ``ungrounded`` -> ``not_found``
+    (QREACT_UNGROUNDED=auto, local)."""
+    s = system([as_not_found(replay(row, documents=True, attributes=True)) for row in rows])
     return {
         "answerable": s["answerable"],
         "right": s["answerable_right"],
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| **{name}** | **all** | " + " | ".join(f"**{total[k]}**" for k in keys) + " |")
         for id_, question, answer in examples:
             print(f"\n{name} right but ungrounded: {id_}: {question!r} -> {answer!r}")
-    print("\nThe shipped settings (document step on, ungrounded -> not_found), replayed:\n")
+    print("\nThe shipped settings (document and attribute steps on, ungrounded -> not_found), replayed:\n")
     cols = ("answerable", "right", "false abstention", "unanswerable", "abstained", "confident-wrong")
     print("| adapter | set | " + " | ".join(cols) + " |")
     print("|---|---|" + "---|" * len(cols))

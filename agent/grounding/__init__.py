@@ -43,9 +43,15 @@ be a yes/no or a choice among the question's options ("Which of Chad, Mali and N
 found" answer (``agent.prompt.NOT_FOUND_ANSWER`` and looser variants, English and Korean) is
 recognised first and claims nothing.
 
+With ``attributes=True`` (the loop's default, ``QREACT_GROUNDING_ATTRIBUTES``) an answer that repeats an asked
+word no prose observation holds ("a cappuccino costs 6 dollars" over a bakery's document without a cappuccino),
+or that counts a document's number as another thing ("75 bicycles" from "75 stations"), is unsupported, and a
+Korean field word of one syllable asks for its field only at a word's start (수명 is no 인구 question).
+
 The package, one job a module: ``text`` (normalising), ``not_found`` (the not-found answer, an
 empty observation), ``numbers`` (number claims and evidence values), ``records`` (country records
-field by field, the evidence segments of a run), ``names`` (name claims), ``model`` (``Grounding``,
+field by field, the evidence segments of a run), ``names`` (name claims), ``documents`` (the document
+step), ``attributes`` (the attribute step), ``operations`` (the computation step), ``model`` (``Grounding``,
 ``Observation``) and ``verdict`` (``check``).
 """
 

@@ -165,11 +165,18 @@ def _capital_conflict(seg: Segment, question: str) -> bool:
     return not names_country(seg.title, rest.strip())
 
 
-def field_asked(name: str, asked: str) -> bool:
-    """Does the (normalised) question + answer mention this record field?"""
+def field_asked(name: str, asked: str, strict: bool = False) -> bool:
+    """Does the (normalised) question + answer mention this record field?
+
+    A Korean field word matches inside a word (인구는, 수도를); with ``strict`` (the attribute step) one of a
+    single syllable only where a word starts with it: 명 of "몇 명" asks for the population, 수명 (a life span)
+    does not."""
     for word in FIELD_WORDS.get(name, ()):
-        if contains(asked, word) or (not word.isascii() and word in asked):  # Korean: inside a word
+        if contains(asked, word):
             return True
+        if not word.isascii() and word in asked:  # Korean: inside a word
+            if not (strict and len(word) == 1) or re.search(rf"(?:^|\s){word}", asked):
+                return True
     return False
 
 

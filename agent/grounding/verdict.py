@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agent.grounding.attributes import absent_attributes, miscounted_numbers
 from agent.grounding.documents import unstated_claims
 from agent.grounding.model import Grounding, Observation
 from agent.grounding.names import (
@@ -49,7 +50,9 @@ class _Pool:
         return False, None
 
 
-def _number_pool(question: str, answer: str, segments: Sequence[Segment], qnums: Sequence[float]) -> _Pool:
+def _number_pool(
+    question: str, answer: str, segments: Sequence[Segment], qnums: Sequence[float], strict: bool = False
+) -> _Pool:
     asked = normalize(question)
     pool = _Pool([(v, None) for v in qnums])
     for seg in segments:
@@ -59,7 +62,7 @@ def _number_pool(question: str, answer: str, segments: Sequence[Segment], qnums:
             pool.values += [(v, seg.index) for v in evidence_values(seg.raw)]
         elif seg.on_topic:
             for name, value in seg.raw_fields.items():
-                if field_asked(name, asked):
+                if field_asked(name, asked, strict):
                     pool.values += [(v, seg.index) for v in evidence_values(value)]
     return pool
 
@@ -70,12 +73,15 @@ def check(
     observations: Sequence[Observation],
     documents: bool = False,
     operations: bool = True,
+    attributes: bool = False,
 ) -> Grounding:
     """Ground a final answer in the question and the run's tool observations (see the module doc).
 
     ``documents``: also the document step (``agent.grounding.documents``): a value found in a prose
     document counts only when its sentence is about the question's entity and the asked attribute.
-    ``operations``: the computation step (``agent.grounding.operations``; off only to measure it)."""
+    ``operations``: the computation step (``agent.grounding.operations``; off only to measure it).
+    ``attributes``: the attribute step (``agent.grounding.attributes``): an asked attribute no document holds,
+    a number counted as another thing, a Korean one-syllable field word inside another word."""
     if answer is None or not answer.strip():
         return Grounding(supported=False)
     if is_not_found(answer):
@@ -84,7 +90,7 @@ def check(
     asked = normalize(question)
     segments = evidence_segments(question, observations)
     qnums = evidence_values(question)
-    pool = _number_pool(question, answer, segments, qnums)
+    pool = _number_pool(question, answer, segments, qnums, strict=attributes)
     # Calculator results count when their inputs are supported (in step order, so chains work)
     calc_inputs: dict[int, list[int]] = {}
     by_index = {o.index: o for o in observations}
@@ -132,7 +138,7 @@ def check(
         if from_question(name, question, qn):
             continue
         claimed = True
-        idx = _find_name(name, segments, asked, question, answer)
+        idx = _find_name(name, segments, asked, question, answer, attributes)
         if idx is not None:
             cite(idx)
             continue
@@ -140,7 +146,7 @@ def check(
         for part in list_parts(name):
             if from_question(part, question, qn):
                 continue
-            idx = _find_name(part, segments, asked, question, answer)
+            idx = _find_name(part, segments, asked, question, answer, attributes)
             if idx is None:
                 unsupported.append((part.start, part.span))
             else:
@@ -151,7 +157,7 @@ def check(
     if not claimed:
         if not useful:
             unsupported.append((0, answer.strip()))
-        elif (restated := _restated_value(question, answer, segments)) is not None:
+        elif (restated := _restated_value(question, answer, segments, attributes)) is not None:
             evidence.add(restated)  # "The capital of Monaco is Monaco.", "Luxembourg is the capital of Luxembourg."
         elif _echoes(question, answer) and not _yes_no_or_choice(question, answer, qnames):
             unsupported.append((0, answer.strip()))
@@ -163,6 +169,8 @@ def check(
     if documents and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
         calc = [i for i in evidence if by_index[i].tool == CALCULATOR_NAME]
         spans = unstated_claims(question, answer, observations, calc)
+    if attributes and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
+        spans = absent_attributes(question, answer, observations) + miscounted_numbers(question, answer, observations)
     return Grounding(
         supported=not spans,
         unsupported=list(dict.fromkeys(spans)),
@@ -170,7 +178,9 @@ def check(
     )
 
 
-def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str, question: str, answer: str) -> int | None:
+def _find_name(
+    name: NameClaim, segments: Sequence[Segment], asked: str, question: str, answer: str, strict: bool = False
+) -> int | None:
     """The step whose observation supports a name, or None."""
     for seg in segments:
         if seg.title is None or seg.calc:
@@ -183,14 +193,14 @@ def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str, questio
             return seg.index  # a record supports its own title (a reverse lookup)
         if not seg.on_topic:
             continue
-        if any(name_in(name.norm, name.script, seg.fields[f]) for f in _usable_fields(seg, asked, answer)):
+        if any(name_in(name.norm, name.script, seg.fields[f]) for f in _usable_fields(seg, asked, answer, strict)):
             return seg.index
     # a span the records spell apart ("Bosnia and Herzegovina" written over two fields) or split words
     if name.script == "latin" and len(name.norm.split()) > 1:
         texts = {s.index: s.text for s in reversed(segments) if s.title is None and not s.calc}
         for s in segments:
             if s.title is not None and s.on_topic:
-                usable = " ".join(s.fields[f] for f in _usable_fields(s, asked, answer))
+                usable = " ".join(s.fields[f] for f in _usable_fields(s, asked, answer, strict))
                 texts[s.index] = f"{texts.get(s.index, '')} {s.title} {usable}"
         for index, text in sorted(texts.items()):
             if words_in(name.norm, [text]):
@@ -200,14 +210,14 @@ def _find_name(name: NameClaim, segments: Sequence[Segment], asked: str, questio
     return None
 
 
-def _usable_fields(seg: Segment, asked: str, answer: str) -> list[str]:
+def _usable_fields(seg: Segment, asked: str, answer: str, strict: bool = False) -> list[str]:
     """The fields of an on-topic record a name of the answer may come from.
 
     The fields the question asks about; all of them once the answer states an asked one ("Canberra
     is the capital, in Oceania"), none when the question asks about nothing the record holds. "In
     which city is the government of Honduras seated?" -> "... in El Salvador" takes a border for the
     capital it never states."""
-    asked_fields = [f for f in seg.fields if field_asked(f, asked)]
+    asked_fields = [f for f in seg.fields if field_asked(f, asked, strict)]
     if not asked_fields:
         return []
     if any(_states_field(seg, f, answer) for f in asked_fields):
@@ -277,7 +287,7 @@ def _asks_for_country(question: str) -> bool:
     return any(contains(q, w) or (not w.isascii() and w in q) for w in _COUNTRY_ASKED)
 
 
-def _restated_value(question: str, answer: str, segments: Sequence[Segment]) -> int | None:
+def _restated_value(question: str, answer: str, segments: Sequence[Segment], strict: bool = False) -> int | None:
     """The step of a record whose asked value, or whose title in a reverse lookup, is the question's word.
 
     The answer repeats a name of the question, but as what was asked: "Name the capital of Monaco."
@@ -291,7 +301,7 @@ def _restated_value(question: str, answer: str, segments: Sequence[Segment]) -> 
             continue
         if seg.on_topic:
             for name, value in seg.fields.items():
-                if name not in ("population", "area") and field_asked(name, asked) and contains(a, value):
+                if name not in ("population", "area") and field_asked(name, asked, strict) and contains(a, value):
                     return seg.index
         if _asks_for_country(question) and record_named_by(seg, question):
             if any(contains(a, form) for form in title_forms(seg.title)):

@@ -240,13 +240,41 @@ def test_the_document_step_is_on_by_default_and_catches_a_near_miss():
     assert result.status == "ungrounded"
     assert result.grounding is not None
     assert result.grounding.unsupported == ["1,900 (the sentence holding it does not state the asked visitors)"]
-    off = make_agent(list(script), tools=make_tools(search=lambda q: ZOO), grounding_documents=False).run(q)
+    off_tools = make_tools(search=lambda q: ZOO)
+    off = make_agent(list(script), tools=off_tools, grounding_documents=False, grounding_attributes=False).run(q)
     assert off.status == "answered"  # numbers and names only: 1,900 is in the observation
+    # the attribute step alone also catches it: the answer repeats "visitors", which the document does not hold,
+    # and counts the document's 1,900 animals as visitors
+    alone = make_agent(list(script), tools=make_tools(search=lambda q: ZOO), grounding_documents=False).run(q)
+    assert alone.grounding is not None
+    assert alone.grounding.unsupported == [
+        "visitors (asked and stated, but no document holds it)",
+        "1,900 visitors (the document's 1,900 counts animals)",
+    ]
     not_found = make_agent(list(script), tools=make_tools(search=lambda q: ZOO), ungrounded="not_found").run(q)
     assert (not_found.status, not_found.answer) == ("not_found", NOT_FOUND_ANSWER)
     right = [action("Search", "Brookfield Zoo animals"), final("Brookfield Zoo is home to 1,900 animals.")]
     ok = make_agent(right, tools=make_tools(search=lambda q: ZOO)).run("How many animals live at Brookfield Zoo?")
     assert ok.status == "answered"
+
+
+BAKERY = "Harbor Street Bakery: # Harbor Street Bakery A sourdough loaf costs 6 dollars, a croissant 3 dollars."
+
+
+def test_the_attribute_step_is_on_by_default_and_catches_an_absent_item():
+    # the bakery's document prices no cappuccino: the answer gives the sourdough's 6 dollars as its price
+    script = [action("Search", "Harbor Street Bakery cappuccino"), final("A cappuccino costs 6 dollars.")]
+    q = "How much does a cappuccino cost at Harbor Street Bakery?"
+    assert AgentConfig().grounding_attributes is True
+    result = make_agent(list(script), tools=make_tools(search=lambda q: BAKERY)).run(q)
+    assert result.status == "ungrounded"
+    assert result.grounding is not None
+    assert result.grounding.unsupported == ["cappuccino (asked and stated, but no document holds it)"]
+    off = make_agent(list(script), tools=make_tools(search=lambda q: BAKERY), grounding_attributes=False).run(q)
+    assert off.status == "answered"
+    right = [action("Search", "Harbor Street Bakery croissant"), final("A croissant costs 3 dollars.")]
+    q2 = "How much does a croissant cost at Harbor Street Bakery?"
+    assert make_agent(right, tools=make_tools(search=lambda q: BAKERY)).run(q2).status == "answered"
 
 
 def test_the_models_not_found_answer_is_not_found():

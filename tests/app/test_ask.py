@@ -265,7 +265,8 @@ def test_the_shipped_settings_catch_a_document_near_miss(tmp_path):
     index_folder(tmp_path / "docs", tmp_path / "docs.db")
     question = "How many visitors does Brookfield Zoo get each year?"
     script = [action("Search", "Brookfield Zoo visitors"), final("Brookfield Zoo gets 1,900 visitors each year.")]
-    cases = (({}, "not_found"), ({"ungrounded": "keep"}, "ungrounded"), ({"grounding_documents": False}, "answered"))
+    off = {"grounding_documents": False, "grounding_attributes": False}  # (the attribute step alone also catches it)
+    cases = (({}, "not_found"), ({"ungrounded": "keep"}, "ungrounded"), (off, "answered"))
     for extra, status in cases:
         settings = make_settings(
             tmp_path, search_index=tmp_path / "docs.db", store_url=f"sqlite:///{tmp_path / f'{status}.db'}", **extra
@@ -278,6 +279,32 @@ def test_the_shipped_settings_catch_a_document_near_miss(tmp_path):
         assert body["grounding"]["unsupported"] == ([reason] if status != "answered" else [])
         if status == "not_found":
             assert body["answer"] == "I could not find the answer in the search results."
+
+
+def test_the_shipped_settings_catch_an_absent_asked_item(tmp_path):
+    """QREACT_GROUNDING_ATTRIBUTES is on by default: an answer that repeats an asked item the found document does
+    not hold (a cappuccino at a bakery that prices sourdough and croissants) is not supported, so QREACT_UNGROUNDED=auto
+    returns the not-found answer; off, it is answered."""
+    from agent.knowledge import index_folder
+    from app.settings import Settings
+
+    assert Settings(_env_file=None).grounding_attributes is True  # type: ignore[call-arg]
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "harbor_street_bakery.md").write_text(
+        "# Harbor Street Bakery\n\nA sourdough loaf costs 6 dollars and a croissant costs 3 dollars.\n"
+    )
+    index_folder(tmp_path / "docs", tmp_path / "docs.db")
+    question = "How much does a cappuccino cost at Harbor Street Bakery?"
+    script = [action("Search", "Harbor Street Bakery cappuccino"), final("A cappuccino costs 6 dollars.")]
+    for extra, status in (({}, "not_found"), ({"grounding_attributes": False}, "answered")):
+        settings = make_settings(
+            tmp_path, search_index=tmp_path / "docs.db", store_url=f"sqlite:///{tmp_path / f'{status}.db'}", **extra
+        )
+        with running_app(settings, ScriptedChatModel(script=list(script))) as client:
+            body = client.post("/ask", json={"question": question}).json()
+        assert body["status"] == status, body
+        reason = "cappuccino (asked and stated, but no document holds it)"
+        assert body["grounding"]["unsupported"] == ([reason] if status != "answered" else [])
 
 
 @pytest.mark.parametrize(
