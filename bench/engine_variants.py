@@ -40,8 +40,8 @@ from bench.common import (
     select_questions,
     write_results,
 )
+from bench.engine import DEV_QUESTIONS
 
-DEV_QUESTIONS = REPO_ROOT / "finetune" / "evalsets" / "dev.jsonl"
 # name -> the service's environment for it; the first is the current default
 VARIANTS: dict[str, dict[str, str]] = {
     "default": {},  # merged GGUF (adapted layers Q8_0, head q8_0), every token decoded
