@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 v8data finetune-v8 v9data finetune-v9 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
+.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 v8data finetune-v8 v9data finetune-v9 v10data finetune-v10 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -128,6 +128,17 @@ adapters/v8-shipped/adapter_model.safetensors:
 
 finetune-v9: v9data adapters/v8-shipped/adapter_model.safetensors
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v9.yaml
+
+# Attempt 10 (docs/v10-candidate/): v9s (0.5 v8 + 0.5 v9, rebuilt byte for byte from the shipped v8 and
+# docs/v9-candidate/adapter) continued on the v10 mix (~530 rows, ~29 % not-found) into adapters/v10-candidate.
+v10data: install
+	$(BIN)/python -m finetune.generators.mixer --mix v10 --out data/v10 --seed 0
+
+adapters/v9s-soup/adapter_model.safetensors: adapters/v8-shipped/adapter_model.safetensors
+	$(BIN)/python -m finetune.soup adapters/v8-shipped docs/v9-candidate/adapter --weight 0.5 --out adapters/v9s-soup
+
+finetune-v10: v10data adapters/v9s-soup/adapter_model.safetensors
+	$(BIN)/qreact finetune --config finetune/configs/cpu-v10.yaml
 
 # The shipped adapter (v1), from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
 # pass 2 on a mix weighted to multi-step runs (~26 min). On a GPU host use finetune/configs/gpu-qlora.yaml.

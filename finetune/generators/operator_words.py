@@ -82,6 +82,7 @@ COUNTRY_FORMS: dict[str, tuple[str, ...]] = {
 }
 COUNTRY_OPS = tuple(COUNTRY_FORMS)
 COUNTRY_WEIGHTS = (24, 24, 22, 22, 8)  # sums and differences first: v8 divided them
+EVEN_WEIGHTS = (20, 20, 20, 20, 20)  # the v10 mix: v9 (COUNTRY_WEIGHTS) lost the ratios (12/12 -> 3/12 on test)
 PLAN = {  # the first thought: the operation named before anything is looked up
     "sum": "The question asks for the total, so I need to add the {attr}s of {a} and {b}. First the {attr} of {a}.",
     "difference": (
@@ -114,10 +115,17 @@ def _answer(op: str, attr: str, a: Country, b: Country, result: str) -> str:
     return f"The population of {a.name} is about {result} times the population of {b.name}."
 
 
-def country_one(records: list[dict[str, Any]], run: ToolRunner, rng: random.Random, split: str) -> dict[str, Any]:
-    """One two-country trajectory whose first thought names the operation the question's words ask for."""
+def country_one(
+    records: list[dict[str, Any]],
+    run: ToolRunner,
+    rng: random.Random,
+    split: str,
+    weights: tuple[float, ...] = COUNTRY_WEIGHTS,
+) -> dict[str, Any]:
+    """One two-country trajectory whose first thought names the operation the question's words ask for
+    (``weights`` over ``COUNTRY_OPS``)."""
     countries = load_countries(records)
-    kind = rng.choices(COUNTRY_OPS, weights=COUNTRY_WEIGHTS)[0]
+    kind = rng.choices(COUNTRY_OPS, weights=weights)[0]
     attr, op = kind.split("_", 1)
     a, b = rng.sample(countries, 2)
     va, vb = getattr(a, attr), getattr(b, attr)

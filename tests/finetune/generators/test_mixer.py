@@ -218,3 +218,29 @@ def test_v9_preset_replays_v8_draws_operator_words_and_keeps_a_not_found_share(
     assert {r["meta"]["replay"] for r in rows if "replay" in r["meta"]} == {"v8"}
     assert any(r.get("answerable") is False for r in rows)
     assert len({r["question"] for r in rows}) == len(rows)
+
+
+def test_v10_preset_replays_v9_draws_even_operators_and_the_new_negatives(
+    gen_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = mixer.MixConfig.preset("v10")
+    assert cfg.replay == ("v9", 200) and cfg.stream == "v10"
+    assert sum(cfg.train_counts.values()) + cfg.replay[1] in range(480, 581)  # ~60-72 steps of 8
+    assert mixer.MixConfig.preset("v9").train_counts == mixer.V9_TRAIN_COUNTS  # v9's preset untouched
+    assert mixer.operator_words.EVEN_WEIGHTS.count(mixer.operator_words.EVEN_WEIGHTS[0]) == 5  # ratios as often
+    monkeypatch.setattr(mixer, "V4_TRAIN_COUNTS", {"gold": 2, "documents": 2})
+    monkeypatch.setattr(mixer, "V4_GOLD_COUNTS", {"population_ratio": 2})
+    monkeypatch.setattr(mixer, "V8_TRAIN_COUNTS", {"negatives": 4})
+    monkeypatch.setattr(mixer, "V9_TRAIN_COUNTS", {"words_country": 4})
+    monkeypatch.setattr(mixer, "V9_REPLAY", ("v8", 4))
+    cfg.cache_dir, cfg.replay = gen_cache, ("v9", 6)
+    cfg.train_counts = {"gold": 3, "words_country_even": 30, "negatives_more": 8}
+    cfg.gold_counts = {"population_ratio": 3}
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    rows = mixer.generate(cfg)["train"]
+    fresh = [r for r in rows if "replay" not in r["meta"]]
+    assert Counter(r["meta"]["generator"] for r in fresh) == {"operator_words": 30, "negatives_more": 8, "gold": 3}
+    ops = Counter(r["meta"]["operator"] for r in fresh if r["meta"]["generator"] == "operator_words")
+    assert ops["population_ratio"] >= 2  # v9's weights drew a ratio in 1 of 12.5 rows
+    assert {r["meta"]["replay"] for r in rows if "replay" in r["meta"]} == {"v9"}
+    assert len({r["question"] for r in rows}) == len(rows)
