@@ -10,7 +10,8 @@ what runs) writing ``DIR/<set>.jsonl`` (one row per question, with the whole tra
 same for every set and every adapter (docs/v6-soup/README.md, docs/v2-candidate.md): the llama.cpp engine
 (``QREACT_ENGINE=llamacpp``: the run fails instead of falling back to torch), its shipped Q8_0 output head,
 one thread a process, a 900 s run budget, local search, ``ungrounded=keep``, the document step of the
-grounding check OFF (``QREACT_GROUNDING_DOCUMENTS=false``: the replay judges it offline). At most ``--jobs``
+grounding check OFF (``QREACT_GROUNDING_DOCUMENTS=false``: the replay judges it offline), and so is its
+attribute step (``QREACT_GROUNDING_ATTRIBUTES=false``: recorded as attempts 2-9 were, replayed on). At most ``--jobs``
 processes at once (default 2), each at ``nice 19`` (and autogroup nice 19 on Linux); ``--pids FILE``
 appends each pid with a tag. A rerun resumes: ``qreact eval`` skips the questions already in a set's file.
 A set whose question file does not exist yet is skipped with a message. ``DIR/harness.json`` records the
@@ -70,6 +71,7 @@ ENV = {  # the same for every set and adapter
     "QREACT_THREADS": "1",  # one thread a process: 2 processes on 2 shared cores
     "QREACT_TIMEOUT_S": "900",  # no question cut by the 120 s serving budget on a loaded machine
     "QREACT_GROUNDING_DOCUMENTS": "false",  # recorded off; bench.grounding_documents replays it on
+    "QREACT_GROUNDING_ATTRIBUTES": "false",  # recorded off as every attempt before it; the replay applies it
     "QREACT_UNGROUNDED": "keep",
     "QREACT_SEARCH": "local",
 }

@@ -26,6 +26,7 @@ def test_every_set_runs_as_the_ship_decisions_ran_it(tmp_path: Path) -> None:
     assert expected_rows(SETS["test"]) == 200 and expected_rows(SETS["korean"]) == 36
     assert "--corpus" in command(SETS["documents_probe"], "a", tmp_path)
     assert ENV["QREACT_ENGINE"] == "llamacpp" and ENV["QREACT_GROUNDING_DOCUMENTS"] == "false"
+    assert ENV["QREACT_GROUNDING_ATTRIBUTES"] == "false"  # the replay applies both; recorded rows stay comparable
 
 
 def test_a_set_without_its_question_file_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
