@@ -170,11 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=int, default=100, help="dev questions (0: none)")
     parser.add_argument("--threads", type=int, default=0, help="engine threads (0: the service's choice)")
     parser.add_argument("--tag", default="", help="results file suffix: engine_cpu_s8_TAG")
+    parser.add_argument("--judge", type=Path, help="apply rule E8 to a results JSON of an earlier run, rewrite it")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         args.worker_out.write_text(json.dumps(worker(args)))
+        return 0
+    if args.judge:  # a run of the session-8 code: its files get rule E8's columns and verdict
+        results = json.loads(args.judge.read_text())
+        apply_e8(results)
+        write_results(args.judge.stem, results, render(results))
+        say(render(results))
         return 0
     names = [v for v in args.variants.split(",") if v]
     unknown = [v for v in names if v not in VARIANTS]
@@ -199,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         v["dev_vs_default"] = compare(v["dev"], base["dev"]) if v["dev"] else None
     for name in names[1:]:
         results["variants"][name]["rule_e7"] = judge(results, name, first)
+    apply_e8(results)
     results["ended_utc"] = time.strftime("%H:%M:%S", time.gmtime())
     results["environment_after"] = environment("cpu")
     stem = f"engine_cpu_s8_{args.tag}" if args.tag else "engine_cpu_s8"
@@ -206,6 +214,49 @@ def main(argv: list[str] | None = None) -> int:
     write_results(stem, results, render(results))
     say(render(results))
     return 0
+
+
+BAD_STATUSES = ("max_steps", "error", "timeout")
+
+
+def judge_e8(r: dict[str, Any], name: str, first: str) -> dict[str, Any]:
+    """Rule E8 (NOTES.md, session 9, written before its idle run) for ``name`` against the default ``first``:
+    the P1 /ask median >= 5 % lower, dev and P1 right counts not lower, no dev question newly ending at the
+    step limit, in an error or a timeout (rightness instead of E7's identity)."""
+    v, d = r["variants"][name], r["variants"][first]
+    gain = 1 - v["ask"]["median_s"] / d["ask"]["median_s"]
+    bad_before = {row["id"] for row in d["dev"] if row.get("status") in BAD_STATUSES}
+    newly_bad = [row["id"] for row in v["dev"] if row.get("status") in BAD_STATUSES and row["id"] not in bad_before]
+    checks: dict[str, Any] = {"p1_median_gain": round(gain, 3), "median_ok": gain >= 0.05}
+    checks["dev_right_ok"] = bool(v["dev"]) and v["dev_summary"]["right"] >= d["dev_summary"]["right"]
+    checks["p1_right_ok"] = v["ask"]["right"] >= d["ask"]["right"]
+    checks["newly_bad"] = newly_bad
+    checks["passes"] = bool(checks["median_ok"] and checks["dev_right_ok"] and checks["p1_right_ok"] and not newly_bad)
+    return checks
+
+
+def e8_winner(r: dict[str, Any]) -> str:
+    """The variant rule E8 makes the default: the passing one with the lowest P1 median, else the first."""
+    names = list(r["variants"])
+    passing = [n for n in names[1:] if r["variants"][n].get("rule_e8", {}).get("passes")]
+    return min(passing, key=lambda n: r["variants"][n]["ask"]["median_s"]) if passing else names[0]
+
+
+def e8_cell(e8: dict[str, Any] | None) -> str:
+    if e8 is None:
+        return "(the default)"
+    if e8["passes"]:
+        return "**passes**"
+    failed = [k.removesuffix("_ok") for k in ("median_ok", "dev_right_ok", "p1_right_ok") if not e8[k]]
+    newly = f"; {len(e8['newly_bad'])} dev newly at the step limit / an error" if e8["newly_bad"] else ""
+    return f"fails: {', '.join(failed)}{newly} (median {e8['p1_median_gain']:+.1%})"
+
+
+def apply_e8(results: dict[str, Any]) -> None:
+    names = list(results["variants"])
+    for name in names[1:]:
+        results["variants"][name]["rule_e8"] = judge_e8(results, name, names[0])
+    results["rule_e8_default"] = e8_winner(results)
 
 
 def judge(r: dict[str, Any], name: str, first: str) -> dict[str, Any]:
@@ -231,7 +282,7 @@ def render(r: dict[str, Any]) -> str:
     for name in names:
         v = vs[name]
         dev = v["dev_vs_default"]
-        rule = v.get("rule_e7")
+        rule, e8 = v.get("rule_e7"), v.get("rule_e8")
         rows.append([
             f"**{name}**", v["decode_tok_s"], v["prefill_tok_s"], v["ask"]["median_s"], v["ask"]["p95_s"],
             v["ask"]["mean_s"], v["ask"]["decoded_per_question"], v["ask"]["requests_per_question"],
@@ -241,6 +292,7 @@ def render(r: dict[str, Any]) -> str:
             f"{dev_cell(v, 'right')}/{dev_cell(v, 'questions')}" if dev else "", v["peak_rss_mb"],
             "(the default)" if rule is None else
             f"{'**passes**' if rule['passes'] else 'fails'} (median {rule['p1_median_gain']:+.1%})",
+            e8_cell(e8),
         ])  # fmt: skip
     lines = [
         "# /ask latency levers on the llama.cpp engine, side by side (issue 16, session 8, rule E7)\n",
@@ -253,13 +305,15 @@ def render(r: dict[str, Any]) -> str:
         md_table(
             ["variant", "decode tok/s", "prefill tok/s", "P1 /ask median (s)", "P1 p95 (s)", "P1 mean (s)",
              "P1 tokens decoded / question", "P1 requests / question", "P1 right", "P1 identical",
-             "dev /ask median (s)", "dev identical", "dev right", "peak RSS MB", "rule E7"],
+             "dev /ask median (s)", "dev identical", "dev right", "peak RSS MB", "rule E7", "rule E8"],
             rows,
         ),  # fmt: skip
         "\n" + "\n".join(f"- **{n}**: `{' '.join(f'{k}={v}' for k, v in vs[n]['env'].items()) or 'default settings'}`; "
                          f"served `{vs[n]['served']['model']}`" + (f" + `--lora {vs[n]['served']['lora']}`"
                          if vs[n]["served"]["lora"] else "") + f" ({vs[n]['served']['size_mb']} MB), "
                          f"{vs[n]['served']['threads']} threads" for n in names),
+        f"\nRule E8 (session 9: the P1 median >= 5 % lower, dev and P1 right not lower, no dev question newly at the "
+        f"step limit / an error): the default is **{r.get('rule_e8_default', names[0])}**.",
     ]  # fmt: skip
     for name in names[1:]:
         dev = vs[name]["dev_vs_default"]
