@@ -74,11 +74,11 @@ class Settings(BaseSettings):
         "batch; the same greedy text; measured 7 % slower per /ask on an idle 2-core CPU, so off by default)",
     )
     engine_jump_forward: bool = Field(
-        False,
+        True,
         description="llama.cpp: in ReAct steps, append the text the format forces ('Action Input:' after the tool "
         "name, 'Final Answer:' after the final thought) instead of decoding it, and end a tool step at the end "
-        "of its Action Input line: -20 % decoded tokens, but 5/100 dev answers changed, so off "
-        "(bench/results/engine_cpu_s8.md)",
+        "of its Action Input line: -16 % decoded tokens, P1 /ask median -19 %, 2 of 100 dev answers changed "
+        "(80 right vs 79); on by rule E8 since session 9 (bench/results/engine_cpu_s8_idle.md)",
     )
     engine_head_type: Literal["q8_0", "q5_0", "q4_1", "q4_0"] = Field(
         "q8_0",

@@ -71,6 +71,7 @@ ENV = {  # the same for every set and adapter
     "QREACT_THREADS": "1",  # one thread a process: 2 processes on 2 shared cores
     "QREACT_TIMEOUT_S": "900",  # no question cut by the 120 s serving budget on a loaded machine
     "QREACT_GROUNDING_DOCUMENTS": "false",  # recorded off; bench.grounding_documents replays it on
+    "QREACT_ENGINE_JUMP_FORWARD": "false",  # every token decoded, as attempts 2-9 were recorded (on by default since s9)
     "QREACT_GROUNDING_ATTRIBUTES": "false",  # recorded off as every attempt before it; the replay applies it
     "QREACT_UNGROUNDED": "keep",
     "QREACT_SEARCH": "local",
