@@ -140,6 +140,11 @@ adapters/v9s-soup/adapter_model.safetensors: adapters/v8-shipped/adapter_model.s
 finetune-v10: v10data adapters/v9s-soup/adapter_model.safetensors
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v10.yaml
 
+# The shipped adapter since 2026-12-03 (v10s50, rule V10s in docs/v10-candidate/): 0.5 v9s + 0.5 v10, rebuilt byte
+# for byte (sha256 cbcf00dd...) from git's v8 and the two candidates' weights; `cmp` it with adapters/default.
+adapters/v10s-soup/adapter_model.safetensors: adapters/v9s-soup/adapter_model.safetensors
+	$(BIN)/python -m finetune.soup adapters/v9s-soup docs/v10-candidate/adapter --weight 0.5 --out adapters/v10s-soup
+
 # The shipped adapter (v1), from scratch: gold data, pass 1 (fp32 LoRA, 1 epoch, ~55 min on 2 cores), then
 # pass 2 on a mix weighted to multi-step runs (~26 min). On a GPU host use finetune/configs/gpu-qlora.yaml.
 finetune-v1: gold

@@ -2,6 +2,11 @@
 
     PYTHONPATH=. .venv/bin/python docs/v10-candidate/eval/rule_v10.py bench/results/s6-eval/v8 bench/results/s9-eval/v10
 
+Rule V10s (NOTES.md, session 10, 23:07 UTC, before any soup was built) judges the soups of v9s and v10 by the same
+checks; the optional third argument names the candidate in the output:
+
+    PYTHONPATH=. .venv/bin/python docs/v10-candidate/eval/rule_v10.py bench/results/s6-eval/v8 bench/results/s10-eval/v10s50 v10s50
+
 Rule V9's checks and thresholds (docs/v9-candidate/eval/rule_v9.py), with the grounding check's attribute step on
 as it ships since session 8: each recorded row (bench.adapter_evals: the document and attribute steps OFF when
 recorded, ungrounded=keep) is replayed by bench.grounding_replay.replay with the document and attribute steps ON,
@@ -60,19 +65,20 @@ def format_valid(folder: Path) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> int:
-    base_dir, cand_dir = (Path(a).expanduser() for a in argv)
+    base_dir, cand_dir = (Path(a).expanduser() for a in argv[:2])
+    name = argv[2] if len(argv) > 2 else "v10"
     runs = {"v8": system_rows(base_dir), "v10": system_rows(cand_dir)}
     m = {k: {s: metrics(run[s]) for s in SETS} for k, run in runs.items()}
     docs = {k: metrics([r for s in DOCS for r in run[s]]) for k, run in runs.items()}
-    print("# rule V10: v8 vs v10 as shipped systems (document step ON, ungrounded -> not_found)\n")
-    print("| set | v8 right | v10 right | v8 abstained | v10 abstained | v8 conf.-wrong | v10 conf.-wrong "
-          "| v8 false abst. | v10 false abst. |")  # fmt: skip
+    print(f"# rule V10: v8 vs {name} as shipped systems (document step ON, ungrounded -> not_found)\n")
+    print(f"| set | v8 right | {name} right | v8 abstained | {name} abstained | v8 conf.-wrong | {name} conf.-wrong "
+          f"| v8 false abst. | {name} false abst. |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, (b, c) in [
+    for set_name, (b, c) in [
         *((s, (m["v8"][s], m["v10"][s])) for s in SETS),
         ("documents (3 sets)", (docs["v8"], docs["v10"])),
     ]:
-        print(f"| {name} | {b['right']}/{b['n_ans']} | {c['right']}/{c['n_ans']} | {b['abst']}/{b['n_un']} | "
+        print(f"| {set_name} | {b['right']}/{b['n_ans']} | {c['right']}/{c['n_ans']} | {b['abst']}/{b['n_un']} | "
               f"{c['abst']}/{c['n_un']} | {b['cw']}/{b['n_un']} | {c['cw']}/{c['n_un']} | {b['fa']}/{b['n_ans']} | "
               f"{c['fa']}/{c['n_ans']} |")  # fmt: skip
     out = {k: sum(m[k][s]["right"] + m[k][s]["abst"] for s in SETS) for k in m}
@@ -80,7 +86,7 @@ def main(argv: list[str]) -> int:
     u, d, t = m["v10"]["unanswerable"], docs["v10"], m["v10"]
     fv, st = format_valid(cand_dir)
     checks = [
-        ("(a) right outcomes > v8's", f"v10 {out['v10']} vs v8 {out['v8']} of {n}", out["v10"] > out["v8"]),
+        ("(a) right outcomes > v8's", f"{name} {out['v10']} vs v8 {out['v8']} of {n}", out["v10"] > out["v8"]),
         ("(b) unanswerable abstained >= 95.0 %", f"{pct(u['abst'], u['n_un']):.1f} %",
          pct(u["abst"], u["n_un"]) >= 95.0),
         ("(b) unanswerable confident-wrong <= v8's",
@@ -101,7 +107,7 @@ def main(argv: list[str]) -> int:
     for label, value, ok in checks:
         print(f"{label}: {value}: {'holds' if ok else 'FAILS'}")
     verdict = all(ok for _, _, ok in checks)
-    print(f"\nrule V10: {'HOLDS — ship v10' if verdict else 'FAILS — v10 is not shipped'}")
+    print(f"\nrule V10: {f'HOLDS — ship {name}' if verdict else f'FAILS — {name} is not shipped'}")
     return 0
 
 
