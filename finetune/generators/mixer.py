@@ -243,7 +243,29 @@ V10_GOLD_COUNTS: dict[str, int] = {
     "arithmetic": 10,
     "capital": 10,
 }
-MIXES = ("v2", "v2b", "v3", "v4", "v5", "v7", "v8", "v9", "v10")
+# The v11 mix (continues v10s50 = 0.5 v9s + 0.5 v10, the default since 2026-12-03; docs/v11-candidate/, attempt
+# 11). v10s50's misses, grouped by cause (docs/v10-candidate/eval/failures-by-cause-v10s50.md): documents — an
+# unanswerable question answered with a neighbouring fact (32 rows), a document computation without the Calculator
+# (17), false not-found over a document that holds the fact (15); operators (24: a percent-of subtracted, a clause
+# dropped); border lists cut short (borders 8/12). So: v8's dense document pairs (each not-found beside an answered
+# row of the same corpus) and the documents family weighted to computations through the Calculator, gold borders
+# and arithmetic rows (trained phrasings only), the arithmetic operator words, and a stratified replay of the v10
+# mix (its operators and negatives). Not-found ~25 % of the rows.
+V11_REPLAY = ("v10", 150)
+V11_TRAIN_COUNTS: dict[str, int] = {
+    "document_dense_v8": 110,
+    "documents": 80,
+    "gold": 40,
+    "words_arithmetic": 30,
+    "negatives": 10,
+}
+V11_GOLD_COUNTS: dict[str, int] = {
+    "borders": 25,
+    "arithmetic": 15,
+}
+# copy .. copy_near (documents.QUESTION_TYPES): computations (single, pair) first; not-found 18 of 100 weight
+V11_DOCUMENT_WEIGHTS = (12, 26, 22, 8, 6, 6, 0, 6, 6, 8)
+MIXES = ("v2", "v2b", "v3", "v4", "v5", "v7", "v8", "v9", "v10", "v11")
 TWO_RESULTS_SHARE = 0.2  # country-pack trajectories searched with 2 results per observation (the rest: 1)
 
 
@@ -264,7 +286,7 @@ class MixConfig:
 
     @classmethod
     def preset(cls, mix: str, seed: int = 0) -> MixConfig:
-        """``v2``: the candidate's mix; ``v2b`` .. ``v10``: the corrective ones (``V2B_*`` .. ``V10_*``; v6: a soup)."""
+        """``v2``: the candidate's mix; ``v2b`` .. ``v11``: the corrective ones (``V2B_*`` .. ``V11_*``; v6: a soup)."""
         # built at each call, so it reads the module's counts now (tests shrink them)
         presets: dict[str, dict[str, Any]] = {
             "v2": {},
@@ -335,6 +357,15 @@ class MixConfig:
                 stream="v10",
                 gold_scale=2.0,
                 replay=V10_REPLAY,
+            ),
+            "v11": dict(
+                train_counts=V11_TRAIN_COUNTS,
+                gold_counts=V11_GOLD_COUNTS,
+                document_weights=V11_DOCUMENT_WEIGHTS,
+                korean_weights=V3_KOREAN_WEIGHTS,
+                stream="v11",
+                gold_scale=2.0,
+                replay=V11_REPLAY,
             ),
         }
         if mix not in presets:
@@ -536,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--mix",
         choices=MIXES,
         default="v2",
-        help="v2: the candidate's mix; v2b, v3, v4, v5, v7, v8, v9, v10: the corrective ones",
+        help="v2: the candidate's mix; v2b, v3, v4, v5, v7, v8, v9, v10, v11: the corrective ones",
     )
     p.add_argument(
         "--exclude", type=Path, default=Path("finetune/evalsets"), help="no train row asks a question of these sets"

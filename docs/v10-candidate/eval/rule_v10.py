@@ -5,7 +5,8 @@
 Rule V10s (NOTES.md, session 10, 23:07 UTC, before any soup was built) judges the soups of v9s and v10 by the same
 checks; the optional third argument names the candidate in the output:
 
-    PYTHONPATH=. .venv/bin/python docs/v10-candidate/eval/rule_v10.py bench/results/s6-eval/v8 bench/results/s10-eval/v10s50 v10s50
+    PYTHONPATH=. .venv/bin/python docs/v10-candidate/eval/rule_v10.py \
+        bench/results/s6-eval/v8 bench/results/s10-eval/v10s50 v10s50
 
 Rule V9's checks and thresholds (docs/v9-candidate/eval/rule_v9.py), with the grounding check's attribute step on
 as it ships since session 8: each recorded row (bench.adapter_evals: the document and attribute steps OFF when

@@ -244,3 +244,31 @@ def test_v10_preset_replays_v9_draws_even_operators_and_the_new_negatives(
     assert ops["population_ratio"] >= 2  # v9's weights drew a ratio in 1 of 12.5 rows
     assert {r["meta"]["replay"] for r in rows if "replay" in r["meta"]} == {"v9"}
     assert len({r["question"] for r in rows}) == len(rows)
+
+
+def test_v11_preset_replays_v10_and_weights_documents_to_computations(
+    gen_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = mixer.MixConfig.preset("v11")
+    assert cfg.replay == ("v10", 150) and cfg.stream == "v11"
+    assert sum(cfg.train_counts.values()) + cfg.replay[1] in range(380, 461)  # ~48-58 steps of 8
+    assert mixer.MixConfig.preset("v10").train_counts == mixer.V10_TRAIN_COUNTS  # v10's preset untouched
+    weights = dict(zip(mixer.documents.QUESTION_TYPES, cfg.document_weights, strict=True))
+    assert weights["single"] + weights["pair"] > weights["copy"] + weights["copy_near"]  # computations first
+    monkeypatch.setattr(mixer, "V4_TRAIN_COUNTS", {"gold": 2})
+    monkeypatch.setattr(mixer, "V4_GOLD_COUNTS", {"population_ratio": 2})
+    monkeypatch.setattr(mixer, "V8_TRAIN_COUNTS", {"negatives": 2})
+    monkeypatch.setattr(mixer, "V9_TRAIN_COUNTS", {"words_country": 2})
+    monkeypatch.setattr(mixer, "V9_REPLAY", ("v8", 2))
+    monkeypatch.setattr(mixer, "V10_TRAIN_COUNTS", {"negatives_more": 4})
+    monkeypatch.setattr(mixer, "V10_REPLAY", ("v9", 2))
+    cfg.cache_dir, cfg.replay = gen_cache, ("v10", 4)
+    cfg.train_counts = {"gold": 2, "documents": 12, "words_arithmetic": 3}
+    cfg.gold_counts = {"borders": 2}
+    cfg.dev_counts, cfg.heldout_counts = {}, {}
+    rows = mixer.generate(cfg)["train"]
+    fresh = [r for r in rows if "replay" not in r["meta"]]
+    assert Counter(r["meta"]["generator"] for r in fresh) == {"documents": 12, "operator_words": 3, "gold": 2}
+    assert {r["kind"] for r in fresh if r["meta"]["generator"] == "gold"} == {"borders"}
+    assert {r["meta"]["replay"] for r in rows if "replay" in r["meta"]} == {"v10"}
+    assert len({r["question"] for r in rows}) == len(rows)
