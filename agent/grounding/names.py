@@ -164,6 +164,33 @@ def from_question(name: NameClaim, question: str, qn: str) -> bool:
     return contains(rest, name.norm) or words_in(name.norm, [rest])
 
 
+# First words of multi-word place names: a span they begin is a name even at a sentence start
+_NAME_PREFIXES = frozenset(
+    """north south east west northern southern eastern western new old saint st san santa sao united central
+    great upper lower republic democratic federated united el la le los las port puerto mount lake cape costa
+    sierra sri papua equatorial guinea isle isles british french american dutch""".split()
+)
+
+
+def sentence_tail(name: NameClaim, answer: str, texts: Iterable[str]) -> NameClaim | None:
+    """``name`` without its first word when that word is only a capitalised sentence start.
+
+    "Together Lithuania and Burundi have 12457744 people." makes the span "Together Lithuania and Burundi";
+    "Together" is no name. The word is dropped when the span starts a sentence, has more words, the first is a
+    plain word ("Together", not "Al-Ahmed" or "McDonald"), not a place-name prefix ("North", "New", "Saint")
+    and in none of ``texts`` (the question and the observations). Otherwise None."""
+    if name.script != "latin" or answer[: name.start].rstrip()[-1:] not in ("", ".", "!", "?", ":", "\n"):
+        return None
+    first, _, rest = name.span.partition(" ")
+    rest = rest.lstrip()
+    if not rest or not first.isalpha() or not first[1:].islower() or first.lower() in _NAME_PREFIXES:
+        return None
+    word = re.compile(rf"\b{re.escape(first.lower())}\b")
+    if any(word.search(t.lower()) for t in texts):
+        return None
+    return NameClaim(rest, name.start + len(name.span) - len(rest), normalize(rest), name.script)
+
+
 def list_parts(name: NameClaim) -> list[NameClaim]:
     """A span split at the list words inside it (and, or, y, e, &); itself when it has none."""
     parts: list[NameClaim] = []

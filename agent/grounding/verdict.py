@@ -21,6 +21,7 @@ from agent.grounding.names import (
     name_claims,
     name_in,
     question_names,
+    sentence_tail,
     words_in,
 )
 from agent.grounding.not_found import is_not_found
@@ -142,6 +143,14 @@ def check(
         if idx is not None:
             cite(idx)
             continue
+        # "Together Lithuania and Burundi ...": a capitalised sentence start is no part of the name
+        if (tail := sentence_tail(name, answer, [question, *(o.text for o in observations)])) is not None:
+            if from_question(tail, question, qn):
+                continue
+            if (idx := _find_name(tail, segments, asked, question, answer, attributes)) is not None:
+                cite(idx)
+                continue
+            name = tail
         # "Iran and Nepal" is two names of a list unless the evidence holds it as one
         for part in list_parts(name):
             if from_question(part, question, qn):

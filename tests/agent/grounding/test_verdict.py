@@ -364,6 +364,16 @@ CASES = [
          "The population of The Gambia is 1,882,450.", [S("population of The Gambia", GAMBIA)], True),
     Case("demonym-as-a-person-from", "what is the name for a person from Zimbabwe",
          "People from Zimbabwe are called Zimbabwean.", [S("demonym of Zimbabwe", ZIMBABWE)], True),
+    # a capitalised sentence start is no part of a name ("Together", "Overall"); place-name prefixes are
+    Case("sentence-start-word-before-names", "How many inhabitants do Japan and Australia have in total?",
+         "Together Japan and Australia have 150776900 people.",
+         [S("population of Japan", JAPAN), S("population of Australia", AUSTRALIA),
+          C("127080000 + 23696900", "150776900")], True, evidence=[0, 1, 2]),
+    Case("sentence-start-word-before-a-wrong-name", "What is the capital of Australia?",
+         "Overall Sydney is the capital of Australia.", [S("capital of Australia", AUSTRALIA)], False, ["Sydney"]),
+    Case("sentence-start-place-prefix-stays", "What is the capital of Australia?",
+         "North Canberra is the capital of Australia.", [S("capital of Australia", AUSTRALIA)], False,
+         ["North Canberra"]),
 ]  # fmt: skip
 
 
@@ -391,3 +401,14 @@ def test_empty_answer_is_unsupported() -> None:
     assert not g.supported and not g.not_found
 
 
+def test_sentence_tail_drops_only_a_plain_word_found_nowhere() -> None:
+    from agent.grounding.names import name_claims, sentence_tail
+
+    answer = "Together Japan and Australia have 150776900 people. Overall Tokyo is big."
+    first, second = (c for c in name_claims(answer) if c.span.startswith(("Together", "Overall")))
+    tail = sentence_tail(first, answer, ["How many people live in Japan and Australia?"])
+    assert tail is not None and (tail.span, answer[tail.start :].startswith("Japan")) == ("Japan and Australia", True)
+    assert sentence_tail(second, answer, []) is not None  # a sentence start after a full stop
+    assert sentence_tail(second, answer, ["Overall rank: 1"]) is None  # the word is in the evidence
+    mid = name_claims("The figure for Together Japan is 3.")[0]
+    assert sentence_tail(mid, "The figure for Together Japan is 3.", []) is None  # not a sentence start
