@@ -19,7 +19,10 @@ the question or in an observation (or a Calculator result):
   observation (accents, case and punctuation ignored; Korean particles stripped; Korean field, unit
   and total words such as 인구, 면적, 제곱킬로미터, 합치면 are not names). A name counts as the
   question's own only where the question uses it on its own: "Mexico" in "Mexico City is the capital
-  of which country?" and "Bissau" in "the Guinea-Bissau capital" are claims of the answer.
+  of which country?" and "Bissau" in "the Guinea-Bissau capital" are claims of the answer. A
+  capitalised plain word that starts a sentence is no part of a name when the whole span is not found
+  and the word is in neither the question nor an observation ("Together Lithuania and Burundi have
+  ..." checks "Lithuania and Burundi"; place-name prefixes such as "North" or "New" stay).
 
 Country records of the local knowledge pack (``agent.knowledge.country_document``: "Japan: capital
 Tokyo; population 126,960,000; ...") are read per field, so that a record supports a claim only
