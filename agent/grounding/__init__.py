@@ -22,7 +22,8 @@ the question or in an observation (or a Calculator result):
   of which country?" and "Bissau" in "the Guinea-Bissau capital" are claims of the answer. A
   capitalised plain word that starts a sentence is no part of a name when the whole span is not found
   and the word is in neither the question nor an observation ("Together Lithuania and Burundi have
-  ..." checks "Lithuania and Burundi"; place-name prefixes such as "North" or "New" stay).
+  ..." checks "Lithuania and Burundi") when what is left is the question's own names; place-name
+  prefixes such as "North" or "New" stay.
 
 Country records of the local knowledge pack (``agent.knowledge.country_document``: "Japan: capital
 Tokyo; population 126,960,000; ...") are read per field, so that a record supports a claim only

@@ -172,13 +172,15 @@ _NAME_PREFIXES = frozenset(
 )
 
 
-def sentence_tail(name: NameClaim, answer: str, texts: Iterable[str]) -> NameClaim | None:
+def sentence_tail(name: NameClaim, answer: str, question: str, texts: Iterable[str]) -> NameClaim | None:
     """``name`` without its first word when that word is only a capitalised sentence start.
 
     "Together Lithuania and Burundi have 12457744 people." makes the span "Together Lithuania and Burundi";
     "Together" is no name. The word is dropped when the span starts a sentence, has more words, the first is a
-    plain word ("Together", not "Al-Ahmed" or "McDonald"), not a place-name prefix ("North", "New", "Saint")
-    and in none of ``texts`` (the question and the observations). Otherwise None."""
+    plain word ("Together", not "Al-Ahmed" or "McDonald"), not a place-name prefix ("North", "New", "Saint"),
+    in none of ``texts`` (the question and the observations), and what is left names only the question's own
+    names ("John Smith leads Australia." keeps "John Smith": "Smith" alone would match a Jane Smith). Otherwise
+    None."""
     if name.script != "latin" or answer[: name.start].rstrip()[-1:] not in ("", ".", "!", "?", ":", "\n"):
         return None
     first, _, rest = name.span.partition(" ")
@@ -188,7 +190,10 @@ def sentence_tail(name: NameClaim, answer: str, texts: Iterable[str]) -> NameCla
     word = re.compile(rf"\b{re.escape(first.lower())}\b")
     if any(word.search(t.lower()) for t in texts):
         return None
-    return NameClaim(rest, name.start + len(name.span) - len(rest), normalize(rest), name.script)
+    tail = NameClaim(rest, name.start + len(name.span) - len(rest), normalize(rest), name.script)
+    qn = normalize(question)
+    own = from_question(tail, question, qn) or all(from_question(p, question, qn) for p in list_parts(tail))
+    return tail if own else None
 
 
 def list_parts(name: NameClaim) -> list[NameClaim]:

@@ -144,13 +144,8 @@ def check(
             cite(idx)
             continue
         # "Together Lithuania and Burundi ...": a capitalised sentence start is no part of the name
-        if (tail := sentence_tail(name, answer, [question, *(o.text for o in observations)])) is not None:
-            if from_question(tail, question, qn):
-                continue
-            if (idx := _find_name(tail, segments, asked, question, answer, attributes)) is not None:
-                cite(idx)
-                continue
-            name = tail
+        if sentence_tail(name, answer, question, [question, *(o.text for o in observations)]) is not None:
+            continue  # what is left is the question's own names
         # "Iran and Nepal" is two names of a list unless the evidence holds it as one
         for part in list_parts(name):
             if from_question(part, question, qn):

@@ -370,7 +370,8 @@ CASES = [
          [S("population of Japan", JAPAN), S("population of Australia", AUSTRALIA),
           C("127080000 + 23696900", "150776900")], True, evidence=[0, 1, 2]),
     Case("sentence-start-word-before-a-wrong-name", "What is the capital of Australia?",
-         "Overall Sydney is the capital of Australia.", [S("capital of Australia", AUSTRALIA)], False, ["Sydney"]),
+         "Overall Sydney is the capital of Australia.", [S("capital of Australia", AUSTRALIA)], False,
+         ["Overall Sydney"]),
     Case("sentence-start-place-prefix-stays", "What is the capital of Australia?",
          "North Canberra is the capital of Australia.", [S("capital of Australia", AUSTRALIA)], False,
          ["North Canberra"]),
@@ -405,10 +406,12 @@ def test_sentence_tail_drops_only_a_plain_word_found_nowhere() -> None:
     from agent.grounding.names import name_claims, sentence_tail
 
     answer = "Together Japan and Australia have 150776900 people. Overall Tokyo is big."
+    question = "How many people live in Japan and Australia, and is Tokyo big?"
     first, second = (c for c in name_claims(answer) if c.span.startswith(("Together", "Overall")))
-    tail = sentence_tail(first, answer, ["How many people live in Japan and Australia?"])
+    tail = sentence_tail(first, answer, question, [question])
     assert tail is not None and (tail.span, answer[tail.start :].startswith("Japan")) == ("Japan and Australia", True)
-    assert sentence_tail(second, answer, []) is not None  # a sentence start after a full stop
-    assert sentence_tail(second, answer, ["Overall rank: 1"]) is None  # the word is in the evidence
+    assert sentence_tail(second, answer, question, []) is not None  # a sentence start after a full stop
+    assert sentence_tail(second, answer, question, ["Overall rank: 1"]) is None  # the word is in the evidence
+    assert sentence_tail(second, answer, "Is Kyoto big?", []) is None  # "Tokyo" is no name of the question
     mid = name_claims("The figure for Together Japan is 3.")[0]
-    assert sentence_tail(mid, "The figure for Together Japan is 3.", []) is None  # not a sentence start
+    assert sentence_tail(mid, "The figure for Together Japan is 3.", question, []) is None  # not a sentence start
