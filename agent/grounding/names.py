@@ -167,7 +167,7 @@ def from_question(name: NameClaim, question: str, qn: str) -> bool:
 # First words of multi-word place names: a span they begin is a name even at a sentence start
 _NAME_PREFIXES = frozenset(
     """north south east west northern southern eastern western new old saint st san santa sao united central
-    great upper lower republic democratic federated united el la le los las port puerto mount lake cape costa
+    great upper lower republic democratic federated el la le los las port puerto mount lake cape costa
     sierra sri papua equatorial guinea isle isles british french american dutch""".split()
 )
 
@@ -181,7 +181,7 @@ def sentence_tail(name: NameClaim, answer: str, question: str, texts: Iterable[s
     in none of ``texts`` (the question and the observations), and what is left names only the question's own
     names ("John Smith leads Australia." keeps "John Smith": "Smith" alone would match a Jane Smith). Otherwise
     None."""
-    if name.script != "latin" or answer[: name.start].rstrip()[-1:] not in ("", ".", "!", "?", ":", "\n"):
+    if name.script != "latin" or answer[: name.start].rstrip()[-1:] not in ("", ".", "!", "?", ":"):
         return None
     first, _, rest = name.span.partition(" ")
     rest = rest.lstrip()
