@@ -12,7 +12,8 @@ same for every set and every adapter (docs/v6-soup/README.md, docs/v2-candidate.
 one thread a process, a 900 s run budget, local search, ``ungrounded=keep``, the document step of the
 grounding check OFF (``QREACT_GROUNDING_DOCUMENTS=false``: the replay judges it offline), and so is its
 attribute step (``QREACT_GROUNDING_ATTRIBUTES=false``: recorded as attempts 2-9 were, replayed on). At most ``--jobs``
-processes at once (default 2), each at ``nice 19`` (and autogroup nice 19 on Linux); ``--pids FILE``
+processes at once (default 2), each at ``nice 19`` (and autogroup nice 19 on Linux); ``--head-type`` serves another head
+(``QREACT_ENGINE_HEAD_TYPE``, recorded in harness.json); ``--pids FILE``
 appends each pid with a tag. A rerun resumes: ``qreact eval`` skips the questions already in a set's file.
 A set whose question file does not exist yet is skipped with a message. ``DIR/harness.json`` records the
 commit, the adapter's sha256, the settings, every command, start/end times and the rows per set.
@@ -33,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.backends.llamacpp_merge import HEAD_TYPES
 from bench.common import REPO_ROOT, _git_commit, say
 
 EVALSETS = "finetune/evalsets"
@@ -71,7 +73,7 @@ ENV = {  # the same for every set and adapter
     "QREACT_THREADS": "1",  # one thread a process: 2 processes on 2 shared cores
     "QREACT_TIMEOUT_S": "900",  # no question cut by the 120 s serving budget on a loaded machine
     "QREACT_GROUNDING_DOCUMENTS": "false",  # recorded off; bench.grounding_documents replays it on
-    "QREACT_ENGINE_JUMP_FORWARD": "false",  # every token decoded, as attempts 2-9 were recorded (on by default since s9)
+    "QREACT_ENGINE_JUMP_FORWARD": "false",  # every token decoded, as attempts 2-9 were recorded (default on since s9)
     "QREACT_GROUNDING_ATTRIBUTES": "false",  # recorded off as every attempt before it; the replay applies it
     "QREACT_UNGROUNDED": "keep",
     "QREACT_SEARCH": "local",
@@ -120,9 +122,14 @@ def sha256(folder: Path) -> str | None:
     return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
 
 
-def engine_in_use() -> str:
-    """What app.wiring would run the local model on under ``ENV`` (raises if llama.cpp is not built)."""
-    os.environ.update(ENV)
+def environment(head_type: str | None = None) -> dict[str, str]:
+    """``ENV``, with the served head in ``head_type`` when given (``QREACT_ENGINE_HEAD_TYPE``)."""
+    return {**ENV, "QREACT_ENGINE_HEAD_TYPE": head_type} if head_type else dict(ENV)
+
+
+def engine_in_use(env: dict[str, str] = ENV) -> str:
+    """What app.wiring would run the local model on under ``env`` (raises if llama.cpp is not built)."""
+    os.environ.update(env)
     from app.settings import Settings
     from app.wiring import choose_engine
 
@@ -136,12 +143,14 @@ def _renice_group(pid: int) -> None:
         pass
 
 
-def start(s: EvalSet, adapter: str, out: Path, pids: Path | None, tag: str) -> subprocess.Popen[bytes]:
+def start(
+    s: EvalSet, adapter: str, out: Path, pids: Path | None, tag: str, env: dict[str, str] = ENV
+) -> subprocess.Popen[bytes]:
     argv = ["nice", "-n", "19", *command(s, adapter, out)]
     log = (out / f"{s.name}.log").open("ab")
     log.write(f"\n# {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC: {' '.join(argv)}\n".encode())
     log.flush()
-    child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **ENV}, stdout=log, stderr=log)
+    child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log, stderr=log)
     _renice_group(child.pid)
     if pids is not None:
         with pids.open("a", encoding="utf-8") as f:
@@ -154,7 +163,9 @@ def _rows(path: Path) -> int:
     return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) if path.exists() else 0
 
 
-def run(sets: Sequence[EvalSet], adapter: str, out: Path, jobs: int, pids: Path | None, tag: str) -> dict[str, Any]:
+def run(
+    sets: Sequence[EvalSet], adapter: str, out: Path, jobs: int, pids: Path | None, tag: str, env: dict[str, str] = ENV
+) -> dict[str, Any]:
     """Run the sets, ``jobs`` at a time; the second starts once the first has scored a row (one merge of
     the adapter into the served GGUF, then a cache hit)."""
     todo = list(sets)
@@ -166,7 +177,7 @@ def run(sets: Sequence[EvalSet], adapter: str, out: Path, jobs: int, pids: Path 
         warm = first in done or _rows(out / f"{first}.jsonl") > first_rows
         while todo and len(running) < jobs and (not running or warm):
             s = todo.pop(0)
-            running[s.name] = (start(s, adapter, out, pids, tag), time.time())
+            running[s.name] = (start(s, adapter, out, pids, tag, env), time.time())
         for name, (child, t0) in list(running.items()):
             if child.poll() is not None:
                 done[name] = {"rc": child.returncode, "wall_s": round(time.time() - t0, 1)}
@@ -187,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tag", default="adapter_evals", help="tag of the --pids lines")
     p.add_argument("--check", action="store_true", help="only validate the results in --out")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    p.add_argument(
+        "--head-type",
+        choices=HEAD_TYPES,
+        help=f"the served head (QREACT_ENGINE_HEAD_TYPE; default {ENV['QREACT_ENGINE_HEAD_TYPE']})",
+    )
     args = p.parse_args(argv)
     out = args.out.expanduser().resolve()
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
@@ -211,12 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"skipping {s.name}: {s.questions} does not exist (yet)")
         else:
             runnable.append(s)
+    env = environment(args.head_type)
     if args.dry_run:
         for s in runnable:
-            print(" ".join(f"{k}={v}" for k, v in ENV.items()), "nice -n 19", " ".join(command(s, adapter, out)))
+            print(" ".join(f"{k}={v}" for k, v in env.items()), "nice -n 19", " ".join(command(s, adapter, out)))
         return 0
     out.mkdir(parents=True, exist_ok=True)
-    engine = engine_in_use()
+    engine = engine_in_use(env)
     if engine != "llamacpp":
         say(f"error: the local model would run on {engine}, not llama.cpp")
         return 1
@@ -227,10 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "adapter": adapter,
         "adapter_sha256": sha256(Path(adapter)),
         "engine": engine,
-        "env": ENV,
+        "env": env,
         "commands": {s.name: " ".join(command(s, adapter, out)) for s in runnable},
     }
-    entry["sets"] = run(runnable, adapter, out, args.jobs, args.pids, args.tag)
+    entry["sets"] = run(runnable, adapter, out, args.jobs, args.pids, args.tag, env)
     entry["finished_utc"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     entry["problems"] = [x for s in runnable for x in check_rows(out / f"{s.name}.jsonl", expected_rows(s))]
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"runs": []}  # read now: runs may overlap

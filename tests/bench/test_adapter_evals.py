@@ -48,3 +48,16 @@ def test_check_rows_wants_every_row_with_its_trace(tmp_path: Path) -> None:
     assert check_rows(path, 1) == ["korean.jsonl k1: no trace"]
     assert check_rows(tmp_path / "none.jsonl", 1) == ["none.jsonl: missing"]
     assert main(["--out", str(tmp_path), "--sets", "korean", "--check"]) == 1  # 1 row of 36
+
+
+def test_head_type_serves_another_head_and_nothing_else_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--adapter", "default", "--out", str(tmp_path), "--sets", "korean", "--head-type", "q5_0",
+                 "--dry-run"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "QREACT_ENGINE_HEAD_TYPE=q5_0" in printed and "QREACT_ENGINE_HEAD_TYPE=q8_0" not in printed
+    assert main(["--adapter", "default", "--out", str(tmp_path), "--sets", "korean", "--dry-run"]) == 0
+    assert "QREACT_ENGINE_HEAD_TYPE=q8_0" in capsys.readouterr().out  # the recorded default is unchanged
+    with pytest.raises(SystemExit):  # a head llama-quantize cannot write for Gemma's 640-wide rows
+        main(["--adapter", "default", "--out", str(tmp_path), "--head-type", "q4_k", "--dry-run"])
