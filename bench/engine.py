@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             "ask": summarize_ask(run["p1"]),
             "answers": agreement(run["p1"], results["engine_nospec"]["p1"]),
         }
+        if args.dev:  # the dev set answer by answer, against the shipped head ("torch_*": the shipped head's)
+            results["head_variants"][other]["dev_answers"] = agreement(run["dev"], results["engine_nospec"]["dev"])
     if args.first_start:
         for stack in ("engine-nospec", "torch") if args.torch else ("engine-nospec",):
             with tempfile.TemporaryDirectory(prefix=f"qreact-first-{stack}-") as empty:
@@ -421,6 +423,15 @@ def render_markdown(r: dict[str, Any]) -> str:
                   v["engine"]["peak_rss_mb"]] for h, v in r["head_variants"].items()],
             ),
         ]  # fmt: skip
+        for h, v in r["head_variants"].items():
+            if "dev_answers" in v:
+                a = v["dev_answers"]
+                lines.append(
+                    f"\n**Dev set, head {h} vs head {head}:** {a['same_answer']} of {a['questions']} answers "
+                    f"identical; correct: {h} {a['engine_correct']}, {head} {a['torch_correct']}.\n"
+                )
+                if a["differ"]:
+                    lines.append(md_table(["id", h, head], [[d["id"], d["engine"], d["torch"]] for d in a["differ"]]))
     if "spec_answers" in r:
         a = r["spec_answers"]
         lines.append(

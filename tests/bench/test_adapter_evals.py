@@ -61,3 +61,21 @@ def test_head_type_serves_another_head_and_nothing_else_changes(
     assert "QREACT_ENGINE_HEAD_TYPE=q8_0" in capsys.readouterr().out  # the recorded default is unchanged
     with pytest.raises(SystemExit):  # a head llama-quantize cannot write for Gemma's 640-wide rows
         main(["--adapter", "default", "--out", str(tmp_path), "--head-type", "q4_k", "--dry-run"])
+
+
+def test_engine_bench_reports_a_head_variant_dev_set_answer_by_answer() -> None:
+    from bench.engine import agreement, render_markdown
+
+    recorded = json.loads((Path(__file__).resolve().parents[2] / "bench/results/engine_cpu.json").read_text())
+    shipped = [{"id": "d1", "answer": "Canberra.", "correct": True}, {"id": "d2", "answer": "12", "correct": False}]
+    variant = [{"id": "d1", "answer": "Canberra.", "correct": True}, {"id": "d2", "answer": "14", "correct": True}]
+    dev = agreement(variant, shipped)
+    assert (dev["same_answer"], dev["engine_correct"], dev["torch_correct"]) == (1, 2, 1)
+    some = next(iter(recorded["ask"].values()))
+    recorded["head_variants"] = {"q5_0": {
+        "llama_bench": {"decode_tok_s": 80.0}, "engine": {"decode_tok_s": 75.0, "peak_rss_mb": 500.0},
+        "ask": some, "answers": agreement(variant, shipped), "dev_answers": dev,
+    }}  # fmt: skip
+    text = render_markdown(recorded)
+    assert "**Dev set, head q5_0 vs head q8_0:** 1 of 2 answers identical; correct: q5_0 2, q8_0 1." in text
+    assert "| d2 | 14 | 12 |" in text
