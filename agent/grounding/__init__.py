@@ -51,6 +51,13 @@ With ``attributes=True`` (the loop's default, ``QREACT_GROUNDING_ATTRIBUTES``) a
 word no prose observation holds ("a cappuccino costs 6 dollars" over a bakery's document without a cappuccino),
 or that counts a document's number as another thing ("75 bicycles" from "75 stations"), is unsupported, and a
 Korean field word of one syllable asks for its field only at a word's start (수명 is no 인구 question).
+Both steps read a question that writes no name in capitals ("how wide is alder lake") with the entity an
+observation spells as a name (``documents.run_entities``: a document's title, two or more of its first words,
+a capitalised span of two or more words). A yes/no answer is "yes", "no" ... as a whole word: "Norway ...",
+"nova mobile was founded ..." and "네팔의 ..." are checked as any answer; a question that asks for a quantity or a
+date ("how many ... between Dalby and Port Ellen") is no choice among its names. With ``attributes=True`` a question
+whose first wh-word is "who" or "where" needs an answer that names someone or somewhere the question does not
+("Tell me where Dr. Amina Sato was born." -> "... born in 1979." is unsupported).
 
 The package, one job a module: ``text`` (normalising), ``not_found`` (the not-found answer, an
 empty observation), ``numbers`` (number claims and evidence values), ``records`` (country records

@@ -13,7 +13,8 @@ Two ways an answer states a neighbouring fact of a found document, each a reason
    prose sentence holding that number follows by an unrelated noun ("75 stations and 900 bicycles").
 
 Only prose is read (country records are read field by field by ``records``), only questions with a proper
-name in Latin script (as the document step), and a number that a Calculator result holds is not asked about
+name in Latin script, written or spelled by a document as the document step finds it (``documents.run_entities``),
+and a number that a Calculator result holds is not asked about
 (its inputs are checked as numbers). For Korean questions over country records the same idea is the record
 step's: a field word of one syllable (명 of 몇 명) asks for its field only where a word starts with it, so
 "기대 수명" (life expectancy) does not ask for the population (``records.field_asked(strict=True)``).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from agent.grounding.documents import SYNONYMS, attribute_words, entity_forms
+from agent.grounding.documents import SYNONYMS, attribute_words, run_entities
 from agent.grounding.model import Observation
 from agent.grounding.not_found import is_useless_observation
 from agent.grounding.numbers import NumberClaim, evidence_values, parse_numbers
@@ -122,9 +123,8 @@ def _prose(observations: Sequence[Observation]) -> list[str]:
     return texts
 
 
-def _asked_words(question: str) -> list[str]:
+def _asked_words(question: str, entities: Sequence[str]) -> list[str]:
     """Content words of the question outside its entity name ("CEO" of "the CEO of Tandem Software" is asked)."""
-    entities = entity_forms(question)
     heads = {w for e in entities if " of " in e for w in e.split(" of ", 1)[0].split()}
     inside = [e for e in entities if " of " not in e or e.split(" of ", 1)[1] in entities]
     words = attribute_words(question, inside) + [w for w in heads if w not in attribute_words(question, inside)]
@@ -137,7 +137,8 @@ def absent_attributes(question: str, answer: str, observations: Sequence[Observa
 
     Nothing is asked of an answer a Calculator result supports (it states a computed quantity in the question's
     words: "the book can be kept for 63 days")."""
-    if not entity_forms(question) or _computed(answer, observations):
+    entities = run_entities(question, observations)
+    if not entities or _computed(answer, observations):
         return []
     prose = _prose(observations)
     if not prose:
@@ -145,7 +146,7 @@ def absent_attributes(question: str, answer: str, observations: Sequence[Observa
     held = set(normalize(" ".join(prose)).split())
     stated = normalize(answer).split()
     reasons = []
-    for word in _asked_words(question):
+    for word in _asked_words(question, entities):
         if not any(related(word, w) for w in stated):
             continue  # the answer does not state it
         if not any(related(word, h) for h in held):
@@ -173,7 +174,7 @@ def _counted(text: str, claim: NumberClaim) -> str | None:
 
 def miscounted_numbers(question: str, answer: str, observations: Sequence[Observation]) -> list[str]:
     """Reasons, one per number of the answer that counts another thing than every prose sentence holding it."""
-    if not entity_forms(question):
+    if not run_entities(question, observations):
         return []
     prose = _prose(observations)
     if not prose:

@@ -13,8 +13,10 @@ record, not a Calculator result) is supported only when some sentence holding it
 Bakery's document fails (1); "How many visitors does Brookfield Zoo get each year?" -> "1,900" from
 "Brookfield Zoo is home to 1,900 animals." fails (2).
 
-Nothing is asked of a country record (``records`` reads those field by field), of a question without a
-proper name, of a Korean question, of a claim only a record or the question holds, or of an answer
+A question that writes no name in capitals ("how wide is alder lake") takes its entity from the observations
+(``run_entities``: a phrase of the question that a document's title or a name in its text spells).
+Nothing is asked of a country record (``records`` reads those field by field), of a question whose entity
+neither it nor a document names, of a Korean question, of a claim only a record or the question holds, or of an answer
 computed by the Calculator (its inputs are checked as numbers).
 A document starts where the search tool wrote "Title: # Title" (``agent.tools.search.format_hits``);
 an observation without such marks is one document.
@@ -154,6 +156,32 @@ def entity_forms(question: str) -> list[str]:
     return forms
 
 
+def run_entities(question: str, observations: Sequence[Observation]) -> list[str]:
+    """``entity_forms(question)``; for a question that writes no name ("how wide is alder lake"), the phrases of
+    the question that an observation writes as a name: a document's title ("Alder Lake"), a word-prefix of two or
+    more of its words ("Kestrel K2" of "Kestrel K2 drone"), or a capitalised span of two or more words in its text
+    ("made by Nova Mobile"). The longest phrases win; one inside another is dropped."""
+    forms = entity_forms(question)
+    if forms or re.search("[\uac00-\ud7a3]", question):
+        return forms
+    names: set[str] = set()
+    for obs in observations:
+        if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
+            continue
+        text = strip_prefix(obs.text)
+        for m in _DOC_START.finditer(text):
+            words = re.sub(r"^the ", "", normalize(m.group(1))).split()
+            names.update(" ".join(words[:k]) for k in range(2, len(words) + 1))
+            names.add(" ".join(words))
+        names.update(re.sub(r"^the ", "", c.norm) for c in name_claims(text) if c.script == "latin" and " " in c.norm)
+    asked = f" {normalize(question)} "
+    found: list[str] = []
+    for name in sorted((n for n in names if n and f" {n} " in asked), key=len, reverse=True):
+        if not any(f" {name} " in f" {longer} " for longer in found):
+            found.append(name)
+    return found
+
+
 def attribute_words(question: str, entities: Sequence[str]) -> list[str]:
     """Content words of the question that are not part of its entity names."""
     inside = {w for e in entities for w in e.split()}
@@ -199,7 +227,7 @@ def unstated_claims(
     calc_values = [v for o in observations if o.tool == CALCULATOR_NAME for v in evidence_values(o.text)]
     if calc_steps or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values):
         return []
-    entities = entity_forms(question)
+    entities = run_entities(question, observations)
     if not entities:
         return []
     attributes = attribute_words(question, entities)

@@ -135,10 +135,11 @@ def check(
             unsupported.append((num.start, num.span))
 
     qnames = question_names(question)
+    names_new = False  # the answer names someone or something the question does not
     for name in name_claims(answer):
         if from_question(name, question, qn):
             continue
-        claimed = True
+        claimed = names_new = True
         idx = _find_name(name, segments, asked, question, answer, attributes)
         if idx is not None:
             cite(idx)
@@ -175,6 +176,9 @@ def check(
         spans = unstated_claims(question, answer, observations, calc)
     if attributes and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
         spans = absent_attributes(question, answer, observations) + miscounted_numbers(question, answer, observations)
+    if attributes and not spans and not names_new and (wh := _asks_who_or_where(question)):
+        if not _yes_no_or_choice(question, answer, qnames):  # "Where was Dr. Amina Sato born?" -> "... in 1979."
+            spans = [f"{answer.strip()} (asked {wh}, it names no one and no place the question does not)"]
     return Grounding(
         supported=not spans,
         unsupported=list(dict.fromkeys(spans)),
@@ -259,10 +263,19 @@ def _echoes(question: str, answer: str) -> bool:
     return _content(answer) <= _content(question)
 
 
-_YES_NO = re.compile(r"^\s*(?:yes|no|yeah|nope|correct|incorrect|true|false|네|예|아니|맞|틀)", re.IGNORECASE)
+# whole words: "Norway ...", "nova mobile was founded ...", "네팔의 ..." (Nepal), "예멘의 ..." (Yemen) answer no yes/no
+_YES_NO = re.compile(
+    r"^\s*(?:(?:yes|no|yeah|nope|correct|incorrect|true|false)\b|(?:네|예)(?![\uac00-\ud7a3])|아니|맞|틀)",
+    re.IGNORECASE,
+)
 
 
 _CHOICE_WORDS = ("which", "who", "whichever", "between", "or", "than")
+# a question that asks for a quantity or a date chooses no option, whatever names it holds ("How many trains a day
+# does Northwind Rail run between Dalby and Port Ellen?")
+_QUANTITY_ASKED = re.compile(
+    r"\b(?:how (?:many|much|long|far|big|large|old|tall|high|deep|wide|heavy)|what year|when)\b", re.IGNORECASE
+)
 
 
 def _yes_no_or_choice(question: str, answer: str, qnames: Sequence[str] = ()) -> bool:
@@ -275,11 +288,24 @@ def _yes_no_or_choice(question: str, answer: str, qnames: Sequence[str] = ()) ->
     q = normalize(question)
     if contains(q, "or") or "중" in question or "어느" in question or "또는" in question:
         return True
-    if len(qnames) < 2 or not any(contains(q, w) for w in _CHOICE_WORDS):
+    if len(qnames) < 2 or not any(contains(q, w) for w in _CHOICE_WORDS) or _QUANTITY_ASKED.search(question):
         return False
     a = normalize(answer)
     chosen = [n for n in qnames if contains(a, n)]
     return 0 < len(chosen) < len(qnames)
+
+
+_WH_WORD = re.compile(r"\b(who|whom|where|what|which|whose|how|when|why)\b", re.IGNORECASE)
+
+
+def _asks_who_or_where(question: str) -> str | None:
+    """ "who" or "where" when that is the question's first wh-word (Latin script): the answer must name someone or
+    somewhere ("Tell me where Dr. Amina Sato was born."; not "What is the population of the country where ...")."""
+    if re.search("[\uac00-\ud7a3]", question):
+        return None
+    m = _WH_WORD.search(question)
+    word = m.group(1).lower() if m else None
+    return "who" if word in ("who", "whom") else "where" if word == "where" else None
 
 
 _COUNTRY_ASKED = ("country", "countries", "nation", "nations", "where", "located", "나라", "국가", "어디")

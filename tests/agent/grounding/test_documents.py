@@ -7,7 +7,7 @@ import random
 import pytest
 
 from agent.grounding import Observation, check
-from agent.grounding.documents import attribute_words, documents_of, entity_forms
+from agent.grounding.documents import attribute_words, documents_of, entity_forms, run_entities
 
 BAKERY = (
     "Northwind Rail: # Northwind Rail Northwind Rail runs trains between Dalby and Port Ellen. The line is 184 "
@@ -122,3 +122,25 @@ def test_generated_document_rows(seed: int) -> None:
                             wrong += 1
                             flagged += not check(row["question"], answer, obs, documents=True).supported
     assert flagged == wrong
+
+
+LAKE = (
+    "Alder Lake: # Alder Lake Alder Lake is a mountain lake 1,450 metres above sea level. It is 3.2 kilometres long "
+    "and 68 metres deep at its deepest point. Stellar S9 phone: # Stellar S9 phone The Stellar S9 is a phone made "
+    "by Nova Mobile. The phone was released in 2023 and costs 799 dollars."
+)
+
+
+def test_a_lowercase_question_takes_its_entity_from_the_documents() -> None:
+    obs = _obs(LAKE)
+    assert run_entities("how wide is alder lake", obs) == ["alder lake"]  # a document title
+    assert run_entities("stellar s9 price?", obs) == ["stellar s9"]  # two words of the title "Stellar S9 phone"
+    assert run_entities("when was nova mobile founded", obs) == ["nova mobile"]  # a name in a document's text
+    assert run_entities("how wide is the lake", obs) == []  # no phrase of the question is a name there
+    assert run_entities("How wide is Alder Lake?", []) == ["alder lake"]  # a written name: as before
+    g = check("how wide is alder lake", "Alder lake is 3.2 kilometres wide.", obs, documents=True)
+    assert not g.supported and "does not state the asked wide" in g.unsupported[0]
+    assert check("how long is alder lake", "Alder Lake is 3.2 kilometres long.", obs, documents=True).supported
+    g = check("when was nova mobile founded", "nova mobile was founded in 2023.", obs, documents=True)
+    assert not g.supported  # "nova ..." is no "no": the document step reads it (2023 is a release year)
+    assert check("when was the stellar s9 released", "It came out in 2023.", obs, documents=True).supported

@@ -415,3 +415,59 @@ def test_sentence_tail_drops_only_a_plain_word_found_nowhere() -> None:
     assert sentence_tail(second, answer, "Is Kyoto big?", []) is None  # "Tokyo" is no name of the question
     mid = name_claims("The figure for Together Japan is 3.")[0]
     assert sentence_tail(mid, "The figure for Together Japan is 3.", question, []) is None  # not a sentence start
+
+
+def test_a_yes_or_no_is_a_whole_word() -> None:
+    from agent.grounding.verdict import _YES_NO
+
+    for answer in ("Yes, it is.", "No.", "no, it does not", "Nope", "네, 맞습니다.", "예.", "아니요."):
+        assert _YES_NO.match(answer), answer
+    for answer in ("Norway has 5 million people.", "nova mobile was founded in 2023.", "Yesterday's count is 4.",
+                   "네팔의 수도는 카트만두입니다.", "예멘의 인구는 ..."):  # fmt: skip
+        assert not _YES_NO.match(answer), answer
+    # an echo is no yes/no: "Norway's ..." restating the question is unsupported without evidence
+    from agent.grounding import Observation
+
+    rec = [Observation(0, "Search", "norway", "Norway: capital Oslo; population 5,379,475; area 323,802 km2.")]
+    g = check("What is the capital of Norway?", "Norway's capital is the capital of Norway.", rec)
+    assert not g.supported  # read as "No ..." before: supported by the record it does not quote
+
+
+RAIL = (
+    "Northwind Rail: # Northwind Rail Northwind Rail runs trains between Dalby and Port Ellen. The line is 184 "
+    "kilometres long and has 11 stations. Dr. Amina Sato: # Dr. Amina Sato Dr. Amina Sato is a marine biologist at "
+    "the Coral Institute in Kelso Bay. She was born in 1979 and joined the institute in 2008."
+)
+
+
+def test_a_quantity_question_is_no_choice_among_its_names() -> None:
+    from agent.grounding import Observation
+
+    obs = [Observation(0, "Search", "northwind rail trains", RAIL)]
+    q = "How many trains a day does Northwind Rail run between Dalby and Port Ellen?"
+    g = check(q, "Northwind Rail runs 184 trains a day.", obs, documents=True, attributes=True)
+    assert not g.supported and g.unsupported[0].startswith("184 (the sentence holding it does not state")
+    q2 = "How many stations does Northwind Rail have between Dalby and Port Ellen?"
+    assert check(q2, "Northwind Rail has 11 stations.", obs, documents=True, attributes=True).supported
+    # a choice still is one: the answer picks one of the question's names
+    q3 = "Which is the start of the line, Dalby or Port Ellen?"
+    assert check(q3, "Dalby.", obs, documents=True, attributes=True).supported
+
+
+def test_who_and_where_want_a_name_the_question_does_not_hold() -> None:
+    from agent.grounding import Observation
+
+    obs = [Observation(0, "Search", "amina sato", RAIL)]
+    g = check("Tell me where Dr. Amina Sato was born.", "Dr. Amina Sato was born in 1979.", obs, attributes=True)
+    assert not g.supported and "asked where" in g.unsupported[0]
+    assert check("Tell me where Dr. Amina Sato was born.", "Dr. Amina Sato was born in 1979.", obs).supported  # off
+    assert check(
+        "Where does Dr. Amina Sato work?", "At the Coral Institute in Kelso Bay.", obs, attributes=True
+    ).supported
+    g = check("Who runs trains between Dalby and Port Ellen?", "Trains run between Dalby and Port Ellen.", obs,
+              attributes=True)  # fmt: skip
+    assert not g.supported and "asked who" in g.unsupported[0]
+    assert check("Who runs trains between Dalby and Port Ellen?", "Northwind Rail.", obs, attributes=True).supported
+    # the first wh-word decides: a number answers "what ... where"
+    q = "What year was the biologist born who works where the Coral Institute is?"
+    assert check(q, "1979.", obs, attributes=True).supported
