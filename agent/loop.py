@@ -21,10 +21,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
-from agent.grounding import Grounding, Observation, check, is_useless_observation
+from agent.grounding import Grounding, Observation, check, is_not_found, is_useless_observation
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
 from agent.prompt import (
     CALCULATOR_NAME,
+    FINAL_ANSWER_LINE,
+    FINAL_THOUGHT,
     STOP_SEQUENCES,
     ForcedText,
     forced_texts,
@@ -69,6 +71,14 @@ class AgentConfig:
     nothing_useful_limit: int = 2
     # "total": such steps anywhere in the run; "consecutive": only in a row (a useful one resets)
     nothing_useful_rule: Literal["total", "consecutive"] = "total"
+    # the second look: when the model ends with the not-found answer although a search returned something useful,
+    # ask once more with the final thought forced (SECOND_LOOK_PREFIX) and keep that answer only if the grounding
+    # check supports it; otherwise the not-found answer stands (Step.second_look records either way)
+    second_look: bool = False
+
+
+# what the second look writes for the model: the final thought, then the answer line it completes
+SECOND_LOOK_PREFIX = FINAL_THOUGHT + FINAL_ANSWER_LINE
 
 
 def format_observation(text: str, max_chars: int) -> str:
@@ -139,9 +149,7 @@ class ReActAgent:
             return f"Error: {name} failed: {exc}", name
         return str(text), str(source)
 
-    def run(
-        self, question: str, max_steps: int | None = None, on_step: StepCallback | None = None
-    ) -> RunResult:
+    def run(self, question: str, max_steps: int | None = None, on_step: StepCallback | None = None) -> RunResult:
         cfg = self.config
         limit = min(max_steps, max(cfg.max_steps_cap, cfg.max_steps)) if max_steps else cfg.max_steps
         started = time.perf_counter()
@@ -175,6 +183,8 @@ class ReActAgent:
                 if step.kind == "final":
                     result.answer = step.final_answer
                     self._judge(result)
+                    if cfg.second_look and result.status == "not_found" and time.monotonic() < deadline:
+                        self._second_look(result, question, scratchpad, on_step)
                     break
                 if step.kind == "tool" and step.tool != CALCULATOR_NAME:  # searches, not arithmetic
                     # a repeated call (same tool, same input) can only repeat its result
@@ -212,20 +222,61 @@ class ReActAgent:
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def _judge(self, result: RunResult) -> None:
-        """Status and grounding of a run that ended with a final answer."""
+    def _check(self, result: RunResult, answer: str | None) -> Grounding:
         observations = [
             Observation(s.index, s.tool or "", s.tool_input or "", s.observation or "")
             for s in result.steps
             if s.kind == "tool"
         ]
-        g = check(
+        return check(
             result.question,
-            result.answer,
+            answer,
             observations,
             documents=self.config.grounding_documents,
             attributes=self.config.grounding_attributes,
         )
+
+    def _second_look(self, result: RunResult, question: str, scratchpad: str, on_step: StepCallback | None) -> None:
+        """After the model's own not-found answer (``result`` says so): if a search returned something useful, ask
+        once more with the final thought forced; an answer the check supports replaces the not-found step."""
+        last = result.steps[-1]
+        if not is_not_found(last.final_answer or "") or not any(
+            s.kind == "tool" and s.tool != CALCULATOR_NAME and not is_useless_observation(s.observation or "")
+            for s in result.steps
+        ):
+            return
+        t0 = time.perf_counter()
+        prompt = render_prompt(question, self.tool_specs, scratchpad) + SECOND_LOOK_PREFIX
+        message = self.llm.invoke([HumanMessage(content=prompt)], stop=STOP_SEQUENCES)
+        text = cut_at_stop(str(message.content))
+        usage = getattr(message, "usage_metadata", None) or {}
+        result.usage.add(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
+        answer = " ".join(text.strip().split("\n", 1)[0].split())  # the answer line the model completed
+        g = self._check(result, answer) if answer and not is_not_found(answer) else None
+        if g is None or not g.supported or g.not_found:
+            last.second_look = answer or None
+            return
+        ms = (time.perf_counter() - t0) * 1000
+        step = Step(
+            index=last.index,
+            kind="final",
+            thought=FINAL_THOUGHT,
+            final_answer=answer,
+            log=("" if scratchpad else " ") + SECOND_LOOK_PREFIX + " " + answer,
+            ms=ms,
+            llm_ms=ms,
+            prompt_tokens=int(usage.get("input_tokens", 0)),
+            completion_tokens=int(usage.get("output_tokens", 0)),
+            second_look=last.log,
+        )
+        result.steps[-1] = step
+        result.answer, result.grounding, result.status = answer, g, "answered"
+        if on_step is not None:
+            on_step(step)
+
+    def _judge(self, result: RunResult) -> None:
+        """Status and grounding of a run that ended with a final answer."""
+        g = self._check(result, result.answer)
         result.grounding = g
         if g.not_found:
             result.status = "not_found"

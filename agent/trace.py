@@ -52,6 +52,12 @@ class Step(BaseModel):
     tool_ms: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    second_look: str | None = Field(
+        default=None,
+        description="the second look (AgentConfig.second_look): on a final step the loop wrote after the model's "
+        "not-found answer by forcing the final thought, that not-found step's log (the check supported this "
+        "answer); on a not-found final step whose second look the check did not support, that unsupported answer",
+    )
 
 
 class RunResult(BaseModel):

@@ -70,6 +70,13 @@ UNGROUNDED = Counter(
     "or replaced by the not-found answer when QREACT_UNGROUNDED=not_found)",
     registry=REGISTRY,
 )
+SECOND_LOOKS = Counter(
+    "qreact_second_looks_total",
+    "Second looks after the model's not-found answer (QREACT_SECOND_LOOK): 'kept' = the check supported the "
+    "forced answer and it replaced the not-found one, 'refused' = it did not and the not-found answer stands",
+    ["outcome"],
+    registry=REGISTRY,
+)
 STEPS = Histogram(
     "qreact_run_steps",
     "Model steps per run",
@@ -125,6 +132,8 @@ for _tool in ("Search", "Calculator", "other"):
     TOOL_ERRORS.labels(_tool)
 for _kind in ("prompt", "completion"):
     TOKENS.labels(_kind)
+for _outcome in ("kept", "refused"):
+    SECOND_LOOKS.labels(_outcome)
 
 _ERROR_PREFIXES = ("Error:", "Error ")
 _recorded: deque[str] = deque(maxlen=4096)  # run ids already counted (record_run is idempotent)
@@ -144,6 +153,9 @@ def record_run(result: RunResult, known_tools: set[str] | None = None) -> None:
     g = result.grounding
     if g is not None and not g.supported and not g.not_found and any(s.kind == "final" for s in result.steps):
         UNGROUNDED.inc()
+    last = result.steps[-1] if result.steps else None
+    if last is not None and last.kind == "final" and last.second_look is not None:
+        SECOND_LOOKS.labels("kept" if result.status == "answered" else "refused").inc()
     for step in result.steps:
         if step.kind == "format_error":
             FORMAT_ERRORS.inc()

@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         "on by default since session 8's replay (rule G7), false = off "
         "(bench/results/s8-grounding/grounding_attributes.md)",
     )
+    second_look: Literal["auto", "on", "off"] = Field(
+        "off",
+        description="the second look: when the model ends with the not-found answer although a search returned "
+        "something useful, ask once more with the final thought forced and keep that answer only if the grounding "
+        "check supports it (else the not-found answer stands); 'auto' = on for the local backend, off for openai",
+    )
     nothing_useful_limit: int = Field(
         2,
         ge=0,

@@ -122,9 +122,16 @@ def sha256(folder: Path) -> str | None:
     return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
 
 
-def environment(head_type: str | None = None) -> dict[str, str]:
-    """``ENV``, with the served head in ``head_type`` when given (``QREACT_ENGINE_HEAD_TYPE``)."""
-    return {**ENV, "QREACT_ENGINE_HEAD_TYPE": head_type} if head_type else dict(ENV)
+def environment(head_type: str | None = None, extra: Sequence[str] = ()) -> dict[str, str]:
+    """``ENV``, with the served head in ``head_type`` when given (``QREACT_ENGINE_HEAD_TYPE``) and each
+    ``QREACT_NAME=VALUE`` of ``extra`` (``--set``) on top."""
+    env = {**ENV, "QREACT_ENGINE_HEAD_TYPE": head_type} if head_type else dict(ENV)
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("QREACT_"):
+            raise ValueError(f"--set wants QREACT_NAME=VALUE, not {item!r}")
+        env[key] = value
+    return env
 
 
 def engine_in_use(env: dict[str, str] = ENV) -> str:
@@ -203,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=HEAD_TYPES,
         help=f"the served head (QREACT_ENGINE_HEAD_TYPE; default {ENV['QREACT_ENGINE_HEAD_TYPE']})",
     )
+    p.add_argument("--set", action="append", default=[], metavar="QREACT_NAME=VALUE",
+                   help="one more setting for every set (recorded in harness.json); repeatable")  # fmt: skip
     args = p.parse_args(argv)
     out = args.out.expanduser().resolve()
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
@@ -227,7 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"skipping {s.name}: {s.questions} does not exist (yet)")
         else:
             runnable.append(s)
-    env = environment(args.head_type)
+    try:
+        env = environment(args.head_type, args.set)
+    except ValueError as exc:
+        p.error(str(exc))
     if args.dry_run:
         for s in runnable:
             print(" ".join(f"{k}={v}" for k, v in env.items()), "nice -n 19", " ".join(command(s, adapter, out)))

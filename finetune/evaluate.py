@@ -85,6 +85,7 @@ def record_for(target: str, q: dict[str, Any], run: Any) -> dict[str, Any]:
         "heldout_kind": q.get("heldout_kind"),
         "trace": [
             {"kind": s.kind, "log": s.log, "tool": s.tool, "tool_input": s.tool_input, "observation": s.observation}
+            | ({"second_look": s.second_look} if s.second_look is not None else {})
             for s in steps
         ],
     }

@@ -50,6 +50,7 @@ class ScriptedChatModel(BaseChatModel):
     prompts: list[str] = Field(default_factory=list)
     stops: list[list[str] | None] = Field(default_factory=list)
     record: bool = True  # keep every prompt and stop list (bench/harness.py turns it off: a soak makes 100k calls)
+    forced_final: str | None = None  # the answer to a prompt ending in a forced "Final Answer:" (the second look)
 
     @property
     def _llm_type(self) -> str:
@@ -61,6 +62,8 @@ class ScriptedChatModel(BaseChatModel):
             time.sleep(self.delay_s)
         if self.fail_at is not None and step >= self.fail_at:
             raise RuntimeError("CUDA error: device-side assert triggered (scripted failure)")
+        if self.forced_final is not None and prompt.endswith("\nFinal Answer:"):
+            return self.forced_final
         item = self.script[min(step, len(self.script) - 1)]
         if isinstance(item, Exception):
             raise item

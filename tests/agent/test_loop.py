@@ -28,7 +28,9 @@ def make_tools(search=lambda q: "Canberra is the capital of Australia.", calc=la
 
 
 def make_agent(script: list[Any], tools: list[Tool] | None = None, **config: Any) -> ReActAgent:
-    llm = ScriptedChatModel(script=script, delay_s=config.pop("delay_s", 0.0))
+    llm = ScriptedChatModel(
+        script=script, delay_s=config.pop("delay_s", 0.0), forced_final=config.pop("forced_final", None)
+    )
     return ReActAgent(llm, tools or make_tools(), AgentConfig(**config), backend="test", model="scripted")
 
 
@@ -350,3 +352,42 @@ def test_each_model_call_is_told_what_the_format_forces_and_nothing_outside_it()
         ForcedText(FINAL_THOUGHT, "\nFinal Answer:"),
     }
     assert FORCED_TEXT.get() == ()  # reset after each call: /v1 generations are not ReAct steps
+
+
+NOT_FOUND_STEP = "The search results do not contain the answer\nFinal Answer: " + NOT_FOUND_ANSWER
+RAIL = "Northwind Rail: # Northwind Rail The line is 184 kilometres long and has 11 stations."
+
+
+def test_second_look_keeps_an_answer_the_check_supports():
+    tools = make_tools(search=lambda q: RAIL)
+    script = [action("Search", "Northwind Rail length"), NOT_FOUND_STEP]
+    agent = make_agent(script, tools, second_look=True, ungrounded="not_found",
+                       forced_final=" The line is 184 kilometres long.")  # fmt: skip
+    result = agent.run("How long is the Northwind Rail line?")
+    assert (result.status, result.answer) == ("answered", "The line is 184 kilometres long.")
+    assert [s.kind for s in result.steps] == ["tool", "final"] and result.grounding.supported
+    final = result.steps[-1]
+    assert final.second_look == NOT_FOUND_STEP and final.log.startswith("I now know the final answer\nFinal Answer:")
+    # the model was asked once more, its final thought forced after the same scratchpad
+    assert agent.llm.prompts[2] == agent.llm.prompts[1] + "I now know the final answer\nFinal Answer:"
+    assert result.usage.completion_tokens == sum(s.completion_tokens for s in result.steps) + 3  # + the not-found step
+
+
+def test_second_look_leaves_the_not_found_answer_when_the_check_does_not_support_it():
+    tools = make_tools(search=lambda q: RAIL)
+    script = [action("Search", "Northwind Rail trains"), NOT_FOUND_STEP]
+    agent = make_agent(script, tools, second_look=True, ungrounded="not_found",
+                       forced_final=" Northwind Rail runs 184 trains a day.")  # fmt: skip
+    result = agent.run("How many trains a day does Northwind Rail run?")
+    assert (result.status, result.answer) == ("not_found", NOT_FOUND_ANSWER)
+    assert result.steps[-1].log == NOT_FOUND_STEP
+    assert result.steps[-1].second_look == "Northwind Rail runs 184 trains a day."  # what it said, not kept
+    # nothing useful found: no second look (the model is not asked again)
+    agent = make_agent([action("Search", "x"), NOT_FOUND_STEP], make_tools(search=lambda q: "No good "
+                       "search result found."), second_look=True, forced_final=" 184.")  # fmt: skip
+    result = agent.run("How long is the Northwind Rail line?")
+    assert result.status == "not_found" and len(agent.llm.prompts) == 2 and result.steps[-1].second_look is None
+    # off (the default): the model's not-found answer is final
+    tools = make_tools(search=lambda q: RAIL)
+    agent = make_agent([action("Search", "x"), NOT_FOUND_STEP], tools, forced_final=" 184 km")
+    assert agent.run("How long is the Northwind Rail line?").status == "not_found" and len(agent.llm.prompts) == 2

@@ -315,3 +315,14 @@ def test_the_shipped_settings_catch_an_absent_asked_item(tmp_path):
 def test_ungrounded_auto_replaces_on_the_local_model_and_keeps_openai_answers(backend, ungrounded, policy):
     settings = Settings(_env_file=None, backend=backend, ungrounded=ungrounded)  # type: ignore[call-arg]
     assert ungrounded_policy(settings) == policy
+
+
+@pytest.mark.parametrize(
+    ("backend", "second_look", "on"),
+    [("local", "auto", True), ("openai", "auto", False), ("local", "off", False), ("openai", "on", True)],
+)  # fmt: skip
+def test_second_look_auto_is_on_for_the_local_model_only(backend, second_look, on):
+    from app.wiring import agent_config
+
+    settings = Settings(_env_file=None, backend=backend, second_look=second_look)  # type: ignore[call-arg]
+    assert agent_config(settings).second_look is on

@@ -137,3 +137,17 @@ def test_record_run_is_idempotent_and_caps_tool_labels() -> None:
     odd.steps = [Step(index=0, kind="tool", tool="rm -rf /", observation="Error: nope")]
     metrics.record_run(odd, known_tools={"Calculator", "Search"})
     assert metrics.TOOL_ERRORS.labels("other")._value.get() >= 1
+
+
+def test_second_looks_are_counted_kept_or_refused() -> None:
+    def run(run_id: str, status: str, second_look: str | None) -> RunResult:
+        final = Step(index=1, kind="final", final_answer="a", second_look=second_look)
+        search = Step(index=0, kind="tool", tool="Search", observation="text")
+        return RunResult(run_id=run_id, question="q", status=status, backend="x", model="y", steps=[search, final])
+
+    kept, refused = (metrics.SECOND_LOOKS.labels(o)._value.get() for o in ("kept", "refused"))
+    metrics.record_run(run("second-look-kept", "answered", "The search results do not contain the answer"))
+    metrics.record_run(run("second-look-refused", "not_found", "184 trains a day."))
+    metrics.record_run(run("no-second-look", "not_found", None))
+    assert metrics.SECOND_LOOKS.labels("kept")._value.get() == kept + 1
+    assert metrics.SECOND_LOOKS.labels("refused")._value.get() == refused + 1
