@@ -79,3 +79,14 @@ def test_engine_bench_reports_a_head_variant_dev_set_answer_by_answer() -> None:
     text = render_markdown(recorded)
     assert "**Dev set, head q5_0 vs head q8_0:** 1 of 2 answers identical; correct: q5_0 2, q8_0 1." in text
     assert "| d2 | 14 | 12 |" in text
+
+
+def test_set_adds_a_recorded_setting_and_refuses_anything_else(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--adapter", "default", "--out", str(tmp_path), "--sets", "korean", "--set", "QREACT_SECOND_LOOK=on",
+                 "--dry-run"]) == 0  # fmt: skip
+    assert "QREACT_SECOND_LOOK=on" in capsys.readouterr().out
+    for bad in ("SECOND_LOOK=on", "QREACT_SECOND_LOOK"):  # not a QREACT_ setting / no value
+        with pytest.raises(SystemExit):
+            main(["--adapter", "default", "--out", str(tmp_path), "--set", bad, "--dry-run"])
