@@ -222,7 +222,7 @@ class ReActAgent:
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def _check(self, result: RunResult, answer: str | None) -> Grounding:
+    def _check(self, result: RunResult, answer: str | None, every_word: bool = False) -> Grounding:
         observations = [
             Observation(s.index, s.tool or "", s.tool_input or "", s.observation or "")
             for s in result.steps
@@ -234,6 +234,7 @@ class ReActAgent:
             observations,
             documents=self.config.grounding_documents,
             attributes=self.config.grounding_attributes,
+            every_word=every_word,
         )
 
     def _second_look(self, result: RunResult, question: str, scratchpad: str, on_step: StepCallback | None) -> None:
@@ -252,7 +253,8 @@ class ReActAgent:
         usage = getattr(message, "usage_metadata", None) or {}
         result.usage.add(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
         answer = " ".join(text.strip().split("\n", 1)[0].split())  # the answer line the model completed
-        g = self._check(result, answer) if answer and not is_not_found(answer) else None
+        # the forced answer overrides the model's own abstention: a document sentence must state every asked word
+        g = self._check(result, answer, every_word=True) if answer and not is_not_found(answer) else None
         if g is None or not g.supported or g.not_found:
             last.second_look = answer or None
             return
@@ -262,7 +264,7 @@ class ReActAgent:
             kind="final",
             thought=FINAL_THOUGHT,
             final_answer=answer,
-            log=("" if scratchpad else " ") + SECOND_LOOK_PREFIX + " " + answer,
+            log=SECOND_LOOK_PREFIX + " " + answer,
             ms=ms,
             llm_ms=ms,
             prompt_tokens=int(usage.get("input_tokens", 0)),

@@ -40,6 +40,9 @@ from bench.common import REPO_ROOT, _git_commit, say
 EVALSETS = "finetune/evalsets"
 CORPUS = f"{EVALSETS}/corpus"
 DOCS = ("--corpus", CORPUS, "--max-results", "2")  # the documents command of every attempt since 2
+# the second probe (hand-written 2026-12-03, session 13) has its own 12 documents, so the first sets' searches
+# (and their recordings) are unchanged by it
+DOCS_PROBE2 = ("--corpus", f"{EVALSETS}/corpus_probe2", "--max-results", "2")
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,10 @@ SETS: dict[str, EvalSet] = {
         # all 80 rows (attempts 1-6 ran the 40 odd lines), --max-steps 4 as they did
         EvalSet("unanswerable", f"{EVALSETS}/unanswerable.jsonl", args=("--max-steps", "4")),
         EvalSet("documents_probe", f"{EVALSETS}/documents_probe.jsonl", args=DOCS),
+        EvalSet("documents_probe2", f"{EVALSETS}/documents_probe2.jsonl", args=DOCS_PROBE2),
     )
 }
-DOCUMENT_SETS = ("documents", "documents_extra", "documents_probe")
+DOCUMENT_SETS = ("documents", "documents_extra", "documents_probe", "documents_probe2")
 
 ENV = {  # the same for every set and adapter
     "QREACT_ENGINE": "llamacpp",  # never the torch fallback: a missing engine fails the run

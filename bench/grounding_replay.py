@@ -26,13 +26,18 @@ LIMIT = 2  # AgentConfig.nothing_useful_limit's default
 
 
 def replay(
-    row: dict[str, Any], limit: int = LIMIT, documents: bool = False, operations: bool = True, attributes: bool = False
+    row: dict[str, Any],
+    limit: int = LIMIT,
+    documents: bool = False,
+    operations: bool = True,
+    attributes: bool = False,
+    every_word: bool = False,
 ) -> dict[str, Any]:
     """The row with the status and grounding today's loop gives its trace (``limit`` 0: the stop off).
 
     When the stop cuts the trace, ``cut_steps`` is the number of model steps the loop runs; ``documents``:
     the document step of the check on; ``operations``: its computation step (on, as it ships); ``attributes``:
-    its attribute step."""
+    its attribute step; ``every_word``: the document step's every-word reading (what the second look asks)."""
     parser = ReActParser()
     observations: list[Observation] = []
     seen: set[str] = set()
@@ -55,7 +60,7 @@ def replay(
         return {**row, "grounding": {"supported": False, "unsupported": [], "evidence": [], "not_found": False}}
     g = check(
         row["question"], row["final_answer"], observations, documents=documents, operations=operations,
-        attributes=attributes,
+        attributes=attributes, every_word=every_word,
     )  # fmt: skip
     status = "not_found" if g.not_found else "answered" if g.supported else "ungrounded"
     return {**row, "status": status, "correct": bool(row["correct"]) and status != "not_found",

@@ -218,12 +218,23 @@ def sentences_of(document: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(document) if s.strip()]
 
 
+def states_every_attribute(sentence: str, attributes: Sequence[str]) -> bool:
+    """Does the normalised sentence state each asked attribute (a form or synonym of every one)?"""
+    return all(states_attribute(sentence, [a]) for a in attributes)
+
+
 def unstated_claims(
-    question: str, answer: str, observations: Sequence[Observation], calc_steps: Sequence[int] = ()
+    question: str,
+    answer: str,
+    observations: Sequence[Observation],
+    calc_steps: Sequence[int] = (),
+    every_word: bool = False,
 ) -> list[str]:
     """Reasons, one per claim of the answer held only by sentences that are not about what was asked.
 
-    ``calc_steps``: steps whose Calculator result supports the answer (then nothing is asked)."""
+    ``calc_steps``: steps whose Calculator result supports the answer (then nothing is asked). ``every_word``:
+    the sentence must state every asked attribute word, not just one (the second look's stricter reading:
+    "a dozen eggs for 4 dollars" states the price but not the "litre of milk" asked)."""
     calc_values = [v for o in observations if o.tool == CALCULATOR_NAME for v in evidence_values(o.text)]
     if calc_steps or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values):
         return []
@@ -264,4 +275,6 @@ def unstated_claims(
             reasons.append(f"{span} (no document about {' / '.join(entities[-1:])} states it)")
         elif attributes and not any(states_attribute(s, attributes) for _, s in about):
             reasons.append(f"{span} (the sentence holding it does not state the asked {' / '.join(attributes)})")
+        elif every_word and attributes and not any(states_every_attribute(s, attributes) for _, s in about):
+            reasons.append(f"{span} (no sentence holding it states every asked word: {' / '.join(attributes)})")
     return reasons

@@ -75,6 +75,7 @@ def check(
     documents: bool = False,
     operations: bool = True,
     attributes: bool = False,
+    every_word: bool = False,
 ) -> Grounding:
     """Ground a final answer in the question and the run's tool observations (see the module doc).
 
@@ -82,7 +83,9 @@ def check(
     document counts only when its sentence is about the question's entity and the asked attribute.
     ``operations``: the computation step (``agent.grounding.operations``; off only to measure it).
     ``attributes``: the attribute step (``agent.grounding.attributes``): an asked attribute no document holds,
-    a number counted as another thing, a Korean one-syllable field word inside another word."""
+    a number counted as another thing, a Korean one-syllable field word inside another word.
+    ``every_word`` (with ``documents``): a prose sentence supports a claim only when it states every asked word
+    (``documents.unstated_claims``); the second look asks it of the answer it forces."""
     if answer is None or not answer.strip():
         return Grounding(supported=False)
     if is_not_found(answer):
@@ -173,7 +176,7 @@ def check(
         spans = [mismatch]  # a difference or sum asked, only divisions computed (agent.grounding.operations)
     if documents and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
         calc = [i for i in evidence if by_index[i].tool == CALCULATOR_NAME]
-        spans = unstated_claims(question, answer, observations, calc)
+        spans = unstated_claims(question, answer, observations, calc, every_word=every_word)
     if attributes and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
         spans = absent_attributes(question, answer, observations) + miscounted_numbers(question, answer, observations)
     if attributes and not spans and not names_new and (wh := _asks_who_or_where(question)):

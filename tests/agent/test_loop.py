@@ -373,6 +373,23 @@ def test_second_look_keeps_an_answer_the_check_supports():
     assert result.usage.completion_tokens == sum(s.completion_tokens for s in result.steps) + 3  # + the not-found step
 
 
+def test_second_look_asks_every_asked_word_of_the_sentence():
+    """The forced answer overrides the model's own abstention, so the check reads it with ``every_word``: an answer
+    the plain document step supports ("ticket" and "cost" are in the sentence) is refused when "return" is not."""
+    single = "Northwind Rail: # Northwind Rail A single ticket costs 12 dollars, and the line has 11 stations."
+    tools = make_tools(search=lambda q: single)
+    question = "How much does a return ticket on Northwind Rail cost?"
+    agent = make_agent([action("Search", "Northwind Rail return ticket"), NOT_FOUND_STEP], tools, second_look=True,
+                       ungrounded="not_found", forced_final=" It costs 12 dollars.")  # fmt: skip
+    result = agent.run(question)
+    assert (result.status, result.answer) == ("not_found", NOT_FOUND_ANSWER)
+    assert result.steps[-1].second_look == "It costs 12 dollars." and len(agent.llm.prompts) == 3
+    # the same answer as the model's own final answer passes the plain check (what the model says unforced)
+    agent = make_agent([action("Search", "Northwind Rail return ticket"), "I now know the final answer\nFinal Answer: "
+                        "It costs 12 dollars."], tools, ungrounded="not_found")  # fmt: skip
+    assert agent.run(question).status == "answered"
+
+
 def test_second_look_leaves_the_not_found_answer_when_the_check_does_not_support_it():
     tools = make_tools(search=lambda q: RAIL)
     script = [action("Search", "Northwind Rail trains"), NOT_FOUND_STEP]

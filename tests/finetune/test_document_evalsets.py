@@ -1,5 +1,5 @@
-"""The hand-written document eval sets (documents.jsonl, documents_extra.jsonl, documents_probe.jsonl) are well-formed
-over their corpus."""
+"""The hand-written document eval sets (documents.jsonl, documents_extra.jsonl, documents_probe.jsonl over ``corpus``;
+documents_probe2.jsonl over its own ``corpus_probe2``) are well-formed over their corpus."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from agent.numbers import as_number, normalize, parse_numbers
 from finetune.scoring import is_correct
 
 EVALSETS = Path(__file__).resolve().parents[2] / "finetune" / "evalsets"
-SETS = {"documents.jsonl": "docs-", "documents_extra.jsonl": "docsx-", "documents_probe.jsonl": "docsp-"}
+SETS = {
+    "documents.jsonl": "docs-",
+    "documents_extra.jsonl": "docsx-",
+    "documents_probe.jsonl": "docsp-",
+    "documents_probe2.jsonl": "docsp2-",
+}
+CORPUS = {"documents_probe2.jsonl": "corpus_probe2"}  # every other set reads "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -21,8 +27,8 @@ def _rows(name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (EVALSETS / name).read_text(encoding="utf-8").splitlines()]
 
 
-def _corpus_text() -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted((EVALSETS / "corpus").iterdir()))
+def _corpus_text(corpus: str = "corpus") -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted((EVALSETS / corpus).iterdir()))
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
@@ -32,7 +38,7 @@ def test_rows_are_well_formed(name: str) -> None:
     for r in rows:
         assert r["id"].startswith(SETS[name]), r
         assert r["kind"] in KINDS, r
-        assert r["corpus"] == "corpus" and (EVALSETS / r["corpus"]).is_dir(), r
+        assert r["corpus"] == CORPUS.get(name, "corpus") and (EVALSETS / r["corpus"]).is_dir(), r
         assert r["question"].strip(), r
         if r.get("answerable", True) is False:
             assert r["answer"] is None and r["kind"] == "doc_unanswerable", r
@@ -43,11 +49,11 @@ def test_rows_are_well_formed(name: str) -> None:
 
 
 def test_copied_answers_are_in_the_corpus() -> None:
-    """A doc_copy gold (number or name) is written in some corpus document, as the question promises."""
-    text = _corpus_text()
-    numbers = parse_numbers(text)
-    words = f" {normalize(text)} "
+    """A doc_copy gold (number or name) is written in some document of its corpus, as the question promises."""
     for name in SETS:
+        text = _corpus_text(CORPUS.get(name, "corpus"))
+        numbers = parse_numbers(text)
+        words = f" {normalize(text)} "
         for r in _rows(name):
             if r["kind"] != "doc_copy":
                 continue
@@ -172,6 +178,56 @@ def test_probe_computed_golds_follow_from_stated_facts() -> None:
     assert set(rows) == set(PROBE_COMPUTE)
     numbers = parse_numbers(_corpus_text())
     for rid, (value, facts) in PROBE_COMPUTE.items():
+        assert is_correct(f"{value:.6g}", rows[rid]["answer"], rows[rid].get("rel_tol")), rid
+        for fact in facts:
+            assert float(fact) in numbers, (rid, fact)
+
+
+# documents_probe2.jsonl (hand-written 2026-12-03, session 13, over 12 new documents of its own corpus)
+PROBE2_COMPUTE = {  # each compute gold worked out from the stated facts, and the facts the corpus must state
+    "docsp2-02": (2 * 11 + 3 * 7, (11, 7)),
+    "docsp2-03": (1989 - 1936, (1989, 1936)),
+    "docsp2-08": (3 * 260, (260,)),
+    "docsp2-14": (1994 - 1871, (1994, 1871)),
+    "docsp2-18": (25 * 12.5, (25, 12.5)),
+    "docsp2-19": (12 + 9 - 6, (6, 9)),  # 6 am to 9 pm
+    "docsp2-20": (10 * 4.5, (4.50,)),
+    "docsp2-24": (310 - 120, (310, 120)),
+    "docsp2-25": (93_000_000 / 1240, (93_000_000, 1240)),  # "93 million euros"
+    "docsp2-29": (18 / 6, (18, 6)),
+    "docsp2-33": (60 / 12, (12,)),
+    "docsp2-34": (3 * 2.2, (2.20,)),
+    "docsp2-37": (4800 * 3 / 4, (4800,)),  # "three quarters"
+    "docsp2-38": (4800 / 36, (4800, 36)),
+    "docsp2-43": (549 + 129, (549, 129)),
+    "docsp2-47": (18500 / 4, (18500,)),  # "over four days"
+    "docsp2-48": (212 - 30, (212, 30)),
+    "docsp2-52": (2009 - 1968, (2009, 1968)),
+    "docsp2-57": (2008 - 1958, (1958,)),
+}
+
+
+def test_probe2_holds_what_the_readme_says() -> None:
+    """59 rows over 12 documents: 37 answerable (18 copy, 19 compute), 22 unanswerable, two of them namesakes of a
+    corpus entity that no document holds (Rosewood Cinema, Corvus S2)."""
+    rows = _rows("documents_probe2.jsonl")
+    assert [r["id"] for r in rows] == [f"docsp2-{i:02d}" for i in range(1, 60)]
+    kinds = [r["kind"] for r in rows]
+    assert (kinds.count("doc_copy"), kinds.count("doc_compute"), kinds.count("doc_unanswerable")) == (18, 19, 22)
+    assert len(list((EVALSETS / "corpus_probe2").iterdir())) == 12
+    words = f" {normalize(_corpus_text('corpus_probe2'))} "
+    for name in ("rosewood", "corvus s2"):
+        assert any(name in normalize(r["question"]) for r in rows) and f" {name} " not in words
+    # its documents are new: no title of the first corpus
+    first, second = ({p.name for p in (EVALSETS / c).iterdir()} for c in ("corpus", "corpus_probe2"))
+    assert not first & second
+
+
+def test_probe2_computed_golds_follow_from_stated_facts() -> None:
+    rows = {r["id"]: r for r in _rows("documents_probe2.jsonl") if r["kind"] == "doc_compute"}
+    assert set(rows) == set(PROBE2_COMPUTE)
+    numbers = parse_numbers(_corpus_text("corpus_probe2"))
+    for rid, (value, facts) in PROBE2_COMPUTE.items():
         assert is_correct(f"{value:.6g}", rows[rid]["answer"], rows[rid].get("rel_tol")), rid
         for fact in facts:
             assert float(fact) in numbers, (rid, fact)

@@ -144,3 +144,22 @@ def test_a_lowercase_question_takes_its_entity_from_the_documents() -> None:
     g = check("when was nova mobile founded", "nova mobile was founded in 2023.", obs, documents=True)
     assert not g.supported  # "nova ..." is no "no": the document step reads it (2023 is a release year)
     assert check("when was the stellar s9 released", "It came out in 2023.", obs, documents=True).supported
+
+
+def test_every_word_reading_asks_each_asked_word_of_one_sentence() -> None:
+    """``every_word`` (the second look's reading): one asked word in the sentence is not enough."""
+    single = _obs("Northwind Rail: # Northwind Rail A single ticket costs 12 dollars, and the line has 11 stations.")
+    q = "How much does a return ticket on Northwind Rail cost?"
+    assert check(q, "It costs 12 dollars.", single, documents=True, attributes=True).supported  # "ticket", "cost"
+    g = check(q, "It costs 12 dollars.", single, documents=True, attributes=True, every_word=True)
+    reason = "12 (no sentence holding it states every asked word: return / ticket / cost)"
+    assert not g.supported and g.unsupported == [reason]
+    # every asked word stated (by form or synonym) in the sentence that holds the value: supported
+    for question, answer in [
+        ("How long is the Northwind Rail line?", "The line is 184 kilometres long."),
+        ("How much does a one-way ticket on Northwind Rail cost?", "27 dollars."),
+        ("How many loaves of bread does Harbor Street Bakery bake?", "About 350 loaves."),
+    ]:
+        assert check(question, answer, _obs(BAKERY), documents=True, every_word=True).supported, question
+    # without the document step it asks nothing
+    assert check(q, "It costs 12 dollars.", single, every_word=True).supported
