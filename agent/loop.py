@@ -65,6 +65,10 @@ class AgentConfig:
     # counted as another thing, a Korean one-syllable field word inside another word): on by default (rule G7,
     # session 8: bench/results/s8-grounding/grounding_attributes.md)
     grounding_attributes: bool = True
+    # the document step's every-word reading for every answer (a sentence must state each asked word, not one of
+    # them; on by default: rule G13b, session 13, bench/results/s13-grounding/README.md); a second look's answer is
+    # always read so
+    grounding_every_word: bool = True
     # end the run with status "not_found" after this many searches (tool steps other than the
     # Calculator) that returned nothing useful
     # ("No good search result found.", an error, or a repeat of an earlier call: same tool, same input); 0 = never
@@ -234,7 +238,7 @@ class ReActAgent:
             observations,
             documents=self.config.grounding_documents,
             attributes=self.config.grounding_attributes,
-            every_word=every_word,
+            every_word=every_word or self.config.grounding_every_word,
         )
 
     def _second_look(self, result: RunResult, question: str, scratchpad: str, on_step: StepCallback | None) -> None:

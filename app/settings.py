@@ -168,11 +168,21 @@ class Settings(BaseSettings):
         "on by default since session 8's replay (rule G7), false = off "
         "(bench/results/s8-grounding/grounding_attributes.md)",
     )
+    grounding_every_word: bool = Field(
+        True,
+        description="the document step's every-word reading for every answer: a document sentence supports a "
+        "value only when it states each word the question asks outside its names (by form, synonym or unit "
+        "abbreviation; the answer's type word and degree words such as 'largest' excepted), not just one: "
+        "'How deep is the main pool?' -> '25 metres' from 'The main pool is 25 metres long' is unsupported "
+        "(rule G13b, bench/results/s13-grounding/README.md); on by default since session 13, false = one asked word "
+        "is enough; a second look's answer is always read this way",
+    )
     second_look: Literal["auto", "on", "off"] = Field(
         "off",
         description="the second look: when the model ends with the not-found answer although a search returned "
         "something useful, ask once more with the final thought forced and keep that answer only if the grounding "
-        "check supports it (else the not-found answer stands); 'auto' = on for the local backend, off for openai",
+        "check supports it (else the not-found answer stands; its answer is read with the every-word reading, rules "
+        "S12/S13: off, bench/results/s13-second-look); 'auto' = on for the local backend, off for openai",
     )
     nothing_useful_limit: int = Field(
         2,

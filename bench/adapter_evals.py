@@ -43,6 +43,7 @@ DOCS = ("--corpus", CORPUS, "--max-results", "2")  # the documents command of ev
 # the second probe (hand-written 2026-12-03, session 13) has its own 12 documents, so the first sets' searches
 # (and their recordings) are unchanged by it
 DOCS_PROBE2 = ("--corpus", f"{EVALSETS}/corpus_probe2", "--max-results", "2")
+DOCS_PROBE3 = ("--corpus", f"{EVALSETS}/corpus_probe3", "--max-results", "2")  # the third (session 13, 12:45 UTC)
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,10 @@ SETS: dict[str, EvalSet] = {
         EvalSet("unanswerable", f"{EVALSETS}/unanswerable.jsonl", args=("--max-steps", "4")),
         EvalSet("documents_probe", f"{EVALSETS}/documents_probe.jsonl", args=DOCS),
         EvalSet("documents_probe2", f"{EVALSETS}/documents_probe2.jsonl", args=DOCS_PROBE2),
+        EvalSet("documents_probe3", f"{EVALSETS}/documents_probe3.jsonl", args=DOCS_PROBE3),
     )
 }
-DOCUMENT_SETS = ("documents", "documents_extra", "documents_probe", "documents_probe2")
+DOCUMENT_SETS = ("documents", "documents_extra", "documents_probe", "documents_probe2", "documents_probe3")
 
 ENV = {  # the same for every set and adapter
     "QREACT_ENGINE": "llamacpp",  # never the torch fallback: a missing engine fails the run

@@ -218,9 +218,50 @@ def sentences_of(document: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(document) if s.strip()]
 
 
-def states_every_attribute(sentence: str, attributes: Sequence[str]) -> bool:
-    """Does the normalised sentence state each asked attribute (a form or synonym of every one)?"""
-    return all(states_attribute(sentence, [a]) for a in attributes)
+# "Which company makes ...", "In which city ...", "what year ...": the word names the answer's type, not an attribute
+_TYPE_WORD = re.compile(r"\b(?:which|what)\s+(\w+)")
+# verb forms the plural/prefix match does not reach
+_IRREGULAR = {"fly": ("flies", "flew", "flight", "flights"), "make": ("made", "makes", "maker"),
+              "build": ("built", "builds"), "run": ("ran", "runs"), "hold": ("held", "holds")}  # fmt: skip
+
+
+def _loose_match(a: str, b: str) -> bool:
+    """A shared stem: ``_stem_match``, a common prefix of all but the last two letters of the shorter word (three at
+    least: owns ~ owned, study ~ studied), or a listed irregular form."""
+    if _stem_match(a, b):
+        return True
+    n = min(len(a), len(b))
+    k = max(3, n - 2)
+    if n >= 3 and a[:k] == b[:k]:
+        return True
+    return any(a in (base, *forms) and b in (base, *forms) for base, forms in _IRREGULAR.items())
+
+
+# degree words of a quantity ("the largest number of cars it can carry"): the sentence states the number, not them
+_DEGREE_WORDS = frozenset("largest biggest greatest maximum max most smallest least minimum".split())
+# what the every-word reading also accepts for a word: unit abbreviations and a few everyday equivalents
+EVERY_WORD_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "kilograms": ("kg",), "grams": ("g",), "kilometres": ("km",), "kilometers": ("km",), "metres": ("m",),
+    "meters": ("m",), "centimetres": ("cm",), "litres": ("l",), "hours": ("h",), "minutes": ("min",),
+    "run": ("held", "runs", "ran"), "holds": ("set", "holder", "held"), "capacity": ("holds", "hold", "holding"),
+}  # fmt: skip
+
+
+def type_words(question: str) -> set[str]:
+    """The words the every-word reading asks of no sentence: the one that names the answer's type ("Which company
+    ...": company) and degree words ("the largest number of ...")."""
+    return set(_TYPE_WORD.findall(normalize(question))) | _DEGREE_WORDS
+
+
+def states_every_attribute(sentence: str, attributes: Sequence[str], title: str = "") -> bool:
+    """Does the normalised sentence state each asked attribute (a form or synonym of every one)? A word of the
+    document's title counts as stated (the "lamp" of "Lumen X3 lamp")."""
+    words = [*sentence.split(), *title.split()]
+    return all(
+        states_attribute(sentence, [a])
+        or any(_loose_match(t, w) for t in (a, *EVERY_WORD_SYNONYMS.get(a, ())) for w in words)
+        for a in attributes
+    )
 
 
 def unstated_claims(
@@ -242,9 +283,11 @@ def unstated_claims(
     if not entities:
         return []
     attributes = attribute_words(question, entities)
+    every = [a for a in attributes if a not in type_words(question)] if every_word else []
     qn = normalize(question)
     qvals = evidence_values(question)
     prose: list[tuple[str, str]] = []  # (document, sentence), both normalised
+    titles: dict[str, str] = {}  # normalised document -> its normalised title
     for obs in observations:
         if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
             continue
@@ -253,6 +296,8 @@ def unstated_claims(
         for doc in documents_of(text):
             dn = normalize(doc)
             prose += [(dn, s) for s in sentences_of(doc)]
+            if m := _DOC_START.search(doc):
+                titles[dn] = normalize(m.group(1))
     if not prose:
         return []
     reasons: list[str] = []
@@ -275,6 +320,6 @@ def unstated_claims(
             reasons.append(f"{span} (no document about {' / '.join(entities[-1:])} states it)")
         elif attributes and not any(states_attribute(s, attributes) for _, s in about):
             reasons.append(f"{span} (the sentence holding it does not state the asked {' / '.join(attributes)})")
-        elif every_word and attributes and not any(states_every_attribute(s, attributes) for _, s in about):
-            reasons.append(f"{span} (no sentence holding it states every asked word: {' / '.join(attributes)})")
+        elif every and not any(states_every_attribute(s, every, titles.get(d, "")) for d, s in about):
+            reasons.append(f"{span} (no sentence holding it states every asked word: {' / '.join(every)})")
     return reasons

@@ -268,11 +268,14 @@ def test_the_attribute_step_is_on_by_default_and_catches_an_absent_item():
     script = [action("Search", "Harbor Street Bakery cappuccino"), final("A cappuccino costs 6 dollars.")]
     q = "How much does a cappuccino cost at Harbor Street Bakery?"
     assert AgentConfig().grounding_attributes is True
-    result = make_agent(list(script), tools=make_tools(search=lambda q: BAKERY)).run(q)
+    assert make_agent(list(script), tools=make_tools(search=lambda q: BAKERY)).run(q).status == "ungrounded"
+    # the document step's every-word reading (on by default) catches it first; without it, the attribute step does
+    result = make_agent(list(script), tools=make_tools(search=lambda q: BAKERY), grounding_every_word=False).run(q)
     assert result.status == "ungrounded"
     assert result.grounding is not None
     assert result.grounding.unsupported == ["cappuccino (asked and stated, but no document holds it)"]
-    off = make_agent(list(script), tools=make_tools(search=lambda q: BAKERY), grounding_attributes=False).run(q)
+    off = make_agent(list(script), tools=make_tools(search=lambda q: BAKERY), grounding_attributes=False,
+                     grounding_every_word=False).run(q)  # fmt: skip
     assert off.status == "answered"
     right = [action("Search", "Harbor Street Bakery croissant"), final("A croissant costs 3 dollars.")]
     q2 = "How much does a croissant cost at Harbor Street Bakery?"
@@ -373,21 +376,37 @@ def test_second_look_keeps_an_answer_the_check_supports():
     assert result.usage.completion_tokens == sum(s.completion_tokens for s in result.steps) + 3  # + the not-found step
 
 
+SINGLE = "Northwind Rail: # Northwind Rail A single ticket costs 12 dollars, and the line has 11 stations."
+RETURN_Q = "How much does a return ticket on Northwind Rail cost?"
+OWN_12 = [action("Search", "Northwind Rail return ticket"), final("It costs 12 dollars.")]
+
+
 def test_second_look_asks_every_asked_word_of_the_sentence():
-    """The forced answer overrides the model's own abstention, so the check reads it with ``every_word``: an answer
-    the plain document step supports ("ticket" and "cost" are in the sentence) is refused when "return" is not."""
-    single = "Northwind Rail: # Northwind Rail A single ticket costs 12 dollars, and the line has 11 stations."
-    tools = make_tools(search=lambda q: single)
-    question = "How much does a return ticket on Northwind Rail cost?"
-    agent = make_agent([action("Search", "Northwind Rail return ticket"), NOT_FOUND_STEP], tools, second_look=True,
-                       ungrounded="not_found", forced_final=" It costs 12 dollars.")  # fmt: skip
-    result = agent.run(question)
-    assert (result.status, result.answer) == ("not_found", NOT_FOUND_ANSWER)
-    assert result.steps[-1].second_look == "It costs 12 dollars." and len(agent.llm.prompts) == 3
-    # the same answer as the model's own final answer passes the plain check (what the model says unforced)
-    agent = make_agent([action("Search", "Northwind Rail return ticket"), "I now know the final answer\nFinal Answer: "
-                        "It costs 12 dollars."], tools, ungrounded="not_found")  # fmt: skip
-    assert agent.run(question).status == "answered"
+    """The forced answer overrides the model's own abstention, so the check reads it with ``every_word`` even when
+    QREACT_GROUNDING_EVERY_WORD is off: an answer the plain document step supports ("ticket" and "cost" are in the
+    sentence) is refused when "return" is not."""
+    tools = make_tools(search=lambda q: SINGLE)
+    for every_word in (True, False):
+        script = [action("Search", "Northwind Rail return ticket"), NOT_FOUND_STEP]
+        agent = make_agent(script, tools, second_look=True, ungrounded="not_found", grounding_every_word=every_word,
+                           forced_final=" It costs 12 dollars.")  # fmt: skip
+        result = agent.run(RETURN_Q)
+        assert (result.status, result.answer) == ("not_found", NOT_FOUND_ANSWER)
+        assert result.steps[-1].second_look == "It costs 12 dollars." and len(agent.llm.prompts) == 3
+    # the same answer as the model's own, with the setting off, passes the plain check
+    agent = make_agent(list(OWN_12), tools, ungrounded="not_found", grounding_every_word=False)
+    assert agent.run(RETURN_Q).status == "answered"
+
+
+def test_grounding_every_word_reads_the_model_own_answer_too():
+    """QREACT_GROUNDING_EVERY_WORD (on by default): the model's own final answer is read with the every-word reading
+    as well."""
+    tools = make_tools(search=lambda q: SINGLE)
+    plain = make_agent(list(OWN_12), tools, ungrounded="not_found", grounding_every_word=False).run(RETURN_Q)
+    assert plain.status == "answered"
+    assert AgentConfig().grounding_every_word is True  # on by default (rule G13b)
+    strict = make_agent(list(OWN_12), tools, ungrounded="not_found").run(RETURN_Q)
+    assert (strict.status, strict.answer) == ("not_found", NOT_FOUND_ANSWER)
 
 
 def test_second_look_leaves_the_not_found_answer_when_the_check_does_not_support_it():

@@ -226,9 +226,7 @@ def test_openai_backend_that_is_down_is_a_503(settings):
         assert client.get("/readyz").json()["backend"] == "openai"
         response = client.post("/ask", json={"question": "What is 37 * 12 + 5?"})
     assert response.status_code == 503
-    assert response.json()["detail"].startswith(
-        "the chat model backend is unavailable: OpenAIConnectionError"
-    )
+    assert response.json()["detail"].startswith("the chat model backend is unavailable: OpenAIConnectionError")
 
 
 @pytest.mark.slow
@@ -296,15 +294,21 @@ def test_the_shipped_settings_catch_an_absent_asked_item(tmp_path):
     index_folder(tmp_path / "docs", tmp_path / "docs.db")
     question = "How much does a cappuccino cost at Harbor Street Bakery?"
     script = [action("Search", "Harbor Street Bakery cappuccino"), final("A cappuccino costs 6 dollars.")]
-    for extra, status in (({}, "not_found"), ({"grounding_attributes": False}, "answered")):
+    attribute = "cappuccino (asked and stated, but no document holds it)"
+    every_word = "6 (no sentence holding it states every asked word: cappuccino / cost)"  # the document step, first
+    cases = [
+        ("default", {}, "not_found", [every_word]),
+        ("attributes", {"grounding_every_word": False}, "not_found", [attribute]),
+        ("off", {"grounding_every_word": False, "grounding_attributes": False}, "answered", []),
+    ]
+    for name, extra, status, reasons in cases:
         settings = make_settings(
-            tmp_path, search_index=tmp_path / "docs.db", store_url=f"sqlite:///{tmp_path / f'{status}.db'}", **extra
+            tmp_path, search_index=tmp_path / "docs.db", store_url=f"sqlite:///{tmp_path / f'{name}.db'}", **extra
         )
         with running_app(settings, ScriptedChatModel(script=list(script))) as client:
             body = client.post("/ask", json={"question": question}).json()
         assert body["status"] == status, body
-        reason = "cappuccino (asked and stated, but no document holds it)"
-        assert body["grounding"]["unsupported"] == ([reason] if status != "answered" else [])
+        assert body["grounding"]["unsupported"] == reasons
 
 
 @pytest.mark.parametrize(
@@ -326,3 +330,13 @@ def test_second_look_auto_is_on_for_the_local_model_only(backend, second_look, o
 
     settings = Settings(_env_file=None, backend=backend, second_look=second_look)  # type: ignore[call-arg]
     assert agent_config(settings).second_look is on
+
+
+def test_grounding_every_word_setting_reaches_the_agent():
+    from app.wiring import agent_config
+
+    default = Settings(_env_file=None)  # type: ignore[call-arg]
+    on = Settings(_env_file=None, grounding_every_word=True)  # type: ignore[call-arg]
+    off = Settings(_env_file=None, grounding_every_word=False)  # type: ignore[call-arg]
+    assert agent_config(on).grounding_every_word is True and agent_config(off).grounding_every_word is False
+    assert agent_config(default).grounding_every_word is Settings.model_fields["grounding_every_word"].default

@@ -18,8 +18,9 @@ SETS = {
     "documents_extra.jsonl": "docsx-",
     "documents_probe.jsonl": "docsp-",
     "documents_probe2.jsonl": "docsp2-",
+    "documents_probe3.jsonl": "docsp3-",
 }
-CORPUS = {"documents_probe2.jsonl": "corpus_probe2"}  # every other set reads "corpus"
+CORPUS = {"documents_probe2.jsonl": "corpus_probe2", "documents_probe3.jsonl": "corpus_probe3"}  # others: "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -229,5 +230,38 @@ def test_probe2_computed_golds_follow_from_stated_facts() -> None:
     numbers = parse_numbers(_corpus_text("corpus_probe2"))
     for rid, (value, facts) in PROBE2_COMPUTE.items():
         assert is_correct(f"{value:.6g}", rows[rid]["answer"], rows[rid].get("rel_tol")), rid
+        for fact in facts:
+            assert float(fact) in numbers, (rid, fact)
+
+
+# documents_probe3.jsonl (hand-written 2026-12-03 12:45, session 13, the unseen probe of rule G13b)
+PROBE3_COMPUTE = {
+    "docsp3-04": (4 * 8, (8,)),
+    "docsp3-09": (45 + 12, (45, 12)),
+    "docsp3-15": (9000 / 23, (9000, 23)),
+    "docsp3-17": (12 + 5 - 9, (9, 5)),  # 9 am to 5 pm
+    "docsp3-23": (2200 / 1000, (2200,)),
+    "docsp3-26": (420 / 31, (420, 31)),
+    "docsp3-27": (2021 - 1968, (2021, 1968)),
+    "docsp3-31": (36 * 8, (36, 8)),
+    "docsp3-32": (2 * 14 + 2 * 9, (14, 9)),
+    "docsp3-36": (2019 - 1994, (2019, 1994)),
+    "docsp3-39": (26000 / 12, (26000,)),
+}
+
+
+def test_probe3_holds_what_the_readme_says() -> None:
+    """45 rows over 10 new documents: 30 answerable (19 copy, 11 compute), 15 unanswerable."""
+    rows = _rows("documents_probe3.jsonl")
+    assert [r["id"] for r in rows] == [f"docsp3-{i:02d}" for i in range(1, 46)]
+    kinds = [r["kind"] for r in rows]
+    assert (kinds.count("doc_copy"), kinds.count("doc_compute"), kinds.count("doc_unanswerable")) == (19, 11, 15)
+    names = [{p.name for p in (EVALSETS / c).iterdir()} for c in ("corpus", "corpus_probe2", "corpus_probe3")]
+    assert len(names[2]) == 10 and not names[2] & (names[0] | names[1])
+    rows_by_id = {r["id"]: r for r in rows if r["kind"] == "doc_compute"}
+    assert set(rows_by_id) == set(PROBE3_COMPUTE)
+    numbers = parse_numbers(_corpus_text("corpus_probe3"))
+    for rid, (value, facts) in PROBE3_COMPUTE.items():
+        assert is_correct(f"{value:.6g}", rows_by_id[rid]["answer"], rows_by_id[rid].get("rel_tol")), rid
         for fact in facts:
             assert float(fact) in numbers, (rid, fact)

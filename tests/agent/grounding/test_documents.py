@@ -163,3 +163,26 @@ def test_every_word_reading_asks_each_asked_word_of_one_sentence() -> None:
         assert check(question, answer, _obs(BAKERY), documents=True, every_word=True).supported, question
     # without the document step it asks nothing
     assert check(q, "It costs 12 dollars.", single, every_word=True).supported
+
+
+def test_every_word_reading_spares_type_and_degree_words_and_reads_titles_and_units() -> None:
+    """What the every-word reading does not ask of the sentence (rule G13b): the word naming the answer's type
+    ("Which company"), degree words ("largest"); what it accepts: the document's title words ("lamp" of "Lumen X3
+    lamp"), a shared stem (owns ~ owned), unit abbreviations (kilograms ~ kg)."""
+    lamp = _obs(
+        "Lumen X3 lamp: # Lumen X3 lamp The Lumen X3 is a desk lamp made by Brightfield Design. It weighs 1.4 kg."
+    )
+    ferry = _obs("Tidewater Ferry: # Tidewater Ferry The ship can carry 320 passengers and 40 cars.")
+    farm = _obs("Juniper Orchard: # Juniper Orchard The orchard is owned by the Pereira family.")
+    pool = _obs("Oakridge Pool: # Oakridge Pool The main pool at Oakridge Pool is 25 metres long and 12.5 metres wide.")
+    for question, answer, obs in [
+        ("Which company makes the Lumen X3 lamp?", "Brightfield Design.", lamp),
+        ("Tell me the weight of the Lumen X3 lamp in kilograms.", "1.4 kilograms.", lamp),
+        ("What is the largest number of cars the Tidewater Ferry can carry?", "40 cars.", ferry),
+        ("Which family owns Juniper Orchard?", "The Pereira family.", farm),
+    ]:
+        assert check(question, answer, obs, documents=True, attributes=True, every_word=True).supported, question
+    q = "How deep is the main pool at Oakridge Pool?"
+    assert check(q, "It is 25 metres.", pool, documents=True, attributes=True).supported  # "main pool" is stated
+    g = check(q, "It is 25 metres.", pool, documents=True, attributes=True, every_word=True)
+    assert not g.supported and "every asked word" in g.unsupported[0]
