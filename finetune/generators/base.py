@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.tools import BaseTool
 
@@ -157,7 +157,10 @@ def rng_for(generator: str, split: str, seed: int) -> random.Random:
     return random.Random(f"{generator}-{split}-{seed}")
 
 
-def forms_for(forms: Sequence[str], split: str, heldout: int = 1) -> list[str]:
+T = TypeVar("T")
+
+
+def forms_for(forms: Sequence[T], split: str, heldout: int = 1) -> list[T]:
     """Surface forms a split may use: train never sees the last ``heldout`` forms; eval sees only them
     when asked for the held-out share (``split='heldout'``), else all of them."""
     if split == TRAIN:
