@@ -44,6 +44,7 @@ DOCS = ("--corpus", CORPUS, "--max-results", "2")  # the documents command of ev
 # (and their recordings) are unchanged by it
 DOCS_PROBE2 = ("--corpus", f"{EVALSETS}/corpus_probe2", "--max-results", "2")
 DOCS_PROBE3 = ("--corpus", f"{EVALSETS}/corpus_probe3", "--max-results", "2")  # the third (session 13, 12:45 UTC)
+DOCS_PROBE4 = ("--corpus", f"{EVALSETS}/corpus_probe4", "--max-results", "2")  # the fourth (session 13, 13:07 UTC)
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,17 @@ SETS: dict[str, EvalSet] = {
         EvalSet("documents_probe", f"{EVALSETS}/documents_probe.jsonl", args=DOCS),
         EvalSet("documents_probe2", f"{EVALSETS}/documents_probe2.jsonl", args=DOCS_PROBE2),
         EvalSet("documents_probe3", f"{EVALSETS}/documents_probe3.jsonl", args=DOCS_PROBE3),
+        EvalSet("documents_probe4", f"{EVALSETS}/documents_probe4.jsonl", args=DOCS_PROBE4),
     )
 }
-DOCUMENT_SETS = ("documents", "documents_extra", "documents_probe", "documents_probe2", "documents_probe3")
+DOCUMENT_SETS = (
+    "documents",
+    "documents_extra",
+    "documents_probe",
+    "documents_probe2",
+    "documents_probe3",
+    "documents_probe4",
+)
 
 ENV = {  # the same for every set and adapter
     "QREACT_ENGINE": "llamacpp",  # never the torch fallback: a missing engine fails the run

@@ -186,3 +186,42 @@ def test_every_word_reading_spares_type_and_degree_words_and_reads_titles_and_un
     assert check(q, "It is 25 metres.", pool, documents=True, attributes=True).supported  # "main pool" is stated
     g = check(q, "It is 25 metres.", pool, documents=True, attributes=True, every_word=True)
     assert not g.supported and "every asked word" in g.unsupported[0]
+
+
+def test_a_sentence_splits_into_the_clauses_of_its_facts() -> None:
+    """``clauses_of``: at "; ", " and ", ", " ... only where both sides hold a number (not a model name's digit)."""
+    from agent.grounding.documents import clause_text, clauses_of
+
+    assert clauses_of("Its concrete wall is 96 metres high and 410 metres long.") == [
+        "Its concrete wall is 96 metres high",
+        "410 metres long.",
+    ]
+    assert clauses_of("An adult ticket costs 11 dollars; children and students pay 7 dollars.") == [
+        "An adult ticket costs 11 dollars",
+        "children and students pay 7 dollars.",
+    ]
+    whole = "Helena Vuori and Ravi Menon founded the company in 2011."
+    assert clauses_of(whole) == [whole]
+    assert clauses_of("The Kestrel K2 flies for 31 minutes and reaches 58 km/h.") == [
+        "The Kestrel K2 flies for 31 minutes",
+        "reaches 58 km/h.",
+    ]
+    # the clause holding the claim, with the subject words before the sentence's first number
+    text = clause_text("An adult ticket costs 11 dollars; children and students pay 7 dollars.", lambda c: "7" in c)
+    assert text == "an adult ticket costs children and students pay 7 dollars"
+
+
+def test_the_clause_reading_tells_two_facts_of_one_sentence_apart() -> None:
+    shop = _obs(
+        "Juniper Orchard: # Juniper Orchard The farm shop sells apple juice at 3 dollars a bottle and pear cider "
+        "at 7 dollars a bottle."
+    )
+    q = "How much does a bottle of apple cider cost at Juniper Orchard?"
+    a = "A bottle of apple cider costs 3 dollars."
+    assert check(q, a, shop, documents=True, attributes=True, every_word=True).supported  # the sentence has them all
+    g = check(q, a, shop, documents=True, attributes=True, every_word=True, clauses=True)
+    assert not g.supported and g.unsupported == [
+        "3 (no clause holding it states every asked word: bottle / apple / cider / cost)"
+    ]
+    pear = "How much does a bottle of pear cider cost at Juniper Orchard?"
+    assert check(pear, "7 dollars.", shop, documents=True, attributes=True, every_word=True, clauses=True).supported
