@@ -32,7 +32,6 @@ def replay(
     operations: bool = True,
     attributes: bool = False,
     every_word: bool = False,
-    clauses: bool = False,
 ) -> dict[str, Any]:
     """The row with the status and grounding today's loop gives its trace (``limit`` 0: the stop off).
 
@@ -61,7 +60,7 @@ def replay(
         return {**row, "grounding": {"supported": False, "unsupported": [], "evidence": [], "not_found": False}}
     g = check(
         row["question"], row["final_answer"], observations, documents=documents, operations=operations,
-        attributes=attributes, every_word=every_word, clauses=clauses,
+        attributes=attributes, every_word=every_word,
     )  # fmt: skip
     status = "not_found" if g.not_found else "answered" if g.supported else "ungrounded"
     return {**row, "status": status, "correct": bool(row["correct"]) and status != "not_found",

@@ -25,13 +25,12 @@ an observation without such marks is one document.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 
 from agent.grounding.model import Observation
-from agent.grounding.names import NameClaim, name_claims, name_in
+from agent.grounding.names import name_claims, name_in
 from agent.grounding.not_found import is_useless_observation
-from agent.grounding.numbers import NumberClaim, evidence_values, parse_numbers
+from agent.grounding.numbers import evidence_values, parse_numbers
 from agent.grounding.records import split_records
 from agent.grounding.text import normalize, strip_prefix, word_forms
 from agent.prompt import CALCULATOR_NAME
@@ -265,59 +264,18 @@ def states_every_attribute(sentence: str, attributes: Sequence[str], title: str 
     )
 
 
-# where a sentence that holds several facts splits into clauses (only where both sides hold a number)
-_CLAUSE_BREAK = re.compile(r";\s+|,?\s+(?:and|but)\s+|,\s+while\s+|,\s+")
-_DIGIT = re.compile(r"(?<![A-Za-z])\d")  # a number, not the digit of a model name ("Kestrel K2")
-
-
-def clauses_of(sentence: str) -> list[str]:
-    """A sentence split into the clauses of its facts: at "; ", " and ", " but ", ", while ", ", " where the text on
-    both sides of the break holds a number ("96 metres high and 410 metres long"); elsewhere it stays whole
-    ("Helena Vuori and Ravi Menon founded the company in 2011")."""
-    out: list[str] = []
-    start = 0
-    for m in _CLAUSE_BREAK.finditer(sentence):
-        if _DIGIT.search(sentence[start : m.start()]) and _DIGIT.search(sentence[m.end() :]):
-            out.append(sentence[start : m.start()])
-            start = m.end()
-    out.append(sentence[start:])
-    return [c for c in out if c.strip()] or [sentence]
-
-
-def clause_text(sentence: str, holds: Callable[[str], bool]) -> str:
-    """The normalised text the every-word reading asks of a claim's sentence: the clause that holds it (``holds``)
-    and the words of the sentence before its first number (the subject the clauses share)."""
-    clauses = clauses_of(sentence)
-    if len(clauses) == 1:
-        return normalize(sentence)
-    first = _DIGIT.search(sentence)
-    subject = sentence[: first.start()] if first else ""
-    mine = [c for c in clauses if holds(c)]
-    return normalize(" ".join([subject, *mine])) if mine else normalize(sentence)
-
-
-def _holds_number(num: NumberClaim, text: str) -> bool:
-    return any(num.matches(v) for v in evidence_values(text))
-
-
-def _holds_name(name: NameClaim, text: str) -> bool:
-    return name_in(name.norm, name.script, normalize(text))
-
-
 def unstated_claims(
     question: str,
     answer: str,
     observations: Sequence[Observation],
     calc_steps: Sequence[int] = (),
     every_word: bool = False,
-    clauses: bool = False,
 ) -> list[str]:
     """Reasons, one per claim of the answer held only by sentences that are not about what was asked.
 
     ``calc_steps``: steps whose Calculator result supports the answer (then nothing is asked). ``every_word``:
     the sentence must state every asked attribute word, not just one (the second look's stricter reading:
-    "a dozen eggs for 4 dollars" states the price but not the "litre of milk" asked). ``clauses`` (with
-    ``every_word``): read the clause that holds the claim (``clause_text``), not its whole sentence."""
+    "a dozen eggs for 4 dollars" states the price but not the "litre of milk" asked)."""
     calc_values = [v for o in observations if o.tool == CALCULATOR_NAME for v in evidence_values(o.text)]
     if calc_steps or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values):
         return []
@@ -328,7 +286,7 @@ def unstated_claims(
     every = [a for a in attributes if a not in type_words(question)] if every_word else []
     qn = normalize(question)
     qvals = evidence_values(question)
-    prose: list[tuple[str, str]] = []  # (normalised document, raw sentence)
+    prose: list[tuple[str, str]] = []  # (document, sentence), both normalised
     titles: dict[str, str] = {}  # normalised document -> its normalised title
     for obs in observations:
         if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
@@ -343,28 +301,25 @@ def unstated_claims(
     if not prose:
         return []
     reasons: list[str] = []
-    claims: list[tuple[str, Callable[[str], bool]]] = []  # (the claim's text, does a raw text hold it?)
+    claims: list[tuple[str, list[tuple[str, str]]]] = []
     for num in parse_numbers(answer):
         if any(num.matches(v) for v in qvals):
             continue
-        claims.append((num.span, partial(_holds_number, num)))
+        held = [(d, normalize(s)) for d, s in prose if any(num.matches(v) for v in evidence_values(s))]
+        claims.append((num.span, held))
     for name in name_claims(answer):
         if name.script != "latin" or name.norm in qn.split() or f" {name.norm} " in f" {qn} ":
             continue
-        claims.append((name.span, partial(_holds_name, name)))
-    for span, holds in claims:
-        held = [(d, s) for d, s in prose if holds(s)]
+        held = [(d, normalize(s)) for d, s in prose if name_in(name.norm, name.script, normalize(s))]
+        claims.append((name.span, held))
+    for span, held in claims:
         if not held:
             continue  # not prose evidence (a record, or no evidence: the other steps judge it)
         about = [(d, s) for d, s in held if any(f" {e} " in f" {d} " for e in entities)]
         if not about:
             reasons.append(f"{span} (no document about {' / '.join(entities[-1:])} states it)")
-        elif attributes and not any(states_attribute(normalize(s), attributes) for _, s in about):
+        elif attributes and not any(states_attribute(s, attributes) for _, s in about):
             reasons.append(f"{span} (the sentence holding it does not state the asked {' / '.join(attributes)})")
-        elif every and not any(
-            states_every_attribute(clause_text(s, holds) if clauses else normalize(s), every, titles.get(d, ""))
-            for d, s in about
-        ):
-            where = "clause" if clauses else "sentence"
-            reasons.append(f"{span} (no {where} holding it states every asked word: {' / '.join(every)})")
+        elif every and not any(states_every_attribute(s, every, titles.get(d, "")) for d, s in about):
+            reasons.append(f"{span} (no sentence holding it states every asked word: {' / '.join(every)})")
     return reasons

@@ -76,7 +76,6 @@ def check(
     operations: bool = True,
     attributes: bool = False,
     every_word: bool = False,
-    clauses: bool = False,
 ) -> Grounding:
     """Ground a final answer in the question and the run's tool observations (see the module doc).
 
@@ -177,7 +176,7 @@ def check(
         spans = [mismatch]  # a difference or sum asked, only divisions computed (agent.grounding.operations)
     if documents and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
         calc = [i for i in evidence if by_index[i].tool == CALCULATOR_NAME]
-        spans = unstated_claims(question, answer, observations, calc, every_word=every_word, clauses=clauses)
+        spans = unstated_claims(question, answer, observations, calc, every_word=every_word)
     if attributes and claimed and not spans and not _yes_no_or_choice(question, answer, qnames):
         spans = absent_attributes(question, answer, observations) + miscounted_numbers(question, answer, observations)
     if attributes and not spans and not names_new and (wh := _asks_who_or_where(question)):

@@ -19,8 +19,9 @@ SETS = {
     "documents_probe.jsonl": "docsp-",
     "documents_probe2.jsonl": "docsp2-",
     "documents_probe3.jsonl": "docsp3-",
+    "documents_probe4.jsonl": "docsp4-",
 }
-CORPUS = {"documents_probe2.jsonl": "corpus_probe2", "documents_probe3.jsonl": "corpus_probe3"}  # others: "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in (2, 3, 4)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -265,3 +266,19 @@ def test_probe3_holds_what_the_readme_says() -> None:
         assert is_correct(f"{value:.6g}", rows_by_id[rid]["answer"], rows_by_id[rid].get("rel_tol")), rid
         for fact in facts:
             assert float(fact) in numbers, (rid, fact)
+
+
+def test_probe4_holds_what_the_readme_says() -> None:
+    """44 rows over 8 new documents (the unseen probe of rule G14): 21 copy, 7 compute, 16 unanswerable."""
+    rows = _rows("documents_probe4.jsonl")
+    assert [r["id"] for r in rows] == [f"docsp4-{i:02d}" for i in range(1, 45)]
+    kinds = [r["kind"] for r in rows]
+    assert (kinds.count("doc_copy"), kinds.count("doc_compute"), kinds.count("doc_unanswerable")) == (21, 7, 16)
+    names = [{p.name for p in (EVALSETS / f"corpus{c}").iterdir()} for c in ("", "_probe2", "_probe3", "_probe4")]
+    assert len(names[3]) == 8 and not names[3] & (names[0] | names[1] | names[2])
+    computed = {"docsp4-04": 70 - 40, "docsp4-15": 30 + 20, "docsp4-21": 64 - 41, "docsp4-26": 29 * 0.8,
+                "docsp4-27": 14500 / 9, "docsp4-37": 199 + 25, "docsp4-42": 1340 + 210}  # fmt: skip
+    by_id = {r["id"]: r for r in rows}
+    assert {r["id"] for r in rows if r["kind"] == "doc_compute"} == set(computed)
+    for rid, value in computed.items():
+        assert is_correct(f"{value:.6g}", by_id[rid]["answer"], by_id[rid].get("rel_tol")), rid

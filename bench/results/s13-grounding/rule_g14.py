@@ -2,6 +2,7 @@
 not its whole sentence; judged on documents_probe4 (hand-written 13:00, recorded 13:00-13:03, its rows not read before
 this rule), and on the seen recordings (v8 s6, v10s50 s10, v11 s11, v10s50 documents_probe2 and _probe3 s13).
 
+    git checkout 47c55d7  # the commit that held the clause code (reverted in the next one)
     PYTHONPATH=. .venv/bin/python bench/results/s13-grounding/rule_g14.py
 
 Each recorded row is replayed as shipped with G13b (document and attribute steps and the every-word reading on, an
