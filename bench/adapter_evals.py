@@ -44,7 +44,9 @@ DOCS = ("--corpus", CORPUS, "--max-results", "2")  # the documents command of ev
 # (and their recordings) are unchanged by it
 DOCS_PROBE2 = ("--corpus", f"{EVALSETS}/corpus_probe2", "--max-results", "2")
 DOCS_PROBE3 = ("--corpus", f"{EVALSETS}/corpus_probe3", "--max-results", "2")  # the third (session 13, 12:45 UTC)
-DOCS_PROBE4 = ("--corpus", f"{EVALSETS}/corpus_probe4", "--max-results", "2")  # the fourth (session 13, 13:07 UTC)
+DOCS_PROBE4 = ("--corpus", f"{EVALSETS}/corpus_probe4", "--max-results", "2")  # the fourth (session 13, 13:00 UTC)
+DOCS_PROBE5 = ("--corpus", f"{EVALSETS}/corpus_probe5", "--max-results", "2")  # the fifth (session 13, 13:06 UTC)
+DOCS_PROBE6 = ("--corpus", f"{EVALSETS}/corpus_probe6", "--max-results", "2")  # the sixth (session 13, 13:10 UTC)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ SETS: dict[str, EvalSet] = {
         EvalSet("documents_probe2", f"{EVALSETS}/documents_probe2.jsonl", args=DOCS_PROBE2),
         EvalSet("documents_probe3", f"{EVALSETS}/documents_probe3.jsonl", args=DOCS_PROBE3),
         EvalSet("documents_probe4", f"{EVALSETS}/documents_probe4.jsonl", args=DOCS_PROBE4),
+        EvalSet("documents_probe5", f"{EVALSETS}/documents_probe5.jsonl", args=DOCS_PROBE5),
+        EvalSet("documents_probe6", f"{EVALSETS}/documents_probe6.jsonl", args=DOCS_PROBE6),
     )
 }
 DOCUMENT_SETS = (
@@ -80,6 +84,8 @@ DOCUMENT_SETS = (
     "documents_probe2",
     "documents_probe3",
     "documents_probe4",
+    "documents_probe5",
+    "documents_probe6",
 )
 
 ENV = {  # the same for every set and adapter

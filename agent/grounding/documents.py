@@ -220,21 +220,42 @@ def sentences_of(document: str) -> list[str]:
 
 # "Which company makes ...", "In which city ...", "what year ...": the word names the answer's type, not an attribute
 _TYPE_WORD = re.compile(r"\b(?:which|what)\s+(\w+)")
-# verb forms the plural/prefix match does not reach
-_IRREGULAR = {"fly": ("flies", "flew", "flight", "flights"), "make": ("made", "makes", "maker"),
-              "build": ("built", "builds"), "run": ("ran", "runs"), "hold": ("held", "holds")}  # fmt: skip
+# English irregular verb forms (base, past, participle), which no plural or prefix match reaches: a general
+# table, not a list of the eval sets' words
+_IRREGULAR_VERBS = """\
+    arise arose arisen; be was were been; bear bore born borne; beat beat beaten; become became; begin began
+    begun; bend bent; bet bet; bind bound; bite bit bitten; bleed bled; blow blew blown; break broke broken; breed
+    bred; bring brought; build built; burn burnt burned; buy bought; catch caught; choose chose chosen; come came;
+    cost cost; creep crept; cut cut; deal dealt; dig dug; do did done; draw drew drawn; dream dreamt; drink drank
+    drunk; drive drove driven; eat ate eaten; fall fell fallen; feed fed; feel felt; fight fought; find found;
+    flee fled; fly flew flown flies flight; forbid forbade forbidden; forget forgot forgotten; freeze froze
+    frozen; get got gotten; give gave given; go went gone goes; grind ground; grow grew grown; hang hung; have had
+    has; hear heard; hide hid hidden; hit hit; hold held; hurt hurt; keep kept; kneel knelt; know knew known; lay
+    laid; lead led; leap leapt; learn learnt; leave left; lend lent; let let; lie lay lain; light lit; lose lost;
+    make made; mean meant; meet met; pay paid; put put; quit quit; read read; ride rode ridden; ring rang rung;
+    rise rose risen; run ran; say said; see saw seen; seek sought; sell sold; send sent; set set; shake shook
+    shaken; shine shone; shoot shot; show showed shown; shrink shrank shrunk; shut shut; sing sang sung; sink sank
+    sunk; sit sat; sleep slept; slide slid; speak spoke spoken; speed sped; spend spent; spin spun; split split;
+    spread spread; spring sprang sprung; stand stood; steal stole stolen; stick stuck; sting stung; strike struck;
+    swear swore sworn; sweep swept; swim swam swum; swing swung; take took taken; teach taught; tear tore torn;
+    tell told; think thought; throw threw thrown; understand understood; wake woke woken; wear wore worn; weave
+    wove woven; weep wept; win won; wind wound; write wrote written"""
+_VERB_GROUPS: dict[str, set[int]] = {}  # a verb form -> the groups (one per verb) it belongs to
+for _i, _forms in enumerate(" ".join(_IRREGULAR_VERBS.split()).split("; ")):
+    for _form in _forms.split():
+        _VERB_GROUPS.setdefault(_form, set()).add(_i)
 
 
 def _loose_match(a: str, b: str) -> bool:
     """A shared stem: ``_stem_match``, a common prefix of all but the last two letters of the shorter word (three at
-    least: owns ~ owned, study ~ studied), or a listed irregular form."""
+    least: owns ~ owned, study ~ studied), or two forms of one irregular verb (grow ~ grew)."""
     if _stem_match(a, b):
         return True
     n = min(len(a), len(b))
     k = max(3, n - 2)
     if n >= 3 and a[:k] == b[:k]:
         return True
-    return any(a in (base, *forms) and b in (base, *forms) for base, forms in _IRREGULAR.items())
+    return bool(_VERB_GROUPS.get(a, set()) & _VERB_GROUPS.get(b, set()))
 
 
 # degree words of a quantity ("the largest number of cars it can carry"): the sentence states the number, not them
@@ -244,6 +265,9 @@ EVERY_WORD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "kilograms": ("kg",), "grams": ("g",), "kilometres": ("km",), "kilometers": ("km",), "metres": ("m",),
     "meters": ("m",), "centimetres": ("cm",), "litres": ("l",), "hours": ("h",), "minutes": ("min",),
     "run": ("held", "runs", "ran"), "holds": ("set", "holder", "held"), "capacity": ("holds", "hold", "holding"),
+    # a speed is stated by its unit ("6 metres per second", "25 km/h", "14 knots")
+    "fast": ("speed", "second", "hour", "km", "kmh", "mph", "knots", "travel", "travels"),
+    "speed": ("fast", "second", "hour", "km", "kmh", "mph", "knots", "travel", "travels"),
 }  # fmt: skip
 
 
@@ -262,6 +286,10 @@ def states_every_attribute(sentence: str, attributes: Sequence[str], title: str 
         or any(_loose_match(t, w) for t in (a, *EVERY_WORD_SYNONYMS.get(a, ())) for w in words)
         for a in attributes
     )
+
+
+def _holds_year(sentence: str, year: float) -> bool:
+    return any(v == year for v in evidence_values(sentence))
 
 
 def unstated_claims(
@@ -286,6 +314,8 @@ def unstated_claims(
     every = [a for a in attributes if a not in type_words(question)] if every_word else []
     qn = normalize(question)
     qvals = evidence_values(question)
+    # a year the question asks about ("... sell in 2015?"): the every-word reading asks it of the sentence too
+    years = [v for v in qvals if float(v).is_integer() and 1000 <= v <= 2100] if every_word else []
     prose: list[tuple[str, str]] = []  # (document, sentence), both normalised
     titles: dict[str, str] = {}  # normalised document -> its normalised title
     for obs in observations:
@@ -322,4 +352,7 @@ def unstated_claims(
             reasons.append(f"{span} (the sentence holding it does not state the asked {' / '.join(attributes)})")
         elif every and not any(states_every_attribute(s, every, titles.get(d, "")) for d, s in about):
             reasons.append(f"{span} (no sentence holding it states every asked word: {' / '.join(every)})")
+        elif years and not any(all(_holds_year(s, y) for y in years) for _, s in about):
+            asked = " / ".join(f"{y:g}" for y in years)
+            reasons.append(f"{span} (no sentence holding it states the asked year {asked})")
     return reasons

@@ -20,8 +20,10 @@ SETS = {
     "documents_probe2.jsonl": "docsp2-",
     "documents_probe3.jsonl": "docsp3-",
     "documents_probe4.jsonl": "docsp4-",
+    "documents_probe5.jsonl": "docsp5-",
+    "documents_probe6.jsonl": "docsp6-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in (2, 3, 4)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in (2, 3, 4, 5, 6)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -280,5 +282,32 @@ def test_probe4_holds_what_the_readme_says() -> None:
                 "docsp4-27": 14500 / 9, "docsp4-37": 199 + 25, "docsp4-42": 1340 + 210}  # fmt: skip
     by_id = {r["id"]: r for r in rows}
     assert {r["id"] for r in rows if r["kind"] == "doc_compute"} == set(computed)
+    for rid, value in computed.items():
+        assert is_correct(f"{value:.6g}", by_id[rid]["answer"], by_id[rid].get("rel_tol")), rid
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "docs", "counts", "computed"),
+    [
+        ("documents_probe5", 40, 8, (20, 7, 13), {"docsp5-04": 3 * 21, "docsp5-09": 4 * 70, "docsp5-18": 1982 - 1977,
+         "docsp5-25": 2016 - 1983, "docsp5-28": 2350 - 1180, "docsp5-34": 2 * 5 + 4 * 3, "docsp5-37": 22 + 30}),
+        ("documents_probe6", 37, 8, (21, 4, 12), {"docsp6-08": 2 * 19 + 14, "docsp6-22": 2016 - 1990,
+         "docsp6-26": 3 * (28 + 9), "docsp6-35": 22 - 6}),
+    ],
+)  # fmt: skip
+def test_probes_5_and_6_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
+    """The fifth and sixth probes (session 13, the unseen judges of rules G13c and G13d): own documents, new to every
+    other corpus; each compute gold re-derived from the stated facts."""
+    got = _rows(f"{name}.jsonl")
+    prefix = SETS[f"{name}.jsonl"]
+    assert [r["id"] for r in got] == [f"{prefix}{i:02d}" for i in range(1, rows + 1)]
+    kinds = [r["kind"] for r in got]
+    assert (kinds.count("doc_copy"), kinds.count("doc_compute"), kinds.count("doc_unanswerable")) == counts
+    mine = {p.name for p in (EVALSETS / CORPUS[f"{name}.jsonl"]).iterdir()}
+    others = {p.name for c in ("corpus", *(v for k, v in CORPUS.items() if k != f"{name}.jsonl"))
+              for p in (EVALSETS / c).iterdir()}  # fmt: skip
+    assert len(mine) == docs and not mine & others
+    by_id = {r["id"]: r for r in got}
+    assert {r["id"] for r in got if r["kind"] == "doc_compute"} == set(computed)
     for rid, value in computed.items():
         assert is_correct(f"{value:.6g}", by_id[rid]["answer"], by_id[rid].get("rel_tol")), rid

@@ -182,7 +182,27 @@ def test_every_word_reading_spares_type_and_degree_words_and_reads_titles_and_un
         ("Which family owns Juniper Orchard?", "The Pereira family.", farm),
     ]:
         assert check(question, answer, obs, documents=True, attributes=True, every_word=True).supported, question
+    # forms of an irregular verb (grow ~ grew, fly ~ flew), a speed stated by its unit
+    person = _obs("Mira Haas: # Mira Haas Mira Haas grew up in Linz and flew gliders for ten years.")
+    assert check("Where did Mira Haas grow up?", "In Linz.", person, documents=True, every_word=True).supported
+    tram = _obs("Alpen Tram: # Alpen Tram The Alpen Tram cars travel at 9 metres per second.")
+    assert check(
+        "How fast are the Alpen Tram cars?", "9 metres per second.", tram, documents=True, every_word=True
+    ).supported
     q = "How deep is the main pool at Oakridge Pool?"
     assert check(q, "It is 25 metres.", pool, documents=True, attributes=True).supported  # "main pool" is stated
     g = check(q, "It is 25 metres.", pool, documents=True, attributes=True, every_word=True)
     assert not g.supported and "every asked word" in g.unsupported[0]
+
+
+def test_every_word_reading_asks_the_asked_year_of_the_sentence() -> None:
+    """A year the question asks about must be in the sentence that holds the value (rule G13d)."""
+    robots = _obs("Vexa Robotics: # Vexa Robotics Last year Vexa Robotics sold 1,240 robots.")
+    q = "How many robots did Vexa Robotics sell in 2015?"
+    a = "Vexa Robotics sold 1,240 robots in 2015."
+    assert check(q, a, robots, documents=True, attributes=True).supported  # one asked word is enough without it
+    g = check(q, a, robots, documents=True, attributes=True, every_word=True)
+    assert not g.supported and g.unsupported == ["1,240 (no sentence holding it states the asked year 2015)"]
+    band = _obs("Zeta Band: # Zeta Band In 2022 the band toured Norway and gave 9 concerts.")
+    q2 = "How many concerts did the Zeta Band give in 2022?"
+    assert check(q2, "9 concerts.", band, documents=True, attributes=True, every_word=True).supported
