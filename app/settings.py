@@ -179,11 +179,11 @@ class Settings(BaseSettings):
         "is enough; a second look's answer is always read this way",
     )
     second_look: Literal["auto", "on", "off"] = Field(
-        "off",
+        "auto",
         description="the second look: when the model ends with the not-found answer although a search returned "
         "something useful, ask once more with the final thought forced and keep that answer only if the grounding "
-        "check supports it (else the not-found answer stands; its answer is read with the every-word reading, rules "
-        "S12/S13: off, bench/results/s13-second-look); 'auto' = on for the local backend, off for openai",
+        "check supports it with the every-word reading (else the not-found answer stands); 'auto' (default since "
+        "session 13, rule S13b: bench/results/s13-second-look) = on for the local backend, off for openai",
     )
     nothing_useful_limit: int = Field(
         2,

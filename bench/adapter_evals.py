@@ -98,6 +98,9 @@ ENV = {  # the same for every set and adapter
     "QREACT_GROUNDING_ATTRIBUTES": "false",  # recorded off as every attempt before it; the replay applies it
     "QREACT_UNGROUNDED": "keep",
     "QREACT_SEARCH": "local",
+    # recorded off as every attempt before session 13 (the replay cannot add it); --set QREACT_SECOND_LOOK=on records
+    # the shipped default (auto: on for the local model)
+    "QREACT_SECOND_LOOK": "off",
 }
 ROW_FIELDS = ("trace", "answerable", "correct", "status", "final_answer", "question", "id")
 
