@@ -175,8 +175,8 @@ class Settings(BaseSettings):
         "abbreviation, irregular verb form; the answer's type word and degree words such as 'largest' excepted) and "
         "the year the question names, not just one word: "
         "'How deep is the main pool?' -> '25 metres' from 'The main pool is 25 metres long' is unsupported "
-        "(rules G13b-G13d, bench/results/s13-grounding/README.md); on by default since session 13, false = one asked word "
-        "is enough; a second look's answer is always read this way",
+        "(rules G13b-G13d, bench/results/s13-grounding/README.md); on by default since session 13, false = one "
+        "asked word is enough; a second look's answer is always read this way",
     )
     second_look: Literal["auto", "on", "off"] = Field(
         "auto",

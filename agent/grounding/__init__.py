@@ -47,6 +47,10 @@ be a yes/no or a choice among the question's options ("Which of Chad, Mali and N
 found" answer (``agent.prompt.NOT_FOUND_ANSWER`` and looser variants, English and Korean) is
 recognised first and claims nothing.
 
+With ``every_word=True`` (the loop's default, ``QREACT_GROUNDING_EVERY_WORD``) the document step asks the sentence
+that holds a value to state every asked word (``documents.states_every_attribute``: the answer's type word and degree
+words excepted; title words, stems, irregular verb forms, unit abbreviations count) and the year the question names.
+
 With ``attributes=True`` (the loop's default, ``QREACT_GROUNDING_ATTRIBUTES``) an answer that repeats an asked
 word no prose observation holds ("a cappuccino costs 6 dollars" over a bakery's document without a cappuccino),
 or that counts a document's number as another thing ("75 bicycles" from "75 stations"), is unsupported, and a

@@ -196,7 +196,8 @@ class AskResponse(RunResult):
     ``status``: ``answered`` (the grounding check found every number and name of the answer in the
     question or an observation), ``ungrounded`` (it did not: ``grounding.unsupported`` lists what is
     missing; with ``QREACT_GROUNDING_DOCUMENTS`` (on by default) also a value whose document sentence is not about
-    the question's entity or the asked attribute, and with ``QREACT_GROUNDING_ATTRIBUTES`` (on by default) an answer
+    the question's entity or the asked attribute — with ``QREACT_GROUNDING_EVERY_WORD`` (on by default) every asked
+    word and the year the question names — and with ``QREACT_GROUNDING_ATTRIBUTES`` (on by default) an answer
     that repeats an asked word no document holds or counts a document's number as another thing, each with that
     reason in brackets; the answer is returned
     unverified, or replaced by the not-found answer when
