@@ -46,7 +46,8 @@ DOCS_PROBE2 = ("--corpus", f"{EVALSETS}/corpus_probe2", "--max-results", "2")
 DOCS_PROBE3 = ("--corpus", f"{EVALSETS}/corpus_probe3", "--max-results", "2")  # the third (session 13, 12:45 UTC)
 DOCS_PROBE4 = ("--corpus", f"{EVALSETS}/corpus_probe4", "--max-results", "2")  # the fourth (session 13, 13:00 UTC)
 DOCS_PROBE5 = ("--corpus", f"{EVALSETS}/corpus_probe5", "--max-results", "2")  # the fifth (session 13, 13:06 UTC)
-DOCS_PROBE6 = ("--corpus", f"{EVALSETS}/corpus_probe6", "--max-results", "2")  # the sixth (session 13, 13:10 UTC)
+DOCS_PROBE6 = ("--corpus", f"{EVALSETS}/corpus_probe6", "--max-results", "2")  # the sixth (session 13, 13:09 UTC)
+DOCS_PROBE7 = ("--corpus", f"{EVALSETS}/corpus_probe7", "--max-results", "2")  # the seventh (session 13, 13:34 UTC)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ SETS: dict[str, EvalSet] = {
         EvalSet("documents_probe4", f"{EVALSETS}/documents_probe4.jsonl", args=DOCS_PROBE4),
         EvalSet("documents_probe5", f"{EVALSETS}/documents_probe5.jsonl", args=DOCS_PROBE5),
         EvalSet("documents_probe6", f"{EVALSETS}/documents_probe6.jsonl", args=DOCS_PROBE6),
+        EvalSet("documents_probe7", f"{EVALSETS}/documents_probe7.jsonl", args=DOCS_PROBE7),
     )
 }
 DOCUMENT_SETS = (
@@ -86,6 +88,7 @@ DOCUMENT_SETS = (
     "documents_probe4",
     "documents_probe5",
     "documents_probe6",
+    "documents_probe7",
 )
 
 ENV = {  # the same for every set and adapter

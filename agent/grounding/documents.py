@@ -89,7 +89,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "large": ("area", "covers", "size", "square"),
     "area": ("covers", "square", "km"),
     "population": ("people", "inhabitants", "residents", "live", "lives", "home"),
-    "live": ("population", "inhabitants", "residents", "people"),
+    "live": ("population", "inhabitants", "residents", "people", "home", "lives"),
     "inhabitants": ("population", "residents", "people", "live"),
     "elevation": ("altitude", "sits", "metres", "m", "above"),
     "high": ("elevation", "altitude", "sits", "height", "tall", "metres", "m"),
@@ -277,15 +277,32 @@ def type_words(question: str) -> set[str]:
     return set(_TYPE_WORD.findall(normalize(question))) | _DEGREE_WORDS
 
 
+def _states(a: str, word: str) -> bool:
+    """Does one word state the asked attribute ``a`` (a form, its own synonym — not a synonym's synonym —, a stem, a
+    unit or verb form of it)?"""
+    targets = {a, *SYNONYMS.get(a, ())}
+    return any(_stem_match(t, word) for t in targets) or any(
+        _loose_match(t, word) for t in (a, *EVERY_WORD_SYNONYMS.get(a, ()))
+    )
+
+
 def states_every_attribute(sentence: str, attributes: Sequence[str], title: str = "") -> bool:
-    """Does the normalised sentence state each asked attribute (a form or synonym of every one)? A word of the
+    """Does the normalised sentence state each asked attribute, **each by a word of its own** (a one-to-one
+    matching: "About 3,200 people work in it" states *people* but not also *live*, its synonym)? A word of the
     document's title counts as stated (the "lamp" of "Lumen X3 lamp")."""
     words = [*sentence.split(), *title.split()]
-    return all(
-        states_attribute(sentence, [a])
-        or any(_loose_match(t, w) for t in (a, *EVERY_WORD_SYNONYMS.get(a, ())) for w in words)
-        for a in attributes
-    )
+    candidates = [{i for i, w in enumerate(words) if _states(a, w)} for a in attributes]
+    owner: dict[int, int] = {}  # word index -> the attribute it states
+
+    def place(k: int, seen: set[int]) -> bool:  # Kuhn's augmenting path
+        for i in candidates[k] - seen:
+            seen.add(i)
+            if i not in owner or place(owner[i], seen):
+                owner[i] = k
+                return True
+        return False
+
+    return all(place(k, set()) for k in range(len(attributes)))
 
 
 def _holds_year(sentence: str, year: float) -> bool:

@@ -30,7 +30,12 @@ RUNS = [  # (label, folder, sets, judged)
     ("v10s50 documents_probe2 (s13)", "bench/results/s13-eval/v10s50", ("documents_probe2",), False),
     ("v10s50 **documents_probe3** (s13, unseen)", "bench/results/s13-eval/v10s50", ("documents_probe3",), True),
     # written (13:00) after G13b shipped, for rule G14; reported, not judged
-    ("v10s50 documents_probe4 (s13, written after G13b)", "bench/results/s13-eval/v10s50", ("documents_probe4",), False),
+    (
+        "v10s50 documents_probe4 (s13, written after G13b)",
+        "bench/results/s13-eval/v10s50",
+        ("documents_probe4",),
+        False,
+    ),
 ]
 
 

@@ -206,3 +206,16 @@ def test_every_word_reading_asks_the_asked_year_of_the_sentence() -> None:
     band = _obs("Zeta Band: # Zeta Band In 2022 the band toured Norway and gave 9 concerts.")
     q2 = "How many concerts did the Zeta Band give in 2022?"
     assert check(q2, "9 concerts.", band, documents=True, attributes=True, every_word=True).supported
+
+
+def test_every_asked_word_is_stated_by_a_word_of_its_own() -> None:
+    """One sentence word states one asked word (rule G13e): "people" is no answer to both *people* and *live*."""
+    tower = _obs("Kelso Tower: # Kelso Tower About 3,200 people work in Kelso Tower.")
+    q = "How many people live in Kelso Tower?"
+    g = check(q, "3,200 people.", tower, documents=True, attributes=True, every_word=True)
+    assert not g.supported and "every asked word" in g.unsupported[0]
+    flats = _obs("Kelso Tower: # Kelso Tower About 480 people live in Kelso Tower.")
+    assert check(q, "480 people.", flats, documents=True, attributes=True, every_word=True).supported
+    staff = _obs("Kelso Hotel: # Kelso Hotel The Kelso Hotel employs 95 staff.")
+    q2 = "How many people work at the Kelso Hotel?"
+    assert check(q2, "95 people.", staff, documents=True, attributes=True, every_word=True).supported
