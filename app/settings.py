@@ -173,9 +173,10 @@ class Settings(BaseSettings):
         description="the document step's every-word reading for every answer: a document sentence supports a "
         "value only when it states each word the question asks outside its names (by form, synonym or unit "
         "abbreviation, irregular verb form; the answer's type word and degree words such as 'largest' excepted) and "
-        "the year the question names, each asked word by a word of its own, not just one word: "
+        "the year the question names, each asked word by a word of its own, not just one word; a 'how many X' "
+        "answer whose number counts another thing, or a quantity answer with no number of its own, is unsupported: "
         "'How deep is the main pool?' -> '25 metres' from 'The main pool is 25 metres long' is unsupported "
-        "(rules G13b-G13e, bench/results/s13-grounding/README.md); on by default since session 13, false = one "
+        "(rules G13b-G15, bench/results/s13-grounding/README.md); on by default since session 13, false = one "
         "asked word is enough; a second look's answer is always read this way",
     )
     second_look: Literal["auto", "on", "off"] = Field(

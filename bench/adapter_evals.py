@@ -48,6 +48,7 @@ DOCS_PROBE4 = ("--corpus", f"{EVALSETS}/corpus_probe4", "--max-results", "2")  #
 DOCS_PROBE5 = ("--corpus", f"{EVALSETS}/corpus_probe5", "--max-results", "2")  # the fifth (session 13, 13:06 UTC)
 DOCS_PROBE6 = ("--corpus", f"{EVALSETS}/corpus_probe6", "--max-results", "2")  # the sixth (session 13, 13:09 UTC)
 DOCS_PROBE7 = ("--corpus", f"{EVALSETS}/corpus_probe7", "--max-results", "2")  # the seventh (session 13, 13:34 UTC)
+DOCS_PROBE8 = ("--corpus", f"{EVALSETS}/corpus_probe8", "--max-results", "2")  # the eighth (session 13, 13:55 UTC)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ SETS: dict[str, EvalSet] = {
         EvalSet("documents_probe5", f"{EVALSETS}/documents_probe5.jsonl", args=DOCS_PROBE5),
         EvalSet("documents_probe6", f"{EVALSETS}/documents_probe6.jsonl", args=DOCS_PROBE6),
         EvalSet("documents_probe7", f"{EVALSETS}/documents_probe7.jsonl", args=DOCS_PROBE7),
+        EvalSet("documents_probe8", f"{EVALSETS}/documents_probe8.jsonl", args=DOCS_PROBE8),
     )
 }
 DOCUMENT_SETS = (
@@ -89,6 +91,7 @@ DOCUMENT_SETS = (
     "documents_probe5",
     "documents_probe6",
     "documents_probe7",
+    "documents_probe8",
 )
 
 ENV = {  # the same for every set and adapter

@@ -305,6 +305,44 @@ def states_every_attribute(sentence: str, attributes: Sequence[str], title: str 
     return all(place(k, set()) for k in range(len(attributes)))
 
 
+# words that end the counted noun phrase of "how many ...", and words after a number that name no counted thing
+_COUNT_STOP = frozenset(
+    """do does did is are was were be been can could will would should has have had of in at on for per there to from
+    by with that which who this these those it its they he she we you live lives work works""".split()
+)
+_NOT_COUNTED = frozenset(
+    """and or of in at on for per to from by with a an the more fewer less than times percent per cent million
+    billion thousand hundred dozen about around over under some each every in all altogether together total""".split()
+)
+
+
+def counted_words(question: str) -> list[str]:
+    """The words of "how many <words>" up to a verb or preposition ("How many nesting pairs of ospreys ...":
+    nesting, pairs); empty for any other question."""
+    words = normalize(question).split()
+    for i in range(len(words) - 1):
+        if words[i] == "how" and words[i + 1] == "many":
+            out = []
+            for w in words[i + 2 :]:
+                if w in _COUNT_STOP:
+                    break
+                out.append(w)
+            return out
+    return []
+
+
+def _counted_after(answer: str, end: int) -> str | None:
+    """The word right after a number of the answer when it names a counted thing ("39 floors": floors); None when
+    it is a function word, a number word or a verb form ("41 finished")."""
+    m = re.match(r"\s+([A-Za-z][A-Za-z-]*)", answer[end:])
+    if not m:
+        return None
+    word = normalize(m.group(1))
+    if word in _NOT_COUNTED or len(word) < 3 or word.endswith(("ed", "ing")) or word.isdigit():
+        return None
+    return word
+
+
 def _holds_year(sentence: str, year: float) -> bool:
     return any(v == year for v in evidence_values(sentence))
 
@@ -349,11 +387,16 @@ def unstated_claims(
         return []
     reasons: list[str] = []
     claims: list[tuple[str, list[tuple[str, str]]]] = []
+    counted = counted_words(question) if every_word else []
+    recounts: dict[str, str] = {}  # a number's span -> the other thing the answer counts with it
     for num in parse_numbers(answer):
         if any(num.matches(v) for v in qvals):
             continue
         held = [(d, normalize(s)) for d, s in prose if any(num.matches(v) for v in evidence_values(s))]
         claims.append((num.span, held))
+        if counted and (noun := _counted_after(answer, num.start + len(num.span))) is not None:
+            if not any(_states(x, noun) or _states(noun, x) for x in counted):
+                recounts[num.span] = noun
     for name in name_claims(answer):
         if name.script != "latin" or name.norm in qn.split() or f" {name.norm} " in f" {qn} ":
             continue
@@ -372,4 +415,6 @@ def unstated_claims(
         elif years and not any(all(_holds_year(s, y) for y in years) for _, s in about):
             asked = " / ".join(f"{y:g}" for y in years)
             reasons.append(f"{span} (no sentence holding it states the asked year {asked})")
+        elif span in recounts:
+            reasons.append(f"{span} {recounts[span]} (asked how many {' '.join(counted)})")
     return reasons

@@ -23,8 +23,9 @@ SETS = {
     "documents_probe5.jsonl": "docsp5-",
     "documents_probe6.jsonl": "docsp6-",
     "documents_probe7.jsonl": "docsp7-",
+    "documents_probe8.jsonl": "docsp8-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in (2, 3, 4, 5, 6, 7)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 9)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -295,10 +296,11 @@ def test_probe4_holds_what_the_readme_says() -> None:
         ("documents_probe6", 37, 8, (21, 4, 12), {"docsp6-08": 2 * 19 + 14, "docsp6-22": 2016 - 1990,
          "docsp6-26": 3 * (28 + 9), "docsp6-35": 22 - 6}),
         ("documents_probe7", 32, 6, (21, 1, 10), {"docsp7-32": 480 / 210}),
+        ("documents_probe8", 32, 6, (18, 0, 14), {}),
     ],
 )  # fmt: skip
-def test_probes_5_to_7_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 5-7 (session 13, the unseen judges of rules G13c, G13d, G13e): own documents, new to every
+def test_probes_5_to_8_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
+    """Probes 5-8 (session 13, the unseen judges of rules G13c, G13d, G13e, G15): own documents, new to every
     other corpus; each compute gold re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]

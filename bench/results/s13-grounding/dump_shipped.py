@@ -17,7 +17,7 @@ from rule_v10 import SETS  # noqa: E402
 from bench.grounding_documents import load  # noqa: E402
 from bench.grounding_replay import replay  # noqa: E402
 
-PROBES = tuple(f"documents_probe{i}" for i in range(2, 8))
+PROBES = tuple(f"documents_probe{i}" for i in range(2, 9))
 RUNS = {
     "v8 off": ("bench/results/s6-eval/v8", SETS),
     "v10s50 off": ("bench/results/s10-eval/v10s50", SETS),
