@@ -66,8 +66,8 @@ class AgentConfig:
     # session 8: bench/results/s8-grounding/grounding_attributes.md)
     grounding_attributes: bool = True
     # the document step's every-word reading for every answer (a sentence must state each asked word, not one of
-    # them; on by default: rule G13b, session 13, bench/results/s13-grounding/README.md); a second look's answer is
-    # always read so
+    # them; on by default: rules G13b-G15, session 13, bench/results/s13-grounding/README.md); a second look's answer
+    # is always read so
     grounding_every_word: bool = True
     # end the run with status "not_found" after this many searches (tool steps other than the
     # Calculator) that returned nothing useful

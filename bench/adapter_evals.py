@@ -40,15 +40,13 @@ from bench.common import REPO_ROOT, _git_commit, say
 EVALSETS = "finetune/evalsets"
 CORPUS = f"{EVALSETS}/corpus"
 DOCS = ("--corpus", CORPUS, "--max-results", "2")  # the documents command of every attempt since 2
-# the second probe (hand-written 2026-12-03, session 13) has its own 12 documents, so the first sets' searches
-# (and their recordings) are unchanged by it
-DOCS_PROBE2 = ("--corpus", f"{EVALSETS}/corpus_probe2", "--max-results", "2")
-DOCS_PROBE3 = ("--corpus", f"{EVALSETS}/corpus_probe3", "--max-results", "2")  # the third (session 13, 12:45 UTC)
-DOCS_PROBE4 = ("--corpus", f"{EVALSETS}/corpus_probe4", "--max-results", "2")  # the fourth (session 13, 13:00 UTC)
-DOCS_PROBE5 = ("--corpus", f"{EVALSETS}/corpus_probe5", "--max-results", "2")  # the fifth (session 13, 13:06 UTC)
-DOCS_PROBE6 = ("--corpus", f"{EVALSETS}/corpus_probe6", "--max-results", "2")  # the sixth (session 13, 13:09 UTC)
-DOCS_PROBE7 = ("--corpus", f"{EVALSETS}/corpus_probe7", "--max-results", "2")  # the seventh (session 13, 13:34 UTC)
-DOCS_PROBE8 = ("--corpus", f"{EVALSETS}/corpus_probe8", "--max-results", "2")  # the eighth (session 13, 13:55 UTC)
+# the probes hand-written in session 13 (2026-12-03) each search their own documents (corpus_probeN), so the first
+# sets' searches (and their recordings) are unchanged by them; finetune/evalsets/README.md says what each holds
+PROBES = range(2, 9)
+
+
+def _probe_docs(n: int) -> tuple[str, ...]:
+    return ("--corpus", f"{EVALSETS}/corpus_probe{n}", "--max-results", "2")
 
 
 @dataclass(frozen=True)
@@ -72,27 +70,10 @@ SETS: dict[str, EvalSet] = {
         # all 80 rows (attempts 1-6 ran the 40 odd lines), --max-steps 4 as they did
         EvalSet("unanswerable", f"{EVALSETS}/unanswerable.jsonl", args=("--max-steps", "4")),
         EvalSet("documents_probe", f"{EVALSETS}/documents_probe.jsonl", args=DOCS),
-        EvalSet("documents_probe2", f"{EVALSETS}/documents_probe2.jsonl", args=DOCS_PROBE2),
-        EvalSet("documents_probe3", f"{EVALSETS}/documents_probe3.jsonl", args=DOCS_PROBE3),
-        EvalSet("documents_probe4", f"{EVALSETS}/documents_probe4.jsonl", args=DOCS_PROBE4),
-        EvalSet("documents_probe5", f"{EVALSETS}/documents_probe5.jsonl", args=DOCS_PROBE5),
-        EvalSet("documents_probe6", f"{EVALSETS}/documents_probe6.jsonl", args=DOCS_PROBE6),
-        EvalSet("documents_probe7", f"{EVALSETS}/documents_probe7.jsonl", args=DOCS_PROBE7),
-        EvalSet("documents_probe8", f"{EVALSETS}/documents_probe8.jsonl", args=DOCS_PROBE8),
+        *(EvalSet(f"documents_probe{n}", f"{EVALSETS}/documents_probe{n}.jsonl", args=_probe_docs(n)) for n in PROBES),
     )
 }
-DOCUMENT_SETS = (
-    "documents",
-    "documents_extra",
-    "documents_probe",
-    "documents_probe2",
-    "documents_probe3",
-    "documents_probe4",
-    "documents_probe5",
-    "documents_probe6",
-    "documents_probe7",
-    "documents_probe8",
-)
+DOCUMENT_SETS = ("documents", "documents_extra", "documents_probe", *(f"documents_probe{n}" for n in PROBES))
 
 ENV = {  # the same for every set and adapter
     "QREACT_ENGINE": "llamacpp",  # never the torch fallback: a missing engine fails the run

@@ -311,8 +311,8 @@ _COUNT_STOP = frozenset(
     by with that which who this these those it its they he she we you live lives work works""".split()
 )
 _NOT_COUNTED = frozenset(
-    """and or of in at on for per to from by with a an the more fewer less than times percent per cent million
-    billion thousand hundred dozen about around over under some each every in all altogether together total""".split()
+    """and or of in at on for per to from by with a an the more fewer less than times percent cent million
+    billion thousand hundred dozen about around over under some each every all altogether together total""".split()
 )
 
 
@@ -356,9 +356,9 @@ def unstated_claims(
 ) -> list[str]:
     """Reasons, one per claim of the answer held only by sentences that are not about what was asked.
 
-    ``calc_steps``: steps whose Calculator result supports the answer (then nothing is asked). ``every_word``:
-    the sentence must state every asked attribute word, not just one (the second look's stricter reading:
-    "a dozen eggs for 4 dollars" states the price but not the "litre of milk" asked)."""
+    ``calc_steps``: steps whose Calculator result supports the answer (then nothing is asked). ``every_word``
+    (``QREACT_GROUNDING_EVERY_WORD``, on in the loop by default): the sentence must state every asked word, each by
+    a word of its own, and the year the question names; a "how many X" answer's number must count X."""
     calc_values = [v for o in observations if o.tool == CALCULATOR_NAME for v in evidence_values(o.text)]
     if calc_steps or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values):
         return []

@@ -173,8 +173,7 @@ def check(
             evidence.update(s.index for s in useful)
     spans = [s for _, s in sorted(unsupported)]
     if every_word and documents and not spans and _QUANTITY_ASKED.search(question) and not _YES_NO.match(answer):
-        qvals = evidence_values(question)
-        if not any(not any(n.matches(v) for v in qvals) for n in parse_numbers(answer)) and not names_new:
+        if all(any(n.matches(v) for v in qnums) for n in parse_numbers(answer)) and not names_new:
             spans = [f"{answer.strip()} (asked for a quantity, it gives none the question does not)"]
     if operations and claimed and not spans and (mismatch := operation_mismatch(question, observations)):
         spans = [mismatch]  # a difference or sum asked, only divisions computed (agent.grounding.operations)

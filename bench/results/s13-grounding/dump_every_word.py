@@ -1,9 +1,9 @@
 """Per-row outcomes (as shipped, every-word reading on and off) of the recordings, as JSON.
 
-    PYTHONPATH=. .venv/bin/python bench/results/s13-grounding/dump_every_word.py OUT.json CHECKOUT
+    PYTHONPATH=. .venv/bin/python bench/results/s13-grounding/dump_every_word.py OUT.json CHECKOUT [RECORDINGS_ROOT]
 
 CHECKOUT: the source tree whose grounding code replays (a worktree of 24d8bb3 for G13b, this commit for G13d); the
-recordings are read from /work/main (edit M below for another checkout).
+recordings are read from RECORDINGS_ROOT (default: the current directory).
 """
 
 import json, sys
@@ -16,7 +16,7 @@ from rule_v10 import SETS
 from bench.grounding_documents import load
 from bench.grounding_replay import replay
 
-M = Path("/work/main")
+M = Path(sys.argv[3] if len(sys.argv) > 3 else ".").resolve()
 RUNS = {
     "v8": ("bench/results/s6-eval/v8", SETS),
     "v10s50": ("bench/results/s10-eval/v10s50", SETS),
