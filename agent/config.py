@@ -63,3 +63,6 @@ class LlamaCppConfig:
     # a tool step at the end of its Action Input line (a second request per step, a few tokens prefilled)
     jump_forward: bool = False
     head_type: str | None = None  # the served file's embedding/output head: q8_0, q5_0, q4_1, q4_0; None: the base's
+    # the served file's vocabulary trimmed to tokens of these ranks in the kept scripts (agent.backends.llamacpp_vocab;
+    # the output layer reads fewer rows per decoded token); 0: the whole vocabulary (app.settings: 262144)
+    vocab_rank: int = 0

@@ -94,6 +94,7 @@ def llamacpp_config(settings: Settings) -> LlamaCppConfig:
         speculative=settings.engine_speculative,
         jump_forward=settings.engine_jump_forward,
         head_type=settings.engine_head_type,
+        vocab_rank=settings.engine_vocab_rank,
     )
 
 

@@ -286,7 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         results["merge_s"] = round(time.perf_counter() - started, 1)
     served = merge_lora(config.model_gguf, lora, engine_dir, config.cache_dir, args.threads, head_type=head)
     merged = merge_lora(config.model_gguf, lora, engine_dir, config.cache_dir, args.threads)  # the shipped head
-    results["head_type"] = head
+    if config.vocab_rank:  # the file the engine serves: its vocabulary trimmed too (QREACT_ENGINE_VOCAB_RANK)
+        from agent.backends.llamacpp_vocab import trimmed
+
+        served = trimmed(served, config.cache_dir, config.vocab_rank)
+    results["head_type"], results["vocab_rank"] = head, config.vocab_rank
     results["served_gguf"] = {"name": served.name, "size_mb": round(served.stat().st_size / 1e6)}
     results["llama_bench_served"] = llama_bench(engine_dir, served, args.threads, args.prompt_tokens, args.repeats)
     results["llama_bench_merged"] = (

@@ -66,6 +66,7 @@ from agent.backends.llama_server import (
     stop_all,
 )
 from agent.backends.llamacpp_merge import MergeError, merge_lora, quantize_head
+from agent.backends.llamacpp_vocab import trimmed
 from agent.backends.text import GenerationResult, find_stop, stop_holdback
 from agent.config import LlamaCppConfig
 from agent.loop import FORCED_TEXT
@@ -211,7 +212,19 @@ class LlamaCppChatModel(TextChatModel):
             except MergeError as exc:
                 logger.warning("serving %s with its own head: %s", config.model_gguf.name, exc)
                 self._base = config.model_gguf
+            self._base = self._trimmed(self._base)
         return self._base
+
+    def _trimmed(self, served: Path) -> Path:
+        """``served`` with its vocabulary trimmed to ``config.vocab_rank`` (``agent.backends.llamacpp_vocab``,
+        cached by content); ``served`` itself when trimming is off or fails (logged)."""
+        if not self.config.vocab_rank:
+            return served
+        try:
+            return trimmed(served, self.config.cache_dir, self.config.vocab_rank)
+        except MergeError as exc:
+            logger.warning("serving %s with its whole vocabulary: %s", served.name, exc)
+            return served
 
     def _start_for(self, adapter: ServedAdapter | None) -> LlamaServer:
         """A server for ``adapter`` (None: the base): its merged GGUF, else the base with ``--lora``."""
@@ -467,6 +480,8 @@ class LlamaCppChatModel(TextChatModel):
                                     config.threads or os.cpu_count() or 2, head_type=config.head_type)  # fmt: skip
             except MergeError as exc:
                 logger.warning("adapter %r: %s; it is applied at run time (--lora) instead", name, exc)
+        if merged is not None:
+            merged = self._trimmed(merged)
         adapter = ServedAdapter(lora=lora, merged=merged, folder=str(path))
         with self._swap_lock:
             old = self._adapters.get(name)
