@@ -389,13 +389,16 @@ def unstated_claims(
     claims: list[tuple[str, list[tuple[str, str]]]] = []
     counted = counted_words(question) if every_word else []
     recounts: dict[str, str] = {}  # a number's span -> the other thing the answer counts with it
+    counts_asked = False  # some number of the answer counts the asked thing (rule G15b: the others may list more)
     for num in parse_numbers(answer):
         if any(num.matches(v) for v in qvals):
             continue
         held = [(d, normalize(s)) for d, s in prose if any(num.matches(v) for v in evidence_values(s))]
         claims.append((num.span, held))
         if counted and (noun := _counted_after(answer, num.start + len(num.span))) is not None:
-            if not any(_states(x, noun) or _states(noun, x) for x in counted):
+            if any(_states(x, noun) or _states(noun, x) for x in counted):
+                counts_asked = True
+            else:
                 recounts[num.span] = noun
     for name in name_claims(answer):
         if name.script != "latin" or name.norm in qn.split() or f" {name.norm} " in f" {qn} ":
@@ -415,6 +418,6 @@ def unstated_claims(
         elif years and not any(all(_holds_year(s, y) for y in years) for _, s in about):
             asked = " / ".join(f"{y:g}" for y in years)
             reasons.append(f"{span} (no sentence holding it states the asked year {asked})")
-        elif span in recounts:
+        elif span in recounts and not counts_asked:
             reasons.append(f"{span} {recounts[span]} (asked how many {' '.join(counted)})")
     return reasons

@@ -24,8 +24,9 @@ SETS = {
     "documents_probe6.jsonl": "docsp6-",
     "documents_probe7.jsonl": "docsp7-",
     "documents_probe8.jsonl": "docsp8-",
+    "documents_probe9.jsonl": "docsp9-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 9)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 10)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -283,11 +284,12 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp6-26": 3 * (28 + 9), "docsp6-35": 22 - 6}),
         ("documents_probe7", 32, 6, (21, 1, 10), {"docsp7-32": 480 / 210}),
         ("documents_probe8", 32, 6, (18, 0, 14), {}),
+        ("documents_probe9", 33, 6, (21, 1, 11), {"docsp9-29": 160 * 7}),
     ],
 )  # fmt: skip
-def test_probes_4_to_8_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-8 (session 13, the unseen judges of rules G14, G13c, G13d, G13e, G15): own documents, new to every
-    other corpus; each compute gold re-derived from the stated facts."""
+def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
+    """Probes 4-9 (sessions 13-14, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b): own documents, new
+    to every other corpus; each compute gold re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]
     assert [r["id"] for r in got] == [f"{prefix}{i:02d}" for i in range(1, rows + 1)]

@@ -238,3 +238,17 @@ def test_a_how_many_answer_counts_the_asked_thing_and_a_quantity_answer_gives_on
     rally = _obs("Vale Rally: # Vale Rally This year 64 cars started and 41 finished.")
     q2 = "How many cars finished the Vale Rally this year?"
     assert check(q2, "41 finished.", rally, documents=True, attributes=True, every_word=True).supported
+
+
+def test_an_answer_that_lists_several_counts_is_read_by_the_one_that_counts_the_asked_thing() -> None:
+    """Rule G15b: "How many avocets ...?" answered "2,150 curlews and 380 avocets" is supported (one of its numbers
+    counts avocets); an answer whose every count names another thing is still not."""
+    reserve = _obs("Saltmarsh Reserve: # Saltmarsh Reserve Wardens counted 2,150 curlews and 380 avocets there last "
+                   "winter. The reserve has 5 bird hides.")  # fmt: skip
+    q = "How many avocets did wardens count at the Saltmarsh Reserve last winter?"
+    both = "Wardens counted 2,150 curlews and 380 avocets last winter."
+    assert check(q, both, reserve, documents=True, attributes=True, every_word=True).supported
+    q2 = "How many oystercatchers did wardens count at the Saltmarsh Reserve last winter?"
+    g = check(q2, "Wardens counted 2,150 curlews last winter.", reserve, documents=True, attributes=True,
+              every_word=True)  # fmt: skip
+    assert not g.supported
