@@ -203,3 +203,36 @@ def test_a_file_that_cannot_be_trimmed_is_served_whole(config, tiny_gguf):
 
     bpe = LlamaCppChatModel.from_config(replace(config, model_gguf=tiny_gguf, vocab_rank=10**6), start=False)
     assert bpe.served_base() == tiny_gguf  # byte-level BPE: logged, served with its whole vocabulary
+
+
+@pytest.mark.timeout(600)
+def test_an_activated_adapter_is_served_merged_and_trimmed_and_a_broken_one_is_refused(config, tiny_model_dir,
+                                                                                       tmp_path):  # fmt: skip
+    from agent.backends.adapter_check import AdapterError
+    from agent.backends.llamacpp import LlamaCppChatModel
+    from tests.tiny import make_lora_adapter
+
+    adapter = make_lora_adapter(tiny_model_dir, tmp_path / "a", seed=1, std=0.5)
+    engine = LlamaCppChatModel.from_config(replace(config, vocab_rank=10**6))
+    try:
+        engine.load_adapter(adapter, "a")
+        engine.activate_adapter("a")
+        served = engine._server.spec.model if engine._server else None
+        merged = engine._adapters["a"].merged
+        assert served is not None and served == merged and engine._server.spec.lora is None
+        assert merged.parent.name == "merged" and len(trim_kept(merged)) < len(trim_kept(config.model_gguf))
+        assert engine.generate_text("the cat", max_new_tokens=4).finish_reason in ("length", "stop")
+        broken = tmp_path / "broken"
+        broken.mkdir()
+        (broken / "adapter_config.json").write_text("{}")
+        with pytest.raises(AdapterError):
+            engine.load_adapter(broken, "b")
+        assert engine.active_adapter() == "a" and engine._server.spec.model == served  # still serving
+    finally:
+        engine.close()
+
+
+def trim_kept(gguf_file: Path) -> list[str]:
+    from gguf import GGUFReader
+
+    return GGUFReader(gguf_file).fields["tokenizer.ggml.tokens"].contents()
