@@ -227,7 +227,7 @@ def test_an_activated_adapter_is_served_merged_and_trimmed_and_a_broken_one_is_r
         (broken / "adapter_config.json").write_text("{}")
         with pytest.raises(AdapterError):
             engine.load_adapter(broken, "b")
-        assert engine.active_adapter() == "a" and engine._server.spec.model == served  # still serving
+        assert engine.active_adapter == "a" and engine._server.spec.model == served  # still serving
     finally:
         engine.close()
 
