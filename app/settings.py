@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from agent.backends.llamacpp_vocab import DEFAULT_MAX_RANK
 from agent.config import default_cache_dir
 
 
@@ -87,7 +88,7 @@ class Settings(BaseSettings):
         "changed 25-40 % of dev-set answers, docs/backends.md)",
     )
     engine_vocab_rank: int = Field(
-        262144,
+        DEFAULT_MAX_RANK,
         ge=0,
         description="llama.cpp: serve a copy of the GGUF whose vocabulary keeps only the tokens written in "
         "Latin, Greek, symbols or Hangul (plus the byte tokens, so any text stays representable) of merge rank "

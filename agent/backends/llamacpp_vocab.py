@@ -35,10 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.backends.llamacpp_merge import MergeError, _build, file_digest
+from agent.backends.llamacpp_merge import HEAD_TENSORS, MergeError, _build, file_digest
 
 DEFAULT_MAX_RANK = 262_144  # Gemma 3's vocabulary size: no rank cut, every token of the kept scripts
-HEAD_TENSORS = ("token_embd.weight", "output.weight")  # rows indexed by token id
 _NORMAL, _CONTROL, _USER, _BYTE = 1, 3, 4, 6  # GGUF token types
 _TOKEN_ID_KEYS = ("bos", "eos", "unknown", "padding", "eot", "eom", "sep", "cls", "mask")
 
