@@ -38,6 +38,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from agent.backends.gguf import file_lock
 
@@ -94,50 +97,112 @@ _SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 1
 _STRING, _ARRAY = 8, 9
 
 
+_FORMATS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+
+
+class GGUFHeader:
+    """A GGUF file's header read in place (GGUF v2/v3): each key's value type and byte span, the tensor
+    table, where the data starts. The vocabulary arrays are read only when asked (``strings``, ``array``)."""
+
+    def __init__(self, data: mmap.mmap, name: str) -> None:
+        self.data, self.name = data, name
+        if data[:4] != b"GGUF":
+            raise MergeError(f"{name} is not a GGUF file")
+        self.version, n_tensors, n_kv = struct.unpack_from("<IQQ", data, 4)
+        if self.version < 2:
+            raise MergeError(f"{name}: GGUF version {self.version} is not supported")
+        self.kv: dict[str, tuple[int, int, int]] = {}  # key -> (value type, value start, value end)
+        self.tensors: list[tuple[str, list[int], int, int]] = []  # (name, dims, ggml type, offset)
+        at = 24
+        try:
+            for _ in range(n_kv):
+                length = struct.unpack_from("<Q", data, at)[0]
+                key = data[at + 8 : at + 8 + length].decode()
+                kind = struct.unpack_from("<I", data, at + 8 + length)[0]
+                start = at + 8 + length + 4
+                at = self._skip(kind, start)
+                self.kv[key] = (kind, start, at)
+            for _ in range(n_tensors):
+                length = struct.unpack_from("<Q", data, at)[0]
+                tensor = data[at + 8 : at + 8 + length].decode()
+                n_dims = struct.unpack_from("<I", data, at + 8 + length)[0]
+                at += 8 + length + 4
+                dims = list(struct.unpack_from(f"<{n_dims}Q", data, at))
+                at += 8 * n_dims
+                kind, offset = struct.unpack_from("<IQ", data, at)
+                at += 12
+                self.tensors.append((tensor, dims, kind, offset))
+        except (struct.error, UnicodeDecodeError) as exc:
+            raise MergeError(f"{name}: unreadable GGUF header ({exc})") from None
+        self.alignment = int(self.scalar("general.alignment", 32))
+        self.data_start = _aligned(at, self.alignment)
+
+    def _skip(self, kind: int, at: int) -> int:
+        if kind == _STRING:
+            return at + 8 + struct.unpack_from("<Q", self.data, at)[0]
+        if kind == _ARRAY:
+            item, count = struct.unpack_from("<IQ", self.data, at)
+            at += 12
+            if item in _SCALAR_SIZES:
+                return at + count * _SCALAR_SIZES[item]
+            for _ in range(count):
+                at = self._skip(item, at)
+            return at
+        if kind not in _SCALAR_SIZES:
+            raise struct.error(f"unknown value type {kind}")
+        return at + _SCALAR_SIZES[kind]
+
+    def scalar(self, key: str, default: Any = None) -> Any:
+        if key not in self.kv:
+            return default
+        kind, start, _ = self.kv[key]
+        if kind == _STRING:
+            length = struct.unpack_from("<Q", self.data, start)[0]
+            return self.data[start + 8 : start + 8 + length].decode()
+        if kind not in _FORMATS:
+            raise MergeError(f"{self.name}: {key} is no scalar")
+        return struct.unpack_from(_FORMATS[kind], self.data, start)[0]
+
+    def strings(self, key: str) -> list[bytes]:
+        """An array of strings, as raw UTF-8 bytes."""
+        kind, start, _ = self.kv[key]
+        item, count = struct.unpack_from("<IQ", self.data, start)
+        if kind != _ARRAY or item != _STRING:
+            raise MergeError(f"{self.name}: {key} is no array of strings")
+        out, at, data, unpack = [], start + 12, self.data, struct.Struct("<Q").unpack_from
+        for _ in range(count):
+            length = unpack(data, at)[0]
+            out.append(data[at + 8 : at + 8 + length])
+            at += 8 + length
+        return out
+
+    def array(self, key: str) -> tuple[int, np.ndarray]:
+        """An array of numbers: (its GGUF item type, the values)."""
+        kind, start, _ = self.kv[key]
+        item, count = struct.unpack_from("<IQ", self.data, start)
+        if kind != _ARRAY or item not in _FORMATS:
+            raise MergeError(f"{self.name}: {key} is no array of numbers")
+        dtype = np.dtype(_FORMATS[item])
+        return item, np.frombuffer(self.data, dtype=dtype, count=count, offset=start + 12)
+
+
+def _aligned(at: int, alignment: int) -> int:
+    return at + (-at) % alignment
+
+
 def tensor_types(gguf_file: Path) -> dict[str, str]:
     """Each tensor's type name in a GGUF (``Q4_K``, ``F16``, …), read from its header only.
 
     gguf's ``GGUFReader`` parses every metadata value into numpy arrays (Gemma's 262k-token vocabulary:
-    ~12 s); this skips the values and reads the tensor table (~0.1 s). GGUF v2/v3 layout."""
+    ~12 s); ``GGUFHeader`` skips the values and reads the tensor table (~0.1 s)."""
     from gguf.constants import GGMLQuantizationType
 
     with gguf_file.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        if data[:4] != b"GGUF":
-            raise MergeError(f"{gguf_file.name} is not a GGUF file")
-        version, n_tensors, n_kv = struct.unpack_from("<IQQ", data, 4)
-        if version < 2:
-            raise MergeError(f"{gguf_file.name}: GGUF version {version} is not supported")
-        at = 24
-
-        def skip_value(kind: int, at: int) -> int:
-            if kind == _STRING:
-                return at + 8 + struct.unpack_from("<Q", data, at)[0]
-            if kind == _ARRAY:
-                item, count = struct.unpack_from("<IQ", data, at)
-                at += 12
-                if item in _SCALAR_SIZES:
-                    return at + count * _SCALAR_SIZES[item]
-                for _ in range(count):
-                    at = skip_value(item, at)
-                return at
-            return at + _SCALAR_SIZES[kind]
-
+        header = GGUFHeader(data, gguf_file.name)
         try:
-            for _ in range(n_kv):
-                at += 8 + struct.unpack_from("<Q", data, at)[0]  # the key
-                at = skip_value(struct.unpack_from("<I", data, at)[0], at + 4)
-            types = {}
-            for _ in range(n_tensors):
-                length = struct.unpack_from("<Q", data, at)[0]
-                name = data[at + 8 : at + 8 + length].decode()
-                n_dims = struct.unpack_from("<I", data, at + 8 + length)[0]
-                at += 8 + length + 4 + 8 * n_dims
-                kind = struct.unpack_from("<I", data, at)[0]
-                at += 4 + 8  # the type, the data offset
-                types[name] = GGMLQuantizationType(kind).name
-        except (struct.error, KeyError, ValueError, UnicodeDecodeError) as exc:
+            return {name: GGMLQuantizationType(kind).name for name, _, kind, _ in header.tensors}
+        except ValueError as exc:
             raise MergeError(f"{gguf_file.name}: unreadable GGUF header ({exc})") from None
-    return types
 
 
 def merged_types(base: dict[str, str], exported: dict[str, str] | None = None, head_type: str | None = None

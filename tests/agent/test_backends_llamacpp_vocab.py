@@ -88,6 +88,77 @@ def test_the_trimmed_file_keeps_the_rows_in_order_renumbers_the_specials_and_cop
     assert after.fields["gemma3.block_count"].contents() == 1
 
 
+def reference_trim(source: Path, out: Path, keep: list[int]) -> None:
+    """The same trim written with gguf's own reader and writer (slow: it parses every value)."""
+    import gguf
+
+    reader = gguf.GGUFReader(source)
+    tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    new_id = {old: new for new, old in enumerate(keep)}
+    writer = gguf.GGUFWriter(out, "gemma3")
+    for field in reader.fields.values():
+        if field.name == "general.architecture" or field.name.startswith("GGUF."):
+            continue
+        kind = field.types[0]
+        sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+        value = field.contents()
+        if field.name in ("tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type"):
+            value = [value[i] for i in keep]
+        elif field.name.endswith("_token_id"):
+            value = new_id[value]
+        writer.add_key_value(field.name, value, kind, sub_type=sub)
+    data = []
+    for tensor in reader.tensors:
+        array = tensor.data
+        if tensor.name == "token_embd.weight":
+            assert array.shape[0] == len(tokens)
+            array = np.ascontiguousarray(array[np.asarray(keep)])
+        writer.add_tensor_info(tensor.name, array.shape, array.dtype, array.nbytes, tensor.tensor_type)
+        data.append(array)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for array in data:
+        writer.write_tensor_data(array)
+    writer.close()
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_the_trimmed_file_is_byte_for_byte_what_ggufs_own_writer_makes(tmp_path, quantized):
+    tokens = [f"<unused{i}>" for i in range(300)] + ["<eos>", "Ж", "▁the", "<bos>", "中", "<pad>", "th", "▁t"]
+    types = [CONTROL] * 300 + [CONTROL, NORMAL, NORMAL, CONTROL, NORMAL, CONTROL, NORMAL, NORMAL]
+    rows = np.random.default_rng(1).normal(size=(len(tokens), 96)).astype(np.float32)
+    source = write_gguf(tmp_path / "in.gguf", tokens, types, rows, quantized)
+    trim_vocab(source, tmp_path / "fast.gguf", max_rank=10**6)
+    reference_trim(source, tmp_path / "reference.gguf", kept_ids(tokens, types, 10**6))
+    assert (tmp_path / "fast.gguf").read_bytes() == (tmp_path / "reference.gguf").read_bytes()
+
+
+def test_a_special_token_the_trim_would_drop_is_refused_with_a_reason(tmp_path):
+    tokens = [f"<unused{i}>" for i in range(300)] + ["<eos>", "▁the", "<bos>", "<pad>", "中"]
+    types = [CONTROL] * 300 + [CONTROL, NORMAL, CONTROL, CONTROL, NORMAL]
+    source = write_gguf(tmp_path / "in.gguf", tokens, types, np.zeros((len(tokens), 32), np.float32), False)
+    import gguf
+
+    writer = gguf.GGUFWriter(tmp_path / "odd.gguf", "gemma3")  # its padding token is a foreign word
+    for field in gguf.GGUFReader(source).fields.values():
+        if field.name == "general.architecture" or field.name.startswith("GGUF."):
+            continue
+        value = len(tokens) - 1 if field.name == "tokenizer.ggml.padding_token_id" else field.contents()
+        sub = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, value, field.types[0], sub_type=sub)
+    writer.add_tensor("token_embd.weight", np.zeros((len(tokens), 32), np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(MergeError, match="padding_token_id 304 is not kept"):
+        trim_vocab(tmp_path / "odd.gguf", tmp_path / "out.gguf")
+    (tmp_path / "junk.gguf").write_bytes(b"junk" * 10)
+    with pytest.raises(MergeError, match="not a GGUF file"):
+        trim_vocab(tmp_path / "junk.gguf", tmp_path / "out.gguf")
+
+
 def test_a_file_with_nothing_to_trim_or_no_sentencepiece_vocabulary_is_refused(tmp_path, tiny_gguf):
     tokens = ["<pad>", "<eos>", "<bos>", "▁a"]
     rows = np.zeros((4, 32), dtype=np.float32)
