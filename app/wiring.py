@@ -162,7 +162,7 @@ def build_local_chat_model(settings: Settings) -> LocalChatModel | LlamaCppChatM
     loaded and active: a ``LlamaCppChatModel`` or a ``LocalChatModel``."""
     model: LocalChatModel | LlamaCppChatModel
     if choose_engine(settings) == "llamacpp":
-        model = LlamaCppChatModel.from_config(llamacpp_config(settings))
+        model = LlamaCppChatModel.from_config(llamacpp_config(settings), start=False)  # one server: the adapter's
     else:
         model = LocalChatModel.from_config(local_model_config(settings))
     shipped = resolved = resolve_adapter(settings.adapter)

@@ -6,7 +6,7 @@
         --engine-dir ~/.cache/qreact/engine/llama.cpp --out /tmp/default.gguf
 
 1. the base model's Hugging Face ``config.json`` in ``--config-dir`` (written once from the GGUF's
-   metadata when it is missing: ~30 s, the tokenizer metadata is parsed too);
+   metadata when it is missing: ~1 s, read from a copy of the metadata without the vocabulary arrays);
 2. the adapter folder checked by ``agent.backends.adapter_check.validate_adapter`` against the base model's
    modules (built on the meta device: shapes, no weights) — the same whitelist and checks as the torch path;
 3. llama.cpp's ``convert_lora_to_gguf.py`` (from the engine's ``py/``) writes the LoRA GGUF (f32, exact;
@@ -29,6 +29,38 @@ from typing import Any
 from agent.backends.adapter_check import AdapterError, validate_adapter
 from agent.backends.gguf import file_lock
 
+VOCABULARY_ARRAYS = (
+    "tokenizer.ggml.tokens",
+    "tokenizer.ggml.scores",
+    "tokenizer.ggml.token_type",
+    "tokenizer.ggml.merges",
+)
+
+
+def metadata_copy(model_gguf: Path, out: Path) -> Path:
+    """A GGUF holding ``model_gguf``'s metadata only: no tensors, no vocabulary arrays (their size is kept as
+    ``{arch}.vocab_size``). transformers reads a model config from it in a second; from the whole file it
+    parses the 262k-token vocabulary first (~10 s)."""
+    import mmap
+    import struct
+
+    from agent.backends.llamacpp_merge import GGUFHeader, MergeError
+
+    with model_gguf.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        try:
+            header = GGUFHeader(data, model_gguf.name)
+        except MergeError as exc:
+            raise AdapterError(str(exc)) from None
+        arch = header.scalar("general.architecture")
+        keys = [key for key in header.kv if key not in VOCABULARY_ARRAYS]
+        entries = [header.entry(key) for key in keys]
+        if f"{arch}.vocab_size" not in header.kv and "tokenizer.ggml.tokens" in header.kv:
+            key = f"{arch}.vocab_size".encode()
+            count = header.count("tokenizer.ggml.tokens")
+            entries.append(struct.pack("<Q", len(key)) + key + struct.pack("<II", 4, count))  # uint32
+        out.write_bytes(struct.pack("<4sIQQ", b"GGUF", header.version, 0, len(entries)) + b"".join(entries))
+    return out
+
 
 def ensure_config(config_dir: Path, model_gguf: Path) -> Path:
     """``config_dir/config.json`` for the base model, written from the GGUF's metadata once."""
@@ -41,8 +73,10 @@ def ensure_config(config_dir: Path, model_gguf: Path) -> Path:
         from transformers import AutoConfig
         from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-        config = AutoConfig.from_pretrained(str(model_gguf.parent), gguf_file=model_gguf.name)
-        data: dict[str, Any] = config.to_dict()
+        with tempfile.TemporaryDirectory(dir=config_dir) as work:
+            metadata = metadata_copy(model_gguf, Path(work) / "metadata.gguf")
+            config = AutoConfig.from_pretrained(work, gguf_file=metadata.name)
+        data: dict[str, Any] = config.to_dict() | {"_name_or_path": str(model_gguf.parent)}  # not the copy's folder
         if not data.get("architectures"):  # convert_lora_to_gguf picks the converter by architecture
             data["architectures"] = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
         with tempfile.NamedTemporaryFile("w", dir=config_dir, suffix=".json", delete=False) as handle:

@@ -163,6 +163,20 @@ class GGUFHeader:
             raise MergeError(f"{self.name}: {key} is no scalar")
         return struct.unpack_from(_FORMATS[kind], self.data, start)[0]
 
+    def entry(self, key: str, value: bytes | None = None) -> bytes:
+        """The key's whole entry as written in the file (``value``: other value bytes of the same type)."""
+        kind, start, end = self.kv[key]
+        return (
+            struct.pack("<Q", len(key.encode()))
+            + key.encode()
+            + struct.pack("<I", kind)
+            + (self.data[start:end] if value is None else value)
+        )
+
+    def count(self, key: str) -> int:
+        """The number of items in an array value."""
+        return int(struct.unpack_from("<IQ", self.data, self.kv[key][1])[1])
+
     def strings(self, key: str) -> list[bytes]:
         """An array of strings, as raw UTF-8 bytes."""
         kind, start, _ = self.kv[key]

@@ -148,7 +148,7 @@ def trim_vocab(source: Path, out: Path, max_rank: int = DEFAULT_MAX_RANK) -> int
             if key in ids and old not in new_id:
                 raise MergeError(f"{source.name}: {key} {old} is not kept")
             value = struct.pack(_FORMATS[kind], new_id[old] if key in ids else len(keep))
-        parts.append(_gguf_string(key.encode()) + struct.pack("<I", kind) + value)
+        parts.append(header.entry(key, value))
     tensors, offset = [], 0
     for name, dims, kind, at in header.tensors:
         size = _tensor_bytes(dims, kind)

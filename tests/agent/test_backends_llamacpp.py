@@ -515,3 +515,21 @@ def test_without_forced_texts_a_completion_is_one_request():
     jumping, server = scripted_engine(TOOL_STEP)
     result = jumping.generate_text(BASE, stop=STOP_SEQUENCES)  # /v1 and benches: no ReAct step, no jump
     assert len(server.requests) == 1 and result.text == TOOL_STEP[1 : TOOL_STEP.index(STOP)]
+
+
+def test_the_base_config_comes_from_a_metadata_copy_as_it_would_from_the_whole_gguf(tiny_gguf, tmp_path):
+    from transformers import AutoConfig
+
+    from agent.backends.llamacpp_convert import ensure_config, metadata_copy
+
+    copy = metadata_copy(tiny_gguf, tmp_path / "metadata.gguf")
+    assert copy.stat().st_size < tiny_gguf.stat().st_size / 20  # no tensors, no vocabulary arrays
+    folder = tmp_path / "config"
+    folder.mkdir()
+    written = json.loads(ensure_config(folder, tiny_gguf).read_text())
+    whole = json.loads(
+        json.dumps(AutoConfig.from_pretrained(str(tiny_gguf.parent), gguf_file=tiny_gguf.name).to_dict())
+    )
+    assert written["vocab_size"] == whole["vocab_size"] > 0  # kept as {arch}.vocab_size in the copy
+    assert written == whole | {"_name_or_path": str(tiny_gguf.parent), "architectures": written["architectures"]}
+    assert not [p for p in folder.iterdir() if p.is_dir()]  # the copy's folder is gone
