@@ -22,6 +22,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
 from agent.grounding import Grounding, Observation, check, is_not_found, is_useless_observation
+from agent.grounding.documents import read_count
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
 from agent.prompt import (
     CALCULATOR_NAME,
@@ -79,6 +80,11 @@ class AgentConfig:
     # ask once more with the final thought forced (SECOND_LOOK_PREFIX) and keep that answer only if the grounding
     # check supports it; otherwise the not-found answer stands (Step.second_look records either way)
     second_look: bool = False
+    # the count reading (rule G16, agent.grounding.documents.read_count): a "how many X" run that still ends
+    # not-found or unsupported (after the second look) is answered with the one count of X that a sentence of a
+    # document about the asked entity writes ("Pinecrest Farm: 12 goats."); Grounding.read_from_documents says so;
+    # on by default since session 15 (rule G16: bench/results/s15-grounding/README.md)
+    read_counts: bool = True
 
 
 # what the second look writes for the model: the final thought, then the answer line it completes
@@ -189,6 +195,8 @@ class ReActAgent:
                     self._judge(result)
                     if cfg.second_look and result.status == "not_found" and time.monotonic() < deadline:
                         self._second_look(result, question, scratchpad, on_step)
+                    if cfg.read_counts and result.status in ("not_found", "ungrounded"):
+                        self._read_count(result)
                     break
                 if step.kind == "tool" and step.tool != CALCULATOR_NAME:  # searches, not arithmetic
                     # a repeated call (same tool, same input) can only repeat its result
@@ -279,6 +287,22 @@ class ReActAgent:
         result.answer, result.grounding, result.status = answer, g, "answered"
         if on_step is not None:
             on_step(step)
+
+    def _read_count(self, result: RunResult) -> None:
+        """Rule G16: the count a "how many" question asks, read from the run's documents, replaces a not-found or
+        unsupported answer when the check supports it (the model's own answer stays in its final step)."""
+        observations = [
+            Observation(s.index, s.tool or "", s.tool_input or "", s.observation or "")
+            for s in result.steps
+            if s.kind == "tool"
+        ]
+        reading = read_count(result.question, observations)
+        if reading is None:
+            return
+        g = self._check(result, reading.answer, every_word=True)
+        if g.supported and not g.not_found:
+            g.read_from_documents = True
+            result.answer, result.grounding, result.status = reading.answer, g, "answered"
 
     def _judge(self, result: RunResult) -> None:
         """Status and grounding of a run that ended with a final answer."""

@@ -190,6 +190,16 @@ class Settings(BaseSettings):
         "(rules G13b-G15, bench/results/s13-grounding/README.md); on by default since session 13, false = one "
         "asked word is enough; a second look's answer is always read this way",
     )
+    grounding_read_counts: bool = Field(
+        True,
+        description="the count reading (rule G16): a 'how many X' question whose run still ends not-found or "
+        "unsupported (after the second look) is answered with the count of X that a sentence of a document about "
+        "the asked entity writes, when that sentence states every asked word (and the asked year and period) and "
+        "the documents give one such value: 'How many goats are kept at Pinecrest Farm?' -> 'Pinecrest Farm: 12 "
+        "goats.' from '... keeps 320 sheep, 45 cows and 12 goats ...'; the run's grounding says "
+        "read_from_documents; on by default since session 15 (rule G16: 121 vs 105 right of 209 answerable rows on "
+        "eight hand-written probes, no new wrong answer; bench/results/s15-grounding/README.md), false = off",
+    )
     second_look: Literal["auto", "on", "off"] = Field(
         "auto",
         description="the second look: when the model ends with the not-found answer although a search returned "

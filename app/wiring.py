@@ -46,6 +46,7 @@ def agent_config(settings: Settings) -> AgentConfig:
         grounding_documents=settings.grounding_documents,
         grounding_attributes=settings.grounding_attributes,
         grounding_every_word=settings.grounding_every_word,
+        read_counts=settings.grounding_read_counts,
         nothing_useful_limit=settings.nothing_useful_limit,
         nothing_useful_rule=settings.nothing_useful_rule,
         second_look=settings.second_look == "on" or (settings.second_look == "auto" and settings.backend == "local"),

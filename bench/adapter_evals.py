@@ -88,6 +88,7 @@ ENV = {  # the same for every set and adapter
     # recorded off as every attempt before session 13 (the replay cannot add it); --set QREACT_SECOND_LOOK=on records
     # the shipped default (auto: on for the local model)
     "QREACT_SECOND_LOOK": "off",
+    "QREACT_GROUNDING_READ_COUNTS": "false",  # recorded off (rule G16, session 15); the replay applies it
 }
 ROW_FIELDS = ("trace", "answerable", "correct", "status", "final_answer", "question", "id")
 

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.grounding import Observation, check, is_useless_observation
+from agent.grounding.documents import read_count
 from agent.parser import ParsedAction, ReActParser
 from agent.prompt import CALCULATOR_NAME
 from finetune.evaluate import render_report, truth_metrics
+from finetune.scoring import is_correct
 
 LIMIT = 2  # AgentConfig.nothing_useful_limit's default
 
@@ -32,12 +34,14 @@ def replay(
     operations: bool = True,
     attributes: bool = False,
     every_word: bool = False,
+    read_counts: bool = False,
 ) -> dict[str, Any]:
     """The row with the status and grounding today's loop gives its trace (``limit`` 0: the stop off).
 
     When the stop cuts the trace, ``cut_steps`` is the number of model steps the loop runs; ``documents``:
     the document step of the check on; ``operations``: its computation step (on, as it ships); ``attributes``:
-    its attribute step; ``every_word``: the document step's every-word reading (what the second look asks)."""
+    its attribute step; ``every_word``: the document step's every-word reading (what the second look asks);
+    ``read_counts``: the count reading (rule G16) of a run that ends not-found or unsupported."""
     parser = ReActParser()
     observations: list[Observation] = []
     seen: set[str] = set()
@@ -63,6 +67,15 @@ def replay(
         attributes=attributes, every_word=every_word,
     )  # fmt: skip
     status = "not_found" if g.not_found else "answered" if g.supported else "ungrounded"
+    if read_counts and status != "answered" and (reading := read_count(row["question"], observations)) is not None:
+        read = check(row["question"], reading.answer, observations, documents=documents, operations=operations,
+                     attributes=attributes, every_word=True)  # fmt: skip
+        if read.supported and not read.not_found:
+            answerable = row.get("answerable", True) is not False
+            right = answerable and is_correct(reading.answer, row["gold"], row.get("rel_tol"))
+            grounding = read.model_dump() | {"read_from_documents": True}
+            return {**row, "status": "answered", "final_answer": reading.answer, "correct": right,
+                    "grounding": grounding}  # fmt: skip
     return {**row, "status": status, "correct": bool(row["correct"]) and status != "not_found",
             "grounding": g.model_dump()}  # fmt: skip
 

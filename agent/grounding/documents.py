@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from agent.grounding.model import Observation
 from agent.grounding.names import name_claims, name_in
 from agent.grounding.not_found import is_useless_observation
-from agent.grounding.numbers import evidence_values, parse_numbers
+from agent.grounding.numbers import NumberClaim, evidence_values, parse_numbers
 from agent.grounding.records import split_records
 from agent.grounding.text import normalize, strip_prefix, word_forms
 from agent.prompt import CALCULATOR_NAME
@@ -246,16 +247,24 @@ for _i, _forms in enumerate(" ".join(_IRREGULAR_VERBS.split()).split("; ")):
         _VERB_GROUPS.setdefault(_form, set()).add(_i)
 
 
+def _verb_groups(word: str) -> set[int]:
+    """The irregular verbs ``word`` is a form of, its third person included ("keeps": keep)."""
+    groups = _VERB_GROUPS.get(word, set())
+    if not groups and len(word) > 3 and word.endswith("s"):
+        groups = _VERB_GROUPS.get(word[:-1], set())
+    return groups
+
+
 def _loose_match(a: str, b: str) -> bool:
     """A shared stem: ``_stem_match``, a common prefix of all but the last two letters of the shorter word (three at
-    least: owns ~ owned, study ~ studied), or two forms of one irregular verb (grow ~ grew)."""
+    least: owns ~ owned, study ~ studied), or two forms of one irregular verb (grow ~ grew, keeps ~ kept)."""
     if _stem_match(a, b):
         return True
     n = min(len(a), len(b))
     k = max(3, n - 2)
     if n >= 3 and a[:k] == b[:k]:
         return True
-    return bool(_VERB_GROUPS.get(a, set()) & _VERB_GROUPS.get(b, set()))
+    return bool(_verb_groups(a) & _verb_groups(b))
 
 
 # degree words of a quantity ("the largest number of cars it can carry"): the sentence states the number, not them
@@ -421,3 +430,113 @@ def unstated_claims(
         elif span in recounts and not counts_asked:
             reasons.append(f"{span} {recounts[span]} (asked how many {' '.join(counted)})")
     return reasons
+
+
+@dataclass(frozen=True)
+class CountReading:
+    """What ``read_count`` read: the answer it writes, the count as the document writes it, the step holding it."""
+
+    answer: str
+    count: str
+    step: int
+
+
+# periods a count may be given for ("600 loaves a week"): the question's and the sentence's must agree
+_PERIODS = {
+    "hour": "hour hours hourly",
+    "day": "day days daily",
+    "night": "night nights nightly",
+    "week": "week weeks weekly",
+    "month": "month months monthly",
+    "year": "year years yearly annually annual",
+}
+_PERIOD_OF = {form: period for period, forms in _PERIODS.items() for form in forms.split()}
+_HEDGES = frozenset("about around some nearly almost roughly approximately over under up to".split())
+_RATE_WORDS = frozenset("average mean ratio".split())  # "how many pupils per teacher", "on average": not a count
+
+
+def _periods(words: Sequence[str]) -> set[str]:
+    return {_PERIOD_OF[w] for w in words if w in _PERIOD_OF}
+
+
+def _asks_rate(words: Sequence[str]) -> bool:
+    """ "per teacher", "each pupil", "on average": the question asks a rate, not a count ("each year" is a period)."""
+    return any(
+        w in _RATE_WORDS or (w in ("per", "each", "every") and not _periods(words[i + 1 : i + 2]))
+        for i, w in enumerate(words)
+    )
+
+
+def _is_year(num: NumberClaim) -> bool:
+    return num.value.is_integer() and 1000 <= num.value <= 2100 and "," not in num.span and num.scale == 1
+
+
+def read_count(question: str, observations: Sequence[Observation]) -> CountReading | None:
+    """The count a "how many X" question asks, read from the run's documents (rule G16), or None.
+
+    Read only when the documents about the asked entity give **one** value written right before the counted
+    words ("How many goats are kept at Pinecrest Farm?": "... keeps 320 sheep, 45 cows and 12 goats ..." -> 12;
+    "operating theatres": "12 operating theatres", word for word, not "120 standing passengers" for "passengers")
+    in a sentence that
+
+    - states every other asked word by words of its own (``states_every_attribute`` without the count's words:
+      "kept" ~ "keeps"; "How many people work in West Quay Tower?" is not read from "480 people live in it");
+    - holds the year the question names and the period it names ("a week": not "160 patients a day");
+    - counts nothing else with a bare number ("70 stalls in summer and about 40 in winter": which is winter's?).
+
+    Not for rates ("per teacher", "on average"). Two different values: None. The answer names the document it was
+    read from and the period the count is given for: "Pinecrest Farm: 12 goats.", "Harbourview Hospital: about
+    160 patients a day."."""
+    counted = counted_words(question)
+    qwords = normalize(question).split()
+    if not counted or _asks_rate(qwords):
+        return None
+    entities = run_entities(question, observations)
+    if not entities:
+        return None
+    every = [a for a in attribute_words(question, entities) if a not in type_words(question) and a not in counted]
+    qvals = evidence_values(question)
+    years = [v for v in qvals if float(v).is_integer() and 1000 <= v <= 2100]
+    periods = _periods(qwords)
+    found: dict[float, CountReading] = {}
+    for obs in observations:
+        if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
+            continue
+        text = " ".join(seg.raw for seg in split_records(obs.index, strip_prefix(obs.text)) if seg.title is None)
+        for doc in documents_of(text):
+            if not any(f" {e} " in f" {normalize(doc)} " for e in entities):
+                continue
+            title = m.group(1).strip() if (m := _DOC_START.search(doc)) else ""
+            for sentence in sentences_of(doc):
+                sn = normalize(sentence)
+                if years and not all(_holds_year(sn, y) for y in years):
+                    continue
+                if not periods <= _periods(sn.split()):
+                    continue
+                numbers = [n for n in parse_numbers(sentence) if not any(n.matches(v) for v in qvals)]
+                if any(not _is_year(n) and _counted_after(sentence, n.start + len(n.span)) is None for n in numbers):
+                    continue  # a bare number beside the counts: the sentence may give the asked one another way
+                for num in numbers:
+                    end = num.start + len(num.span)
+                    after = sentence[end:].split()[: len(counted)]
+                    words = [normalize(w) for w in after]
+                    if len(words) < len(counted) or not all(
+                        w == c or _states(c, w) or _states(w, c) for c, w in zip(counted, words, strict=True)
+                    ):
+                        continue
+                    rest = sentence[: num.start] + " " + " ".join(sentence[end:].split()[len(counted) :])
+                    if not states_every_attribute(normalize(rest), every, normalize(title)):
+                        continue
+                    tail = sentence[end:].split()[len(counted) : len(counted) + 2]
+                    if (
+                        len(tail) == 2
+                        and normalize(tail[0]) in ("a", "an", "per", "each", "every")
+                        and _periods([normalize(tail[1])])
+                    ):
+                        after += tail  # "160 patients a day"
+                    before = sentence[: num.start].split()[-1:]
+                    hedge = f"{before[0].lower()} " if before and normalize(before[0]) in _HEDGES else ""
+                    count = f"{hedge}{num.span} {' '.join(after).rstrip('.,;:!?)')}"
+                    found.setdefault(num.value * num.scale, CountReading(f"{title or entities[0]}: {count}.", count,
+                                                                          obs.index))  # fmt: skip
+    return next(iter(found.values())) if len(found) == 1 else None

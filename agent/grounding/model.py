@@ -30,6 +30,14 @@ class Grounding(BaseModel):
     not_found: bool = Field(
         default=False, description="the final answer says the information was not found", examples=[False]
     )
+    read_from_documents: bool = Field(
+        default=False,
+        description="the final answer was read from a document by the count reading (rule G16, "
+        "QREACT_GROUNDING_READ_COUNTS): the model's own answer to a 'how many' question was not found or "
+        "unsupported, and one sentence of a document about the asked entity states every asked word and one count "
+        "of the asked thing; the model's answer stays in the last step",
+        examples=[False],
+    )
 
 
 @dataclass(frozen=True)

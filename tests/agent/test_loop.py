@@ -209,7 +209,7 @@ def test_grounded_answer_is_answered_with_its_evidence():
     result = agent.run("What is the capital of Australia?")
     assert result.status == "answered"
     assert result.grounding is not None and result.grounding.model_dump() == {
-        "supported": True, "unsupported": [], "evidence": [0], "not_found": False
+        "supported": True, "unsupported": [], "evidence": [0], "not_found": False, "read_from_documents": False
     }  # fmt: skip
 
 
@@ -331,7 +331,7 @@ def test_calculator_repeats_do_not_count_as_empty_searches():
 def test_runs_without_an_answer_carry_an_unsupported_grounding():
     result = make_agent([action("Calculator", "1 + 1")], max_steps=2).run("loop")
     assert result.grounding is not None and result.grounding.model_dump() == {
-        "supported": False, "unsupported": [], "evidence": [], "not_found": False
+        "supported": False, "unsupported": [], "evidence": [], "not_found": False, "read_from_documents": False
     }  # fmt: skip
 
 
@@ -427,3 +427,36 @@ def test_second_look_leaves_the_not_found_answer_when_the_check_does_not_support
     tools = make_tools(search=lambda q: RAIL)
     agent = make_agent([action("Search", "x"), NOT_FOUND_STEP], tools, forced_final=" 184 km")
     assert agent.run("How long is the Northwind Rail line?").status == "not_found" and len(agent.llm.prompts) == 2
+
+
+FARM = "Hazelmere Farm: # Hazelmere Farm Hazelmere Farm keeps 410 sheep, 38 cows and 9 goats on 120 hectares."
+GOATS = "How many goats are kept at Hazelmere Farm?"
+
+
+@pytest.mark.parametrize(
+    "model_says", [NOT_FOUND_STEP, final("Hazelmere Farm has 410 goats.")], ids=["not-found", "unsupported"]
+)
+def test_the_count_reading_answers_a_how_many_run_that_ends_not_found_or_unsupported(model_says: str) -> None:
+    tools = make_tools(search=lambda q: FARM)
+    script = [action("Search", "Hazelmere Farm goats"), model_says]
+    assert AgentConfig().read_counts is True  # on by default (rule G16)
+    off = make_agent(list(script), tools, ungrounded="not_found", read_counts=False).run(GOATS)
+    assert (off.status, off.answer) == ("not_found", NOT_FOUND_ANSWER) and not off.grounding.read_from_documents
+    agent = make_agent(list(script), tools, ungrounded="not_found", read_counts=True)
+    result = agent.run(GOATS)
+    assert (result.status, result.answer) == ("answered", "Hazelmere Farm: 9 goats.")
+    assert result.grounding.read_from_documents and result.grounding.supported and result.grounding.evidence == [0]
+    assert result.steps[-1].log == model_says  # the model's own answer stays in its step
+    assert len(agent.llm.prompts) == 2  # no model call for it
+
+
+def test_the_count_reading_leaves_a_supported_answer_and_an_uncounted_thing_alone() -> None:
+    tools = make_tools(search=lambda q: FARM)
+    script = [action("Search", "Hazelmere Farm cows"), final("Hazelmere Farm keeps 38 cows.")]
+    agent = make_agent(script, tools, ungrounded="not_found", read_counts=True)
+    own = agent.run("How many cows does Hazelmere Farm keep?")
+    assert (own.status, own.answer) == ("answered", "Hazelmere Farm keeps 38 cows.")
+    assert not own.grounding.read_from_documents
+    pigs = make_agent([action("Search", "Hazelmere Farm pigs"), NOT_FOUND_STEP], tools, ungrounded="not_found",
+                      read_counts=True).run("How many pigs are kept at Hazelmere Farm?")  # fmt: skip
+    assert (pigs.status, pigs.answer) == ("not_found", NOT_FOUND_ANSWER)

@@ -51,6 +51,7 @@ def test_ask_returns_the_run_with_its_trace_and_stores_it(client):
     stored = client.app.state.store.get(body["run_id"])
     assert stored is not None and stored["answer"] == "449" and len(stored["steps"]) == 2
     grounding = {"supported": True, "unsupported": [], "evidence": [0], "not_found": False}
+    grounding["read_from_documents"] = False
     assert body["grounding"] == stored["grounding"] == grounding  # 449 is the Calculator's result
     RunResult.model_validate(body)
 
@@ -62,28 +63,29 @@ STATUS_CASES = [
         "What is the capital of Australia?",
         [action("Search", "capital of Australia"), final("The capital of Australia is Canberra.")],
         "The capital of Australia is Canberra.",
-        {"supported": True, "unsupported": [], "evidence": [0], "not_found": False},
+        {"supported": True, "unsupported": [], "evidence": [0], "not_found": False, "read_from_documents": False},
     ),
     (
         "ungrounded",
         "Who is the president of Australia?",
         [action("Search", "president of Australia"), final("The president of Australia is John Smith.")],
         "The president of Australia is John Smith.",
-        {"supported": False, "unsupported": ["John Smith"], "evidence": [], "not_found": False},
+        {"supported": False, "unsupported": ["John Smith"], "evidence": [], "not_found": False,
+         "read_from_documents": False},  # fmt: skip
     ),
     (
         "not_found",  # the model's own not-found answer
         "Who is the president of Australia?",
         [action("Search", "president of Australia"), final("I could not find the answer in the search results.")],
         "I could not find the answer in the search results.",
-        {"supported": True, "unsupported": [], "evidence": [], "not_found": True},
+        {"supported": True, "unsupported": [], "evidence": [], "not_found": True, "read_from_documents": False},
     ),
     (
         "not_found",  # two searches that find nothing end the run
         "Who is the president of Wakanda?",
         [action("Search", "president of Wakanda"), action("Search", "Wakanda"), final("T'Challa")],
         "I could not find the answer in the search results.",
-        {"supported": True, "unsupported": [], "evidence": [], "not_found": True},
+        {"supported": True, "unsupported": [], "evidence": [], "not_found": True, "read_from_documents": False},
     ),
 ]
 
