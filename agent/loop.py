@@ -21,8 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
-from agent.grounding import Grounding, Observation, check, is_not_found, is_useless_observation
-from agent.grounding.documents import read_count
+from agent.grounding import Grounding, Observation, check, is_not_found, is_useless_observation, read_count
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
 from agent.prompt import (
     CALCULATOR_NAME,

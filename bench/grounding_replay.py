@@ -17,8 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.grounding import Observation, check, is_useless_observation
-from agent.grounding.documents import read_count
+from agent.grounding import Observation, check, is_useless_observation, read_count
 from agent.parser import ParsedAction, ReActParser
 from agent.prompt import CALCULATOR_NAME
 from finetune.evaluate import render_report, truth_metrics

@@ -63,6 +63,9 @@ date ("how many ... between Dalby and Port Ellen") is no choice among its names.
 whose first wh-word is "who" or "where" needs an answer that names someone or somewhere the question does not
 ("Tell me where Dr. Amina Sato was born." -> "... born in 1979." is unsupported).
 
+Beside the check, ``read_count`` (rule G16; the loop's ``read_counts``) reads the count a "how many X" question asks
+from a document about the asked entity ("Pinecrest Farm: 12 goats."), for a run that ends not-found or unsupported.
+
 The package, one job a module: ``text`` (normalising), ``not_found`` (the not-found answer, an
 empty observation), ``numbers`` (number claims and evidence values), ``records`` (country records
 field by field, the evidence segments of a run), ``names`` (name claims), ``documents`` (the document
@@ -70,6 +73,7 @@ step), ``attributes`` (the attribute step), ``operations`` (the computation step
 ``Observation``) and ``verdict`` (``check``).
 """
 
+from agent.grounding.documents import CountReading, read_count
 from agent.grounding.model import Grounding, Observation
 from agent.grounding.names import NameClaim, name_claims
 from agent.grounding.not_found import is_not_found, is_useless_observation
@@ -83,6 +87,7 @@ __all__ = [
     "LOCAL_PREFIX",
     "NO_RESULTS",
     "RECORD_FIELDS",
+    "CountReading",
     "Grounding",
     "NameClaim",
     "NumberClaim",
@@ -94,4 +99,5 @@ __all__ = [
     "names_country",
     "normalize",
     "parse_numbers",
+    "read_count",
 ]

@@ -59,7 +59,13 @@ _ASK_EXAMPLE: dict[str, Any] = {
     "usage": {"prompt_tokens": 186, "completion_tokens": 35, "total_tokens": 221},
     "error": None,
     "prompt": "Answer the following questions as best you can. You have access to the following tools:\n...",
-    "grounding": {"supported": True, "unsupported": [], "evidence": [0], "not_found": False},
+    "grounding": {
+        "supported": True,
+        "unsupported": [],
+        "evidence": [0],
+        "not_found": False,
+        "read_from_documents": False,
+    },
 }
 
 
@@ -100,7 +106,13 @@ ASK_STATUS_EXAMPLES: dict[str, dict[str, Any]] = {
             [("I need to find the capital of India.", "capital of India", _INDIA)],
             "The capital of India is New Delhi.",
             status="answered",
-            grounding={"supported": True, "unsupported": [], "evidence": [0], "not_found": False},
+            grounding={
+                "supported": True,
+                "unsupported": [],
+                "evidence": [0],
+                "not_found": False,
+                "read_from_documents": False,
+            },
         ),
     },
     "ungrounded": {
@@ -112,7 +124,13 @@ ASK_STATUS_EXAMPLES: dict[str, dict[str, Any]] = {
             [("I need to find the artist.", "artist", "No good search result found.")],
             "The artist is called Leonardo da Vinci.",
             status="ungrounded",
-            grounding={"supported": False, "unsupported": ["Leonardo da Vinci"], "evidence": [], "not_found": False},
+            grounding={
+                "supported": False,
+                "unsupported": ["Leonardo da Vinci"],
+                "evidence": [],
+                "not_found": False,
+                "read_from_documents": False,
+            },
         ),
     },
     "not_found": {
@@ -129,7 +147,13 @@ ASK_STATUS_EXAMPLES: dict[str, dict[str, Any]] = {
             "I could not find the answer in the search results.",
             status="not_found",
             final_step=False,
-            grounding={"supported": True, "unsupported": [], "evidence": [], "not_found": True},
+            grounding={
+                "supported": True,
+                "unsupported": [],
+                "evidence": [],
+                "not_found": True,
+                "read_from_documents": False,
+            },
             error="2 searches returned nothing useful",
         ),
     },

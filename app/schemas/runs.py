@@ -37,7 +37,13 @@ class RunSummary(BaseModel):
                     "prompt_tokens": 186,
                     "completion_tokens": 35,
                     "error": None,
-                    "grounding": {"supported": True, "unsupported": [], "evidence": [0], "not_found": False},
+                    "grounding": {
+                        "supported": True,
+                        "unsupported": [],
+                        "evidence": [0],
+                        "not_found": False,
+                        "read_from_documents": False,
+                    },
                     "n_steps": 2,
                     "feedback": {"correct": True, "answer": None, "note": None, "replayable": False},
                 }
