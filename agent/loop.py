@@ -21,7 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
-from agent.grounding import Grounding, Observation, check, is_not_found, is_useless_observation, read_count
+from agent.grounding import Grounding, Observation, check, is_not_found, is_useless_observation, read_count, read_person
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
 from agent.prompt import (
     CALCULATOR_NAME,
@@ -84,6 +84,11 @@ class AgentConfig:
     # document about the asked entity writes ("Pinecrest Farm: 12 goats."); Grounding.read_from_documents says so;
     # on by default since session 15 (rule G16: bench/results/s15-grounding/README.md)
     read_counts: bool = True
+    # the role reading (rule G17, agent.grounding.documents.read_person): a "who" question (or a terse role question,
+    # "X's head brewer?") whose run still ends not-found or unsupported is answered with the one name that the
+    # clauses of a document about the asked entity stating every asked word hold ("Corriebrae Planetarium: Emeka
+    # Halloran.")
+    read_roles: bool = False
 
 
 # what the second look writes for the model: the final thought, then the answer line it completes
@@ -194,8 +199,8 @@ class ReActAgent:
                     self._judge(result)
                     if cfg.second_look and result.status == "not_found" and time.monotonic() < deadline:
                         self._second_look(result, question, scratchpad, on_step)
-                    if cfg.read_counts and result.status in ("not_found", "ungrounded"):
-                        self._read_count(result)
+                    if (cfg.read_counts or cfg.read_roles) and result.status in ("not_found", "ungrounded"):
+                        self._read_documents(result)
                     break
                 if step.kind == "tool" and step.tool != CALCULATOR_NAME:  # searches, not arithmetic
                     # a repeated call (same tool, same input) can only repeat its result
@@ -287,15 +292,18 @@ class ReActAgent:
         if on_step is not None:
             on_step(step)
 
-    def _read_count(self, result: RunResult) -> None:
-        """Rule G16: the count a "how many" question asks, read from the run's documents, replaces a not-found or
-        unsupported answer when the check supports it (the model's own answer stays in its final step)."""
+    def _read_documents(self, result: RunResult) -> None:
+        """Rules G16, G17: the count a "how many" question asks or the person a "who" question asks, read from the
+        run's documents, replaces a not-found or unsupported answer when the check supports it (the model's own
+        answer stays in its final step)."""
         observations = [
             Observation(s.index, s.tool or "", s.tool_input or "", s.observation or "")
             for s in result.steps
             if s.kind == "tool"
         ]
-        reading = read_count(result.question, observations)
+        reading = read_count(result.question, observations) if self.config.read_counts else None
+        if reading is None and self.config.read_roles:
+            reading = read_person(result.question, observations)
         if reading is None:
             return
         g = self._check(result, reading.answer, every_word=True)

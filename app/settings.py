@@ -200,6 +200,15 @@ class Settings(BaseSettings):
         "read_from_documents; on by default since session 15 (rule G16: 121 vs 105 right of 209 answerable rows on "
         "eight hand-written probes, no new wrong answer; bench/results/s15-grounding/README.md), false = off",
     )
+    grounding_read_roles: bool = Field(
+        False,
+        description="the role reading (rule G17): a 'who' question, or a terse role question ('Kettleburn Brewery's "
+        "head brewer?'), whose run still ends not-found or unsupported (after the second look and the count reading) "
+        "is answered with the one name that the clauses of a document about the asked entity stating every asked word "
+        "hold: 'Who directs the Corriebrae Planetarium?' -> 'Corriebrae Planetarium: Emeka Halloran.' from '... its "
+        "director is Dr. Emeka Halloran'; a clause with two names, or a role no document names, reads nothing; the "
+        "run's grounding says read_from_documents",
+    )
     second_look: Literal["auto", "on", "off"] = Field(
         "auto",
         description="the second look: when the model ends with the not-found answer although a search returned "

@@ -47,6 +47,7 @@ def agent_config(settings: Settings) -> AgentConfig:
         grounding_attributes=settings.grounding_attributes,
         grounding_every_word=settings.grounding_every_word,
         read_counts=settings.grounding_read_counts,
+        read_roles=settings.grounding_read_roles,
         nothing_useful_limit=settings.nothing_useful_limit,
         nothing_useful_rule=settings.nothing_useful_rule,
         second_look=settings.second_look == "on" or (settings.second_look == "auto" and settings.backend == "local"),

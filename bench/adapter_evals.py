@@ -89,6 +89,7 @@ ENV = {  # the same for every set and adapter
     # the shipped default (auto: on for the local model)
     "QREACT_SECOND_LOOK": "off",
     "QREACT_GROUNDING_READ_COUNTS": "false",  # recorded off (rule G16, session 15); the replay applies it
+    "QREACT_GROUNDING_READ_ROLES": "false",  # recorded off (rule G17, session 15); the replay applies it
 }
 ROW_FIELDS = ("trace", "answerable", "correct", "status", "final_answer", "question", "id")
 

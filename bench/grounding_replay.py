@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.grounding import Observation, check, is_useless_observation, read_count
+from agent.grounding import Observation, check, is_useless_observation, read_count, read_person
 from agent.parser import ParsedAction, ReActParser
 from agent.prompt import CALCULATOR_NAME
 from finetune.evaluate import render_report, truth_metrics
@@ -34,13 +34,15 @@ def replay(
     attributes: bool = False,
     every_word: bool = False,
     read_counts: bool = False,
+    read_roles: bool = False,
 ) -> dict[str, Any]:
     """The row with the status and grounding today's loop gives its trace (``limit`` 0: the stop off).
 
     When the stop cuts the trace, ``cut_steps`` is the number of model steps the loop runs; ``documents``:
     the document step of the check on; ``operations``: its computation step (on, as it ships); ``attributes``:
     its attribute step; ``every_word``: the document step's every-word reading (what the second look asks);
-    ``read_counts``: the count reading (rule G16) of a run that ends not-found or unsupported."""
+    ``read_counts``, ``read_roles``: the count reading (rule G16) and the role reading (G17) of a run that ends
+    not-found or unsupported."""
     parser = ReActParser()
     observations: list[Observation] = []
     seen: set[str] = set()
@@ -66,7 +68,10 @@ def replay(
         attributes=attributes, every_word=every_word,
     )  # fmt: skip
     status = "not_found" if g.not_found else "answered" if g.supported else "ungrounded"
-    if read_counts and status != "answered" and (reading := read_count(row["question"], observations)) is not None:
+    reading = read_count(row["question"], observations) if read_counts and status != "answered" else None
+    if reading is None and read_roles and status != "answered":
+        reading = read_person(row["question"], observations)
+    if reading is not None:
         read = check(row["question"], reading.answer, observations, documents=documents, operations=operations,
                      attributes=attributes, every_word=True)  # fmt: skip
         if read.supported and not read.not_found:

@@ -203,6 +203,8 @@ def states_attribute(sentence: str, attributes: Sequence[str]) -> bool:
             targets.update(SYNONYMS.get(s, ()))
         if any(_stem_match(t, w) for t in targets for w in words):
             return True
+        if any(_loose_match(a, w) for w in words):  # rule G16b: the verb forms the every-word reading accepts
+            return True
     return False
 
 
@@ -325,6 +327,14 @@ _NOT_COUNTED = frozenset(
 )
 
 
+# "What time does it open?" asks a time of day: "9 am", "10:30", "noon" (rule G16c), not "in 1998"
+_TIME_ASKED = re.compile(r"\bwhat time\b", re.I)
+_TIME_OF_DAY = re.compile(
+    r"\b\d{1,2}(?:[:.]\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|h)\b|\b\d{1,2}[:.]\d{2}\b|\b(?:noon|midday|midnight)\b",
+    re.I,
+)
+
+
 def counted_words(question: str) -> list[str]:
     """The words of "how many <words>" up to a verb or preposition ("How many nesting pairs of ospreys ...":
     nesting, pairs); empty for any other question."""
@@ -395,6 +405,8 @@ def unstated_claims(
     if not prose:
         return []
     reasons: list[str] = []
+    if every_word and _TIME_ASKED.search(question) and not _TIME_OF_DAY.search(answer):  # rule G16c
+        reasons.append(f"{answer.strip()} (asked what time; it gives no time of day)")
     claims: list[tuple[str, list[tuple[str, str]]]] = []
     counted = counted_words(question) if every_word else []
     recounts: dict[str, str] = {}  # a number's span -> the other thing the answer counts with it
@@ -539,4 +551,85 @@ def read_count(question: str, observations: Sequence[Observation]) -> CountReadi
                     count = f"{hedge}{num.span} {' '.join(after).rstrip('.,;:!?)')}"
                     found.setdefault(num.value * num.scale, CountReading(f"{title or entities[0]}: {count}.", count,
                                                                           obs.index))  # fmt: skip
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+# role nouns a terse question asks a person for ("Kettleburn Brewery's head brewer?", "grauhorn hut warden")
+_ROLE_WORDS = frozenset(
+    """owner owners founder founders manager director directors warden chair chairman chairwoman chairperson president
+    captain coach conductor curator principal head chef brewer editor treasurer secretary instructor keeper leader
+    ceo executive mayor architect designer author composer pilot skipper host presenter organiser organizer patron
+    trainer teacher headteacher headmaster headmistress landlord proprietor caretaker custodian steward
+    administrator supervisor superintendent dean""".split()
+)
+_TITLES = frozenset("dr mr mrs ms prof sir dame".split())
+_CLAUSE_END = re.compile(r";|,\s+and\s+|\s+but\s+")
+
+
+def _states_strictly(a: str, word: str) -> bool:
+    """``word`` is a form of the asked word ``a`` itself, no synonym: directs ~ director, owns ~ owned, leads ~ led."""
+    return _stem_match(a, word) or _loose_match(a, word)
+
+
+def read_person(question: str, observations: Sequence[Observation]) -> CountReading | None:
+    """The person (or body) a "who" question — or a terse role question ("X's head brewer?") — asks for, read from
+    the run's documents (rule G17b), or None.
+
+    Read only from a clause (a sentence split at ";", ", and", " but ") of a document about the asked entity that
+    states every asked word by a form of that word itself, no synonym ("Who directs the Corriebrae Planetarium?":
+    "its director is Dr. Emeka Halloran"), and holds exactly one name within 4 words of such a word, besides the
+    entity's own ("It is owned by Brightfall Leisure" for "who owns ..."; "now led by her grandson, Erik Halvorsen" for
+    "who leads ..."); every such clause must give the same name. A role the documents do not name ("Who founded it?"
+    where only its director is named) reads nothing. The answer names the document: "Corriebrae Planetarium: Emeka
+    Halloran."."""
+    qwords = normalize(question).split()
+    first_wh = next((w for w in qwords if w in ("who", "what", "which", "where", "when", "how", "why", "whose")), None)
+    entities = run_entities(question, observations)
+    if not entities:
+        return None
+    attributes = attribute_words(question, entities)
+    if first_wh != "who" and not (first_wh is None and _ROLE_WORDS & set(attributes)):
+        return None
+    every = [a for a in attributes if a not in type_words(question)]
+    if not every:
+        return None
+    qn = f" {normalize(question)} "
+    inside = {w for e in entities for w in e.split()}
+    found: dict[str, CountReading] = {}
+    for obs in observations:
+        if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
+            continue
+        text = " ".join(seg.raw for seg in split_records(obs.index, strip_prefix(obs.text)) if seg.title is None)
+        for doc in documents_of(text):
+            if not any(f" {e} " in f" {normalize(doc)} " for e in entities):
+                continue
+            title = m.group(1).strip() if (m := _DOC_START.search(doc)) else ""
+            own = inside | set(normalize(title).split())
+            body = doc[m.end() :] if m else doc
+            for sentence in sentences_of(body):
+                for clause in _CLAUSE_END.split(sentence):
+                    tokens = [(t.start(), normalize(t.group(0))) for t in re.finditer(r"\S+", clause)]
+                    stated = [
+                        {i for i, (_, w) in enumerate(tokens) if w and _states_strictly(a, w)} for a in every
+                    ]  # fmt: skip
+                    if not all(stated):
+                        continue
+                    near = set().union(*stated)
+                    names = []
+                    for claim in name_claims(clause):
+                        if claim.script != "latin" or claim.norm in _TITLES or f" {claim.norm} " in qn:
+                            continue
+                        if set(claim.norm.split()) <= own or any(f" {e} " in f" {claim.norm} " for e in entities):
+                            continue  # the entity's own name, or a phrase holding it
+                        if clause[: claim.start].strip() == "" and " " not in claim.norm:
+                            continue  # one capitalised word starting the clause: a sentence start, not a name
+                        first = max(i for i, (at, _) in enumerate(tokens) if at <= claim.start)
+                        last = first + len(claim.span.split()) - 1
+                        if any(first - 5 <= i <= last + 5 for i in near):
+                            names.append(claim)
+                    if len(names) != 1:
+                        continue
+                    name = names[0]
+                    found.setdefault(name.norm, CountReading(f"{title or entities[0]}: {name.span}.", name.span,
+                                                             obs.index))  # fmt: skip
     return next(iter(found.values())) if len(found) == 1 else None

@@ -460,3 +460,14 @@ def test_the_count_reading_leaves_a_supported_answer_and_an_uncounted_thing_alon
     pigs = make_agent([action("Search", "Hazelmere Farm pigs"), NOT_FOUND_STEP], tools, ungrounded="not_found",
                       read_counts=True).run("How many pigs are kept at Hazelmere Farm?")  # fmt: skip
     assert (pigs.status, pigs.answer) == ("not_found", NOT_FOUND_ANSWER)
+
+
+def test_the_role_reading_answers_a_who_run_that_ends_not_found() -> None:
+    hall = "Brindle Hall: # Brindle Hall Brindle Hall opened in 1952; its manager is Dr. Ama Boateng."
+    tools = make_tools(search=lambda q: hall)
+    script = [action("Search", "Brindle Hall manager"), NOT_FOUND_STEP]
+    off = make_agent(list(script), tools, ungrounded="not_found", read_roles=False).run("Who manages Brindle Hall?")
+    assert off.status == "not_found"
+    result = make_agent(list(script), tools, ungrounded="not_found", read_roles=True).run("Who manages Brindle Hall?")
+    assert (result.status, result.answer) == ("answered", "Brindle Hall: Ama Boateng.")
+    assert result.grounding.read_from_documents

@@ -1,8 +1,9 @@
 """Per-row outcomes of every recording replayed as shipped (document, attribute steps and the every-word reading on;
 an unsupported answer -> not-found), as JSON, for comparing two checkouts' grounding code (rule G16; session 14's
-script plus probe 10, and the count reading on with a fourth argument ``read``).
+script plus probes 10 and 11; a fourth argument, comma-separated: ``read`` the count reading on, ``roles`` the role
+reading on).
 
-    PYTHONPATH=. .venv/bin/python bench/results/s15-grounding/dump_shipped.py OUT.json CHECKOUT [RECORDINGS_ROOT] [read]
+    PYTHONPATH=. .venv/bin/python bench/results/s15-grounding/dump_shipped.py OUT.json CHECKOUT [RECORDINGS_ROOT] [read[,roles]]
 """
 
 import json
@@ -21,7 +22,7 @@ from bench.grounding_replay import replay  # noqa: E402
 PROBES = tuple(f"documents_probe{i}" for i in range(2, 9))
 NEW = ("documents_probe9",)
 NEW15 = ("documents_probe10",)
-READ = len(sys.argv) > 4 and sys.argv[4] == "read"
+FLAGS = set(sys.argv[4].split(",")) if len(sys.argv) > 4 else set()
 RUNS = {
     "v8 off": ("bench/results/s6-eval/v8", SETS),
     "v10s50 off": ("bench/results/s10-eval/v10s50", SETS),
@@ -32,6 +33,7 @@ RUNS = {
     **{f"{p} off": ("bench/results/s14-eval/v10s50", (p,)) for p in NEW},
     **{f"{p} second look": ("bench/results/s14-eval/v10s50-second-look", (p,)) for p in NEW},
     **{f"{p} second look": ("bench/results/s15-eval/v10s50-second-look", (p,)) for p in NEW15},
+    **{f"{p} second look": ("bench/results/s15-eval/v10s50-second-look", (p,)) for p in ("documents_probe11",)},
 }
 
 
@@ -49,7 +51,8 @@ for name, (folder, sets) in RUNS.items():
         if not path.is_file():
             continue
         for r in load(path):
-            x = replay(r, documents=True, attributes=True, every_word=True, **({"read_counts": True} if READ else {}))
+            x = replay(r, documents=True, attributes=True, every_word=True, **({"read_counts": True} if "read" in FLAGS else {}),
+                       **({"read_roles": True} if "roles" in FLAGS else {}))
             if x["status"] == "ungrounded":
                 x = {**x, "status": "not_found", "correct": False}
             rows.append([r["id"], outcome(x), r["question"], r["final_answer"]])

@@ -252,3 +252,17 @@ def test_an_answer_that_lists_several_counts_is_read_by_the_one_that_counts_the_
     g = check(q2, "Wardens counted 2,150 curlews last winter.", reserve, documents=True, attributes=True,
               every_word=True)  # fmt: skip
     assert not g.supported
+
+
+def test_a_what_time_question_needs_a_time_of_day_rule_g16c() -> None:
+    doc = _obs("Rookery Cafe: # Rookery Cafe Rookery Cafe opened in 1998. It opens at 8 am and closes at 17:30.")
+    q = "What time does Rookery Cafe open?"
+    for answer in ("Rookery Cafe opens at 8 am.", "It opens at 8am."):
+        assert check(q, answer, doc, documents=True, every_word=True).supported, answer
+    g = check(q, "Rookery Cafe opens from 1998.", doc, documents=True, every_word=True)
+    assert not g.supported
+    assert g.unsupported == ["Rookery Cafe opens from 1998. (asked what time; it gives no time of day)"]
+    assert check("What time does Rookery Cafe close?", "At 17:30.", doc, documents=True, every_word=True).supported
+    # the owns ~ owned reading of the plain attribute step (rule G16b)
+    owned = _obs("Rookery Cafe: # Rookery Cafe The cafe is owned by Marla Jonsson.")
+    assert check("Who owns Rookery Cafe?", "Marla Jonsson owns it.", owned, documents=True).supported

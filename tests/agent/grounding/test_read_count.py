@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agent.grounding import Observation
-from agent.grounding.documents import read_count
+from agent.grounding.documents import read_count, read_person
 
 FARM = (
     "Hazelmere Farm: # Hazelmere Farm Hazelmere Farm keeps 410 sheep, 38 cows and 9 goats on 120 hectares. "
@@ -61,3 +61,52 @@ def test_two_values_for_the_asked_count_read_nothing() -> None:
     assert reading("How many goats are kept at Hazelmere Farm?", twice) is None
     # a document about another entity is not read, even when it counts the asked thing
     assert reading("How many goats are kept at Hazelmere Farm?", FARM, OTHER) == "Hazelmere Farm: 9 goats."
+
+
+# ---------------------------------------------------------------- the role reading (rule G17b, read_person)
+HALL = (
+    "Brindle Hall: # Brindle Hall Brindle Hall opened in 1952 and was rebuilt in 2004. The resident band is the "
+    "Brindle Players, conducted by Odile Marchetti since 2017. The hall was founded by Henrik Dahl; its manager is "
+    "Dr. Ama Boateng. It is owned by Westmoor Council, and its caretaker is Piet Claes."
+)
+
+
+def person(question: str, *texts: str) -> str | None:
+    found = read_person(question, [Observation(i, "Search", "q", t) for i, t in enumerate(texts)])
+    return found.answer if found else None
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Who manages Brindle Hall?", "Brindle Hall: Ama Boateng."),  # manages ~ manager; the title "Dr." dropped
+        ("who owns brindle hall", "Brindle Hall: Westmoor Council."),  # owns ~ owned, the clause before ", and"
+        ("Brindle Hall's caretaker?", "Brindle Hall: Piet Claes."),  # a terse role question
+        ("Who founded Brindle Hall?", "Brindle Hall: Henrik Dahl."),
+    ],
+)
+def test_the_one_name_beside_the_asked_role_is_read(question: str, answer: str) -> None:
+    assert person(question, HALL) == answer
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("Who is the treasurer of Brindle Hall?", "no treasurer is named"),
+        ("Who runs Brindle Hall?", "'runs' is stated by no form of itself (manager is a synonym, not a form)"),
+        ("Who rebuilt Brindle Hall?", "no name within four words of 'rebuilt'"),
+        ("What is the capacity of Brindle Hall?", "not a who question, no role word"),
+        ("Who founded Elm Hall?", "no document about Elm Hall"),
+    ],
+)
+def test_no_name_is_read_for_a_role_the_documents_do_not_name(question: str, why: str) -> None:
+    assert person(question, HALL) is None, why
+
+
+def test_two_names_for_the_role_in_two_clauses_read_nothing() -> None:
+    both = "Fenwick Mill: # Fenwick Mill Fenwick Mill is owned by Ada Kerr and Tom Bell, and its miller is Jo Hart."
+    assert (
+        person("Who owns Fenwick Mill?", both) == "Fenwick Mill: Ada Kerr and Tom Bell."
+    )  # one name claim, as written
+    split = "Fenwick Mill: # Fenwick Mill Fenwick Mill is owned by Ada Kerr; it is also owned by Tom Bell's trust."
+    assert person("Who owns Fenwick Mill?", split) is None  # two clauses, two names
