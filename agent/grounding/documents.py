@@ -330,7 +330,8 @@ _NOT_COUNTED = frozenset(
 # "What time does it open?" asks a time of day: "9 am", "10:30", "noon" (rule G16c), not "in 1998"
 _TIME_ASKED = re.compile(r"\bwhat time\b", re.I)
 _TIME_OF_DAY = re.compile(
-    r"\b\d{1,2}(?:[:.]\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|h)\b|\b\d{1,2}[:.]\d{2}\b|\b(?:noon|midday|midnight)\b",
+    r"\b\d{1,2}(?:[:.]\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|h)\b|\b\d{1,2}[:.]\d{2}\b|\b(?:noon|midday|midnight)\b"
+    r"|\b(?:at|by|until|till|from|to)\s+\d{1,2}\b(?![,.]?\d)",  # "check-out is at 11"
     re.I,
 )
 
