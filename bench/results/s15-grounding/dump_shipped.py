@@ -33,7 +33,7 @@ RUNS = {
     **{f"{p} off": ("bench/results/s14-eval/v10s50", (p,)) for p in NEW},
     **{f"{p} second look": ("bench/results/s14-eval/v10s50-second-look", (p,)) for p in NEW},
     **{f"{p} second look": ("bench/results/s15-eval/v10s50-second-look", (p,)) for p in NEW15},
-    **{f"{p} second look": ("bench/results/s15-eval/v10s50-second-look", (p,)) for p in ("documents_probe11",)},
+    **{f"{p} second look": ("bench/results/s15-eval/v10s50-second-look", (p,)) for p in ("documents_probe11", "documents_probe12")},
 }
 
 
