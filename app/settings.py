@@ -208,7 +208,8 @@ class Settings(BaseSettings):
         "hold: 'Who directs the Corriebrae Planetarium?' -> 'Corriebrae Planetarium: Emeka Halloran.' from '... its "
         "director is Dr. Emeka Halloran'; a clause with two names, or a role no document names, reads nothing; the "
         "run's grounding says read_from_documents; off by default: rule G17b wanted +2 right outcomes on its unseen "
-        "probe and got +1 (+12 over the earlier recordings, no new wrong answer; bench/results/s15-grounding/README.md)",
+        "probe and got +1 (+12 over the earlier recordings, no new wrong answer; "
+        "bench/results/s15-grounding/README.md)",
     )
     second_look: Literal["auto", "on", "off"] = Field(
         "auto",
