@@ -25,7 +25,7 @@ an observation without such marks is one document.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from agent.grounding.model import Observation
@@ -445,6 +445,21 @@ def unstated_claims(
     return reasons
 
 
+def entity_documents(
+    entities: Sequence[str], observations: Sequence[Observation]
+) -> Iterator[tuple[int, str, str, str]]:
+    """The prose documents of the run's searches that name one of ``entities``: (step, title as written, the document,
+    the document without its "Title: # Title" mark)."""
+    for obs in observations:
+        if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
+            continue
+        text = " ".join(seg.raw for seg in split_records(obs.index, strip_prefix(obs.text)) if seg.title is None)
+        for doc in documents_of(text):
+            if any(f" {e} " in f" {normalize(doc)} " for e in entities):
+                m = _DOC_START.search(doc)
+                yield obs.index, m.group(1).strip() if m else "", doc, doc[m.end() :] if m else doc
+
+
 @dataclass(frozen=True)
 class CountReading:
     """What ``read_count`` read: the answer it writes, the count as the document writes it, the step holding it."""
@@ -512,46 +527,39 @@ def read_count(question: str, observations: Sequence[Observation]) -> CountReadi
     years = [v for v in qvals if float(v).is_integer() and 1000 <= v <= 2100]
     periods = _periods(qwords)
     found: dict[float, CountReading] = {}
-    for obs in observations:
-        if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
-            continue
-        text = " ".join(seg.raw for seg in split_records(obs.index, strip_prefix(obs.text)) if seg.title is None)
-        for doc in documents_of(text):
-            if not any(f" {e} " in f" {normalize(doc)} " for e in entities):
+    for step, title, doc, _ in entity_documents(entities, observations):
+        for sentence in sentences_of(doc):
+            sn = normalize(sentence)
+            if years and not all(_holds_year(sn, y) for y in years):
                 continue
-            title = m.group(1).strip() if (m := _DOC_START.search(doc)) else ""
-            for sentence in sentences_of(doc):
-                sn = normalize(sentence)
-                if years and not all(_holds_year(sn, y) for y in years):
+            if not periods <= _periods(sn.split()):
+                continue
+            numbers = [n for n in parse_numbers(sentence) if not any(n.matches(v) for v in qvals)]
+            if any(not _is_year(n) and _counted_after(sentence, n.start + len(n.span)) is None for n in numbers):
+                continue  # a bare number beside the counts: the sentence may give the asked one another way
+            for num in numbers:
+                end = num.start + len(num.span)
+                after = sentence[end:].split()[: len(counted)]
+                words = [normalize(w) for w in after]
+                if len(words) < len(counted) or not all(
+                    w == c or _states(c, w) or _states(w, c) for c, w in zip(counted, words, strict=True)
+                ):
                     continue
-                if not periods <= _periods(sn.split()):
+                rest = sentence[: num.start] + " " + " ".join(sentence[end:].split()[len(counted) :])
+                if not states_every_attribute(normalize(rest), every, normalize(title)):
                     continue
-                numbers = [n for n in parse_numbers(sentence) if not any(n.matches(v) for v in qvals)]
-                if any(not _is_year(n) and _counted_after(sentence, n.start + len(n.span)) is None for n in numbers):
-                    continue  # a bare number beside the counts: the sentence may give the asked one another way
-                for num in numbers:
-                    end = num.start + len(num.span)
-                    after = sentence[end:].split()[: len(counted)]
-                    words = [normalize(w) for w in after]
-                    if len(words) < len(counted) or not all(
-                        w == c or _states(c, w) or _states(w, c) for c, w in zip(counted, words, strict=True)
-                    ):
-                        continue
-                    rest = sentence[: num.start] + " " + " ".join(sentence[end:].split()[len(counted) :])
-                    if not states_every_attribute(normalize(rest), every, normalize(title)):
-                        continue
-                    tail = sentence[end:].split()[len(counted) : len(counted) + 2]
-                    if (
-                        len(tail) == 2
-                        and normalize(tail[0]) in ("a", "an", "per", "each", "every")
-                        and _periods([normalize(tail[1])])
-                    ):
-                        after += tail  # "160 patients a day"
-                    before = sentence[: num.start].split()[-1:]
-                    hedge = f"{before[0].lower()} " if before and normalize(before[0]) in _HEDGES else ""
-                    count = f"{hedge}{num.span} {' '.join(after).rstrip('.,;:!?)')}"
-                    found.setdefault(num.value * num.scale, CountReading(f"{title or entities[0]}: {count}.", count,
-                                                                          obs.index))  # fmt: skip
+                tail = sentence[end:].split()[len(counted) : len(counted) + 2]
+                if (
+                    len(tail) == 2
+                    and normalize(tail[0]) in ("a", "an", "per", "each", "every")
+                    and _periods([normalize(tail[1])])
+                ):
+                    after += tail  # "160 patients a day"
+                before = sentence[: num.start].split()[-1:]
+                hedge = f"{before[0].lower()} " if before and normalize(before[0]) in _HEDGES else ""
+                count = f"{hedge}{num.span} {' '.join(after).rstrip('.,;:!?)')}"
+                found.setdefault(num.value * num.scale, CountReading(f"{title or entities[0]}: {count}.", count,
+                                                                      step))  # fmt: skip
     return next(iter(found.values())) if len(found) == 1 else None
 
 
@@ -597,40 +605,32 @@ def read_person(question: str, observations: Sequence[Observation]) -> CountRead
     qn = f" {normalize(question)} "
     inside = {w for e in entities for w in e.split()}
     found: dict[str, CountReading] = {}
-    for obs in observations:
-        if obs.tool == CALCULATOR_NAME or is_useless_observation(obs.text):
-            continue
-        text = " ".join(seg.raw for seg in split_records(obs.index, strip_prefix(obs.text)) if seg.title is None)
-        for doc in documents_of(text):
-            if not any(f" {e} " in f" {normalize(doc)} " for e in entities):
-                continue
-            title = m.group(1).strip() if (m := _DOC_START.search(doc)) else ""
-            own = inside | set(normalize(title).split())
-            body = doc[m.end() :] if m else doc
-            for sentence in sentences_of(body):
-                for clause in _CLAUSE_END.split(sentence):
-                    tokens = [(t.start(), normalize(t.group(0))) for t in re.finditer(r"\S+", clause)]
-                    stated = [
-                        {i for i, (_, w) in enumerate(tokens) if w and _states_strictly(a, w)} for a in every
-                    ]  # fmt: skip
-                    if not all(stated):
+    for step, title, _, body in entity_documents(entities, observations):
+        own = inside | set(normalize(title).split())
+        for sentence in sentences_of(body):
+            for clause in _CLAUSE_END.split(sentence):
+                tokens = [(t.start(), normalize(t.group(0))) for t in re.finditer(r"\S+", clause)]
+                stated = [
+                    {i for i, (_, w) in enumerate(tokens) if w and _states_strictly(a, w)} for a in every
+                ]  # fmt: skip
+                if not all(stated):
+                    continue
+                near = set().union(*stated)
+                names = []
+                for claim in name_claims(clause):
+                    if claim.script != "latin" or claim.norm in _TITLES or f" {claim.norm} " in qn:
                         continue
-                    near = set().union(*stated)
-                    names = []
-                    for claim in name_claims(clause):
-                        if claim.script != "latin" or claim.norm in _TITLES or f" {claim.norm} " in qn:
-                            continue
-                        if set(claim.norm.split()) <= own or any(f" {e} " in f" {claim.norm} " for e in entities):
-                            continue  # the entity's own name, or a phrase holding it
-                        if clause[: claim.start].strip() == "" and " " not in claim.norm:
-                            continue  # one capitalised word starting the clause: a sentence start, not a name
-                        first = max(i for i, (at, _) in enumerate(tokens) if at <= claim.start)
-                        last = first + len(claim.span.split()) - 1
-                        if any(first - 5 <= i <= last + 5 for i in near):
-                            names.append(claim)
-                    if len(names) != 1:
-                        continue
-                    name = names[0]
-                    found.setdefault(name.norm, CountReading(f"{title or entities[0]}: {name.span}.", name.span,
-                                                             obs.index))  # fmt: skip
+                    if set(claim.norm.split()) <= own or any(f" {e} " in f" {claim.norm} " for e in entities):
+                        continue  # the entity's own name, or a phrase holding it
+                    if clause[: claim.start].strip() == "" and " " not in claim.norm:
+                        continue  # one capitalised word starting the clause: a sentence start, not a name
+                    first = max(i for i, (at, _) in enumerate(tokens) if at <= claim.start)
+                    last = first + len(claim.span.split()) - 1
+                    if any(first - 5 <= i <= last + 5 for i in near):
+                        names.append(claim)
+                if len(names) != 1:
+                    continue
+                name = names[0]
+                found.setdefault(name.norm, CountReading(f"{title or entities[0]}: {name.span}.", name.span,
+                                                         step))  # fmt: skip
     return next(iter(found.values())) if len(found) == 1 else None
