@@ -102,11 +102,15 @@ def _echo_step(step: Step) -> None:
 
 def _echo_summary(result: RunResult) -> None:
     adapter = result.adapter or "none"
+    g = result.grounding
+    last = next((s for s in reversed(result.steps) if s.kind == "final"), None)
+    if result.answer is not None and (last is None or last.final_answer != result.answer):
+        why = "read from the documents by the check" if g is not None and g.read_from_documents else "the check's"
+        typer.echo(f"\nAnswer: {result.answer}  ({why}; not the model's final answer above)")
     typer.echo(
         f"\nstatus={result.status} steps={len(result.steps)} latency={result.latency_ms / 1000:.1f}s "
         f"tokens={result.usage.total_tokens} backend={result.backend} model={result.model} adapter={adapter}"
     )
-    g = result.grounding
     if g is not None and g.not_found:
         typer.echo("grounding: not found")
     elif g is not None and result.answer is not None:

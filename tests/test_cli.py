@@ -14,6 +14,8 @@ from app.settings import get_settings
 from tests.app.conftest import make_settings, running_app
 from tests.model import CALC_SCRIPT, ScriptedChatModel
 
+BUILD_AGENT = wiring.build_agent  # the real one (fixtures replace it)
+
 runner = CliRunner()
 TIMING_KEYS = {"run_id", "latency_ms", "ms", "llm_ms", "tool_ms"}
 
@@ -192,3 +194,16 @@ def test_models_lists_adapters_registered_in_the_run_store(cli_env, tmp_path):
     entry = next(a for a in json.loads(result.stdout)["adapters"] if a["name"] == "job-1")
     assert entry["path"] == str(folder) and entry["source"] == "job"
     assert entry["scores"]["dev"]["accuracy"] == 0.75
+
+
+def test_ask_prints_the_run_answer_when_the_check_replaced_the_model_one(cli_env, monkeypatch):
+    from tests.model import action
+
+    script = [action("Search", "president of Australia"),
+              "I now know the final answer\nFinal Answer: The president of Australia is John Smith."]  # fmt: skip
+    monkeypatch.setattr(wiring, "build_agent", lambda settings, chat_model=None, tools=None: BUILD_AGENT(
+        settings, chat_model=ScriptedChatModel(script=script), tools=tools))  # fmt: skip
+    out = runner.invoke(app, ["ask", "Who is the president of Australia?"]).stdout
+    assert "Final Answer: The president of Australia is John Smith." in out  # the model's step, as it wrote it
+    assert "Answer: I could not find the answer in the search results.  (the check's;" in out
+    assert "status=not_found" in out and "NOT supported: 'John Smith'" in out
