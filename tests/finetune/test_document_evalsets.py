@@ -28,8 +28,9 @@ SETS = {
     "documents_probe10.jsonl": "docsp10-",
     "documents_probe11.jsonl": "docsp11-",
     "documents_probe12.jsonl": "docsp12-",
+    "documents_probe13.jsonl": "docsp13-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 13)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 14)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -294,11 +295,13 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp11-24": 600 / 10, "docsp11-32": 11 + 4, "docsp11-36": 24 * 8}),
         ("documents_probe12", 40, 8, (22, 5, 13), {"docsp12-05": 2009 - 1974, "docsp12-12": 22 / 4,
          "docsp12-21": 2300 * 6, "docsp12-26": 2 * 14 + 2 * 9, "docsp12-37": 16 - 10}),
+        ("documents_probe13", 40, 8, (22, 5, 13), {"docsp13-04": 58 - 19, "docsp13-10": 1902 - 1884,
+         "docsp13-23": 6400 - 2150 - 870, "docsp13-29": 2.40 / 1.5, "docsp13-37": 14 + 4}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-12 (sessions 13-15, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16, G16b/G17,
-    G16c/G17b): own documents, new to every other corpus; each compute gold re-derived from the stated facts."""
+    """Probes 4-13 (sessions 13-15, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16, G16b/G17,
+    G16c/G17b, G16d): own documents, new to every other corpus; each compute gold re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]
     assert [r["id"] for r in got] == [f"{prefix}{i:02d}" for i in range(1, rows + 1)]
