@@ -224,6 +224,10 @@ function showGrounding(run) {
     // QREACT_UNGROUNDED=not_found/auto: the model's unsupported answer was replaced; say why
     shown = `The model's answer was not supported (${reasons.join("; ")}), so the not-found answer replaced it. Its own text is in the last step.`;
   }
+  if (verdict === "supported" && run.grounding.read_from_documents) {
+    // QREACT_GROUNDING_READ_COUNTS: the check read the count from a document sentence (rule G16)
+    shown = `Read from the document in step ${steps}: the model's own answer (in the last step) was not supported or said not found.`;
+  }
   $("grounding-text").textContent = shown;
   for (const i of evidence) {
     const item = document.querySelector(`#steps li[data-index="${i}"]`);

@@ -22,6 +22,7 @@ from bench.grounding_replay import replay  # noqa: E402
 PROBES = tuple(f"documents_probe{i}" for i in range(2, 9))
 NEW = ("documents_probe9",)
 NEW15 = ("documents_probe10",)
+LATER = tuple(f"documents_probe{i}" for i in range(11, 15))
 FLAGS = set(sys.argv[4].split(",")) if len(sys.argv) > 4 else set()
 RUNS = {
     "v8 off": ("bench/results/s6-eval/v8", SETS),
@@ -33,7 +34,7 @@ RUNS = {
     **{f"{p} off": ("bench/results/s14-eval/v10s50", (p,)) for p in NEW},
     **{f"{p} second look": ("bench/results/s14-eval/v10s50-second-look", (p,)) for p in NEW},
     **{f"{p} second look": ("bench/results/s15-eval/v10s50-second-look", (p,)) for p in NEW15},
-    **{f"{p} second look": ("bench/results/s15-eval/v10s50-second-look", (p,)) for p in ("documents_probe11", "documents_probe12")},
+    **{f"{p} second look": ("bench/results/s15-eval/v10s50-second-look", (p,)) for p in LATER},
 }
 
 
