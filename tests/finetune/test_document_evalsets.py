@@ -29,8 +29,9 @@ SETS = {
     "documents_probe11.jsonl": "docsp11-",
     "documents_probe12.jsonl": "docsp12-",
     "documents_probe13.jsonl": "docsp13-",
+    "documents_probe14.jsonl": "docsp14-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 14)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 15)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -297,11 +298,14 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp12-21": 2300 * 6, "docsp12-26": 2 * 14 + 2 * 9, "docsp12-37": 16 - 10}),
         ("documents_probe13", 40, 8, (22, 5, 13), {"docsp13-04": 58 - 19, "docsp13-10": 1902 - 1884,
          "docsp13-23": 6400 - 2150 - 870, "docsp13-29": 2.40 / 1.5, "docsp13-37": 14 + 4}),
+        ("documents_probe14", 40, 8, (22, 5, 13), {"docsp14-05": 112 - 97, "docsp14-12": 2 * 16.50 + 2 * 9,
+         "docsp14-19": 1_200_000 - 950_000, "docsp14-27": 2 * 400, "docsp14-30": 75 - 30}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-13 (sessions 13-15, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16, G16b/G17,
-    G16c/G17b, G16d): own documents, new to every other corpus; each compute gold re-derived from the stated facts."""
+    """Probes 4-14 (sessions 13-15, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16, G16b/G17,
+    G16c/G17b, G16d, G16e): own documents, new to every other corpus; each compute gold re-derived from the stated
+    facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]
     assert [r["id"] for r in got] == [f"{prefix}{i:02d}" for i in range(1, rows + 1)]
