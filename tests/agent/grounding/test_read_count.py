@@ -116,6 +116,6 @@ def test_a_number_of_question_is_a_count_question_rule_g16e() -> None:
     from agent.grounding.documents import counted_words
 
     assert counted_words("number of goats at Hazelmere Farm?") == ["goats"]
-    assert counted_words("What is the total number of cows kept at Hazelmere Farm?") == ["cows"]
+    assert counted_words("What is the total number of cows at Hazelmere Farm?") == ["cows"]
     assert counted_words("What is the phone number of Hazelmere Farm?") == []  # a phone number counts nothing
     assert reading("number of goats at Hazelmere Farm?", FARM) == "Hazelmere Farm: 9 goats."
