@@ -336,12 +336,21 @@ _TIME_OF_DAY = re.compile(
 )
 
 
+# words before "number of" that make it a count ("the number of orchids", "total number of"), not a phone or bus number
+_COUNT_NUMBER_BEFORE = frozenset("the a what whats total overall exact approximate current".split())
+
+
 def counted_words(question: str) -> list[str]:
-    """The words of "how many <words>" up to a verb or preposition ("How many nesting pairs of ospreys ...":
-    nesting, pairs); empty for any other question."""
+    """The words of "how many <words>" — or of "(the / total) number of <words>" (rule G16e) — up to a verb or
+    preposition ("How many nesting pairs of ospreys ...": nesting, pairs; "number of orchids in ...": orchids); empty
+    for any other question."""
     words = normalize(question).split()
     for i in range(len(words) - 1):
-        if words[i] == "how" and words[i + 1] == "many":
+        count = words[i] == "how" and words[i + 1] == "many"
+        count = count or (
+            words[i] == "number" and words[i + 1] == "of" and (i == 0 or words[i - 1] in _COUNT_NUMBER_BEFORE)
+        )
+        if count:
             out = []
             for w in words[i + 2 :]:
                 if w in _COUNT_STOP:

@@ -110,3 +110,12 @@ def test_two_names_for_the_role_in_two_clauses_read_nothing() -> None:
     )  # one name claim, as written
     split = "Fenwick Mill: # Fenwick Mill Fenwick Mill is owned by Ada Kerr; it is also owned by Tom Bell's trust."
     assert person("Who owns Fenwick Mill?", split) is None  # two clauses, two names
+
+
+def test_a_number_of_question_is_a_count_question_rule_g16e() -> None:
+    from agent.grounding.documents import counted_words
+
+    assert counted_words("number of goats at Hazelmere Farm?") == ["goats"]
+    assert counted_words("What is the total number of cows at Hazelmere Farm?") == ["cows"]
+    assert counted_words("What is the phone number of Hazelmere Farm?") == []  # a phone number counts nothing
+    assert reading("number of goats at Hazelmere Farm?", FARM) == "Hazelmere Farm: 9 goats."
