@@ -22,7 +22,7 @@ from bench.grounding_replay import replay  # noqa: E402
 PROBES = tuple(f"documents_probe{i}" for i in range(2, 9))
 NEW = ("documents_probe9",)
 NEW15 = ("documents_probe10",)
-LATER = tuple(f"documents_probe{i}" for i in range(11, 15))
+LATER = tuple(f"documents_probe{i}" for i in range(11, 16))
 FLAGS = set(sys.argv[4].split(",")) if len(sys.argv) > 4 else set()
 RUNS = {
     "v8 off": ("bench/results/s6-eval/v8", SETS),
