@@ -10,6 +10,15 @@ from agent.prompt import FINAL_THOUGHT
 from agent.trace import RunResult
 from app.schemas.common import integral
 
+# the grounding of an answered run in the examples (this module's and app.schemas.runs')
+GROUNDED_EXAMPLE: dict[str, Any] = {
+    "supported": True,
+    "unsupported": [],
+    "evidence": [0],
+    "not_found": False,
+    "read_from_documents": False,
+}
+
 # A real trace shape (Calculator run); the numbers are what the calculator returns.
 _ASK_EXAMPLE: dict[str, Any] = {
     "run_id": "4f1c2a9e8b7d4c3e9a1b2c3d4e5f6a7b",
@@ -59,13 +68,7 @@ _ASK_EXAMPLE: dict[str, Any] = {
     "usage": {"prompt_tokens": 186, "completion_tokens": 35, "total_tokens": 221},
     "error": None,
     "prompt": "Answer the following questions as best you can. You have access to the following tools:\n...",
-    "grounding": {
-        "supported": True,
-        "unsupported": [],
-        "evidence": [0],
-        "not_found": False,
-        "read_from_documents": False,
-    },
+    "grounding": GROUNDED_EXAMPLE,
 }
 
 

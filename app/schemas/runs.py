@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.grounding import Grounding
 from agent.trace import Step
+from app.schemas.ask import GROUNDED_EXAMPLE
 
 MAX_FEEDBACK_CHARS = 2000  # corrected answer / note length, characters
 
@@ -37,13 +38,7 @@ class RunSummary(BaseModel):
                     "prompt_tokens": 186,
                     "completion_tokens": 35,
                     "error": None,
-                    "grounding": {
-                        "supported": True,
-                        "unsupported": [],
-                        "evidence": [0],
-                        "not_found": False,
-                        "read_from_documents": False,
-                    },
+                    "grounding": GROUNDED_EXAMPLE,
                     "n_steps": 2,
                     "feedback": {"correct": True, "answer": None, "note": None, "replayable": False},
                 }
