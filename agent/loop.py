@@ -21,7 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
-from agent.grounding import Grounding, Observation, check, is_not_found, is_useless_observation, read_count, read_person
+from agent.grounding import Grounding, Observation, check, is_not_found, is_useless_observation, read_documents
 from agent.parser import ParsedAction, ReActParser, cut_at_stop
 from agent.prompt import (
     CALCULATOR_NAME,
@@ -84,7 +84,7 @@ class AgentConfig:
     # document about the asked entity writes ("Pinecrest Farm: 12 goats."); Grounding.read_from_documents says so;
     # on by default since session 15 (rule G16: bench/results/s15-grounding/README.md)
     read_counts: bool = True
-    # the role reading (rule G17, agent.grounding.documents.read_person): a "who" question (or a terse role question,
+    # the role reading (rule G17b, agent.grounding.documents.read_person): a "who" question (or a terse role question,
     # "X's head brewer?") whose run still ends not-found or unsupported is answered with the one name that the
     # clauses of a document about the asked entity stating every asked word hold ("Corriebrae Planetarium: Emeka
     # Halloran."); off by default: rule G17b missed its bar by one (bench/results/s15-grounding/README.md)
@@ -93,6 +93,15 @@ class AgentConfig:
 
 # what the second look writes for the model: the final thought, then the answer line it completes
 SECOND_LOOK_PREFIX = FINAL_THOUGHT + FINAL_ANSWER_LINE
+
+
+def _observations(result: RunResult) -> list[Observation]:
+    """The run's tool steps as the grounding check reads them."""
+    return [
+        Observation(s.index, s.tool or "", s.tool_input or "", s.observation or "")
+        for s in result.steps
+        if s.kind == "tool"
+    ]
 
 
 def format_observation(text: str, max_chars: int) -> str:
@@ -239,15 +248,10 @@ class ReActAgent:
         return result
 
     def _check(self, result: RunResult, answer: str | None, every_word: bool = False) -> Grounding:
-        observations = [
-            Observation(s.index, s.tool or "", s.tool_input or "", s.observation or "")
-            for s in result.steps
-            if s.kind == "tool"
-        ]
         return check(
             result.question,
             answer,
-            observations,
+            _observations(result),
             documents=self.config.grounding_documents,
             attributes=self.config.grounding_attributes,
             every_word=every_word or self.config.grounding_every_word,
@@ -296,14 +300,9 @@ class ReActAgent:
         """Rules G16, G17: the count a "how many" question asks or the person a "who" question asks, read from the
         run's documents, replaces a not-found or unsupported answer when the check supports it (the model's own
         answer stays in its final step)."""
-        observations = [
-            Observation(s.index, s.tool or "", s.tool_input or "", s.observation or "")
-            for s in result.steps
-            if s.kind == "tool"
-        ]
-        reading = read_count(result.question, observations) if self.config.read_counts else None
-        if reading is None and self.config.read_roles:
-            reading = read_person(result.question, observations)
+        reading = read_documents(
+            result.question, _observations(result), self.config.read_counts, self.config.read_roles
+        )
         if reading is None:
             return
         g = self._check(result, reading.answer, every_word=True)

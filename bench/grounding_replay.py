@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.grounding import Observation, check, is_useless_observation, read_count, read_person
+from agent.grounding import Observation, check, is_useless_observation, read_documents
 from agent.parser import ParsedAction, ReActParser
 from agent.prompt import CALCULATOR_NAME
 from finetune.evaluate import render_report, truth_metrics
@@ -68,9 +68,7 @@ def replay(
         attributes=attributes, every_word=every_word,
     )  # fmt: skip
     status = "not_found" if g.not_found else "answered" if g.supported else "ungrounded"
-    reading = read_count(row["question"], observations) if read_counts and status != "answered" else None
-    if reading is None and read_roles and status != "answered":
-        reading = read_person(row["question"], observations)
+    reading = read_documents(row["question"], observations, read_counts, read_roles) if status != "answered" else None
     if reading is not None:
         read = check(row["question"], reading.answer, observations, documents=documents, operations=operations,
                      attributes=attributes, every_word=True)  # fmt: skip

@@ -44,7 +44,7 @@ def metadata_copy(model_gguf: Path, out: Path) -> Path:
     import mmap
     import struct
 
-    from agent.backends.llamacpp_merge import GGUFHeader, MergeError
+    from agent.backends.llamacpp_merge import GGUFHeader, MergeError, gguf_string
 
     with model_gguf.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         try:
@@ -55,9 +55,8 @@ def metadata_copy(model_gguf: Path, out: Path) -> Path:
         keys = [key for key in header.kv if key not in VOCABULARY_ARRAYS]
         entries = [header.entry(key) for key in keys]
         if f"{arch}.vocab_size" not in header.kv and "tokenizer.ggml.tokens" in header.kv:
-            key = f"{arch}.vocab_size".encode()
             count = header.count("tokenizer.ggml.tokens")
-            entries.append(struct.pack("<Q", len(key)) + key + struct.pack("<II", 4, count))  # uint32
+            entries.append(gguf_string(f"{arch}.vocab_size".encode()) + struct.pack("<II", 4, count))  # uint32
         out.write_bytes(struct.pack("<4sIQQ", b"GGUF", header.version, 0, len(entries)) + b"".join(entries))
     return out
 

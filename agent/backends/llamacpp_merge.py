@@ -100,6 +100,11 @@ _STRING, _ARRAY = 8, 9
 _FORMATS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 
 
+def gguf_string(text: bytes) -> bytes:
+    """A GGUF string: its length (uint64), then its bytes."""
+    return struct.pack("<Q", len(text)) + text
+
+
 class GGUFHeader:
     """A GGUF file's header read in place (GGUF v2/v3): each key's value type and byte span, the tensor
     table, where the data starts. The vocabulary arrays are read only when asked (``strings``, ``array``)."""
@@ -166,12 +171,7 @@ class GGUFHeader:
     def entry(self, key: str, value: bytes | None = None) -> bytes:
         """The key's whole entry as written in the file (``value``: other value bytes of the same type)."""
         kind, start, end = self.kv[key]
-        return (
-            struct.pack("<Q", len(key.encode()))
-            + key.encode()
-            + struct.pack("<I", kind)
-            + (self.data[start:end] if value is None else value)
-        )
+        return gguf_string(key.encode()) + struct.pack("<I", kind) + (self.data[start:end] if value is None else value)
 
     def count(self, key: str) -> int:
         """The number of items in an array value."""

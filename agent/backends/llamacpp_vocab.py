@@ -22,7 +22,7 @@ kept, head 111 MB instead of 178 MB, and all 813 recorded eval rows wrote the sa
 bench/results/s14-vocab/). A rank cut at 100,000 (93,291 tokens, head 63 MB) decodes faster still but
 re-tokenizes rare names (Tegucigalpa, Saint Kitts) and changed answers: 619 right outcomes of 813 vs 626
 (rule V16). The rows keep their order, the special ids are renumbered, every other tensor and metadata
-value is copied as it is. Trimming reads the header in place: ~1 s, once per file.
+value is copied as it is. Trimming reads the header in place: 2-3 s, once per file.
 
 Cached by content next to the merges: ``{cache_dir}/engine/merged/{sha256(file, max_rank)[:24]}.gguf``.
 """
@@ -46,6 +46,7 @@ from agent.backends.llamacpp_merge import (
     _aligned,
     _build,
     file_digest,
+    gguf_string,
 )
 
 DEFAULT_MAX_RANK = 262_144  # Gemma 3's vocabulary size: no rank cut, every token of the kept scripts
@@ -96,10 +97,6 @@ def trimmed_path(gguf_file: Path, cache_dir: str | Path, max_rank: int) -> Path:
     return Path(cache_dir).expanduser() / "engine" / "merged" / f"{digest[:24]}.gguf"
 
 
-def _gguf_string(text: bytes) -> bytes:
-    return struct.pack("<Q", len(text)) + text
-
-
 def _tensor_bytes(dims: list[int], kind: int) -> int:
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
@@ -111,7 +108,7 @@ def trim_vocab(source: Path, out: Path, max_rank: int = DEFAULT_MAX_RANK) -> int
     """Write ``source`` with its vocabulary trimmed (``kept_ids``) to ``out``; returns the kept count.
 
     The file is rewritten byte for byte from its header (no gguf reader: Gemma's 262k-token vocabulary is
-    parsed in ~1 s, not ~15 s): every key and tensor in its order, the three vocabulary arrays and the
+    parsed in 2-3 s, not ~15 s): every key and tensor in its order, the three vocabulary arrays and the
     head's rows cut to the kept ids, the special token ids and the vocabulary size renumbered, the tensor
     offsets recomputed. Raises ``MergeError`` for a file it cannot trim (no SentencePiece vocabulary, heads
     of another size)."""
@@ -139,7 +136,7 @@ def trim_vocab(source: Path, out: Path, max_rank: int = DEFAULT_MAX_RANK) -> int
     for key, (kind, start, end) in header.kv.items():
         value = data[start:end]
         if key == "tokenizer.ggml.tokens":
-            value = struct.pack("<IQ", _STRING, len(keep)) + b"".join(_gguf_string(raw_tokens[i]) for i in keep)
+            value = struct.pack("<IQ", _STRING, len(keep)) + b"".join(gguf_string(raw_tokens[i]) for i in keep)
         elif key in ("tokenizer.ggml.scores", "tokenizer.ggml.token_type"):
             item, values = header.array(key)
             value = struct.pack("<IQ", item, len(keep)) + np.ascontiguousarray(values[rows]).tobytes()
@@ -158,7 +155,7 @@ def trim_vocab(source: Path, out: Path, max_rank: int = DEFAULT_MAX_RANK) -> int
                 raise MergeError(f"{source.name}: {name} has {dims[-1]} rows, not {len(tokens)}")
             array = np.ascontiguousarray(array.reshape(len(tokens), -1)[rows]).reshape(-1)
             dims = dims[:-1] + [len(keep)]
-        parts.append(_gguf_string(name.encode()) + struct.pack(f"<I{len(dims)}QIQ", len(dims), *dims, kind, offset))
+        parts.append(gguf_string(name.encode()) + struct.pack(f"<I{len(dims)}QIQ", len(dims), *dims, kind, offset))
         tensors.append(array)
         offset = _aligned(offset + array.nbytes, header.alignment)
     with out.open("wb") as sink:

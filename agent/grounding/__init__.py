@@ -64,8 +64,8 @@ whose first wh-word is "who" or "where" needs an answer that names someone or so
 ("Tell me where Dr. Amina Sato was born." -> "... born in 1979." is unsupported).
 
 Beside the check, ``read_count`` (rule G16; the loop's ``read_counts``) reads the count a "how many X" question asks
-from a document about the asked entity ("Pinecrest Farm: 12 goats."), and ``read_person`` (rule G17, ``read_roles``) the
-name a "who" question asks, for a run that ends not-found or unsupported.
+from a document about the asked entity ("Pinecrest Farm: 12 goats."), and ``read_person`` (rule G17b, ``read_roles``,
+off by default) the name a "who" question asks, for a run that ends not-found or unsupported (``read_documents``).
 
 The package, one job a module: ``text`` (normalising), ``not_found`` (the not-found answer, an
 empty observation), ``numbers`` (number claims and evidence values), ``records`` (country records
@@ -74,7 +74,7 @@ step), ``attributes`` (the attribute step), ``operations`` (the computation step
 ``Observation``) and ``verdict`` (``check``).
 """
 
-from agent.grounding.documents import CountReading, read_count, read_person
+from agent.grounding.documents import DocumentReading, read_count, read_documents, read_person
 from agent.grounding.model import Grounding, Observation
 from agent.grounding.names import NameClaim, name_claims
 from agent.grounding.not_found import is_not_found, is_useless_observation
@@ -88,7 +88,7 @@ __all__ = [
     "LOCAL_PREFIX",
     "NO_RESULTS",
     "RECORD_FIELDS",
-    "CountReading",
+    "DocumentReading",
     "Grounding",
     "NameClaim",
     "NumberClaim",
@@ -101,5 +101,6 @@ __all__ = [
     "normalize",
     "parse_numbers",
     "read_count",
+    "read_documents",
     "read_person",
 ]

@@ -203,7 +203,7 @@ def states_attribute(sentence: str, attributes: Sequence[str]) -> bool:
             targets.update(SYNONYMS.get(s, ()))
         if any(_stem_match(t, w) for t in targets for w in words):
             return True
-        if any(_loose_match(a, w) for w in words):  # rule G16b: the verb forms the every-word reading accepts
+        if any(_loose_match(a, w) for w in words):  # rule G16c: the verb forms the every-word reading accepts
             return True
     return False
 
@@ -372,6 +372,11 @@ def _counted_after(answer: str, end: int) -> str | None:
     return word
 
 
+def _asked_years(values: Sequence[float]) -> list[float]:
+    """The years among a question's numbers ("... sell in 2015?")."""
+    return [v for v in values if float(v).is_integer() and 1000 <= v <= 2100]
+
+
 def _holds_year(sentence: str, year: float) -> bool:
     return any(v == year for v in evidence_values(sentence))
 
@@ -399,7 +404,7 @@ def unstated_claims(
     qn = normalize(question)
     qvals = evidence_values(question)
     # a year the question asks about ("... sell in 2015?"): the every-word reading asks it of the sentence too
-    years = [v for v in qvals if float(v).is_integer() and 1000 <= v <= 2100] if every_word else []
+    years = _asked_years(qvals) if every_word else []
     prose: list[tuple[str, str]] = []  # (document, sentence), both normalised
     titles: dict[str, str] = {}  # normalised document -> its normalised title
     for obs in observations:
@@ -470,11 +475,12 @@ def entity_documents(
 
 
 @dataclass(frozen=True)
-class CountReading:
-    """What ``read_count`` read: the answer it writes, the count as the document writes it, the step holding it."""
+class DocumentReading:
+    """What ``read_count`` or ``read_person`` read: the answer it writes, the count or name as the document writes
+    it, the step holding it."""
 
     answer: str
-    count: str
+    text: str
     step: int
 
 
@@ -508,7 +514,7 @@ def _is_year(num: NumberClaim) -> bool:
     return num.value.is_integer() and 1000 <= num.value <= 2100 and "," not in num.span and num.scale == 1
 
 
-def read_count(question: str, observations: Sequence[Observation]) -> CountReading | None:
+def read_count(question: str, observations: Sequence[Observation]) -> DocumentReading | None:
     """The count a "how many X" question asks, read from the run's documents (rule G16), or None.
 
     Read only when the documents about the asked entity give **one** value written right before the counted
@@ -533,9 +539,9 @@ def read_count(question: str, observations: Sequence[Observation]) -> CountReadi
         return None
     every = [a for a in attribute_words(question, entities) if a not in type_words(question) and a not in counted]
     qvals = evidence_values(question)
-    years = [v for v in qvals if float(v).is_integer() and 1000 <= v <= 2100]
+    years = _asked_years(qvals)
     periods = _periods(qwords)
-    found: dict[float, CountReading] = {}
+    found: dict[float, DocumentReading] = {}
     for step, title, doc, _ in entity_documents(entities, observations):
         for sentence in sentences_of(doc):
             sn = normalize(sentence)
@@ -567,7 +573,7 @@ def read_count(question: str, observations: Sequence[Observation]) -> CountReadi
                 before = sentence[: num.start].split()[-1:]
                 hedge = f"{before[0].lower()} " if before and normalize(before[0]) in _HEDGES else ""
                 count = f"{hedge}{num.span} {' '.join(after).rstrip('.,;:!?)')}"
-                found.setdefault(num.value * num.scale, CountReading(f"{title or entities[0]}: {count}.", count,
+                found.setdefault(num.value * num.scale, DocumentReading(f"{title or entities[0]}: {count}.", count,
                                                                       step))  # fmt: skip
     return next(iter(found.values())) if len(found) == 1 else None
 
@@ -589,7 +595,7 @@ def _states_strictly(a: str, word: str) -> bool:
     return _stem_match(a, word) or _loose_match(a, word)
 
 
-def read_person(question: str, observations: Sequence[Observation]) -> CountReading | None:
+def read_person(question: str, observations: Sequence[Observation]) -> DocumentReading | None:
     """The person (or body) a "who" question — or a terse role question ("X's head brewer?") — asks for, read from
     the run's documents (rule G17b), or None.
 
@@ -613,7 +619,7 @@ def read_person(question: str, observations: Sequence[Observation]) -> CountRead
         return None
     qn = f" {normalize(question)} "
     inside = {w for e in entities for w in e.split()}
-    found: dict[str, CountReading] = {}
+    found: dict[str, DocumentReading] = {}
     for step, title, _, body in entity_documents(entities, observations):
         own = inside | set(normalize(title).split())
         for sentence in sentences_of(body):
@@ -640,6 +646,17 @@ def read_person(question: str, observations: Sequence[Observation]) -> CountRead
                 if len(names) != 1:
                     continue
                 name = names[0]
-                found.setdefault(name.norm, CountReading(f"{title or entities[0]}: {name.span}.", name.span,
+                found.setdefault(name.norm, DocumentReading(f"{title or entities[0]}: {name.span}.", name.span,
                                                          step))  # fmt: skip
     return next(iter(found.values())) if len(found) == 1 else None
+
+
+def read_documents(
+    question: str, observations: Sequence[Observation], counts: bool = True, roles: bool = False
+) -> DocumentReading | None:
+    """The count reading (``counts``, rule G16), else the role reading (``roles``, rule G17b): what the loop and its
+    replay ask of a run that ends not-found or unsupported."""
+    reading = read_count(question, observations) if counts else None
+    if reading is None and roles:
+        reading = read_person(question, observations)
+    return reading

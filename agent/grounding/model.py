@@ -32,10 +32,10 @@ class Grounding(BaseModel):
     )
     read_from_documents: bool = Field(
         default=False,
-        description="the final answer was read from a document by the count reading (rule G16, "
-        "QREACT_GROUNDING_READ_COUNTS): the model's own answer to a 'how many' question was not found or "
-        "unsupported, and one sentence of a document about the asked entity states every asked word and one count "
-        "of the asked thing; the model's answer stays in the last step",
+        description="the final answer was read from a document by the check: the model's own answer was not found "
+        "or unsupported, and a sentence of a document about the asked entity states every asked word and one count "
+        "of the asked thing (the count reading, QREACT_GROUNDING_READ_COUNTS) or, when QREACT_GROUNDING_READ_ROLES is "
+        "on, one name for the asked role; the model's answer stays in the last step",
         examples=[False],
     )
 

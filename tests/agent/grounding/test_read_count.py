@@ -27,7 +27,7 @@ def test_the_count_of_the_asked_thing_is_read_from_a_list_of_counts() -> None:
     assert reading("how many cows does hazelmere farm keep", FARM) == "Hazelmere Farm: 38 cows."
     assert reading("How many flats does Quayside Tower have?", TOWER) == "Quayside Tower: 240 flats."
     found = read_count("How many sheep does Hazelmere Farm keep?", [Observation(3, "Search", "q", FARM)])
-    assert found is not None and (found.count, found.step) == ("410 sheep", 3)
+    assert found is not None and (found.text, found.step) == ("410 sheep", 3)
 
 
 def test_a_hedge_and_the_period_of_the_count_are_kept() -> None:
