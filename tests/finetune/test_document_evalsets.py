@@ -31,8 +31,9 @@ SETS = {
     "documents_probe13.jsonl": "docsp13-",
     "documents_probe14.jsonl": "docsp14-",
     "documents_probe15.jsonl": "docsp15-",
+    "documents_probe16.jsonl": "docsp16-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 16)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 17)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -303,11 +304,13 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp14-19": 1_200_000 - 950_000, "docsp14-27": 2 * 400, "docsp14-30": 75 - 30}),
         ("documents_probe15", 40, 8, (24, 4, 12), {"docsp15-05": 2011 - 1896, "docsp15-10": 230 - 85 - 40,
          "docsp15-16": 412 - 398, "docsp15-28": 2 * 14.50 + 7}),
+        ("documents_probe16", 40, 8, (24, 5, 11), {"docsp16-11": 9.50 / 10, "docsp16-15": 2017 - 2014,
+         "docsp16-27": 2 * 15 + 2 * 8.50 - 42, "docsp16-34": 60 + 40, "docsp16-37": 310_000 + 62_000}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-15 (sessions 13-15, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16, G16b/G17,
-    G16c/G17b, G16d, G16e, G18): own documents, new to every other corpus; each compute gold re-derived from the
+    """Probes 4-16 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16, G16b/G17,
+    G16c/G17b, G16d, G16e, G18, P1): own documents, new to every other corpus; each compute gold re-derived from the
     stated facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]
