@@ -32,8 +32,9 @@ SETS = {
     "documents_probe14.jsonl": "docsp14-",
     "documents_probe15.jsonl": "docsp15-",
     "documents_probe16.jsonl": "docsp16-",
+    "documents_probe17.jsonl": "docsp17-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 17)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 18)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -306,12 +307,15 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp15-16": 412 - 398, "docsp15-28": 2 * 14.50 + 7}),
         ("documents_probe16", 40, 8, (24, 5, 11), {"docsp16-11": 9.50 / 10, "docsp16-15": 2017 - 2014,
          "docsp16-27": 2 * 15 + 2 * 8.50 - 42, "docsp16-34": 60 + 40, "docsp16-37": 310_000 + 62_000}),
+        ("documents_probe17", 40, 8, (24, 5, 11), {"docsp17-09": 3 * 34 + 15,
+         "docsp17-13": (12 + 4 + 15 / 60) - (8 + 45 / 60), "docsp17-22": 27 + 8, "docsp17-29": 39.99 / 12,
+         "docsp17-35": (12 + 7 + 30 / 60) - (12 + 5)}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-16 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16, G16b/G17,
-    G16c/G17b, G16d, G16e, G18, P1): own documents, new to every other corpus; each compute gold re-derived from the
-    stated facts."""
+    """Probes 4-17 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
+    G16b/G17, G16c/G17b, G16d, G16e, G18, P1): own documents, new to every other corpus; each compute gold
+    re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]
     assert [r["id"] for r in got] == [f"{prefix}{i:02d}" for i in range(1, rows + 1)]
