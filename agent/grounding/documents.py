@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from agent.grounding.model import Observation
 from agent.grounding.names import name_claims, name_in
 from agent.grounding.not_found import is_useless_observation
-from agent.grounding.numbers import NumberClaim, evidence_values, parse_numbers
+from agent.grounding.numbers import NumberClaim, evidence_values, is_constant, parse_numbers
+from agent.grounding.operations import asks_computation
 from agent.grounding.records import split_records
 from agent.grounding.text import normalize, strip_prefix, word_forms
 from agent.prompt import CALCULATOR_NAME
@@ -394,7 +395,9 @@ def unstated_claims(
     (``QREACT_GROUNDING_EVERY_WORD``, on in the loop by default): the sentence must state every asked word, each by
     a word of its own, and the year the question names; a "how many X" answer's number must count X."""
     calc_values = [v for o in observations if o.tool == CALCULATOR_NAME for v in evidence_values(o.text)]
-    if calc_steps or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values):
+    computed = bool(calc_steps) or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values)
+    # rule G19b: a result the Calculator computed for a question that asks no computation is read by its inputs
+    if computed and (not every_word or asks_computation(question)):
         return []
     entities = run_entities(question, observations)
     if not entities:
@@ -426,12 +429,21 @@ def unstated_claims(
     counted = counted_words(question) if every_word else []
     recounts: dict[str, str] = {}  # a number's span -> the other thing the answer counts with it
     counts_asked = False  # some number of the answer counts the asked thing (rule G15b: the others may list more)
-    for num in parse_numbers(answer):
+    numbers = parse_numbers(answer)
+    if computed:  # rule G19b: the Calculator's inputs are the claims
+        numbers = [
+            c
+            for o in observations
+            if o.tool == CALCULATOR_NAME
+            for c in parse_numbers(o.tool_input or "")
+            if not is_constant(c.value)
+        ]
+    for num in numbers:
         if any(num.matches(v) for v in qvals):
             continue
         held = [(d, normalize(s)) for d, s in prose if any(num.matches(v) for v in evidence_values(s))]
         claims.append((num.span, held))
-        if counted and (noun := _counted_after(answer, num.start + len(num.span))) is not None:
+        if counted and not computed and (noun := _counted_after(answer, num.start + len(num.span))) is not None:
             if any(_states(x, noun) or _states(noun, x) for x in counted):
                 counts_asked = True
             else:
