@@ -44,7 +44,7 @@ _QUESTION_WORDS = frozenset(
     when where why whats name give find say says said can could would will should get gets got each every
     year years annual annually yearly day days week weeks month months currently current now today total
     number amount exactly approximately about roughly all one his her their they he she we our us
-    know any some""".split()
+    know any some my your need needs must should may might come comes came""".split()
 )
 
 # Question words and the evidence words that state the same attribute. Data, not logic: each entry is
@@ -53,8 +53,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "employees": ("staff", "people", "workforce", "workers", "employs", "employ"),
     "work": ("staff", "employs", "employees", "workforce", "people"),
     "people": ("staff", "employees", "employs", "inhabitants", "residents", "population", "live"),
-    "cost": ("price", "priced", "costs", "dollars", "sells", "ticket", "fare"),
-    "price": ("cost", "costs", "priced", "sells", "dollars"),
+    "cost": ("price", "priced", "costs", "dollars", "sells", "ticket", "fare", "pay", "pays", "paid", "charge", "fee"),
+    "price": ("cost", "costs", "priced", "sells", "dollars", "pay", "pays", "paid", "charge", "fee"),
     "expensive": ("cost", "costs", "price", "priced", "dollars"),
     "ceo": ("chief", "executive", "led", "leads", "head", "heads", "runs", "run"),
     "lead": ("ceo", "chief", "executive", "led", "mayor", "head", "heads", "runs"),
@@ -127,7 +127,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "fast": ("speed", "fastest", "top", "km"),
 }
 
-_DOC_START = re.compile(r"(?:^|(?<=\s))([^\s:#][^:#]{0,100}?): # \1\b")
+# a title may hold a colon ("Corrander Systems: Annual Leave and Absence Policy: # Corrander Systems: ..."; rule G19d)
+_DOC_START = re.compile(r"(?:^|(?<=\s))([^\s:#][^#]{0,150}?): # \1(?!\w)")
 # a sentence ends at . ! ? (not after a title such as "Mr."), a list item at " - ", a heading at "#"
 _SENTENCE_END = re.compile(
     r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s+-\s+|\s*#\s+"
@@ -210,8 +211,14 @@ def states_attribute(sentence: str, attributes: Sequence[str]) -> bool:
 
 
 def documents_of(text: str) -> list[str]:
-    """An observation split into its documents (at the search tool's "Title: # Title" marks)."""
-    starts = [m.start() for m in _DOC_START.finditer(text)]
+    """An observation split into its documents (at the search tool's "Title: # Title" marks, and at "Title: " where
+    a later part of a document seen in the observation starts: rule G19d)."""
+    marks = list(_DOC_START.finditer(text))
+    starts = sorted({m.start() for m in marks} | {
+        c.start()
+        for title in {m.group(1) for m in marks}
+        for c in re.finditer(rf"(?:^|(?<=\s)){re.escape(title)}: (?!# )", text)
+    })  # fmt: skip
     if not starts:
         return [text]
     bounds = [0, *starts] if text[: starts[0]].strip() else starts

@@ -330,3 +330,26 @@ def test_g19a_a_price_or_time_asked_needs_a_value_the_question_does_not_hold() -
     shop = "Vardale Creamery: # Vardale Creamery A wedge of Blue costs £6.80 and a whole Reserve sells for £95."
     assert _shipped("Which costs more at Vardale Creamery, a whole Reserve or a wedge of Blue?", "A whole Reserve.",
                     _obs(shop))  # fmt: skip
+
+
+def test_g19d_a_title_with_a_colon_and_a_later_part_of_a_document() -> None:
+    """Users' titles hold colons; a result that continues a document starts "Title: " without the heading."""
+    policy = "Corrander Systems: Annual Leave and Absence Policy"
+    text = (
+        f"{policy}: # {policy} Staff get 27 days of paid annual leave a year. "
+        "Harbor Street Bakery: # Harbor Street Bakery A croissant costs 3 dollars. "
+        f"{policy}: Paternity leave is 4 weeks at full pay."
+    )
+    docs = documents_of(text)
+    assert [d.split(": ")[0] for d in docs] == ["Corrander Systems", "Harbor Street Bakery", "Corrander Systems"]
+    assert docs[2].startswith(f"{policy}: Paternity")
+    q = "Corrander Systems paternity leave, how many weeks at full pay"
+    assert _shipped(q, "4 weeks.", _obs(text))
+    assert not _shipped("What does a croissant cost at Corrander Systems?", "3 dollars.", _obs(text))
+
+
+def test_g19d_pay_states_a_cost_and_light_words_ask_nothing() -> None:
+    text = "Tollan Street Tool Library: # Tollan Street Tool Library Members pay £20 a year and borrow for a week."
+    assert _shipped("tollan street tool library membership cost per year", "£20 a year.", _obs(text))
+    spec = "Nimbrel AQ-40: # Nimbrel AQ-40 The purifier weighs 4.6 kg. - Colours: Chalk White and Slate Grey"
+    assert _shipped("what colours does the nimbrel aq-40 come in", "Chalk White and Slate Grey.", _obs(spec))
