@@ -33,8 +33,10 @@ SETS = {
     "documents_probe15.jsonl": "docsp15-",
     "documents_probe16.jsonl": "docsp16-",
     "documents_probe17.jsonl": "docsp17-",
+    "documents_probe18.jsonl": "docsp18-",
+    "documents_probe19.jsonl": "docsp19-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 18)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 20)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -310,11 +312,15 @@ def test_probe3_holds_what_the_readme_says() -> None:
         ("documents_probe17", 40, 8, (24, 5, 11), {"docsp17-09": 3 * 34 + 15,
          "docsp17-13": (12 + 4 + 15 / 60) - (8 + 45 / 60), "docsp17-22": 27 + 8, "docsp17-29": 39.99 / 12,
          "docsp17-35": (12 + 7 + 30 / 60) - (12 + 5)}),
+        ("documents_probe18", 40, 8, (23, 5, 12), {"docsp18-10": 2011 - 2002, "docsp18-27": 30 * 9.40,
+         "docsp18-32": 160 / 8, "docsp18-33": 4 * 26, "docsp18-37": 560 / 20}),
+        ("documents_probe19", 40, 8, (23, 5, 12), {"docsp19-06": 42 + (100 - 60) * 0.22, "docsp19-11": 130 - 45,
+         "docsp19-20": 4 * (65 + 22), "docsp19-26": 85 + 32, "docsp19-36": 10 * 5.20 - 46}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-17 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
-    G16b/G17, G16c/G17b, G16d, G16e, G18, P1): own documents, new to every other corpus; each compute gold
+    """Probes 4-19 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
+    G16b/G17, G16c/G17b, G16d, G16e, G18, P1, P1b): own documents, new to every other corpus; each compute gold
     re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]
