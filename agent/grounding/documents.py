@@ -55,6 +55,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "people": ("staff", "employees", "employs", "inhabitants", "residents", "population", "live"),
     "cost": ("price", "priced", "costs", "dollars", "sells", "ticket", "fare", "pay", "pays", "paid", "charge", "fee"),
     "price": ("cost", "costs", "priced", "sells", "dollars", "pay", "pays", "paid", "charge", "fee"),
+    "charge": ("cost", "costs", "price", "priced", "pay", "pays", "paid", "fee", "fees"),  # rule G20a
     "expensive": ("cost", "costs", "price", "priced", "dollars"),
     "ceo": ("chief", "executive", "led", "leads", "head", "heads", "runs", "run"),
     "lead": ("ceo", "chief", "executive", "led", "mayor", "head", "heads", "runs"),
@@ -407,7 +408,9 @@ def unstated_claims(
     if computed and (not every_word or asks_computation(question)):
         return []
     entities = run_entities(question, observations)
-    if not entities:
+    # rule G20b: a question whose entity no title phrase gives is still asked that a document it names holds the claim
+    lone = not entities
+    if lone and not (every_word and not re.search("[\uac00-\ud7a3]", question)):
         return []
     attributes = attribute_words(question, entities)
     every = [a for a in attributes if a not in type_words(question)] if every_word else []
@@ -422,14 +425,19 @@ def unstated_claims(
             continue
         # country records are read field by field by the other steps: only the prose around them is asked
         text = " ".join(seg.raw for seg in split_records(obs.index, strip_prefix(obs.text)) if seg.title is None)
+        known = {m.group(1) for m in _DOC_START.finditer(text)}
         for doc in documents_of(text):
             dn = normalize(doc)
             prose += [(dn, s) for s in sentences_of(doc)]
             if m := _DOC_START.search(doc):
                 titles[dn] = normalize(m.group(1))
+            elif title := next((t for t in known if doc.startswith(f"{t}: ")), None):
+                titles[dn] = normalize(title)  # a later part of a document (rule G19d)
     if not prose:
         return []
     reasons: list[str] = []
+    if lone:
+        return _unnamed_documents(question, answer, prose, titles)
     if every_word and _TIME_ASKED.search(question) and not _TIME_OF_DAY.search(answer):  # rule G16c
         reasons.append(f"{answer.strip()} (asked what time; it gives no time of day)")
     claims: list[tuple[str, list[tuple[str, str]]]] = []
@@ -476,6 +484,33 @@ def unstated_claims(
         elif span in recounts and not counts_asked:
             reasons.append(f"{span} {recounts[span]} (asked how many {' '.join(counted)})")
     return reasons
+
+
+def _unnamed_documents(
+    question: str, answer: str, prose: Sequence[tuple[str, str]], titles: dict[str, str]
+) -> list[str]:
+    """Rule G20b: for a question whose entity no title phrase gives ("who owns the pellbridge ice cream parlour"),
+    a number or name of the answer held only by documents whose title's first word (a leading "the" aside) the
+    question does not write is unsupported: "Sunita Castellow" from Lendrum Street Launderette's document. A
+    document without a title mark asks nothing."""
+    asked = set(normalize(question).split())
+    qvals = evidence_values(question)
+    qn = normalize(question)
+
+    def unnamed(doc: str) -> bool:
+        words = re.sub(r"^the ", "", titles.get(doc, "")).split()
+        return bool(words) and words[0] not in asked
+
+    spans: list[tuple[str, list[str]]] = []
+    for num in parse_numbers(answer):
+        if not any(num.matches(v) for v in qvals):
+            spans.append((num.span, [d for d, s in prose if any(num.matches(v) for v in evidence_values(s))]))
+    for name in name_claims(answer):
+        if name.script == "latin" and f" {name.norm} " not in f" {qn} ":
+            spans.append((name.span, [d for d, s in prose if name_in(name.norm, name.script, normalize(s))]))
+    return [
+        f"{span} (no document the question names states it)" for span, docs in spans if docs and all(map(unnamed, docs))
+    ]
 
 
 def entity_documents(

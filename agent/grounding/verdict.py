@@ -172,7 +172,7 @@ def check(
         else:
             evidence.update(s.index for s in useful)
     spans = [s for _, s in sorted(unsupported)]
-    # rule G19a: a price, a time, a date or a number asked ("tell me the price of the 18 year old") is a quantity too
+    # rules G19a, G20a: a price (a charge, a rate), a time, a date or a number asked is a quantity too
     value_asked = _VALUE_ASKED.search(question) and not _yes_no_or_choice(question, answer, qnames)
     if every_word and documents and not spans and (_QUANTITY_ASKED.search(question) or value_asked):
         gives_none = all(any(n.matches(v) for v in qnums) for n in parse_numbers(answer)) and not names_new
@@ -287,7 +287,9 @@ _QUANTITY_ASKED = re.compile(
 )
 
 _VALUE_ASKED = re.compile(
-    r"\b(?:price|prices|cost|costs|fare|fares|fee|fees|what time|what date|which year|number of)\b", re.IGNORECASE
+    r"\b(?:price|prices|cost|costs|fare|fares|fee|fees|charge|charges|charged|rate|rates|what time|what date|"
+    r"which year|number of)\b",
+    re.IGNORECASE,
 )
 
 

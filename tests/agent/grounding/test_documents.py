@@ -353,3 +353,22 @@ def test_g19d_pay_states_a_cost_and_light_words_ask_nothing() -> None:
     assert _shipped("tollan street tool library membership cost per year", "£20 a year.", _obs(text))
     spec = "Nimbrel AQ-40: # Nimbrel AQ-40 The purifier weighs 4.6 kg. - Colours: Chalk White and Slate Grey"
     assert _shipped("what colours does the nimbrel aq-40 come in", "Chalk White and Slate Grey.", _obs(spec))
+
+
+def test_g20a_a_charge_or_rate_asked_needs_a_value() -> None:
+    text = "Cawdry Slip Boatyard: # Cawdry Slip Boatyard A winter mooring costs £30 a foot."
+    q = "What does Cawdry Slip charge for a summer mooring?"
+    assert not _shipped(q, "Cawdry Slip charges for a summer mooring.", _obs(text))
+    assert _shipped("What does Cawdry Slip Boatyard charge for a winter mooring?", "£30 a foot.", _obs(text))
+
+
+def test_g20b_a_lowercase_question_is_answered_from_a_document_it_names() -> None:
+    text = (
+        "Lendrum Street Launderette: # Lendrum Street Launderette The launderette is owned by Sunita Castellow. "
+        "Brennoch Island: # Brennoch Island The community council is chaired by Catriona Beaton."
+    )
+    assert not _shipped("who owns the pellbridge ice cream parlour", "Sunita Castellow owns it.", _obs(text))
+    assert _shipped("who chairs brennoch's community council", "Catriona Beaton.", _obs(text))
+    # a document without a title mark asks nothing
+    assert _shipped("who owns the pellbridge ice cream parlour", "Sunita Castellow.",
+                    _obs("The parlour is owned by Sunita Castellow."))  # fmt: skip
