@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from agent.grounding.model import Observation
 from agent.grounding.names import name_claims, name_in
 from agent.grounding.not_found import is_useless_observation
-from agent.grounding.numbers import NumberClaim, evidence_values, parse_numbers
+from agent.grounding.numbers import NumberClaim, evidence_values, is_constant, parse_numbers
+from agent.grounding.operations import asks_computation
 from agent.grounding.records import split_records
 from agent.grounding.text import normalize, strip_prefix, word_forms
 from agent.prompt import CALCULATOR_NAME
@@ -43,7 +44,7 @@ _QUESTION_WORDS = frozenset(
     when where why whats name give find say says said can could would will should get gets got each every
     year years annual annually yearly day days week weeks month months currently current now today total
     number amount exactly approximately about roughly all one his her their they he she we our us
-    know any some""".split()
+    know any some my your need needs must should may might come comes came""".split()
 )
 
 # Question words and the evidence words that state the same attribute. Data, not logic: each entry is
@@ -52,8 +53,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "employees": ("staff", "people", "workforce", "workers", "employs", "employ"),
     "work": ("staff", "employs", "employees", "workforce", "people"),
     "people": ("staff", "employees", "employs", "inhabitants", "residents", "population", "live"),
-    "cost": ("price", "priced", "costs", "dollars", "sells", "ticket", "fare"),
-    "price": ("cost", "costs", "priced", "sells", "dollars"),
+    "cost": ("price", "priced", "costs", "dollars", "sells", "ticket", "fare", "pay", "pays", "paid", "charge", "fee"),
+    "price": ("cost", "costs", "priced", "sells", "dollars", "pay", "pays", "paid", "charge", "fee"),
     "expensive": ("cost", "costs", "price", "priced", "dollars"),
     "ceo": ("chief", "executive", "led", "leads", "head", "heads", "runs", "run"),
     "lead": ("ceo", "chief", "executive", "led", "mayor", "head", "heads", "runs"),
@@ -126,7 +127,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "fast": ("speed", "fastest", "top", "km"),
 }
 
-_DOC_START = re.compile(r"(?:^|(?<=\s))([^\s:#][^:#]{0,100}?): # \1\b")
+# a title may hold a colon ("Corrander Systems: Annual Leave and Absence Policy: # Corrander Systems: ..."; rule G19d)
+_DOC_START = re.compile(r"(?:^|(?<=\s))([^\s:#][^#]{0,150}?): # \1(?!\w)")
 # a sentence ends at . ! ? (not after a title such as "Mr."), a list item at " - ", a heading at "#"
 _SENTENCE_END = re.compile(
     r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s+-\s+|\s*#\s+"
@@ -209,8 +211,14 @@ def states_attribute(sentence: str, attributes: Sequence[str]) -> bool:
 
 
 def documents_of(text: str) -> list[str]:
-    """An observation split into its documents (at the search tool's "Title: # Title" marks)."""
-    starts = [m.start() for m in _DOC_START.finditer(text)]
+    """An observation split into its documents (at the search tool's "Title: # Title" marks, and at "Title: " where
+    a later part of a document seen in the observation starts: rule G19d)."""
+    marks = list(_DOC_START.finditer(text))
+    starts = sorted({m.start() for m in marks} | {
+        c.start()
+        for title in {m.group(1) for m in marks}
+        for c in re.finditer(rf"(?:^|(?<=\s)){re.escape(title)}: (?!# )", text)
+    })  # fmt: skip
     if not starts:
         return [text]
     bounds = [0, *starts] if text[: starts[0]].strip() else starts
@@ -394,7 +402,9 @@ def unstated_claims(
     (``QREACT_GROUNDING_EVERY_WORD``, on in the loop by default): the sentence must state every asked word, each by
     a word of its own, and the year the question names; a "how many X" answer's number must count X."""
     calc_values = [v for o in observations if o.tool == CALCULATOR_NAME for v in evidence_values(o.text)]
-    if calc_steps or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values):
+    computed = bool(calc_steps) or any(n.matches(v) for n in parse_numbers(answer) for v in calc_values)
+    # rule G19b: a result the Calculator computed for a question that asks no computation is read by its inputs
+    if computed and (not every_word or asks_computation(question)):
         return []
     entities = run_entities(question, observations)
     if not entities:
@@ -426,12 +436,21 @@ def unstated_claims(
     counted = counted_words(question) if every_word else []
     recounts: dict[str, str] = {}  # a number's span -> the other thing the answer counts with it
     counts_asked = False  # some number of the answer counts the asked thing (rule G15b: the others may list more)
-    for num in parse_numbers(answer):
+    numbers = parse_numbers(answer)
+    if computed:  # rule G19b: the Calculator's inputs are the claims
+        numbers = [
+            c
+            for o in observations
+            if o.tool == CALCULATOR_NAME
+            for c in parse_numbers(o.tool_input or "")
+            if not is_constant(c.value)
+        ]
+    for num in numbers:
         if any(num.matches(v) for v in qvals):
             continue
         held = [(d, normalize(s)) for d, s in prose if any(num.matches(v) for v in evidence_values(s))]
         claims.append((num.span, held))
-        if counted and (noun := _counted_after(answer, num.start + len(num.span))) is not None:
+        if counted and not computed and (noun := _counted_after(answer, num.start + len(num.span))) is not None:
             if any(_states(x, noun) or _states(noun, x) for x in counted):
                 counts_asked = True
             else:

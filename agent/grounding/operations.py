@@ -27,6 +27,24 @@ _OPERATOR = re.compile(r"\*\*|[-+*/%]")
 _NUMBER_SIGN = re.compile(r"(^|[(,])\s*-")  # "-5" or "(-5": a sign, not a subtraction
 
 
+# words of a question that asks for a computation, not for a stated value (rule G19b): an operation (DIFFERENCE,
+# SUM), a rate or share, a span between two times or years, a conversion, a hypothetical or an amount earned
+COMPUTATION = re.compile(
+    r"\b(?:per|each|every|average|mean|percent\w*|ratio|times|twice|double|half|density|between|since|ago|passed|"
+    r"elapsed|would|if|in all|money|earn\w*|make|made|takings|revenue|income|round trip|how many years|how long had|"
+    r"in (?:seconds|minutes|hours|days|weeks|months|years|metres|meters|kilometres|kilometers|km|miles|feet|grams|"
+    r"kilograms|kg|litres|liters|tonnes|pounds|dollars|euros))\b|[%+*/]",
+    re.I,
+)
+
+
+def asks_computation(question: str) -> bool:
+    """The question's words ask for a computation (an operation, a rate, a span, a conversion, a hypothetical):
+    "How much would two adults pay?", "how many hours ... from 8:45 to 4:15", "cost per month". "What does a
+    night in a private room cost?" asks for a stated price, which no product of two other prices is."""
+    return bool(asked_operation(question) or COMPUTATION.search(question))
+
+
 def only_divides(expression: str) -> bool:
     """True when the expression's only arithmetic operator is ``/`` (``round(a / b)`` included)."""
     ops = set(_OPERATOR.findall(_NUMBER_SIGN.sub(r"\1", expression)))

@@ -172,8 +172,11 @@ def check(
         else:
             evidence.update(s.index for s in useful)
     spans = [s for _, s in sorted(unsupported)]
-    if every_word and documents and not spans and _QUANTITY_ASKED.search(question) and not _YES_NO.match(answer):
-        if all(any(n.matches(v) for v in qnums) for n in parse_numbers(answer)) and not names_new:
+    # rule G19a: a price, a time, a date or a number asked ("tell me the price of the 18 year old") is a quantity too
+    value_asked = _VALUE_ASKED.search(question) and not _yes_no_or_choice(question, answer, qnames)
+    if every_word and documents and not spans and (_QUANTITY_ASKED.search(question) or value_asked):
+        gives_none = all(any(n.matches(v) for v in qnums) for n in parse_numbers(answer)) and not names_new
+        if gives_none and not _YES_NO.match(answer):
             spans = [f"{answer.strip()} (asked for a quantity, it gives none the question does not)"]
     if operations and claimed and not spans and (mismatch := operation_mismatch(question, observations)):
         spans = [mismatch]  # a difference or sum asked, only divisions computed (agent.grounding.operations)
@@ -281,6 +284,10 @@ _CHOICE_WORDS = ("which", "who", "whichever", "between", "or", "than")
 # does Northwind Rail run between Dalby and Port Ellen?")
 _QUANTITY_ASKED = re.compile(
     r"\b(?:how (?:many|much|long|far|big|large|old|tall|high|deep|wide|heavy)|what year|when)\b", re.IGNORECASE
+)
+
+_VALUE_ASKED = re.compile(
+    r"\b(?:price|prices|cost|costs|fare|fares|fee|fees|what time|what date|which year|number of)\b", re.IGNORECASE
 )
 
 

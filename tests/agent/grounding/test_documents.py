@@ -266,3 +266,90 @@ def test_a_what_time_question_needs_a_time_of_day_rule_g16c() -> None:
     # the owns ~ owned reading of the plain attribute step (rule G16b)
     owned = _obs("Rookery Cafe: # Rookery Cafe The cafe is owned by Marla Jonsson.")
     assert check("Who owns Rookery Cafe?", "Marla Jonsson owns it.", owned, documents=True).supported
+
+
+# --- rules G19a and G19b (session 16) ------------------------------------------------------------
+
+HUT = (
+    "Grauhorn Hut: # Grauhorn Hut The Grauhorn Hut sleeps 46 guests in 5 dormitories and 3 private rooms. "
+    "A night in a dormitory costs 38 euros for adults and 22 euros for children."
+)
+
+
+def _calc(expression: str, result: str) -> Observation:
+    return Observation(1, "Calculator", expression, result)
+
+
+def _shipped(question: str, answer: str, observations: list[Observation]) -> bool:
+    return check(question, answer, observations, documents=True, attributes=True, every_word=True).supported
+
+
+def test_g19b_a_product_of_two_prices_is_no_stated_price() -> None:
+    """A copy question (no computation asked) is read by the Calculator's inputs: their sentence must state
+    every asked word, as a copied number's must."""
+    obs = [*_obs(HUT, "Grauhorn Hut nightly rate"), _calc("38 * 22", "836")]
+    q = "What does a night in a private room at the Grauhorn Hut cost?"
+    assert not _shipped(q, "A night in a private room at the Grauhorn Hut costs 836.", obs)
+    # a question that asks a computation keeps the Calculator's result
+    q2 = "What would two adults pay altogether for a night in a dormitory at the Grauhorn Hut?"
+    obs2 = [*_obs(HUT, "Grauhorn Hut dormitory"), _calc("2 * 38", "76")]
+    assert _shipped(q2, "Two adults would pay 76 euros.", obs2)
+    # and a copy question's Calculator inputs pass when their sentence states every asked word
+    q3 = "What does a night in a dormitory at the Grauhorn Hut cost for adults?"
+    assert _shipped(q3, "38 euros.", [*_obs(HUT, "Grauhorn Hut dormitory"), _calc("38 * 1", "38")])
+
+
+def test_g19b_computation_words() -> None:
+    from agent.grounding.operations import asks_computation
+
+    for q in (
+        "How much would two adults and a child pay?",
+        "what does the filter cost per month of use",
+        "How many years passed between the opening and the restoration?",
+        "How many people can the boat carry in all, crew and scientists?",
+        "how long is the session, in hours",
+        "How much money did the club make from the raffle?",
+    ):
+        assert asks_computation(q), q
+    for q in ("What does a weekend ticket cost?", "How many goldcrests were ringed in autumn?", "Who runs the shop?"):
+        assert not asks_computation(q), q
+
+
+def test_g19a_a_price_or_time_asked_needs_a_value_the_question_does_not_hold() -> None:
+    text = (
+        "Ardlevin Distillery: # Ardlevin Distillery The shop sells the 12-year-old single malt for £52 a bottle. "
+        "Visitors must be 18 or over to taste."
+    )
+    q = "tell me the price of a bottle of ardlevin 18 year old"
+    assert not _shipped(q, "The answer is 18.", _obs(text, "Ardlevin 18 year old"))
+    clinic = "Castlebridge Dental Surgery: # Castlebridge Dental Surgery The surgery opens at 8 am on Mondays."
+    q2 = "What time does Castlebridge Dental Surgery open on Mondays?"
+    assert not _shipped(q2, "Castlebridge Dental Surgery opens on Mondays.", _obs(clinic))
+    assert _shipped(q2, "It opens at 8 am.", _obs(clinic))
+    # a choice between the question's options is no value asked
+    shop = "Vardale Creamery: # Vardale Creamery A wedge of Blue costs £6.80 and a whole Reserve sells for £95."
+    assert _shipped("Which costs more at Vardale Creamery, a whole Reserve or a wedge of Blue?", "A whole Reserve.",
+                    _obs(shop))  # fmt: skip
+
+
+def test_g19d_a_title_with_a_colon_and_a_later_part_of_a_document() -> None:
+    """Users' titles hold colons; a result that continues a document starts "Title: " without the heading."""
+    policy = "Corrander Systems: Annual Leave and Absence Policy"
+    text = (
+        f"{policy}: # {policy} Staff get 27 days of paid annual leave a year. "
+        "Harbor Street Bakery: # Harbor Street Bakery A croissant costs 3 dollars. "
+        f"{policy}: Paternity leave is 4 weeks at full pay."
+    )
+    docs = documents_of(text)
+    assert [d.split(": ")[0] for d in docs] == ["Corrander Systems", "Harbor Street Bakery", "Corrander Systems"]
+    assert docs[2].startswith(f"{policy}: Paternity")
+    q = "Corrander Systems paternity leave, how many weeks at full pay"
+    assert _shipped(q, "4 weeks.", _obs(text))
+    assert not _shipped("What does a croissant cost at Corrander Systems?", "3 dollars.", _obs(text))
+
+
+def test_g19d_pay_states_a_cost_and_light_words_ask_nothing() -> None:
+    text = "Tollan Street Tool Library: # Tollan Street Tool Library Members pay £20 a year and borrow for a week."
+    assert _shipped("tollan street tool library membership cost per year", "£20 a year.", _obs(text))
+    spec = "Nimbrel AQ-40: # Nimbrel AQ-40 The purifier weighs 4.6 kg. - Colours: Chalk White and Slate Grey"
+    assert _shipped("what colours does the nimbrel aq-40 come in", "Chalk White and Slate Grey.", _obs(spec))
