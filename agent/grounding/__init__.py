@@ -63,6 +63,15 @@ date ("how many ... between Dalby and Port Ellen") is no choice among its names.
 whose first wh-word is "who" or "where" needs an answer that names someone or somewhere the question does not
 ("Tell me where Dr. Amina Sato was born." -> "... born in 1979." is unsupported).
 
+Rules of session 16 (with ``every_word``): a question that asks a price, a cost, a fare, a fee, a time, a date, a
+year or a "number of" needs an answer with a value the question does not hold, a choice among its options excepted
+("tell me the price of the 18 year old" -> "The answer is 18." is unsupported; rule G19a); a question that asks no
+computation (``operations.asks_computation``: no operation, rate, span, conversion, hypothetical or amount earned)
+is not answered by a Calculator result whose inputs no sentence about what was asked states ("What does a night in
+a private room cost?" -> ``38 * 22``: the adult's and the child's dormitory prices; rule G19b); and a document's
+title may hold a colon, and a result that continues a document ("Title: ..." without its heading) is a document of
+its own (rule G19d).
+
 Beside the check, ``read_count`` (rule G16; the loop's ``read_counts``) reads the count a "how many X" question asks
 from a document about the asked entity ("Pinecrest Farm: 12 goats."), and ``read_person`` (rule G17b, ``read_roles``,
 off by default) the name a "who" question asks, for a run that ends not-found or unsupported (``read_documents``).

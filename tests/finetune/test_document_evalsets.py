@@ -35,8 +35,10 @@ SETS = {
     "documents_probe17.jsonl": "docsp17-",
     "documents_probe18.jsonl": "docsp18-",
     "documents_probe19.jsonl": "docsp19-",
+    "documents_probe20.jsonl": "docsp20-",
+    "documents_probe21.jsonl": "docsp21-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 20)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 22)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -316,11 +318,15 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp18-32": 160 / 8, "docsp18-33": 4 * 26, "docsp18-37": 560 / 20}),
         ("documents_probe19", 40, 8, (23, 5, 12), {"docsp19-06": 42 + (100 - 60) * 0.22, "docsp19-11": 130 - 45,
          "docsp19-20": 4 * (65 + 22), "docsp19-26": 85 + 32, "docsp19-36": 10 * 5.20 - 46}),
+        ("documents_probe20", 40, 8, (23, 5, 12), {"docsp20-06": 90 + 75, "docsp20-11": 64 + 38 + 9,
+         "docsp20-25": 143 - 118, "docsp20-30": 2 * 9.50 + 4, "docsp20-35": 0.30 * 1980}),
+        ("documents_probe21", 40, 8, (23, 5, 12), {"docsp21-06": 2 * 38 + 3.60, "docsp21-12": 1987 - 1908,
+         "docsp21-22": 2 * 12 + 2 * 7 - 32, "docsp21-28": 11_800 - 4350, "docsp21-38": 2 * 19 + 9.50}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-19 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
-    G16b/G17, G16c/G17b, G16d, G16e, G18, P1, P1b): own documents, new to every other corpus; each compute gold
+    """Probes 4-21 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
+    G16b/G17, G16c/G17b, G16d, G16e, G18, P1, P1b, G20): own documents, new to every other corpus; each compute gold
     re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]
