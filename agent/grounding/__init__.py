@@ -70,7 +70,9 @@ computation (``operations.asks_computation``: no operation, rate, span, conversi
 is not answered by a Calculator result whose inputs no sentence about what was asked states ("What does a night in
 a private room cost?" -> ``38 * 22``: the adult's and the child's dormitory prices; rule G19b); and a document's
 title may hold a colon, and a result that continues a document ("Title: ..." without its heading) is a document of
-its own (rule G19d).
+its own (rule G19d). A charge or a rate asked is a price too (rule G20a), and a question whose entity no title
+phrase of the run gives ("who owns the pellbridge ice cream parlour") is answered only from a document whose title's
+first word it writes (rule G20b: "Sunita Castellow" from Lendrum Street Launderette's document is unsupported).
 
 Beside the check, ``read_count`` (rule G16; the loop's ``read_counts``) reads the count a "how many X" question asks
 from a document about the asked entity ("Pinecrest Farm: 12 goats."), and ``read_person`` (rule G17b, ``read_roles``,
