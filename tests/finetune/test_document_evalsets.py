@@ -38,8 +38,9 @@ SETS = {
     "documents_probe20.jsonl": "docsp20-",
     "documents_probe21.jsonl": "docsp21-",
     "documents_probe22.jsonl": "docsp22-",
+    "documents_probe23.jsonl": "docsp23-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 23)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 24)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -325,10 +326,12 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp21-22": 2 * 12 + 2 * 7 - 32, "docsp21-28": 11_800 - 4350, "docsp21-38": 2 * 19 + 9.50}),
         ("documents_probe22", 40, 8, (23, 5, 12), {"docsp22-03": 75 + 40, "docsp22-11": 12 * 16.50,
          "docsp22-15": 8 + 24, "docsp22-26": 2 * 25 + 30, "docsp22-38": 4860 - 3975}),
+        ("documents_probe23", 40, 8, (23, 5, 12), {"docsp23-03": 2 * 68 + 22, "docsp23-15": 64 - 9,
+         "docsp23-27": 10 * 14 - 120, "docsp23-32": 1931 - 1868, "docsp23-39": 2 * 10 + 2 * 5}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-22 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
+    """Probes 4-23 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
     G16b/G17, G16c/G17b, G16d, G16e, G18, P1, P1b, G20, V12): own documents, new to every other corpus; each compute
     gold re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
