@@ -162,16 +162,81 @@ class LocalIndex:
         return [Hit(by_id[i][1], by_id[i][2], by_id[i][3], scores.get(i, 0.0)) for i in best if i in by_id]
 
 
-def format_hits(hits: list[Hit], max_chars: int = RESULT_CHARS) -> str:
-    """Results joined compactly, best first; a title is added when the text does not start with it."""
+# where a local result's text is split into passage units: a sentence end (not after a title such as "Mr."),
+# a list item (" - ", " * "), a heading ("## ")
+_UNIT_END = re.compile(
+    r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<=[.!?:;])\s+(?=[A-Z0-9\"'(£$€])"
+    r"|\s+(?=[-*]\s)|\s+(?=#{1,6}\s)"
+)
+GAP = "..."  # marks text of a result left out of its passage
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One word in two forms: equal, a plural, or a shared stem of five letters (manager ~ manages)."""
+    if a == b or a.rstrip("s") == b.rstrip("s"):
+        return True
+    return len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5]
+
+
+def passage(title: str, text: str, query: str, max_chars: int = RESULT_CHARS) -> str:
+    """``text`` cut to ``max_chars`` around what the query asks.
+
+    Its sentences (list items, headings) that state a content word of the query other than the title's
+    are kept first (more such words first, then earlier), the rest of the budget goes to the text's first
+    sentences, and all are shown in the text's order, after its "# Title" heading, with "..." where text
+    was left out. With no such word (or a text that fits) it is the text's beginning, as before:
+    "Vardale Creamery manager" over a long document shows the sentence that names who manages the shop
+    even when it stands past the first ``max_chars`` characters.
+    """
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - len(GAP)].rstrip() + GAP
+    title_words = set(_TOKEN.findall(title.lower()))
+    asked = [
+        t
+        for t in dict.fromkeys(_TOKEN.findall(query.lower()))
+        if t not in STOPWORDS and not any(_same_word(t, w) for w in title_words)
+    ]
+    head = f"# {title}"
+    if text.lower().startswith(head.lower()):
+        head, body = text[: len(head)], text[len(head) :].strip()
+    else:
+        head, body = "", text
+    units = [u.strip() for u in _UNIT_END.split(body) if u.strip()]
+    scores = [sum(any(_same_word(t, w) for w in set(_TOKEN.findall(u.lower()))) for t in asked) for u in units]
+    if len(units) < 2 or not any(scores):
+        return cut
+    budget = max_chars - len(head) - len(GAP)  # room for the heading and a final gap mark
+    chosen: set[int] = set()
+    used = 0
+    ranked = sorted((i for i in range(len(units)) if scores[i]), key=lambda i: (-scores[i], i))
+    for i in [*ranked, *range(len(units))]:  # the asked sentences, then the text's beginning
+        cost = len(units[i]) + len(GAP) + 2
+        if i not in chosen and used + cost <= budget:
+            chosen.add(i)
+            used += cost
+    if not any(scores[i] for i in chosen):  # the asked sentence alone is over the budget
+        return cut
+    parts = [head] if head else []
+    for i in sorted(chosen):
+        if (i - 1 not in chosen) and i > 0:
+            parts.append(GAP)
+        parts.append(units[i])
+    if max(chosen) < len(units) - 1:
+        parts.append(GAP)
+    return " ".join(parts)
+
+
+def format_hits(hits: list[Hit], max_chars: int = RESULT_CHARS, query: str = "") -> str:
+    """Results joined compactly, best first; a title is added when the text does not start with it. A text
+    longer than ``max_chars`` is cut to its passage about the query (``passage``)."""
     parts = []
     for hit in hits:
         text = " ".join(hit.body.split())
+        prefix = ""
         if not text.lower().startswith(hit.title.lower()):
-            text = f"{hit.title}: {text}"
-        if len(text) > max_chars:
-            text = text[: max_chars - 3].rstrip() + "..."
-        parts.append(text)
+            prefix = f"{hit.title}: "
+        parts.append(prefix + passage(hit.title, text, query, max_chars - len(prefix)))
     return " ".join(parts) if parts else NO_RESULTS
 
 
@@ -287,7 +352,7 @@ class SearchTool(BaseTool):
     def search_local(self, query: str) -> str:
         """Local results, or an ``Error: ...`` observation when the index cannot be opened."""
         try:
-            return format_hits(self.local_index().search(query, self.max_results))
+            return format_hits(self.local_index().search(query, self.max_results), query=query)
         except (OSError, sqlite3.Error) as exc:
             logger.warning("local search failed: %s", exc)
             return f"Error: local search unavailable ({type(exc).__name__}: {str(exc)[:200]})."

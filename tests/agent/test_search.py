@@ -365,3 +365,70 @@ def test_no_results_is_not_an_outage(
 def test_real_duckduckgo_search(index_path: Path) -> None:
     text, source = _web_tool("duckduckgo", index_path, timeout_s=15).run_with_source("capital of Australia")
     assert source == "duckduckgo" and "Canberra" in text, text
+
+
+# --- query-focused passages (rule P1) -----------------------------------------------------------
+
+_LONG_DOC = (
+    "# Vardale Creamery\n\n"
+    "Vardale Creamery has made cheese in the same stone barn since 1896, when Winifred Tolley began selling "
+    "curds at the Saturday market. The dairy now buys milk from 14 farms and turns out about 180 tonnes of "
+    "cheese a year. Its soft Vardale Blue is ripened for eleven weeks, while the hard Vardale Reserve is kept "
+    "for 18 months. Head cheesemaker Corin Ashlake has run the vats since 2011, and the shop beside the barn "
+    "is managed by his sister, Mirren Ashlake. A wedge of Blue costs £6.80, a whole Reserve sells for £95, "
+    "and the tasting tour is £12 a person.\n"
+)
+
+
+@pytest.fixture
+def creamery(tmp_path: Path) -> SearchTool:
+    from agent.knowledge import index_folder
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "vardale.md").write_text(_LONG_DOC, encoding="utf-8")
+    index_folder(tmp_path / "docs", tmp_path / "i.db")
+    return SearchTool(mode="local", index_path=tmp_path / "i.db")
+
+
+def test_a_late_fact_is_shown_when_the_query_asks_for_it(creamery: SearchTool) -> None:
+    text, _ = creamery.run_with_source("Vardale Creamery manager")
+    assert len(" ".join(_LONG_DOC.split())) > search_mod.RESULT_CHARS  # the fact stands past the cut
+    assert "managed by his sister, Mirren Ashlake." in text
+    assert text.startswith("Vardale Creamery: # Vardale Creamery Vardale Creamery has made cheese")  # heading, start
+    assert " ... Head cheesemaker" in text and text.endswith("...")  # gaps are marked
+    assert len(text) <= search_mod.RESULT_CHARS
+
+
+def test_every_asked_sentence_is_kept_in_document_order(creamery: SearchTool) -> None:
+    text, _ = creamery.run_with_source("vardale reserve")
+    kept = text.index("kept for 18 months"), text.index("a whole Reserve sells for £95")
+    assert kept[0] < kept[1] and len(text) <= search_mod.RESULT_CHARS
+
+
+def test_a_query_without_an_asked_word_shows_the_beginning(creamery: SearchTool) -> None:
+    """The title's words ask nothing (every sentence is about the creamery); "founded" is in no sentence."""
+    flat = "Vardale Creamery: " + " ".join(_LONG_DOC.split())
+    for query in ("Vardale Creamery", "Vardale Creamery founded"):
+        text, _ = creamery.run_with_source(query)
+        assert text == flat[: search_mod.RESULT_CHARS - 3].rstrip() + "..."
+
+
+def test_passage_leaves_a_text_that_fits_alone() -> None:
+    text = "# Small Shop Small Shop sells 12 kinds of tea. It opens at 9 am."
+    assert search_mod.passage("Small Shop", text, "Small Shop opening time") == text
+
+
+def test_passage_of_a_list_keeps_the_asked_item() -> None:
+    items = " ".join(f"- Room {n} seats {10 + n} people." for n in range(1, 30))
+    text = f"# Hall Rooms The hall has 29 rooms. {items} - The kitchen closes at 10 pm."
+    out = search_mod.passage("Hall Rooms", text, "hall kitchen closes", max_chars=200)
+    assert out.startswith("# Hall Rooms The hall has 29 rooms.")
+    assert "- The kitchen closes at 10 pm." in out and len(out) <= 200
+
+
+def test_passage_marks_documents_for_the_grounding_check(creamery: SearchTool) -> None:
+    from agent.grounding.documents import documents_of, sentences_of
+
+    text, _ = creamery.run_with_source("Vardale Creamery manager")
+    (doc,) = documents_of(text)
+    assert any("managed by his sister, Mirren Ashlake" in s for s in sentences_of(doc))
