@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 v8data finetune-v8 v9data finetune-v9 v10data finetune-v10 v11data finetune-v11 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
+.PHONY: install engine run test test-slow test-e2e lint gold v2data finetune v2bdata finetune-v2b v3data finetune-v3 v4data finetune-v4 v5data finetune-v5 v6soup v7data finetune-v7 v8data finetune-v8 v9data finetune-v9 v10data finetune-v10 v11data finetune-v11 v12data finetune-v12 finetune-v1 eval export bench bench-quick bench-train soak fuzz docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -146,6 +146,13 @@ v11data: install
 
 finetune-v11: v11data adapters/v10s-soup/adapter_model.safetensors
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v11.yaml
+
+# Attempt 12: the shipped v10s50 continued on the v12 mix (~500 rows: long documents read as rule P1b's passages).
+v12data: install
+	$(BIN)/python -m finetune.generators.mixer --mix v12 --out data/v12 --seed 0
+
+finetune-v12: v12data adapters/v10s-soup/adapter_model.safetensors
+	$(BIN)/qreact finetune --config finetune/configs/cpu-v12.yaml
 
 # The shipped adapter since 2026-12-03 (v10s50, rule V10s in docs/v10-candidate/): 0.5 v9s + 0.5 v10, rebuilt byte
 # for byte (sha256 cbcf00dd...) from git's v8 and the two candidates' weights; `cmp` it with adapters/default.

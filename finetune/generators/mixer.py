@@ -16,6 +16,7 @@ whole document type; arithmetic holds out two operator combinations. The README 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import random
@@ -31,6 +32,7 @@ from finetune.generators import (
     countries_broad,
     country_ops,
     document_dense,
+    document_long,
     documents,
     korean,
     negatives,
@@ -265,7 +267,27 @@ V11_GOLD_COUNTS: dict[str, int] = {
 }
 # copy .. copy_near (documents.QUESTION_TYPES): computations (single, pair) first; not-found 18 of 100 weight
 V11_DOCUMENT_WEIGHTS = (12, 26, 22, 8, 6, 6, 0, 6, 6, 8)
-MIXES = ("v2", "v2b", "v3", "v4", "v5", "v7", "v8", "v9", "v10", "v11")
+# The v12 mix (continues v10s50, the default; attempt 12, issue 13: "the default agent reads what it finds, computes
+# what it is asked, and says when it cannot"). Since rule P1b the local Search shows a result of more than 400
+# characters as its passage about the query ("# Title", the sentences and list items that state a query word, the
+# first sentences, "..." where text was left out; a later chunk of a document as "Title: text"): observations no
+# earlier mix had. So: ``document_long`` (600-1,500 character documents with subheadings, lists and colon titles,
+# several prices / people / counts of one kind, each observation the shipped tool's passage over a real index, 2
+# results as the eval harness runs it; copies, Calculator computations, near misses paired with an answered row, and
+# entities no document names), a stratified replay of the v10 and v11 mixes (country operators and copies,
+# arithmetic, negatives, short documents) and a few fresh Korean rows (the replays hold almost none). Not-found ~30 %
+# of the rows; one epoch at max_length 1024 in ~50 minutes of 2-core CPU.
+V12_REPLAY = (("v10", 130), ("v11", 60))
+V12_TRAIN_COUNTS: dict[str, int] = {"document_long": 300, "korean": 15}
+V12_DEV_COUNTS: dict[str, int] = {
+    "document_long": 24,
+    "documents": 6,
+    "countries_broad": 6,
+    "negatives": 5,
+    "korean": 5,
+    "arithmetic": 4,
+}
+MIXES = ("v2", "v2b", "v3", "v4", "v5", "v7", "v8", "v9", "v10", "v11", "v12")
 TWO_RESULTS_SHARE = 0.2  # country-pack trajectories searched with 2 results per observation (the rest: 1)
 
 
@@ -283,10 +305,11 @@ class MixConfig:
     document_weights: tuple[float, ...] = documents.QUESTION_WEIGHTS
     korean_weights: tuple[float, ...] = korean.KIND_WEIGHTS
     replay: tuple[str, int] | None = None  # (mix, rows): a stratified sample of that mix's train rows first
+    replays: tuple[tuple[str, int], ...] = ()  # more (mix, rows) samples after ``replay`` (questions deduplicated)
 
     @classmethod
     def preset(cls, mix: str, seed: int = 0) -> MixConfig:
-        """``v2``: the candidate's mix; ``v2b`` .. ``v11``: the corrective ones (``V2B_*`` .. ``V11_*``; v6: a soup)."""
+        """``v2``: the candidate's mix; ``v2b`` .. ``v12``: the corrective ones (``V2B_*`` .. ``V12_*``; v6: a soup)."""
         # built at each call, so it reads the module's counts now (tests shrink them)
         presets: dict[str, dict[str, Any]] = {
             "v2": {},
@@ -367,6 +390,16 @@ class MixConfig:
                 gold_scale=2.0,
                 replay=V11_REPLAY,
             ),
+            "v12": dict(
+                train_counts=V12_TRAIN_COUNTS,
+                dev_counts=V12_DEV_COUNTS,
+                gold_counts={},
+                document_weights=V11_DOCUMENT_WEIGHTS,
+                korean_weights=V3_KOREAN_WEIGHTS,
+                stream="v12",
+                gold_scale=2.0,
+                replays=V12_REPLAY,
+            ),
         }
         if mix not in presets:
             raise ValueError(f"unknown mix {mix!r} (one of {', '.join(MIXES)})")
@@ -412,9 +445,13 @@ class Families:
             ),
             "negatives_more": lambda rng: negatives_more.one(recs, self.runner(rng), rng, split),
         }
-        if family in ("document_dense", "document_dense_v8"):  # a corpus gives one row or a pair: queued
+        if family in ("document_dense", "document_dense_v8", "document_long"):  # a corpus gives 1-2 rows: queued
             pending: list[dict[str, Any]] = []
-            corpus_rows = document_dense.rows if family == "document_dense" else document_dense.rows_v8
+            corpus_rows = {
+                "document_dense": document_dense.rows,
+                "document_dense_v8": document_dense.rows_v8,
+                "document_long": document_long.rows,
+            }[family]
 
             def next_dense(rng: random.Random) -> dict[str, Any]:
                 if not pending:
@@ -483,16 +520,45 @@ def gold_rows(
     return chosen[:count]
 
 
+# the train rows of each mix replayed, kept while one top-level ``replay_rows`` runs (v12 replays v10 and v11, and
+# v11 replays v10 again: built once); not across calls, so tests that shrink a mix's counts always rebuild it
+_TRAIN_ROWS: dict[tuple[Any, ...], list[dict[str, Any]]] | None = None
+
+
+def _train_rows(mix: str, cfg: MixConfig) -> list[dict[str, Any]]:
+    """That mix's train rows (same seed, ``exclude`` and cache), a fresh copy each call (rows are relabelled)."""
+    key = (mix, cfg.seed, cfg.exclude, cfg.cache_dir)
+    cache = _TRAIN_ROWS if _TRAIN_ROWS is not None else {}
+    if key not in cache:
+        base = MixConfig.preset(mix, cfg.seed)
+        base.exclude, base.cache_dir = cfg.exclude, cfg.cache_dir
+        base.dev_counts, base.heldout_counts = {}, {}  # drawn after train: its train rows are the same without them
+        cache[key] = generate(base)["train"]
+    return copy.deepcopy(cache[key])
+
+
 def replay_rows(cfg: MixConfig) -> list[dict[str, Any]]:
     """``cfg.replay``'s rows of that mix's train split (same seed and ``exclude``), sampled stratified over its
-    families (``meta.generator``), each family's share as in that mix (rounded; the total can miss by a few)."""
-    if cfg.replay is None:
-        return []
-    mix, count = cfg.replay
-    base = MixConfig.preset(mix, cfg.seed)
-    base.exclude, base.cache_dir = cfg.exclude, cfg.cache_dir
-    base.dev_counts, base.heldout_counts = {}, {}  # drawn after train: its train rows are the same without them
-    rows = generate(base)["train"]
+    families (``meta.generator``), each family's share as in that mix (rounded; the total can miss by a few);
+    then each of ``cfg.replays`` the same way, skipping questions already replayed."""
+    global _TRAIN_ROWS
+    outer = _TRAIN_ROWS is None
+    if outer:
+        _TRAIN_ROWS = {}
+    try:
+        out: list[dict[str, Any]] = []
+        for replay in ([cfg.replay] if cfg.replay else []) + list(cfg.replays):
+            asked = {r["question"] for r in out}
+            out += [r for r in _replay_one(cfg, replay) if r["question"] not in asked]
+        return out
+    finally:
+        if outer:
+            _TRAIN_ROWS = None
+
+
+def _replay_one(cfg: MixConfig, replay: tuple[str, int]) -> list[dict[str, Any]]:
+    mix, count = replay
+    rows = _train_rows(mix, cfg)
     by_family: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_family.setdefault(r["meta"].get("generator", "gold"), []).append(r)
@@ -567,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--mix",
         choices=MIXES,
         default="v2",
-        help="v2: the candidate's mix; v2b, v3, v4, v5, v7, v8, v9, v10, v11: the corrective ones",
+        help="v2: the candidate's mix; v2b, v3, v4, v5, v7, v8, v9, v10, v11, v12: the corrective ones",
     )
     p.add_argument(
         "--exclude", type=Path, default=Path("finetune/evalsets"), help="no train row asks a question of these sets"
