@@ -154,7 +154,12 @@ v12data: install
 finetune-v12: v12data adapters/v10s-soup/adapter_model.safetensors
 	$(BIN)/qreact finetune --config finetune/configs/cpu-v12.yaml
 
-# The shipped adapter since 2026-12-03 (v10s50, rule V10s in docs/v10-candidate/): 0.5 v9s + 0.5 v10, rebuilt byte
+# The shipped adapter since 2026-12-06 (v12s25, rule V12b in docs/v12-candidate/): 0.75 v10s50 + 0.25 v12, rebuilt byte
+# for byte (sha256 eb361d08...) from v10s50 below and v12's weights in git; `cmp` it with adapters/default.
+adapters/v12s25-soup/adapter_model.safetensors: adapters/v10s-soup/adapter_model.safetensors
+	$(BIN)/python -m finetune.soup adapters/v10s-soup docs/v12-candidate/adapter --weight 0.75 --out adapters/v12s25-soup
+
+# The shipped adapter 2026-12-03 -> 2026-12-06 (v10s50, rule V10s in docs/v10-candidate/): 0.5 v9s + 0.5 v10, rebuilt byte
 # for byte (sha256 cbcf00dd...) from git's v8 and the two candidates' weights; `cmp` it with adapters/default.
 adapters/v10s-soup/adapter_model.safetensors: adapters/v9s-soup/adapter_model.safetensors
 	$(BIN)/python -m finetune.soup adapters/v9s-soup docs/v10-candidate/adapter --weight 0.5 --out adapters/v10s-soup
