@@ -598,7 +598,7 @@ def write(rng: random.Random, scene: Scene, name: str) -> Long:
         prices_par = " ".join(
             _cap(rng.choice(scene.price_says).format(e=name, v=money(t), **_tier(t, scene.noun))) for t in tiers
         )
-    if bundle:
+    if bundle and scene.bundle is not None:
         prices_par += ("\n" if prices_par.count("\n") else " ") + scene.bundle[1].format(
             e=name, k=bundle[0], v=_money(cur, bundle[1])
         )
