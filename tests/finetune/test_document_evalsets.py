@@ -39,8 +39,9 @@ SETS = {
     "documents_probe21.jsonl": "docsp21-",
     "documents_probe22.jsonl": "docsp22-",
     "documents_probe23.jsonl": "docsp23-",
+    "documents_probe25.jsonl": "docsp25-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 24)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 26)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -328,12 +329,14 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp22-15": 8 + 24, "docsp22-26": 2 * 25 + 30, "docsp22-38": 4860 - 3975}),
         ("documents_probe23", 40, 8, (23, 5, 12), {"docsp23-03": 2 * 68 + 22, "docsp23-15": 64 - 9,
          "docsp23-27": 10 * 14 - 120, "docsp23-32": 1931 - 1868, "docsp23-39": 2 * 10 + 2 * 5}),
+        ("documents_probe25", 40, 8, (24, 6, 10), {"docsp25-14": 1968 - 1851, "docsp25-19": 96 + 18,
+         "docsp25-24": 2 * 19 + 12, "docsp25-29": 212 - 174, "docsp25-33": 1994 - 1889, "docsp25-37": 6 + 8}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-23 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
-    G16b/G17, G16c/G17b, G16d, G16e, G18, P1, P1b, G20, V12): own documents, new to every other corpus; each compute
-    gold re-derived from the stated facts."""
+    """Probes 4-25 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
+    G16b/G17, G16c/G17b, G16d, G16e, G18, P1, P1b, G20, V12, G21): own documents, new to every other corpus; each
+    compute gold re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
     prefix = SETS[f"{name}.jsonl"]
     assert [r["id"] for r in got] == [f"{prefix}{i:02d}" for i in range(1, rows + 1)]
