@@ -42,7 +42,7 @@ CORPUS = f"{EVALSETS}/corpus"
 DOCS = ("--corpus", CORPUS, "--max-results", "2")  # the documents command of every attempt since 2
 # the probes hand-written in session 13 (2026-12-03) each search their own documents (corpus_probeN), so the first
 # sets' searches (and their recordings) are unchanged by them; finetune/evalsets/README.md says what each holds
-PROBES = range(2, 25)
+PROBES = range(2, 26)
 
 
 def _probe_docs(n: int) -> tuple[str, ...]:

@@ -40,8 +40,9 @@ SETS = {
     "documents_probe22.jsonl": "docsp22-",
     "documents_probe23.jsonl": "docsp23-",
     "documents_probe24.jsonl": "docsp24-",
+    "documents_probe25.jsonl": "docsp25-",
 }
-CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 25)}  # the others read "corpus"
+CORPUS = {f"documents_probe{i}.jsonl": f"corpus_probe{i}" for i in range(2, 26)}  # the others read "corpus"
 KINDS = {"doc_copy", "doc_compute", "doc_compare", "doc_unanswerable"}
 
 
@@ -331,10 +332,12 @@ def test_probe3_holds_what_the_readme_says() -> None:
          "docsp23-27": 10 * 14 - 120, "docsp23-32": 1931 - 1868, "docsp23-39": 2 * 10 + 2 * 5}),
         ("documents_probe24", 40, 8, (25, 5, 10), {"docsp24-26": 2 * 39 + 4.50, "docsp24-27": 140 + 2 * 10,
          "docsp24-28": 185 + 25, "docsp24-29": 139 - 89, "docsp24-30": 39 - 28}),
+        ("documents_probe25", 40, 8, (24, 6, 10), {"docsp25-14": 1968 - 1851, "docsp25-19": 96 + 18,
+         "docsp25-24": 2 * 19 + 12, "docsp25-29": 212 - 174, "docsp25-33": 1994 - 1889, "docsp25-37": 6 + 8}),
     ],
 )  # fmt: skip
 def test_probes_4_to_9_hold_what_the_readme_says(name, rows, docs, counts, computed) -> None:
-    """Probes 4-24 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
+    """Probes 4-25 (sessions 13-16, the unseen judges of rules G14, G13c, G13d, G13e, G15, G15b, G16,
     G16b/G17, G16c/G17b, G16d, G16e, G18, P1, P1b, G20, V12, G21): own documents, new to every other corpus; each
     compute gold re-derived from the stated facts."""
     got = _rows(f"{name}.jsonl")
