@@ -34,7 +34,7 @@ from agent.grounding.not_found import is_useless_observation
 from agent.grounding.numbers import NumberClaim, evidence_values, is_constant, parse_numbers
 from agent.grounding.operations import asks_computation
 from agent.grounding.records import split_records
-from agent.grounding.text import normalize, strip_prefix, word_forms
+from agent.grounding.text import normalize, same_stem, strip_prefix
 from agent.prompt import CALCULATOR_NAME
 
 # Question words that name no attribute: wh-words, auxiliaries, units of time and counting
@@ -136,12 +136,6 @@ _SENTENCE_END = re.compile(
 )
 
 
-def _stem_match(a: str, b: str) -> bool:
-    if b in word_forms(a) or a in word_forms(b):
-        return True
-    return len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5]
-
-
 def entity_forms(question: str) -> list[str]:
     """The question's proper-name phrases, normalised, without a leading "the"."""
     if re.search("[\uac00-\ud7a3]", question):
@@ -204,26 +198,34 @@ def states_attribute(sentence: str, attributes: Sequence[str]) -> bool:
         targets = {a, *SYNONYMS.get(a, ())}
         for s in list(targets):
             targets.update(SYNONYMS.get(s, ()))
-        if any(_stem_match(t, w) for t in targets for w in words):
+        if any(same_stem(t, w) for t in targets for w in words):
             return True
         if any(_loose_match(a, w) for w in words):  # rule G16c: the verb forms the every-word reading accepts
             return True
     return False
 
 
-def documents_of(text: str) -> list[str]:
-    """An observation split into its documents (at the search tool's "Title: # Title" marks, and at "Title: " where
-    a later part of a document seen in the observation starts: rule G19d)."""
+def titled_documents(text: str) -> list[tuple[str, str | None]]:
+    """An observation split into its documents, each with its title: at the search tool's "Title: # Title" marks,
+    and at "Title: " where a later part of a document seen in the observation starts (rule G19d); a part before
+    any mark has no title."""
     marks = list(_DOC_START.finditer(text))
-    starts = sorted({m.start() for m in marks} | {
-        c.start()
-        for title in {m.group(1) for m in marks}
-        for c in re.finditer(rf"(?:^|(?<=\s)){re.escape(title)}: (?!# )", text)
-    })  # fmt: skip
+    starts = {m.start(): m.group(1) for m in marks}
+    for title in {m.group(1) for m in marks}:
+        for c in re.finditer(rf"(?:^|(?<=\s)){re.escape(title)}: (?!# )", text):
+            starts.setdefault(c.start(), title)
     if not starts:
-        return [text]
-    bounds = [0, *starts] if text[: starts[0]].strip() else starts
-    return [text[s:e] for s, e in zip(bounds, [*bounds[1:], len(text)], strict=True) if text[s:e].strip()]
+        return [(text, None)]
+    first = min(starts)
+    bounds = [0, *sorted(starts)] if text[:first].strip() else sorted(starts)
+    return [
+        (text[s:e], starts.get(s)) for s, e in zip(bounds, [*bounds[1:], len(text)], strict=True) if text[s:e].strip()
+    ]
+
+
+def documents_of(text: str) -> list[str]:
+    """An observation split into its documents (``titled_documents`` without the titles)."""
+    return [doc for doc, _ in titled_documents(text)]
 
 
 def sentences_of(document: str) -> list[str]:
@@ -267,9 +269,9 @@ def _verb_groups(word: str) -> set[int]:
 
 
 def _loose_match(a: str, b: str) -> bool:
-    """A shared stem: ``_stem_match``, a common prefix of all but the last two letters of the shorter word (three at
+    """A shared stem: ``text.same_stem``, a common prefix of all but the last two letters of the shorter word (three at
     least: owns ~ owned, study ~ studied), or two forms of one irregular verb (grow ~ grew, keeps ~ kept)."""
-    if _stem_match(a, b):
+    if same_stem(a, b):
         return True
     n = min(len(a), len(b))
     k = max(3, n - 2)
@@ -301,7 +303,7 @@ def _states(a: str, word: str) -> bool:
     """Does one word state the asked attribute ``a`` (a form, its own synonym — not a synonym's synonym —, a stem, a
     unit or verb form of it)?"""
     targets = {a, *SYNONYMS.get(a, ())}
-    return any(_stem_match(t, word) for t in targets) or any(
+    return any(same_stem(t, word) for t in targets) or any(
         _loose_match(t, word) for t in (a, *EVERY_WORD_SYNONYMS.get(a, ()))
     )
 
@@ -425,14 +427,11 @@ def unstated_claims(
             continue
         # country records are read field by field by the other steps: only the prose around them is asked
         text = " ".join(seg.raw for seg in split_records(obs.index, strip_prefix(obs.text)) if seg.title is None)
-        known = {m.group(1) for m in _DOC_START.finditer(text)}
-        for doc in documents_of(text):
+        for doc, title in titled_documents(text):
             dn = normalize(doc)
             prose += [(dn, s) for s in sentences_of(doc)]
-            if m := _DOC_START.search(doc):
-                titles[dn] = normalize(m.group(1))
-            elif title := next((t for t in known if doc.startswith(f"{t}: ")), None):
-                titles[dn] = normalize(title)  # a later part of a document (rule G19d)
+            if title is not None:
+                titles[dn] = normalize(title)
     if not prose:
         return []
     reasons: list[str] = []
@@ -646,7 +645,7 @@ _CLAUSE_END = re.compile(r";|,\s+and\s+|\s+but\s+")
 
 def _states_strictly(a: str, word: str) -> bool:
     """``word`` is a form of the asked word ``a`` itself, no synonym: directs ~ director, owns ~ owned, leads ~ led."""
-    return _stem_match(a, word) or _loose_match(a, word)
+    return same_stem(a, word) or _loose_match(a, word)
 
 
 def read_person(question: str, observations: Sequence[Observation]) -> DocumentReading | None:

@@ -37,3 +37,12 @@ def word_forms(word: str) -> set[str]:
         forms.add(word[:-1])
     forms.add(word + "s")
     return forms
+
+
+def same_stem(a: str, b: str) -> bool:
+    """One word in two forms: a singular/plural neighbour (``word_forms``) or a shared stem of five letters
+    (employees ~ employs, manager ~ managed). The search tool's passages and the check's document step read words
+    the same way."""
+    if b in word_forms(a) or a in word_forms(b):
+        return True
+    return len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5]

@@ -26,6 +26,7 @@ from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
+from agent.grounding.text import same_stem
 from agent.knowledge import ensure_default_index
 from agent.prompt import SEARCH_DESCRIPTION, SEARCH_NAME
 
@@ -171,13 +172,6 @@ _UNIT_END = re.compile(
 GAP = "..."  # marks text of a result left out of its passage
 
 
-def _same_word(a: str, b: str) -> bool:
-    """One word in two forms: equal, a plural, or a shared stem of five letters (manager ~ manages)."""
-    if a == b or a.rstrip("s") == b.rstrip("s"):
-        return True
-    return len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5]
-
-
 def passage(title: str, text: str, query: str, max_chars: int = RESULT_CHARS) -> str:
     """``text`` cut to ``max_chars`` around what the query asks.
 
@@ -195,7 +189,7 @@ def passage(title: str, text: str, query: str, max_chars: int = RESULT_CHARS) ->
     asked = [
         t
         for t in dict.fromkeys(_TOKEN.findall(query.lower()))
-        if t not in STOPWORDS and not any(_same_word(t, w) for w in title_words)
+        if t not in STOPWORDS and not any(same_stem(t, w) for w in title_words)
     ]
     head = f"# {title}"
     if text.lower().startswith(head.lower()):
@@ -203,7 +197,7 @@ def passage(title: str, text: str, query: str, max_chars: int = RESULT_CHARS) ->
     else:
         head, body = "", text
     units = [u.strip() for u in _UNIT_END.split(body) if u.strip()]
-    scores = [sum(any(_same_word(t, w) for w in set(_TOKEN.findall(u.lower()))) for t in asked) for u in units]
+    scores = [sum(any(same_stem(t, w) for w in set(_TOKEN.findall(u.lower()))) for t in asked) for u in units]
     if len(units) < 2 or not any(scores):
         return cut
     budget = max_chars - len(head) - len(GAP)  # room for the heading and a final gap mark

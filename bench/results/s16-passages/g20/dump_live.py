@@ -1,9 +1,11 @@
 """Per-row outcomes of live recordings replayed with a checkout's check as shipped (document, attribute steps, the
 every-word and count readings on; an unsupported answer -> not-found), as JSON for
 ``bench/results/s13-grounding/compare_shipped.py``. Valid for a rule that only makes the check stricter (G20): a
-recording's final answer is what the shipped check let through.
+recording's final answer is what the shipped check let through. DIRS: folders, comma-separated; each set is
+read from the first that holds it (rule P1b's design replays read session 16's P1 recordings, then the older ones:
+``bench/results/s16-eval/p1,bench/results/s12-eval/v10s50-second-look,bench/results/s13-eval/v10s50-second-look,...``).
 
-    PYTHONPATH=CHECKOUT .venv/bin/python bench/results/s16-passages/g20/dump_live.py OUT.json CHECKOUT DIR SET...
+    PYTHONPATH=CHECKOUT .venv/bin/python bench/results/s16-passages/g20/dump_live.py OUT.json CHECKOUT DIRS SET...
 """
 
 import json
@@ -25,7 +27,8 @@ def outcome(r):
 out = {}
 for name in sys.argv[4:]:
     rows = []
-    for r in load(Path(sys.argv[3]) / f"{name}.jsonl"):
+    path = next(p for d in sys.argv[3].split(",") if (p := Path(d) / f"{name}.jsonl").is_file())
+    for r in load(path):
         x = replay(r, documents=True, attributes=True, every_word=True, read_counts=True)
         if x["status"] == "ungrounded":
             x = {**x, "status": "not_found", "correct": False}
